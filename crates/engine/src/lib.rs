@@ -1,1 +1,39 @@
-//! rvdb-engine
+//! The embeddable core of rustvecdb: a [`Database`] of named [`Collection`]s.
+//!
+//! Every write is validated in full, appended to the collection's write-ahead log and fsynced
+//! (when the database has a storage directory), and only then applied in memory, so a write is
+//! either acknowledged and durable or refused and not applied at all. Searches take a shared lock
+//! on the collection's points: they run side by side, never copy the collection, and wait only
+//! for the short in-memory apply step of a write (never for its fsync).
+//!
+//! ```
+//! use rvdb_engine::{CollectionConfig, Database, DatabaseOptions, PointStruct, SearchRequest};
+//! use rvdb_engine::Distance;
+//!
+//! let db = Database::open(DatabaseOptions::in_memory()).unwrap();
+//! db.create_collection("docs", CollectionConfig::new(Distance::Cosine)).unwrap();
+//! let docs = db.collection("docs").unwrap();
+//! docs.upsert(vec![PointStruct::new(1u64.into(), vec![1.0, 0.0], Default::default())]).unwrap();
+//! let hits = docs.search(&SearchRequest::new(vec![1.0, 0.1], 5)).unwrap();
+//! assert_eq!(hits[0].id, 1u64.into());
+//! ```
+
+mod codec;
+mod collection;
+mod database;
+mod error;
+mod segment;
+mod types;
+
+pub use collection::{Collection, CollectionInfo};
+pub use database::{Database, DatabaseOptions, DatabaseStats};
+pub use error::EngineError;
+pub use rvdb_filter::{Filter, Payload, PointId};
+pub use rvdb_vector::Distance;
+pub use types::{CollectionConfig, PointStruct, Record, ScoredPoint, SearchRequest, UpdateResult};
+
+/// The engine's result type.
+pub type Result<T> = std::result::Result<T, EngineError>;
+
+#[cfg(test)]
+mod tests;

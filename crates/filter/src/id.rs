@@ -21,6 +21,18 @@ impl PointId {
     }
 }
 
+impl From<u64> for PointId {
+    fn from(n: u64) -> Self {
+        PointId::Num(n)
+    }
+}
+
+impl From<Uuid> for PointId {
+    fn from(u: Uuid) -> Self {
+        PointId::Uuid(u)
+    }
+}
+
 impl fmt::Display for PointId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -1,0 +1,292 @@
+//! The database: named collections, their directories, and recovery at start.
+//!
+//! Layout under the storage directory:
+//!
+//! ```text
+//! <storage>/.lock                      held (flock) while a server uses the directory
+//! <storage>/collections/<name>/config.json     {"format":1,"distance":"Cosine","size":null}
+//! <storage>/collections/<name>/checkpoint.bin  all points as of a sequence number (optional)
+//! <storage>/collections/<name>/wal/            the write-ahead log past the checkpoint
+//! ```
+//!
+//! A collection is created in a hidden temporary directory and renamed into place; it is
+//! deleted by renaming it to a hidden name first. Hidden leftovers of a crash are removed at start.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+use serde::{Deserialize, Serialize};
+
+use rvdb_storage::{atomic_write, fsync_dir, StorageError};
+use rvdb_vector::Distance;
+
+use crate::{Collection, CollectionConfig, CollectionInfo, EngineError, Result};
+
+/// Where and how the database keeps its data.
+#[derive(Debug, Clone)]
+pub struct DatabaseOptions {
+    /// `None`: memory only. `Some(dir)`: durable, in this directory (created if missing).
+    pub storage_path: Option<PathBuf>,
+    /// A collection folds its log into a checkpoint once the log exceeds this many bytes
+    /// (and the previous checkpoint's size).
+    pub checkpoint_wal_bytes: u64,
+}
+
+impl DatabaseOptions {
+    pub fn in_memory() -> Self {
+        DatabaseOptions {
+            storage_path: None,
+            checkpoint_wal_bytes: 64 << 20,
+        }
+    }
+
+    pub fn persistent(dir: impl Into<PathBuf>) -> Self {
+        DatabaseOptions {
+            storage_path: Some(dir.into()),
+            ..Self::in_memory()
+        }
+    }
+}
+
+/// Totals for GET /stats.
+#[derive(Debug, Clone, Serialize)]
+pub struct DatabaseStats {
+    pub collections_count: usize,
+    pub total_points: usize,
+    /// "memory" or "disk".
+    pub storage: &'static str,
+    pub storage_path: Option<PathBuf>,
+    pub collections: Vec<CollectionInfo>,
+}
+
+/// The on-disk config of a collection.
+#[derive(Debug, Serialize, Deserialize)]
+struct ConfigFile {
+    format: u32,
+    distance: String,
+    size: Option<usize>,
+}
+
+/// A set of named collections.
+pub struct Database {
+    options: DatabaseOptions,
+    /// `<storage>/collections`, when persistent.
+    root: Option<PathBuf>,
+    collections: RwLock<BTreeMap<String, Arc<Collection>>>,
+    /// Held for the database's lifetime so that two servers never share a directory.
+    _lock: Option<File>,
+}
+
+/// Longest collection name (a file name on every common file system).
+pub const MAX_NAME_LEN: usize = 255;
+
+/// Checks a collection name; the error says what is wrong with it.
+pub fn validate_name(name: &str) -> Result<()> {
+    let bad = |why: &str| Err(EngineError::bad(format!("collection name `{name}`: {why}")));
+    if name.is_empty() {
+        return bad("must not be empty");
+    }
+    if name.len() > MAX_NAME_LEN {
+        return bad(&format!("longer than {MAX_NAME_LEN} bytes"));
+    }
+    if name.starts_with('.') {
+        return bad("must not start with `.`");
+    }
+    if let Some(c) = name.chars().find(|c| matches!(c, '/' | '\\' | ':' | '*' | '?' | '"' | '<' | '>' | '|') || c.is_control()) {
+        return bad(&format!("must not contain {c:?}"));
+    }
+    Ok(())
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> EngineError + '_ {
+    move |source| {
+        EngineError::Storage(StorageError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+}
+
+impl Database {
+    /// Opens (or creates) a database; with a storage directory, loads every collection in it.
+    pub fn open(options: DatabaseOptions) -> Result<Database> {
+        let Some(dir) = options.storage_path.clone() else {
+            return Ok(Database {
+                options,
+                root: None,
+                collections: RwLock::new(BTreeMap::new()),
+                _lock: None,
+            });
+        };
+        if dir.is_file() {
+            return Err(EngineError::bad(format!(
+                "storage path {} is a file; it must be a directory (it is created if missing)",
+                dir.display()
+            )));
+        }
+        let root = dir.join("collections");
+        fs::create_dir_all(&root).map_err(io_err(&root))?;
+        let lock_path = dir.join(".lock");
+        let lock = File::create(&lock_path).map_err(io_err(&lock_path))?;
+        if lock.try_lock().is_err() {
+            return Err(EngineError::bad(format!(
+                "storage directory {} is in use by another process",
+                dir.display()
+            )));
+        }
+        let mut collections = BTreeMap::new();
+        let mut entries: Vec<_> = fs::read_dir(&root)
+            .map_err(io_err(&root))?
+            .collect::<std::io::Result<_>>()
+            .map_err(io_err(&root))?;
+        entries.sort_by_key(|e| e.file_name());
+        for entry in entries {
+            let path = entry.path();
+            let Some(name) = entry.file_name().to_str().map(str::to_string) else {
+                tracing::warn!(path = %path.display(), "skipping a directory whose name is not UTF-8");
+                continue;
+            };
+            if name.starts_with('.') {
+                // a create or delete interrupted by a crash
+                tracing::info!(path = %path.display(), "removing leftover of an interrupted operation");
+                fs::remove_dir_all(&path).map_err(io_err(&path))?;
+                continue;
+            }
+            if !path.is_dir() {
+                continue;
+            }
+            let config = read_config(&path)?;
+            let c = Collection::open(&name, &path, config, options.checkpoint_wal_bytes)?;
+            collections.insert(name, Arc::new(c));
+        }
+        fsync_dir(&root)?;
+        tracing::info!(path = %dir.display(), collections = collections.len(), "storage opened");
+        Ok(Database {
+            options,
+            root: Some(root),
+            collections: RwLock::new(collections),
+            _lock: Some(lock),
+        })
+    }
+
+    /// The options the database was opened with.
+    pub fn options(&self) -> &DatabaseOptions {
+        &self.options
+    }
+
+    /// Creates a collection; `AlreadyExists` if the name is taken.
+    pub fn create_collection(&self, name: &str, config: CollectionConfig) -> Result<()> {
+        validate_name(name)?;
+        if let Some(d) = config.dim {
+            if d == 0 || d > crate::collection::MAX_DIM {
+                return Err(EngineError::bad(format!(
+                    "vectors.size: must be between 1 and {}, got {d}",
+                    crate::collection::MAX_DIM
+                )));
+            }
+        }
+        let mut map = self.collections.write();
+        if map.contains_key(name) {
+            return Err(EngineError::AlreadyExists(name.to_string()));
+        }
+        let c = match &self.root {
+            None => Collection::in_memory(name, config),
+            Some(root) => {
+                let tmp = root.join(format!(".tmp-{}", uuid::Uuid::new_v4()));
+                let build = || -> Result<()> {
+                    fs::create_dir(&tmp).map_err(io_err(&tmp))?;
+                    let file = ConfigFile {
+                        format: 1,
+                        distance: config.distance.as_str().to_string(),
+                        size: config.dim,
+                    };
+                    let bytes = serde_json::to_vec_pretty(&file).expect("config serializes");
+                    atomic_write(&tmp.join("config.json"), &bytes)?;
+                    fsync_dir(&tmp)?;
+                    let dest = root.join(name);
+                    fs::rename(&tmp, &dest).map_err(io_err(&dest))?;
+                    fsync_dir(root)?;
+                    Ok(())
+                };
+                if let Err(e) = build() {
+                    let _ = fs::remove_dir_all(&tmp);
+                    return Err(e);
+                }
+                Collection::open(name, &root.join(name), config, self.options.checkpoint_wal_bytes)?
+            }
+        };
+        map.insert(name.to_string(), Arc::new(c));
+        tracing::info!(collection = name, distance = config.distance.as_str(), "collection created");
+        Ok(())
+    }
+
+    /// Deletes a collection and its files; returns whether it existed.
+    pub fn delete_collection(&self, name: &str) -> Result<bool> {
+        let mut map = self.collections.write();
+        if !map.contains_key(name) {
+            return Ok(false);
+        }
+        if let Some(root) = &self.root {
+            let dir = root.join(name);
+            let grave = root.join(format!(".deleted-{}", uuid::Uuid::new_v4()));
+            fs::rename(&dir, &grave).map_err(io_err(&dir))?;
+            fsync_dir(root)?;
+            if let Err(e) = fs::remove_dir_all(&grave) {
+                // the rename made the delete durable; the files go at the next start
+                tracing::warn!(path = %grave.display(), error = %e, "could not remove deleted collection files");
+            }
+        }
+        map.remove(name);
+        tracing::info!(collection = name, "collection deleted");
+        Ok(true)
+    }
+
+    /// A collection by name.
+    pub fn collection(&self, name: &str) -> Result<Arc<Collection>> {
+        self.collections
+            .read()
+            .get(name)
+            .cloned()
+            .ok_or_else(|| EngineError::CollectionNotFound(name.to_string()))
+    }
+
+    /// Collection names, sorted.
+    pub fn collection_names(&self) -> Vec<String> {
+        self.collections.read().keys().cloned().collect()
+    }
+
+    /// Totals over all collections.
+    pub fn stats(&self) -> DatabaseStats {
+        let all: Vec<Arc<Collection>> = self.collections.read().values().cloned().collect();
+        let collections: Vec<CollectionInfo> = all.iter().map(|c| c.info()).collect();
+        DatabaseStats {
+            collections_count: collections.len(),
+            total_points: collections.iter().map(|c| c.points_count).sum(),
+            storage: if self.root.is_some() { "disk" } else { "memory" },
+            storage_path: self.options.storage_path.clone(),
+            collections,
+        }
+    }
+}
+
+fn read_config(dir: &Path) -> Result<CollectionConfig> {
+    let path = dir.join("config.json");
+    let bytes = fs::read(&path).map_err(io_err(&path))?;
+    let corrupt = |reason: String| EngineError::Corrupt {
+        what: path.display().to_string(),
+        reason,
+    };
+    let file: ConfigFile = serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
+    if file.format != 1 {
+        return Err(corrupt(format!("unsupported format version {}", file.format)));
+    }
+    let distance = Distance::parse(&file.distance)
+        .ok_or_else(|| corrupt(format!("unknown distance {}", file.distance)))?;
+    Ok(CollectionConfig {
+        distance,
+        dim: file.size,
+    })
+}

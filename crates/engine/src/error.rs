@@ -1,0 +1,38 @@
+//! The engine's error enum: each variant says whose fault it was, so the API maps it to a status.
+
+use rvdb_filter::PointId;
+use rvdb_storage::StorageError;
+
+/// Why an engine call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The caller named a collection that does not exist.
+    #[error("Not found: Collection `{0}` doesn't exist!")]
+    CollectionNotFound(String),
+    /// The caller named a point that does not exist.
+    #[error("Not found: Point with id {0} does not exist")]
+    PointNotFound(PointId),
+    /// The collection exists already.
+    #[error("Wrong input: Collection `{0}` already exists!")]
+    AlreadyExists(String),
+    /// The request is malformed or inconsistent with the collection (the message names the field).
+    #[error("Wrong input: {0}")]
+    BadInput(String),
+    /// Persisting failed; nothing of the write was applied.
+    #[error("Service internal error: storage failure: {0}")]
+    Storage(#[from] StorageError),
+    /// The files on disk are not what we wrote.
+    #[error("Service internal error: corrupt data in {what}: {reason}")]
+    Corrupt { what: String, reason: String },
+}
+
+impl EngineError {
+    pub(crate) fn bad(msg: impl Into<String>) -> Self {
+        EngineError::BadInput(msg.into())
+    }
+
+    /// Whether the error comes from a full disk (the API answers 507).
+    pub fn is_disk_full(&self) -> bool {
+        matches!(self, EngineError::Storage(e) if e.is_disk_full())
+    }
+}

@@ -1,0 +1,1224 @@
+//! CRC-framed write-ahead log.
+//!
+//! The on-disk format and the recovery rules are documented at the crate
+//! root (`lib.rs`).
+
+use std::ffi::OsStr;
+use std::fmt;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use crate::error::{io_at, Result, StorageError};
+use crate::fs::fsync_dir;
+
+/// Magic bytes at the start of every WAL file.
+pub const WAL_MAGIC: [u8; 8] = *b"RVDBWAL1";
+
+/// Largest accepted record body (1 GiB). Longer `len` fields are corrupt and
+/// longer bodies are refused by [`Wal::append`].
+pub const MAX_RECORD_LEN: usize = 1 << 30;
+
+/// Size of the file header (the magic).
+const FILE_HEADER_LEN: usize = WAL_MAGIC.len();
+
+/// Size of a record header: `len`, `crc`, `seq`.
+const RECORD_HEADER_LEN: usize = 16;
+
+/// The frame buffer is shrunk back to this capacity after a larger append.
+const FRAME_BUF_KEEP: usize = 1 << 20;
+
+/// Options for [`Wal::open`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WalOptions {
+    /// When an append finds the current file larger than this many bytes
+    /// (and holding at least one record), it first rotates to a new file.
+    /// Default: 32 MiB.
+    pub file_size_limit: u64,
+}
+
+impl Default for WalOptions {
+    fn default() -> Self {
+        WalOptions {
+            file_size_limit: 32 << 20,
+        }
+    }
+}
+
+/// One record read back from the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WalRecord {
+    /// Sequence number given to [`Wal::append`].
+    pub seq: u64,
+    /// Record payload.
+    pub body: Vec<u8>,
+}
+
+/// Bookkeeping for one WAL file.
+#[derive(Debug)]
+struct WalFile {
+    path: PathBuf,
+    /// Sequence number in the file name.
+    first_seq: u64,
+    /// Largest seq stored in the file (`None` when it holds no record).
+    max_seq: Option<u64>,
+    /// Length in bytes of the valid content.
+    len: u64,
+}
+
+/// An open write-ahead log. See the [crate documentation](crate) for the
+/// on-disk format.
+///
+/// Appends go to the newest ("current") file and are not durable until
+/// [`Wal::sync`] (or [`Wal::append_sync`]) returns.
+pub struct Wal {
+    dir: PathBuf,
+    options: WalOptions,
+    /// All live files, oldest first; never empty, the last one is current.
+    files: Vec<WalFile>,
+    /// Write handle of the current file, positioned at its end.
+    file: File,
+    last_seq: u64,
+    /// A failed append could not be rolled back; retry before the next write.
+    rollback_pending: bool,
+    /// Reused buffer for assembling a frame.
+    frame: Vec<u8>,
+    /// Test hook: the next append writes only this many bytes, then fails.
+    #[cfg(test)]
+    fail_next_write_after: Option<usize>,
+}
+
+impl fmt::Debug for Wal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Wal")
+            .field("dir", &self.dir)
+            .field("options", &self.options)
+            .field("files", &self.files)
+            .field("last_seq", &self.last_seq)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Wal {
+    /// Open the WAL in `dir` (created if missing) and return it together with
+    /// every record, in order.
+    ///
+    /// A torn or corrupt tail of the last file is truncated away (see the
+    /// [crate documentation](crate)); damage anywhere else is
+    /// [`StorageError::Corrupt`]. When the directory holds no WAL file, an
+    /// empty `wal-00000000000000000001.log` is created.
+    pub fn open(dir: &Path, options: WalOptions) -> Result<(Wal, Vec<WalRecord>)> {
+        fs::create_dir_all(dir).map_err(io_at(dir))?;
+        let mut found = Vec::new();
+        for entry in fs::read_dir(dir).map_err(io_at(dir))? {
+            let entry = entry.map_err(io_at(dir))?;
+            let Some(first_seq) = parse_file_name(&entry.file_name()) else {
+                continue;
+            };
+            if entry.file_type().map_err(io_at(&entry.path()))?.is_file() {
+                found.push((first_seq, entry.path()));
+            }
+        }
+        found.sort_unstable_by_key(|&(first_seq, _)| first_seq);
+
+        let mut files = Vec::with_capacity(found.len() + 1);
+        let mut records = Vec::new();
+        let mut last_seq = 0u64;
+        let count = found.len();
+        for (i, (first_seq, path)) in found.into_iter().enumerate() {
+            let is_last = i + 1 == count;
+            let data = fs::read(&path).map_err(io_at(&path))?;
+            let parsed = parse_file(&path, &data, is_last, first_seq, last_seq, &mut records)?;
+            if let Some(seq) = parsed.max_seq {
+                last_seq = seq;
+            }
+            let mut len = parsed.good_len as u64;
+            if let Some(torn) = parsed.torn {
+                let dropped = data.len() as u64 - len;
+                if torn.valid_records_follow {
+                    tracing::error!(
+                        path = %path.display(),
+                        offset = torn.offset,
+                        dropped_bytes = dropped,
+                        reason = %torn.reason,
+                        "WAL: damaged record in the last file is followed by valid-looking \
+                         records; dropping everything from the damaged record on"
+                    );
+                } else {
+                    tracing::warn!(
+                        path = %path.display(),
+                        offset = torn.offset,
+                        dropped_bytes = dropped,
+                        reason = %torn.reason,
+                        "WAL: dropping {dropped} bytes of torn tail from the last file"
+                    );
+                }
+                if parsed.header_ok {
+                    truncate_file(&path, len)?;
+                } else {
+                    drop(create_wal_file(&path, false)?);
+                    fsync_dir(dir)?;
+                    len = FILE_HEADER_LEN as u64;
+                }
+            }
+            files.push(WalFile {
+                path,
+                first_seq,
+                max_seq: parsed.max_seq,
+                len,
+            });
+        }
+
+        let file = match files.last() {
+            Some(current) => {
+                let mut file = OpenOptions::new()
+                    .write(true)
+                    .open(&current.path)
+                    .map_err(io_at(&current.path))?;
+                file.seek(SeekFrom::Start(current.len))
+                    .map_err(io_at(&current.path))?;
+                file
+            }
+            None => {
+                let path = dir.join(file_name(1));
+                let file = create_wal_file(&path, true)?;
+                fsync_dir(dir)?;
+                files.push(WalFile {
+                    path,
+                    first_seq: 1,
+                    max_seq: None,
+                    len: FILE_HEADER_LEN as u64,
+                });
+                file
+            }
+        };
+        // The current file's name promises that every seq below it was used,
+        // even when the files holding those records were removed.
+        let current_first = files.last().map_or(1, |f| f.first_seq);
+        last_seq = last_seq.max(current_first.saturating_sub(1));
+
+        let wal = Wal {
+            dir: dir.to_path_buf(),
+            options,
+            files,
+            file,
+            last_seq,
+            rollback_pending: false,
+            frame: Vec::new(),
+            #[cfg(test)]
+            fail_next_write_after: None,
+        };
+        Ok((wal, records))
+    }
+
+    /// Append one record with a single write to the current file. The record
+    /// is not durable until [`Wal::sync`].
+    ///
+    /// Fails with [`StorageError::OutOfOrder`] (writing nothing) unless
+    /// `seq > self.last_seq()`, and with an `InvalidInput` I/O error when the
+    /// body exceeds [`MAX_RECORD_LEN`]. Rotates to a new file first when the
+    /// current file is larger than [`WalOptions::file_size_limit`]. On a write
+    /// error the file is truncated back to its previous length, so the log
+    /// holds no partial record and stays appendable.
+    pub fn append(&mut self, seq: u64, body: &[u8]) -> Result<()> {
+        if seq <= self.last_seq {
+            return Err(StorageError::OutOfOrder {
+                seq,
+                last_seq: self.last_seq,
+            });
+        }
+        if body.len() > MAX_RECORD_LEN {
+            return Err(StorageError::io(
+                &self.current().path,
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!(
+                        "WAL record body of {} bytes exceeds the maximum of {MAX_RECORD_LEN}",
+                        body.len()
+                    ),
+                ),
+            ));
+        }
+        self.finish_rollback()?;
+        let current = self.current();
+        if current.max_seq.is_some() && current.len > self.options.file_size_limit {
+            self.rotate()?;
+        }
+
+        encode_frame(&mut self.frame, seq, body);
+        let result = self.write_frame();
+        let frame_len = self.frame.len() as u64;
+        if self.frame.capacity() > FRAME_BUF_KEEP {
+            self.frame = Vec::new();
+        }
+        match result {
+            Ok(()) => {
+                let current = self.current_mut();
+                current.len += frame_len;
+                current.max_seq = Some(seq);
+                self.last_seq = seq;
+                Ok(())
+            }
+            Err(e) => {
+                self.rollback();
+                Err(StorageError::io(&self.current().path, e))
+            }
+        }
+    }
+
+    /// Make every appended record durable (`fdatasync` of the current file;
+    /// older files were synced when the log rotated away from them).
+    pub fn sync(&mut self) -> Result<()> {
+        self.finish_rollback()?;
+        let path = &self.files.last().expect("WAL has a current file").path;
+        self.file.sync_data().map_err(io_at(path))
+    }
+
+    /// [`Wal::append`] followed by [`Wal::sync`].
+    pub fn append_sync(&mut self, seq: u64, body: &[u8]) -> Result<()> {
+        self.append(seq, body)?;
+        self.sync()
+    }
+
+    /// Sync and close the current file and start a new, empty one named
+    /// after `last_seq() + 1`; the directory is fsynced. A no-op when the
+    /// current file holds no record yet.
+    pub fn rotate(&mut self) -> Result<()> {
+        self.finish_rollback()?;
+        if self.current().max_seq.is_none() || self.last_seq == u64::MAX {
+            return Ok(());
+        }
+        let old_path = &self.files.last().expect("WAL has a current file").path;
+        self.file.sync_data().map_err(io_at(old_path))?;
+
+        let first_seq = self.last_seq + 1;
+        let path = self.dir.join(file_name(first_seq));
+        let file = create_wal_file(&path, true)?;
+        if let Err(e) = fsync_dir(&self.dir) {
+            drop(file);
+            let _ = fs::remove_file(&path);
+            return Err(e);
+        }
+        self.files.push(WalFile {
+            path,
+            first_seq,
+            max_seq: None,
+            len: FILE_HEADER_LEN as u64,
+        });
+        self.file = file;
+        Ok(())
+    }
+
+    /// Delete, oldest first, every WAL file all of whose records have a seq
+    /// below `seq`. The current file is never deleted. Fsyncs the directory
+    /// when something was deleted.
+    pub fn remove_before(&mut self, seq: u64) -> Result<()> {
+        let mut removed = false;
+        while self.files.len() > 1 {
+            let oldest = &self.files[0];
+            if oldest.max_seq.is_some_and(|max| max >= seq) {
+                break;
+            }
+            match fs::remove_file(&oldest.path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    let err = StorageError::io(&oldest.path, e);
+                    if removed {
+                        let _ = fsync_dir(&self.dir);
+                    }
+                    return Err(err);
+                }
+            }
+            self.files.remove(0);
+            removed = true;
+        }
+        if removed {
+            fsync_dir(&self.dir)?;
+        }
+        Ok(())
+    }
+
+    /// Total size in bytes of all WAL files.
+    pub fn size_bytes(&self) -> u64 {
+        self.files.iter().map(|f| f.len).sum()
+    }
+
+    /// The last sequence number appended or replayed; 0 for a brand-new log.
+    /// After old files were removed and the remaining current file is empty,
+    /// this is the current file's `first_seq - 1`.
+    pub fn last_seq(&self) -> u64 {
+        self.last_seq
+    }
+
+    fn current(&self) -> &WalFile {
+        self.files.last().expect("WAL has a current file")
+    }
+
+    fn current_mut(&mut self) -> &mut WalFile {
+        self.files.last_mut().expect("WAL has a current file")
+    }
+
+    fn write_frame(&mut self) -> io::Result<()> {
+        #[cfg(test)]
+        if let Some(n) = self.fail_next_write_after.take() {
+            self.file
+                .write_all(&self.frame[..n.min(self.frame.len())])?;
+            return Err(io::Error::other("injected write failure"));
+        }
+        self.file.write_all(&self.frame)
+    }
+
+    /// Cut the current file back to its last good length after a failed write.
+    fn rollback(&mut self) {
+        if let Err(e) = self.truncate_current() {
+            tracing::error!(
+                path = %self.current().path.display(),
+                error = %e,
+                "WAL: could not truncate a partially written record; will retry"
+            );
+            self.rollback_pending = true;
+        }
+    }
+
+    fn finish_rollback(&mut self) -> Result<()> {
+        if self.rollback_pending {
+            self.truncate_current()
+                .map_err(|e| StorageError::io(&self.current().path, e))?;
+            self.rollback_pending = false;
+        }
+        Ok(())
+    }
+
+    fn truncate_current(&mut self) -> io::Result<()> {
+        let len = self.current().len;
+        self.file.set_len(len)?;
+        self.file.seek(SeekFrom::Start(len))?;
+        Ok(())
+    }
+}
+
+/// `wal-{first_seq:020}.log`.
+fn file_name(first_seq: u64) -> String {
+    format!("wal-{first_seq:020}.log")
+}
+
+/// Inverse of [`file_name`]; `None` for any other name.
+fn parse_file_name(name: &OsStr) -> Option<u64> {
+    let digits = name.to_str()?.strip_prefix("wal-")?.strip_suffix(".log")?;
+    if digits.len() != 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// CRC-32C over the little-endian seq followed by the body.
+fn record_crc(seq: u64, body: &[u8]) -> u32 {
+    crc32c::crc32c_append(crc32c::crc32c(&seq.to_le_bytes()), body)
+}
+
+/// Assemble a complete record frame into `buf` (cleared first).
+fn encode_frame(buf: &mut Vec<u8>, seq: u64, body: &[u8]) {
+    let len = u32::try_from(body.len()).expect("body length checked against MAX_RECORD_LEN");
+    buf.clear();
+    buf.reserve(RECORD_HEADER_LEN + body.len());
+    buf.extend_from_slice(&len.to_le_bytes());
+    buf.extend_from_slice(&record_crc(seq, body).to_le_bytes());
+    buf.extend_from_slice(&seq.to_le_bytes());
+    buf.extend_from_slice(body);
+}
+
+/// Create (or truncate) a WAL file, write the header and fsync it. On
+/// failure the file is removed again when `remove_on_error`.
+fn create_wal_file(path: &Path, remove_on_error: bool) -> Result<File> {
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(path)
+        .map_err(io_at(path))?;
+    if let Err(e) = file.write_all(&WAL_MAGIC).and_then(|()| file.sync_all()) {
+        drop(file);
+        if remove_on_error {
+            let _ = fs::remove_file(path);
+        }
+        return Err(StorageError::io(path, e));
+    }
+    Ok(file)
+}
+
+/// Truncate `path` to `len` bytes and fsync it.
+fn truncate_file(path: &Path, len: u64) -> Result<()> {
+    let file = OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(io_at(path))?;
+    file.set_len(len).map_err(io_at(path))?;
+    file.sync_all().map_err(io_at(path))
+}
+
+/// Where and why the valid content of the last file ends early.
+#[derive(Debug)]
+struct TornTail {
+    offset: u64,
+    reason: String,
+    /// A complete, CRC-valid record starts right after the damaged one.
+    valid_records_follow: bool,
+}
+
+/// Result of scanning one file.
+#[derive(Debug)]
+struct ParsedFile {
+    /// Largest seq in the file.
+    max_seq: Option<u64>,
+    /// Byte length of the valid prefix (0 when the header is torn).
+    good_len: usize,
+    header_ok: bool,
+    torn: Option<TornTail>,
+}
+
+/// A decoded frame header.
+struct FrameHeader {
+    len: usize,
+    seq: u64,
+}
+
+/// Check the frame at the start of `rest`: `Ok(header)` when it is complete
+/// and its CRC matches, else a description of the problem.
+fn check_frame(rest: &[u8]) -> std::result::Result<FrameHeader, String> {
+    let Some((head, after)) = rest.split_first_chunk::<RECORD_HEADER_LEN>() else {
+        return Err(format!(
+            "incomplete record header ({} of {RECORD_HEADER_LEN} bytes)",
+            rest.len()
+        ));
+    };
+    let field = |range: std::ops::Range<usize>| &head[range];
+    let len = u32::from_le_bytes(field(0..4).try_into().expect("4 bytes")) as usize;
+    let crc = u32::from_le_bytes(field(4..8).try_into().expect("4 bytes"));
+    let seq = u64::from_le_bytes(field(8..16).try_into().expect("8 bytes"));
+    if len > MAX_RECORD_LEN {
+        return Err(format!(
+            "record length {len} exceeds the maximum of {MAX_RECORD_LEN}"
+        ));
+    }
+    if after.len() < len {
+        return Err(format!(
+            "record length {len} runs past the end of the file ({} bytes left)",
+            after.len()
+        ));
+    }
+    if record_crc(seq, &after[..len]) != crc {
+        return Err(format!("CRC mismatch in record of length {len}"));
+    }
+    Ok(FrameHeader { len, seq })
+}
+
+/// True when `hdr` (at most 8 bytes) is a prefix of the magic followed only
+/// by zero bytes: a header whose write was interrupted.
+fn is_torn_header(hdr: &[u8]) -> bool {
+    let matching = hdr
+        .iter()
+        .zip(WAL_MAGIC.iter())
+        .take_while(|(a, b)| a == b)
+        .count();
+    hdr[matching..].iter().all(|&b| b == 0)
+}
+
+/// Scan one file, pushing its records onto `out`.
+fn parse_file(
+    path: &Path,
+    data: &[u8],
+    is_last: bool,
+    first_seq: u64,
+    prev_seq: u64,
+    out: &mut Vec<WalRecord>,
+) -> Result<ParsedFile> {
+    let hdr = &data[..data.len().min(FILE_HEADER_LEN)];
+    if hdr != WAL_MAGIC {
+        if is_last && is_torn_header(hdr) {
+            return Ok(ParsedFile {
+                max_seq: None,
+                good_len: 0,
+                header_ok: false,
+                torn: Some(TornTail {
+                    offset: 0,
+                    reason: format!("incomplete file header ({} bytes)", data.len()),
+                    valid_records_follow: false,
+                }),
+            });
+        }
+        let reason = if data.len() < FILE_HEADER_LEN {
+            format!("truncated file header ({} bytes)", data.len())
+        } else {
+            "bad magic".to_owned()
+        };
+        return Err(StorageError::corrupt(path, 0, reason));
+    }
+
+    let mut offset = FILE_HEADER_LEN;
+    let mut last = prev_seq;
+    let mut max_seq = None;
+    while offset < data.len() {
+        match check_frame(&data[offset..]) {
+            Ok(frame) => {
+                if frame.seq <= last {
+                    return Err(StorageError::corrupt(
+                        path,
+                        offset as u64,
+                        format!(
+                            "sequence number {} is not greater than the previous {last}",
+                            frame.seq
+                        ),
+                    ));
+                }
+                if frame.seq < first_seq {
+                    return Err(StorageError::corrupt(
+                        path,
+                        offset as u64,
+                        format!(
+                            "sequence number {} is below the file's first sequence {first_seq}",
+                            frame.seq
+                        ),
+                    ));
+                }
+                let start = offset + RECORD_HEADER_LEN;
+                out.push(WalRecord {
+                    seq: frame.seq,
+                    body: data[start..start + frame.len].to_vec(),
+                });
+                last = frame.seq;
+                max_seq = Some(frame.seq);
+                offset = start + frame.len;
+            }
+            Err(reason) => {
+                if !is_last {
+                    return Err(StorageError::corrupt(path, offset as u64, reason));
+                }
+                return Ok(ParsedFile {
+                    max_seq,
+                    good_len: offset,
+                    header_ok: true,
+                    torn: Some(TornTail {
+                        offset: offset as u64,
+                        valid_records_follow: valid_record_follows(data, offset),
+                        reason,
+                    }),
+                });
+            }
+        }
+    }
+    Ok(ParsedFile {
+        max_seq,
+        good_len: offset,
+        header_ok: true,
+        torn: None,
+    })
+}
+
+/// Whether the damaged frame at `offset` has a plausible length and a
+/// complete, CRC-valid record starts right after it.
+fn valid_record_follows(data: &[u8], offset: usize) -> bool {
+    let Some(head) = data[offset..].first_chunk::<4>() else {
+        return false;
+    };
+    let len = u32::from_le_bytes(*head) as usize;
+    let next = offset + RECORD_HEADER_LEN + len;
+    len <= MAX_RECORD_LEN && next < data.len() && check_frame(&data[next..]).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(file_size_limit: u64) -> WalOptions {
+        WalOptions { file_size_limit }
+    }
+
+    fn body(seq: u64) -> Vec<u8> {
+        format!("record-{seq}-")
+            .repeat((seq % 7) as usize)
+            .into_bytes()
+    }
+
+    fn wal_files(dir: &Path) -> Vec<PathBuf> {
+        let mut files: Vec<PathBuf> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| parse_file_name(p.file_name().unwrap()).is_some())
+            .collect();
+        files.sort();
+        files
+    }
+
+    fn seqs(records: &[WalRecord]) -> Vec<u64> {
+        records.iter().map(|r| r.seq).collect()
+    }
+
+    fn expected(seqs: impl IntoIterator<Item = u64>) -> Vec<WalRecord> {
+        seqs.into_iter()
+            .map(|seq| WalRecord {
+                seq,
+                body: body(seq),
+            })
+            .collect()
+    }
+
+    fn append_range(wal: &mut Wal, range: impl IntoIterator<Item = u64>) {
+        for seq in range {
+            wal.append(seq, &body(seq)).unwrap();
+        }
+    }
+
+    #[test]
+    fn file_names_round_trip() {
+        assert_eq!(file_name(42), "wal-00000000000000000042.log");
+        assert_eq!(parse_file_name(OsStr::new(&file_name(42))), Some(42));
+        assert_eq!(
+            parse_file_name(OsStr::new(&file_name(u64::MAX))),
+            Some(u64::MAX)
+        );
+        assert_eq!(parse_file_name(OsStr::new("wal-42.log")), None);
+        assert_eq!(
+            parse_file_name(OsStr::new("wal-0000000000000000004x.log")),
+            None
+        );
+        assert_eq!(
+            parse_file_name(OsStr::new("wal-00000000000000000042.log.tmp")),
+            None
+        );
+    }
+
+    #[test]
+    fn empty_dir_creates_first_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("nested").join("wal");
+        let (wal, records) = Wal::open(&dir, WalOptions::default()).unwrap();
+        assert!(records.is_empty());
+        assert_eq!(wal.last_seq(), 0);
+        assert_eq!(wal.size_bytes(), 8);
+        let files = wal_files(&dir);
+        assert_eq!(files, vec![dir.join("wal-00000000000000000001.log")]);
+        assert_eq!(fs::read(&files[0]).unwrap(), b"RVDBWAL1");
+    }
+
+    #[test]
+    fn round_trip_across_rotations() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut wal, _) = Wal::open(tmp.path(), opts(200)).unwrap();
+        append_range(&mut wal, 1..=300);
+        wal.sync().unwrap();
+        assert_eq!(wal.last_seq(), 300);
+        let files = wal_files(tmp.path());
+        assert!(files.len() > 10, "expected many files, got {}", files.len());
+        let total: u64 = files.iter().map(|p| fs::metadata(p).unwrap().len()).sum();
+        assert_eq!(wal.size_bytes(), total);
+        // Every file but the last exceeds the limit by at most one record.
+        for p in &files[..files.len() - 1] {
+            let len = fs::metadata(p).unwrap().len();
+            assert!(len > 200 && len <= 200 + 16 + 100 + 200, "{len}");
+        }
+        drop(wal);
+
+        let (wal, records) = Wal::open(tmp.path(), opts(200)).unwrap();
+        assert_eq!(records, expected(1..=300));
+        assert_eq!(wal.last_seq(), 300);
+        assert_eq!(wal.size_bytes(), total);
+        // Each file is named after the first record it holds.
+        for p in &files {
+            let first = parse_file_name(p.file_name().unwrap()).unwrap();
+            let data = fs::read(p).unwrap();
+            let seq = u64::from_le_bytes(data[16..24].try_into().unwrap());
+            assert_eq!(seq, first);
+        }
+    }
+
+    #[test]
+    fn reopen_appends_further_in_order() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut wal, _) = Wal::open(tmp.path(), opts(1000)).unwrap();
+        append_range(&mut wal, 1..=20);
+        wal.sync().unwrap();
+        drop(wal);
+
+        let (mut wal, records) = Wal::open(tmp.path(), opts(1000)).unwrap();
+        assert_eq!(records, expected(1..=20));
+        assert!(matches!(
+            wal.append(20, b"dup"),
+            Err(StorageError::OutOfOrder {
+                seq: 20,
+                last_seq: 20
+            })
+        ));
+        append_range(&mut wal, 21..=40);
+        wal.append_sync(45, &body(45)).unwrap();
+        drop(wal);
+
+        let (wal, records) = Wal::open(tmp.path(), opts(1000)).unwrap();
+        assert_eq!(seqs(&records), (1..=40).chain([45]).collect::<Vec<_>>());
+        assert_eq!(records, expected((1..=40).chain([45])));
+        assert_eq!(wal.last_seq(), 45);
+    }
+
+    #[test]
+    fn explicit_rotate() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut wal, _) = Wal::open(tmp.path(), WalOptions::default()).unwrap();
+        wal.rotate().unwrap(); // empty current file: no-op
+        assert_eq!(wal_files(tmp.path()).len(), 1);
+        append_range(&mut wal, 1..=3);
+        wal.rotate().unwrap();
+        wal.rotate().unwrap(); // no-op again
+        append_range(&mut wal, 4..=5);
+        let names: Vec<_> = wal_files(tmp.path())
+            .iter()
+            .map(|p| p.file_name().unwrap().to_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "wal-00000000000000000001.log",
+                "wal-00000000000000000004.log"
+            ]
+        );
+        drop(wal);
+        let (_, records) = Wal::open(tmp.path(), WalOptions::default()).unwrap();
+        assert_eq!(records, expected(1..=5));
+    }
+
+    /// Build a WAL with records 1..=n (rotating every `limit` bytes) and
+    /// return the last file's path and the offset of its last record.
+    fn build_for_tail_test(dir: &Path, n: u64, limit: u64) -> (PathBuf, u64) {
+        let (mut wal, _) = Wal::open(dir, opts(limit)).unwrap();
+        append_range(&mut wal, 1..n);
+        // Force the rotation decision before measuring the offset.
+        let current = wal.current();
+        if current.max_seq.is_some() && current.len > limit {
+            wal.rotate().unwrap();
+        }
+        let last_start = wal.current().len;
+        wal.append_sync(n, &body(n)).unwrap();
+        let path = wal.current().path.clone();
+        (path, last_start)
+    }
+
+    fn check_torn_tail_at_every_offset(n: u64, limit: u64) {
+        let tmp = tempfile::tempdir().unwrap();
+        let (last_file, last_start) = build_for_tail_test(tmp.path(), n, limit);
+        let pristine = fs::read(&last_file).unwrap();
+        assert_eq!(body(n).len() + 16, pristine.len() - last_start as usize);
+        let other_files: Vec<(PathBuf, Vec<u8>)> = wal_files(tmp.path())
+            .into_iter()
+            .filter(|p| *p != last_file)
+            .map(|p| {
+                let d = fs::read(&p).unwrap();
+                (p, d)
+            })
+            .collect();
+        for cut in last_start as usize..pristine.len() {
+            // Restore the original state, then tear the last record.
+            for (p, d) in &other_files {
+                fs::write(p, d).unwrap();
+            }
+            for p in wal_files(tmp.path()) {
+                if p != last_file && !other_files.iter().any(|(q, _)| *q == p) {
+                    fs::remove_file(p).unwrap();
+                }
+            }
+            fs::write(&last_file, &pristine[..cut]).unwrap();
+
+            let (mut wal, records) = Wal::open(tmp.path(), opts(limit)).unwrap();
+            assert_eq!(records, expected(1..n), "cut at {cut}");
+            assert_eq!(wal.last_seq(), n - 1);
+            assert_eq!(fs::metadata(&last_file).unwrap().len(), last_start);
+            wal.append_sync(n, b"replacement").unwrap();
+            wal.append_sync(n + 1, &body(n + 1)).unwrap();
+            drop(wal);
+
+            let (wal, records) = Wal::open(tmp.path(), opts(limit)).unwrap();
+            assert_eq!(seqs(&records), (1..=n + 1).collect::<Vec<_>>());
+            assert_eq!(records[n as usize - 1].body, b"replacement");
+            assert_eq!(wal.last_seq(), n + 1);
+        }
+    }
+
+    #[test]
+    fn torn_tail_single_file() {
+        check_torn_tail_at_every_offset(6, 1 << 20);
+    }
+
+    #[test]
+    fn torn_tail_multiple_files() {
+        check_torn_tail_at_every_offset(40, 150);
+    }
+
+    #[test]
+    fn torn_tail_of_only_record_in_last_file() {
+        // limit 0: every record gets its own file.
+        check_torn_tail_at_every_offset(5, 0);
+    }
+
+    #[test]
+    fn torn_file_header_of_last_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut wal, _) = Wal::open(tmp.path(), WalOptions::default()).unwrap();
+        append_range(&mut wal, 1..=4);
+        wal.rotate().unwrap();
+        let new_file = wal.current().path.clone();
+        drop(wal);
+        assert_eq!(fs::read(&new_file).unwrap(), WAL_MAGIC);
+
+        let mut variants: Vec<Vec<u8>> = (0..8).map(|k| WAL_MAGIC[..k].to_vec()).collect();
+        variants.push(vec![0; 8]);
+        variants.push(vec![0; 100]);
+        variants.push(b"RVDB\0\0\0\0\0\0".to_vec());
+        for content in variants {
+            fs::write(&new_file, &content).unwrap();
+            let (mut wal, records) = Wal::open(tmp.path(), WalOptions::default()).unwrap();
+            assert_eq!(records, expected(1..=4), "{content:?}");
+            assert_eq!(fs::read(&new_file).unwrap(), WAL_MAGIC);
+            assert_eq!(wal.last_seq(), 4);
+            wal.append_sync(5, &body(5)).unwrap();
+            assert_eq!(wal.current().path, new_file);
+            drop(wal);
+            let (_, records) = Wal::open(tmp.path(), WalOptions::default()).unwrap();
+            assert_eq!(records, expected(1..=5));
+            fs::write(&new_file, WAL_MAGIC).unwrap();
+        }
+    }
+
+    #[test]
+    fn bad_magic_is_corrupt() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut wal, _) = Wal::open(tmp.path(), WalOptions::default()).unwrap();
+        append_range(&mut wal, 1..=2);
+        let path = wal.current().path.clone();
+        drop(wal);
+        let mut data = fs::read(&path).unwrap();
+        data[..8].copy_from_slice(b"NOTAWAL!");
+        fs::write(&path, &data).unwrap();
+        let err = Wal::open(tmp.path(), WalOptions::default()).unwrap_err();
+        assert!(
+            matches!(&err, StorageError::Corrupt { path: p, offset: 0, .. } if *p == path),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn flipped_byte_in_last_record_is_dropped() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut wal, _) = Wal::open(tmp.path(), opts(300)).unwrap();
+        append_range(&mut wal, 1..=19);
+        let last_start = wal.current().len;
+        wal.append_sync(20, &body(20)).unwrap();
+        let path = wal.current().path.clone();
+        drop(wal);
+        let pristine = fs::read(&path).unwrap();
+
+        // Any single flipped byte of the last record: body, seq, crc or len.
+        for pos in last_start as usize..pristine.len() {
+            let mut data = pristine.clone();
+            data[pos] ^= 0x40;
+            fs::write(&path, &data).unwrap();
+            let (mut wal, records) = Wal::open(tmp.path(), opts(300)).unwrap();
+            assert_eq!(records, expected(1..=19), "flip at {pos}");
+            assert_eq!(fs::metadata(&path).unwrap().len(), last_start);
+            wal.append_sync(20, &body(20)).unwrap();
+            drop(wal);
+            assert_eq!(fs::read(&path).unwrap(), pristine);
+        }
+    }
+
+    #[test]
+    fn damage_in_middle_of_last_file_drops_the_rest() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut wal, _) = Wal::open(tmp.path(), WalOptions::default()).unwrap();
+        append_range(&mut wal, 1..=2);
+        let third = wal.current().len as usize;
+        append_range(&mut wal, 3..=6);
+        let path = wal.current().path.clone();
+        drop(wal);
+        let mut data = fs::read(&path).unwrap();
+        data[third + 20] ^= 0xff; // inside record 3's body
+        fs::write(&path, &data).unwrap();
+        let (wal, records) = Wal::open(tmp.path(), WalOptions::default()).unwrap();
+        assert_eq!(records, expected(1..=2));
+        assert_eq!(wal.last_seq(), 2);
+        assert_eq!(fs::metadata(&path).unwrap().len(), third as u64);
+    }
+
+    #[test]
+    fn zero_filled_tail_is_ignored() {
+        for garbage in [1usize, 7, 15, 16, 17, 4096] {
+            let tmp = tempfile::tempdir().unwrap();
+            let (mut wal, _) = Wal::open(tmp.path(), WalOptions::default()).unwrap();
+            append_range(&mut wal, 1..=10);
+            wal.sync().unwrap();
+            let path = wal.current().path.clone();
+            let good_len = wal.current().len;
+            drop(wal);
+            let mut data = fs::read(&path).unwrap();
+            data.resize(data.len() + garbage, 0);
+            fs::write(&path, &data).unwrap();
+
+            let (mut wal, records) = Wal::open(tmp.path(), WalOptions::default()).unwrap();
+            assert_eq!(records, expected(1..=10), "{garbage} zero bytes");
+            assert_eq!(fs::metadata(&path).unwrap().len(), good_len);
+            wal.append_sync(11, &body(11)).unwrap();
+            drop(wal);
+            let (_, records) = Wal::open(tmp.path(), WalOptions::default()).unwrap();
+            assert_eq!(records, expected(1..=11));
+        }
+    }
+
+    #[test]
+    fn oversized_length_in_tail_is_dropped() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut wal, _) = Wal::open(tmp.path(), WalOptions::default()).unwrap();
+        append_range(&mut wal, 1..=3);
+        let path = wal.current().path.clone();
+        let good_len = wal.current().len;
+        drop(wal);
+        let mut data = fs::read(&path).unwrap();
+        data.extend_from_slice(&((MAX_RECORD_LEN as u32) + 1).to_le_bytes());
+        data.extend_from_slice(&[0xAB; 40]);
+        fs::write(&path, &data).unwrap();
+        let (_, records) = Wal::open(tmp.path(), WalOptions::default()).unwrap();
+        assert_eq!(records, expected(1..=3));
+        assert_eq!(fs::metadata(&path).unwrap().len(), good_len);
+    }
+
+    #[test]
+    fn corrupt_record_in_non_last_file_is_an_error() {
+        type Damage = fn(&mut Vec<u8>);
+        let damages: [(&str, Damage); 4] = [
+            ("flipped body byte", |d| {
+                let i = d.len() - 1;
+                d[i] ^= 1;
+            }),
+            ("truncated record", |d| d.truncate(d.len() - 3)),
+            ("zero tail", |d| d.extend_from_slice(&[0; 32])),
+            ("truncated header", |d| d.truncate(5)),
+        ];
+        for (what, damage) in damages {
+            let tmp = tempfile::tempdir().unwrap();
+            let (mut wal, _) = Wal::open(tmp.path(), opts(100)).unwrap();
+            append_range(&mut wal, 1..=30);
+            wal.sync().unwrap();
+            drop(wal);
+            let files = wal_files(tmp.path());
+            assert!(files.len() >= 3);
+            let victim = &files[1];
+            let mut data = fs::read(victim).unwrap();
+            damage(&mut data);
+            fs::write(victim, &data).unwrap();
+
+            let err = Wal::open(tmp.path(), opts(100)).unwrap_err();
+            match &err {
+                StorageError::Corrupt { path, .. } => assert_eq!(path, victim, "{what}"),
+                other => panic!("{what}: expected Corrupt, got {other}"),
+            }
+            // Nothing was "repaired".
+            assert_eq!(fs::read(victim).unwrap(), data, "{what}");
+        }
+    }
+
+    #[test]
+    fn non_increasing_seq_on_disk_is_corrupt() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join(file_name(1));
+        let mut data = WAL_MAGIC.to_vec();
+        let mut frame = Vec::new();
+        for seq in [1, 2, 2] {
+            encode_frame(&mut frame, seq, b"x");
+            data.extend_from_slice(&frame);
+        }
+        fs::write(&path, &data).unwrap();
+        let err = Wal::open(tmp.path(), WalOptions::default()).unwrap_err();
+        assert!(
+            matches!(err, StorageError::Corrupt { offset, .. } if offset == 8 + 2 * 17),
+            "{err}"
+        );
+
+        // A record below its file's first_seq.
+        fs::remove_file(&path).unwrap();
+        let mut data = WAL_MAGIC.to_vec();
+        encode_frame(&mut frame, 3, b"x");
+        data.extend_from_slice(&frame);
+        fs::write(tmp.path().join(file_name(5)), &data).unwrap();
+        let err = Wal::open(tmp.path(), WalOptions::default()).unwrap_err();
+        assert!(
+            matches!(err, StorageError::Corrupt { offset: 8, .. }),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn out_of_order_append_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut wal, _) = Wal::open(tmp.path(), WalOptions::default()).unwrap();
+        assert!(matches!(
+            wal.append(0, b"zero"),
+            Err(StorageError::OutOfOrder {
+                seq: 0,
+                last_seq: 0
+            })
+        ));
+        wal.append(5, b"five").unwrap();
+        let size = wal.size_bytes();
+        for bad in [5, 4, 1] {
+            let err = wal.append(bad, b"bad").unwrap_err();
+            assert!(
+                matches!(err, StorageError::OutOfOrder { seq, last_seq: 5 } if seq == bad),
+                "{err}"
+            );
+        }
+        assert_eq!(wal.size_bytes(), size);
+        assert_eq!(wal.last_seq(), 5);
+        wal.append_sync(6, b"six").unwrap();
+        drop(wal);
+        let (_, records) = Wal::open(tmp.path(), WalOptions::default()).unwrap();
+        assert_eq!(seqs(&records), [5, 6]);
+    }
+
+    #[test]
+    fn failed_write_is_rolled_back() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut wal, _) = Wal::open(tmp.path(), WalOptions::default()).unwrap();
+        append_range(&mut wal, 1..=2);
+        let path = wal.current().path.clone();
+        let len = fs::metadata(&path).unwrap().len();
+        for partial in [0, 1, 15, 16, 20] {
+            wal.fail_next_write_after = Some(partial);
+            let err = wal.append(3, &body(3)).unwrap_err();
+            assert!(matches!(err, StorageError::Io { .. }), "{err}");
+            assert_eq!(fs::metadata(&path).unwrap().len(), len);
+            assert_eq!(wal.size_bytes(), len);
+            assert_eq!(wal.last_seq(), 2);
+        }
+        append_range(&mut wal, 3..=4);
+        wal.sync().unwrap();
+        drop(wal);
+        let (_, records) = Wal::open(tmp.path(), WalOptions::default()).unwrap();
+        assert_eq!(records, expected(1..=4));
+    }
+
+    #[test]
+    fn remove_before_keeps_current_and_newer_files() {
+        let tmp = tempfile::tempdir().unwrap();
+        // Limit 0: each record ends up in its own file.
+        let (mut wal, _) = Wal::open(tmp.path(), opts(0)).unwrap();
+        append_range(&mut wal, 1..=10);
+        assert_eq!(wal_files(tmp.path()).len(), 10);
+
+        wal.remove_before(5).unwrap();
+        let files = wal_files(tmp.path());
+        let firsts: Vec<u64> = files
+            .iter()
+            .map(|p| parse_file_name(p.file_name().unwrap()).unwrap())
+            .collect();
+        assert_eq!(firsts, (5..=10).collect::<Vec<_>>());
+        let total: u64 = files.iter().map(|p| fs::metadata(p).unwrap().len()).sum();
+        assert_eq!(wal.size_bytes(), total);
+
+        // Never the current file, even when all its records are older.
+        wal.remove_before(1000).unwrap();
+        assert_eq!(wal_files(tmp.path()), vec![tmp.path().join(file_name(10))]);
+        wal.append_sync(11, &body(11)).unwrap();
+        drop(wal);
+
+        // Reopen with a large limit: file 11 now collects several records,
+        // and stays while any of them is >= seq.
+        let (mut wal, records) = Wal::open(tmp.path(), opts(1 << 20)).unwrap();
+        assert_eq!(records, expected(10..=11));
+        append_range(&mut wal, 12..=15);
+        wal.rotate().unwrap();
+        wal.append(16, &body(16)).unwrap();
+        wal.remove_before(14).unwrap();
+        let firsts: Vec<u64> = wal_files(tmp.path())
+            .iter()
+            .map(|p| parse_file_name(p.file_name().unwrap()).unwrap())
+            .collect();
+        assert_eq!(firsts, [11, 16]);
+        wal.remove_before(16).unwrap();
+        assert_eq!(wal_files(tmp.path()), vec![tmp.path().join(file_name(16))]);
+        drop(wal);
+        let (wal, records) = Wal::open(tmp.path(), opts(1 << 20)).unwrap();
+        assert_eq!(records, expected([16]));
+        assert_eq!(wal.last_seq(), 16);
+    }
+
+    #[test]
+    fn last_seq_survives_removing_all_records() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut wal, _) = Wal::open(tmp.path(), WalOptions::default()).unwrap();
+        append_range(&mut wal, 1..=7);
+        wal.rotate().unwrap();
+        wal.remove_before(u64::MAX).unwrap();
+        assert_eq!(wal_files(tmp.path()), vec![tmp.path().join(file_name(8))]);
+        assert_eq!(wal.size_bytes(), 8);
+        drop(wal);
+
+        let (mut wal, records) = Wal::open(tmp.path(), WalOptions::default()).unwrap();
+        assert!(records.is_empty());
+        assert_eq!(wal.last_seq(), 7);
+        assert!(matches!(
+            wal.append(3, b"old"),
+            Err(StorageError::OutOfOrder { .. })
+        ));
+        wal.append_sync(8, &body(8)).unwrap();
+        drop(wal);
+        let (_, records) = Wal::open(tmp.path(), WalOptions::default()).unwrap();
+        assert_eq!(records, expected([8]));
+    }
+
+    #[test]
+    fn foreign_files_are_ignored() {
+        let tmp = tempfile::tempdir().unwrap();
+        fs::write(tmp.path().join("notes.txt"), b"hello").unwrap();
+        fs::write(tmp.path().join("wal-1.log"), b"junk").unwrap();
+        fs::create_dir(tmp.path().join(file_name(99))).unwrap();
+        let (mut wal, records) = Wal::open(tmp.path(), WalOptions::default()).unwrap();
+        assert!(records.is_empty());
+        wal.append_sync(1, b"a").unwrap();
+        drop(wal);
+        let (_, records) = Wal::open(tmp.path(), WalOptions::default()).unwrap();
+        assert_eq!(seqs(&records), [1]);
+    }
+
+    #[test]
+    fn empty_bodies_round_trip() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut wal, _) = Wal::open(tmp.path(), WalOptions::default()).unwrap();
+        wal.append(1, b"").unwrap();
+        wal.append(2, b"").unwrap();
+        wal.sync().unwrap();
+        assert_eq!(wal.size_bytes(), 8 + 2 * 16);
+        drop(wal);
+        let (_, records) = Wal::open(tmp.path(), WalOptions::default()).unwrap();
+        assert_eq!(
+            records,
+            [
+                WalRecord {
+                    seq: 1,
+                    body: vec![]
+                },
+                WalRecord {
+                    seq: 2,
+                    body: vec![]
+                }
+            ]
+        );
+    }
+
+    #[test]
+    fn frame_layout_is_as_documented() {
+        let mut frame = Vec::new();
+        encode_frame(&mut frame, 0x0102_0304_0506_0708, b"abc");
+        assert_eq!(&frame[0..4], &3u32.to_le_bytes());
+        let mut crc_input = 0x0102_0304_0506_0708u64.to_le_bytes().to_vec();
+        crc_input.extend_from_slice(b"abc");
+        assert_eq!(&frame[4..8], &crc32c::crc32c(&crc_input).to_le_bytes());
+        assert_eq!(&frame[8..16], &0x0102_0304_0506_0708u64.to_le_bytes());
+        assert_eq!(&frame[16..], b"abc");
+    }
+}
