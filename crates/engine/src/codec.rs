@@ -152,7 +152,8 @@ pub(crate) fn decode_checkpoint(bytes: &[u8]) -> Result<(Segment, u64)> {
     let rest = bytes
         .strip_prefix(CHECKPOINT_MAGIC.as_slice())
         .ok_or_else(|| corrupt("bad magic"))?;
-    let body = rvdb_storage::verify_checksummed(rest).ok_or_else(|| corrupt("checksum mismatch"))?;
+    let body =
+        rvdb_storage::verify_checksummed(rest).ok_or_else(|| corrupt("checksum mismatch"))?;
     let mut r = Reader::new(body, "checkpoint");
     let last_seq = r.u64()?;
     let dim = match r.u32()? {
@@ -208,11 +209,15 @@ impl<'a> Reader<'a> {
     }
 
     fn u32(&mut self) -> Result<u32> {
-        Ok(u32::from_le_bytes(self.take(4)?.try_into().expect("4 bytes")))
+        Ok(u32::from_le_bytes(
+            self.take(4)?.try_into().expect("4 bytes"),
+        ))
     }
 
     fn u64(&mut self) -> Result<u64> {
-        Ok(u64::from_le_bytes(self.take(8)?.try_into().expect("8 bytes")))
+        Ok(u64::from_le_bytes(
+            self.take(8)?.try_into().expect("8 bytes"),
+        ))
     }
 
     fn id(&mut self) -> Result<PointId> {
@@ -227,7 +232,10 @@ impl<'a> Reader<'a> {
 
     fn vector(&mut self) -> Result<Vec<f32>> {
         let n = self.u32()? as usize;
-        let bytes = self.take(n.checked_mul(4).ok_or_else(|| self.corrupt("huge vector".into()))?)?;
+        let bytes = self.take(
+            n.checked_mul(4)
+                .ok_or_else(|| self.corrupt("huge vector".into()))?,
+        )?;
         Ok(bytes
             .chunks_exact(4)
             .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
@@ -264,7 +272,11 @@ mod tests {
     fn operations_round_trip() {
         let ops = [
             Operation::Upsert(vec![
-                PointStruct::new(PointId::Num(7), vec![1.0, -2.5, f32::MIN_POSITIVE], payload(json!({"a": [1, {"b": null}]}))),
+                PointStruct::new(
+                    PointId::Num(7),
+                    vec![1.0, -2.5, f32::MIN_POSITIVE],
+                    payload(json!({"a": [1, {"b": null}]})),
+                ),
                 PointStruct::new(PointId::new_uuid(), vec![0.0; 3], Payload::new()),
             ]),
             Operation::Delete(vec![PointId::Num(1), PointId::new_uuid()]),
@@ -277,7 +289,11 @@ mod tests {
 
     #[test]
     fn every_truncation_of_a_record_is_refused_not_misread() {
-        let op = Operation::Upsert(vec![PointStruct::new(PointId::Num(1), vec![1.0, 2.0], payload(json!({"k": "v"})))]);
+        let op = Operation::Upsert(vec![PointStruct::new(
+            PointId::Num(1),
+            vec![1.0, 2.0],
+            payload(json!({"k": "v"})),
+        )]);
         let bytes = op.encode();
         for cut in 0..bytes.len() {
             assert!(Operation::decode(&bytes[..cut]).is_err(), "cut at {cut}");

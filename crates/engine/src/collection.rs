@@ -173,7 +173,11 @@ impl Collection {
             self.distance.prepare(&mut p.vector);
         }
         let mut w = self.writer.lock();
-        let expected = self.points.read().dim().or(points.first().map(|p| p.vector.len()));
+        let expected = self
+            .points
+            .read()
+            .dim()
+            .or(points.first().map(|p| p.vector.len()));
         if let Some(d) = expected {
             if let Some(p) = points.iter().find(|p| p.vector.len() != d) {
                 return Err(dim_error(d, p.vector.len()));
@@ -215,7 +219,10 @@ impl Collection {
         }
         w.last_seq = seq;
         apply(&mut self.points.write(), op, seq);
-        if w.wal.as_ref().is_some_and(|wal| wal.size_bytes() > w.checkpoint_after) {
+        if w.wal
+            .as_ref()
+            .is_some_and(|wal| wal.size_bytes() > w.checkpoint_after)
+        {
             // the write is durable already; a failed checkpoint only leaves a longer log
             if let Err(e) = self.checkpoint(w) {
                 tracing::error!(collection = %self.name, error = %e, "checkpoint failed; the log keeps growing");
@@ -277,11 +284,10 @@ impl Collection {
             min_raw: req.score_threshold.map(|t| self.distance.score_to_raw(t)),
         };
         let seg_ref: &Segment = &seg;
-        let accept = req
-            .filter
-            .as_ref()
-            .filter(|f| !f.is_empty())
-            .map(|f| move |r: u32| f.matches(seg_ref.id(r as usize), seg_ref.payload(r as usize)));
+        let accept =
+            req.filter.as_ref().filter(|f| !f.is_empty()).map(|f| {
+                move |r: u32| f.matches(seg_ref.id(r as usize), seg_ref.payload(r as usize))
+            });
         let hits = flat_search(
             self.distance,
             seg.vectors(),

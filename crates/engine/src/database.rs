@@ -95,7 +95,9 @@ pub fn validate_name(name: &str) -> Result<()> {
     if name.starts_with('.') {
         return bad("must not start with `.`");
     }
-    if let Some(c) = name.chars().find(|c| matches!(c, '/' | '\\' | ':' | '*' | '?' | '"' | '<' | '>' | '|') || c.is_control()) {
+    if let Some(c) = name.chars().find(|c| {
+        matches!(c, '/' | '\\' | ':' | '*' | '?' | '"' | '<' | '>' | '|') || c.is_control()
+    }) {
         return bad(&format!("must not contain {c:?}"));
     }
     Ok(())
@@ -215,11 +217,20 @@ impl Database {
                     let _ = fs::remove_dir_all(&tmp);
                     return Err(e);
                 }
-                Collection::open(name, &root.join(name), config, self.options.checkpoint_wal_bytes)?
+                Collection::open(
+                    name,
+                    &root.join(name),
+                    config,
+                    self.options.checkpoint_wal_bytes,
+                )?
             }
         };
         map.insert(name.to_string(), Arc::new(c));
-        tracing::info!(collection = name, distance = config.distance.as_str(), "collection created");
+        tracing::info!(
+            collection = name,
+            distance = config.distance.as_str(),
+            "collection created"
+        );
         Ok(())
     }
 
@@ -265,7 +276,11 @@ impl Database {
         DatabaseStats {
             collections_count: collections.len(),
             total_points: collections.iter().map(|c| c.points_count).sum(),
-            storage: if self.root.is_some() { "disk" } else { "memory" },
+            storage: if self.root.is_some() {
+                "disk"
+            } else {
+                "memory"
+            },
             storage_path: self.options.storage_path.clone(),
             collections,
         }
@@ -281,7 +296,10 @@ fn read_config(dir: &Path) -> Result<CollectionConfig> {
     };
     let file: ConfigFile = serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
     if file.format != 1 {
-        return Err(corrupt(format!("unsupported format version {}", file.format)));
+        return Err(corrupt(format!(
+            "unsupported format version {}",
+            file.format
+        )));
     }
     let distance = Distance::parse(&file.distance)
         .ok_or_else(|| corrupt(format!("unknown distance {}", file.distance)))?;

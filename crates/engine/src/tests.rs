@@ -10,7 +10,11 @@ use crate::{
 };
 
 fn p(id: u64, v: &[f32], payload: serde_json::Value) -> PointStruct {
-    PointStruct::new(PointId::Num(id), v.to_vec(), payload.as_object().unwrap().clone())
+    PointStruct::new(
+        PointId::Num(id),
+        v.to_vec(),
+        payload.as_object().unwrap().clone(),
+    )
 }
 
 fn mem_db() -> Database {
@@ -20,22 +24,34 @@ fn mem_db() -> Database {
 #[test]
 fn first_point_fixes_the_dimension_and_bad_batches_apply_nothing() {
     let db = mem_db();
-    db.create_collection("c", CollectionConfig::new(Distance::Dot)).unwrap();
+    db.create_collection("c", CollectionConfig::new(Distance::Dot))
+        .unwrap();
     let c = db.collection("c").unwrap();
     // mixed dimensions inside one batch: refused whole
-    let e = c.upsert(vec![p(1, &[1.0, 2.0], json!({})), p(2, &[1.0], json!({}))]).unwrap_err();
+    let e = c
+        .upsert(vec![p(1, &[1.0, 2.0], json!({})), p(2, &[1.0], json!({}))])
+        .unwrap_err();
     assert!(e.to_string().contains("expected dim: 2, got 1"), "{e}");
     assert_eq!(c.points_count(), 0);
     assert_eq!(c.config().dim, None);
     c.upsert(vec![p(1, &[1.0, 2.0], json!({}))]).unwrap();
     assert_eq!(c.config().dim, Some(2));
-    let e = c.upsert(vec![p(2, &[1.0, 2.0], json!({})), p(3, &[1.0, 2.0, 3.0], json!({}))]).unwrap_err();
+    let e = c
+        .upsert(vec![
+            p(2, &[1.0, 2.0], json!({})),
+            p(3, &[1.0, 2.0, 3.0], json!({})),
+        ])
+        .unwrap_err();
     assert!(matches!(e, EngineError::BadInput(_)));
     assert_eq!(c.points_count(), 1);
     // NaN and infinity are refused with the position
-    let e = c.upsert(vec![p(2, &[1.0, f32::NAN], json!({}))]).unwrap_err();
+    let e = c
+        .upsert(vec![p(2, &[1.0, f32::NAN], json!({}))])
+        .unwrap_err();
     assert!(e.to_string().contains("points[0].vector[1]"), "{e}");
-    assert!(c.upsert(vec![p(2, &[f32::INFINITY, 1.0], json!({}))]).is_err());
+    assert!(c
+        .upsert(vec![p(2, &[f32::INFINITY, 1.0], json!({}))])
+        .is_err());
     assert!(c.upsert(vec![p(2, &[], json!({}))]).is_err());
     assert_eq!(c.points_count(), 1);
 }
@@ -44,11 +60,18 @@ fn first_point_fixes_the_dimension_and_bad_batches_apply_nothing() {
 fn scores_and_order_follow_each_distance() {
     let db = mem_db();
     let pts = [(1, [1.0f32, 0.0]), (2, [0.0, 2.0]), (3, [3.0, 3.0])];
-    for d in [Distance::Cosine, Distance::Euclid, Distance::Dot, Distance::Manhattan] {
+    for d in [
+        Distance::Cosine,
+        Distance::Euclid,
+        Distance::Dot,
+        Distance::Manhattan,
+    ] {
         let name = d.as_str();
-        db.create_collection(name, CollectionConfig::new(d)).unwrap();
+        db.create_collection(name, CollectionConfig::new(d))
+            .unwrap();
         let c = db.collection(name).unwrap();
-        c.upsert(pts.iter().map(|(i, v)| p(*i, v, json!({}))).collect()).unwrap();
+        c.upsert(pts.iter().map(|(i, v)| p(*i, v, json!({}))).collect())
+            .unwrap();
         let hits = c.search(&SearchRequest::new(vec![1.0, 0.5], 3)).unwrap();
         let ids: Vec<PointId> = hits.iter().map(|h| h.id).collect();
         let scores: Vec<f32> = hits.iter().map(|h| h.score).collect();
@@ -89,7 +112,8 @@ fn scores_and_order_follow_each_distance() {
 #[test]
 fn cosine_vectors_are_stored_normalised() {
     let db = mem_db();
-    db.create_collection("c", CollectionConfig::new(Distance::Cosine)).unwrap();
+    db.create_collection("c", CollectionConfig::new(Distance::Cosine))
+        .unwrap();
     let c = db.collection("c").unwrap();
     c.upsert(vec![p(1, &[3.0, 4.0], json!({}))]).unwrap();
     let r = c.get(PointId::Num(1)).unwrap();
@@ -99,10 +123,17 @@ fn cosine_vectors_are_stored_normalised() {
 #[test]
 fn search_filters_offsets_and_selects_fields() {
     let db = mem_db();
-    db.create_collection("c", CollectionConfig::new(Distance::Euclid)).unwrap();
+    db.create_collection("c", CollectionConfig::new(Distance::Euclid))
+        .unwrap();
     let c = db.collection("c").unwrap();
     let pts = (0..20u64)
-        .map(|i| p(i, &[i as f32], json!({"even": i % 2 == 0, "tags": [format!("t{}", i % 3)]})))
+        .map(|i| {
+            p(
+                i,
+                &[i as f32],
+                json!({"even": i % 2 == 0, "tags": [format!("t{}", i % 3)]}),
+            )
+        })
         .collect();
     c.upsert(pts).unwrap();
     let mut req = SearchRequest::new(vec![0.0], 3);
@@ -111,14 +142,19 @@ fn search_filters_offsets_and_selects_fields() {
     req.with_vector = true;
     req.with_payload = false;
     let hits = c.search(&req).unwrap();
-    assert_eq!(hits.iter().map(|h| h.id).collect::<Vec<_>>(), [2u64, 4, 6].map(PointId::Num));
+    assert_eq!(
+        hits.iter().map(|h| h.id).collect::<Vec<_>>(),
+        [2u64, 4, 6].map(PointId::Num)
+    );
     assert!(hits[0].payload.is_none());
     assert_eq!(hits[0].vector.as_deref(), Some(&[2.0f32][..]));
     req.filter = Some(Filter::from_seed(&json!({"tags": "t1", "even": false})).unwrap());
     req.offset = 0;
     let ids: Vec<_> = c.search(&req).unwrap().iter().map(|h| h.id).collect();
     assert_eq!(ids, [1u64, 7, 13].map(PointId::Num));
-    let e = c.search(&SearchRequest::new(vec![0.0, 1.0], 3)).unwrap_err();
+    let e = c
+        .search(&SearchRequest::new(vec![0.0, 1.0], 3))
+        .unwrap_err();
     assert!(e.to_string().contains("expected dim: 1, got 2"));
 }
 
@@ -131,14 +167,18 @@ fn names_are_validated_and_duplicates_refused() {
             Err(EngineError::BadInput(_))
         ));
     }
-    db.create_collection("ok-name_1.v2", CollectionConfig::new(Distance::Dot)).unwrap();
+    db.create_collection("ok-name_1.v2", CollectionConfig::new(Distance::Dot))
+        .unwrap();
     assert!(matches!(
         db.create_collection("ok-name_1.v2", CollectionConfig::new(Distance::Dot)),
         Err(EngineError::AlreadyExists(_))
     ));
     assert!(db.delete_collection("ok-name_1.v2").unwrap());
     assert!(!db.delete_collection("ok-name_1.v2").unwrap());
-    assert!(matches!(db.collection("nope"), Err(EngineError::CollectionNotFound(_))));
+    assert!(matches!(
+        db.collection("nope"),
+        Err(EngineError::CollectionNotFound(_))
+    ));
 }
 
 fn snapshot(db: &Database) -> Vec<(String, Vec<(PointId, Vec<f32>, Payload, u64)>)> {
@@ -148,26 +188,44 @@ fn snapshot(db: &Database) -> Vec<(String, Vec<(PointId, Vec<f32>, Payload, u64)
             let c = db.collection(&n).unwrap();
             let (rows, total) = c.list(0, usize::MAX);
             assert_eq!(rows.len(), total);
-            (n, rows.into_iter().map(|r| (r.id, r.vector, r.payload, r.version)).collect())
+            (
+                n,
+                rows.into_iter()
+                    .map(|r| (r.id, r.vector, r.payload, r.version))
+                    .collect(),
+            )
         })
         .collect()
 }
 
 fn write_workload(db: &Database) {
-    db.create_collection("a", CollectionConfig::new(Distance::Cosine)).unwrap();
-    db.create_collection("b", CollectionConfig::with_dim(Distance::Euclid, 3)).unwrap();
-    db.create_collection("gone", CollectionConfig::new(Distance::Dot)).unwrap();
+    db.create_collection("a", CollectionConfig::new(Distance::Cosine))
+        .unwrap();
+    db.create_collection("b", CollectionConfig::with_dim(Distance::Euclid, 3))
+        .unwrap();
+    db.create_collection("gone", CollectionConfig::new(Distance::Dot))
+        .unwrap();
     let a = db.collection("a").unwrap();
     let b = db.collection("b").unwrap();
     for i in 0..200u64 {
-        a.upsert(vec![p(i, &[i as f32, 1.0], json!({"i": i, "s": format!("x{i}")}))]).unwrap();
+        a.upsert(vec![p(
+            i,
+            &[i as f32, 1.0],
+            json!({"i": i, "s": format!("x{i}")}),
+        )])
+        .unwrap();
         if i % 3 == 0 {
             a.delete(vec![PointId::Num(i / 2)]).unwrap();
         }
-        b.upsert(vec![PointStruct::new(PointId::new_uuid(), vec![1.0, 2.0, i as f32], Payload::new())])
-            .unwrap();
+        b.upsert(vec![PointStruct::new(
+            PointId::new_uuid(),
+            vec![1.0, 2.0, i as f32],
+            Payload::new(),
+        )])
+        .unwrap();
     }
-    a.upsert(vec![p(5, &[9.0, 9.0], json!({"over": "written"}))]).unwrap();
+    a.upsert(vec![p(5, &[9.0, 9.0], json!({"over": "written"}))])
+        .unwrap();
     db.delete_collection("gone").unwrap();
 }
 
@@ -193,17 +251,32 @@ fn everything_acknowledged_survives_reopen_with_and_without_checkpoints() {
         assert!(r.operation_id > before[0].1.iter().map(|x| x.3).max().unwrap());
         drop(db);
         let db = Database::open(opts).unwrap();
-        assert!(db.collection("a").unwrap().get(PointId::Num(1000)).is_some());
+        assert!(db
+            .collection("a")
+            .unwrap()
+            .get(PointId::Num(1000))
+            .is_some());
         if checkpoint_bytes != u64::MAX {
-            let wal_files = std::fs::read_dir(dir.path().join("store/collections/a/wal")).unwrap().count();
-            assert!(wal_files <= 2, "old log files are removed after a checkpoint: {wal_files}");
-            assert!(dir.path().join("store/collections/a/checkpoint.bin").exists());
+            let wal_files = std::fs::read_dir(dir.path().join("store/collections/a/wal"))
+                .unwrap()
+                .count();
+            assert!(
+                wal_files <= 2,
+                "old log files are removed after a checkpoint: {wal_files}"
+            );
+            assert!(dir
+                .path()
+                .join("store/collections/a/checkpoint.bin")
+                .exists());
         }
     }
 }
 
 fn last_wal_file(dir: &Path) -> std::path::PathBuf {
-    let mut files: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     files.sort();
     files.pop().unwrap()
 }
@@ -214,7 +287,8 @@ fn a_torn_last_record_is_ignored_and_the_rest_recovered() {
     let opts = DatabaseOptions::persistent(dir.path());
     {
         let db = Database::open(opts.clone()).unwrap();
-        db.create_collection("c", CollectionConfig::new(Distance::Dot)).unwrap();
+        db.create_collection("c", CollectionConfig::new(Distance::Dot))
+            .unwrap();
         let c = db.collection("c").unwrap();
         for i in 0..10 {
             c.upsert(vec![p(i, &[1.0, 2.0], json!({"i": i}))]).unwrap();
@@ -225,7 +299,8 @@ fn a_torn_last_record_is_ignored_and_the_rest_recovered() {
     let len = std::fs::metadata(&wal).unwrap().len();
     let mut bytes = std::fs::read(&wal).unwrap();
     let record_len = (len as usize - 8) / 10;
-    bytes.extend_from_slice(&bytes[bytes.len() - record_len..bytes.len() - record_len / 2].to_vec());
+    bytes
+        .extend_from_slice(&bytes[bytes.len() - record_len..bytes.len() - record_len / 2].to_vec());
     std::fs::write(&wal, &bytes).unwrap();
     let db = Database::open(opts).unwrap();
     let c = db.collection("c").unwrap();
@@ -242,7 +317,10 @@ fn leftovers_of_interrupted_creates_are_removed_and_the_directory_is_locked() {
     assert!(!dir.path().join("collections/.tmp-123").exists());
     assert!(db.collection_names().is_empty());
     let second = Database::open(DatabaseOptions::persistent(dir.path()));
-    assert!(second.is_err(), "a second open of a locked directory must fail");
+    assert!(
+        second.is_err(),
+        "a second open of a locked directory must fail"
+    );
     drop(db);
     assert!(Database::open(DatabaseOptions::persistent(dir.path())).is_ok());
 }
@@ -252,6 +330,8 @@ fn a_file_as_storage_path_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("storage.json");
     std::fs::write(&f, b"{}").unwrap();
-    let e = Database::open(DatabaseOptions::persistent(&f)).err().unwrap();
+    let e = Database::open(DatabaseOptions::persistent(&f))
+        .err()
+        .unwrap();
     assert!(e.to_string().contains("is a file"));
 }

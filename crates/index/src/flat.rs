@@ -83,7 +83,10 @@ mod tests {
             .chunks_exact(q.len())
             .enumerate()
             .filter(|(i, _)| keep(*i as u32))
-            .map(|(i, r)| Scored { offset: i as u32, raw: d.raw(q, r) })
+            .map(|(i, r)| Scored {
+                offset: i as u32,
+                raw: d.raw(q, r),
+            })
             .collect();
         all.sort_by(Scored::better_first);
         all.into_iter().take(k).map(|s| s.offset).collect()
@@ -94,17 +97,40 @@ mod tests {
         let dim = 37;
         let v = data(1000, dim, 7);
         let q = data(1, dim, 99);
-        for d in [Distance::Cosine, Distance::Euclid, Distance::Dot, Distance::Manhattan] {
-            let got: Vec<u32> = flat_search(d, &v, &q, SearchParams { k: 10, min_raw: None }, None)
-                .iter()
-                .map(|s| s.offset)
-                .collect();
+        for d in [
+            Distance::Cosine,
+            Distance::Euclid,
+            Distance::Dot,
+            Distance::Manhattan,
+        ] {
+            let got: Vec<u32> = flat_search(
+                d,
+                &v,
+                &q,
+                SearchParams {
+                    k: 10,
+                    min_raw: None,
+                },
+                None,
+            )
+            .iter()
+            .map(|s| s.offset)
+            .collect();
             assert_eq!(got, brute(d, &v, &q, 10, |_| true), "{d:?}");
             let even = |i: u32| i % 2 == 0;
-            let got: Vec<u32> = flat_search(d, &v, &q, SearchParams { k: 10, min_raw: None }, Some(&even))
-                .iter()
-                .map(|s| s.offset)
-                .collect();
+            let got: Vec<u32> = flat_search(
+                d,
+                &v,
+                &q,
+                SearchParams {
+                    k: 10,
+                    min_raw: None,
+                },
+                Some(&even),
+            )
+            .iter()
+            .map(|s| s.offset)
+            .collect();
             assert_eq!(got, brute(d, &v, &q, 10, even), "{d:?} filtered");
         }
     }
@@ -114,16 +140,54 @@ mod tests {
         let dim = 8;
         let v = data(300, dim, 3);
         let q = data(1, dim, 5);
-        let all = flat_search(Distance::Dot, &v, &q, SearchParams { k: 300, min_raw: None }, None);
+        let all = flat_search(
+            Distance::Dot,
+            &v,
+            &q,
+            SearchParams {
+                k: 300,
+                min_raw: None,
+            },
+            None,
+        );
         let cut = all[20].raw;
-        let some = flat_search(Distance::Dot, &v, &q, SearchParams { k: 300, min_raw: Some(cut) }, None);
+        let some = flat_search(
+            Distance::Dot,
+            &v,
+            &q,
+            SearchParams {
+                k: 300,
+                min_raw: Some(cut),
+            },
+            None,
+        );
         assert!(some.iter().all(|s| s.raw >= cut));
         assert_eq!(some.len(), all.iter().filter(|s| s.raw >= cut).count());
     }
 
     #[test]
     fn empty_inputs_give_no_results() {
-        assert!(flat_search(Distance::Dot, &[], &[1.0], SearchParams { k: 5, min_raw: None }, None).is_empty());
-        assert!(flat_search(Distance::Dot, &[1.0], &[1.0], SearchParams { k: 0, min_raw: None }, None).is_empty());
+        assert!(flat_search(
+            Distance::Dot,
+            &[],
+            &[1.0],
+            SearchParams {
+                k: 5,
+                min_raw: None
+            },
+            None
+        )
+        .is_empty());
+        assert!(flat_search(
+            Distance::Dot,
+            &[1.0],
+            &[1.0],
+            SearchParams {
+                k: 0,
+                min_raw: None
+            },
+            None
+        )
+        .is_empty());
     }
 }

@@ -91,7 +91,11 @@ impl TopK {
     /// The kept candidates, best first.
     pub fn into_sorted_vec(self) -> Vec<Scored> {
         // ascending by `Worst` order = best first
-        self.heap.into_sorted_vec().into_iter().map(|w| w.0).collect()
+        self.heap
+            .into_sorted_vec()
+            .into_iter()
+            .map(|w| w.0)
+            .collect()
     }
 }
 
@@ -105,7 +109,11 @@ mod tests {
         for (i, s) in [0.1f32, 0.9, 0.5, 0.9, 0.3, 0.7].iter().enumerate() {
             t.push(i as u32, *s);
         }
-        let got: Vec<(u32, f32)> = t.into_sorted_vec().iter().map(|s| (s.offset, s.raw)).collect();
+        let got: Vec<(u32, f32)> = t
+            .into_sorted_vec()
+            .iter()
+            .map(|s| (s.offset, s.raw))
+            .collect();
         assert_eq!(got, vec![(1, 0.9), (3, 0.9), (5, 0.7)]);
     }
 
@@ -128,7 +136,10 @@ mod tests {
             let mut all: Vec<Scored> = scores
                 .iter()
                 .enumerate()
-                .map(|(i, &raw)| Scored { offset: i as u32, raw })
+                .map(|(i, &raw)| Scored {
+                    offset: i as u32,
+                    raw,
+                })
                 .collect();
             all.sort_by(Scored::better_first);
             all.truncate(k);

@@ -1,0 +1,92 @@
+//! Extractors that turn every malformed request into an `ApiError` in the envelope.
+
+use std::convert::Infallible;
+use std::time::Instant;
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::{ApiError, AppState};
+
+/// When the handler started: the envelope's `time`.
+pub(crate) struct Timer(Instant);
+
+impl<S: Send + Sync> FromRequestParts<S> for Timer {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(_: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Timer(Instant::now()))
+    }
+}
+
+impl Timer {
+    /// `{"result": …, "status": "ok", "time": seconds}`.
+    pub(crate) fn ok<T: Serialize>(&self, result: T) -> Response {
+        let time = self.0.elapsed().as_secs_f64();
+        Json(Envelope {
+            result,
+            status: "ok",
+            time,
+        })
+        .into_response()
+    }
+}
+
+/// Qdrant's success envelope, serialized straight from the result (no intermediate `Value`).
+#[derive(Serialize)]
+struct Envelope<T> {
+    result: T,
+    status: &'static str,
+    time: f64,
+}
+
+/// A request body parsed as JSON (any content type), or a 400/413 that says what is wrong.
+pub(crate) struct JsonBody(pub Value);
+
+impl FromRequest<AppState> for JsonBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError {
+                    status: StatusCode::PAYLOAD_TOO_LARGE,
+                    message: format!(
+                        "Payload too large: the request body exceeds the limit of {} bytes",
+                        state.config.max_body_bytes
+                    ),
+                }
+            } else {
+                ApiError::bad_request(format!("Could not read the request body: {e}"))
+            }
+        })?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Err(ApiError::bad_request(
+                "Format error in JSON body: the body is empty",
+            ));
+        }
+        serde_json::from_slice(&bytes)
+            .map(JsonBody)
+            .map_err(|e| ApiError::bad_request(format!("Format error in JSON body: {e}")))
+    }
+}
+
+/// Deserializes a JSON value into `T`, naming where it failed (`at`: e.g. `points[3]`).
+pub(crate) fn from_value<T: serde::de::DeserializeOwned>(
+    v: Value,
+    at: &str,
+) -> Result<T, ApiError> {
+    serde_json::from_value(v).map_err(|e| {
+        if at.is_empty() {
+            ApiError::bad_request(format!("Format error in JSON body: {e}"))
+        } else {
+            ApiError::bad_request(format!("Format error in JSON body: {at}: {e}"))
+        }
+    })
+}

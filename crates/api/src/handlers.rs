@@ -1,0 +1,299 @@
+//! Thin handlers: parse, make one engine call on the blocking pool, wrap the result.
+
+use std::collections::HashMap;
+
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{Method, StatusCode, Uri};
+use axum::response::Response;
+use rvdb_engine::{CollectionConfig, Distance, Filter, PointId, PointStruct, SearchRequest};
+use serde_json::{json, Value};
+
+use crate::extract::{from_value, JsonBody, Timer};
+use crate::wire::{PointBody, SearchBody};
+use crate::{ApiError, AppState};
+
+type ApiResult = Result<Response, ApiError>;
+
+/// Runs engine work (CPU-bound or fsyncing) off the async workers.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| {
+        tracing::error!(error = %e, "blocking task failed");
+        ApiError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            message: "Service internal error: unexpected failure (details in the server log)"
+                .into(),
+        }
+    })
+}
+
+fn path<T>(p: Result<Path<T>, PathRejection>) -> Result<T, ApiError> {
+    p.map(|Path(v)| v)
+        .map_err(|e| ApiError::bad_request(format!("Bad path: {}", e.body_text())))
+}
+
+fn point_id(raw: &str) -> Result<PointId, ApiError> {
+    raw.parse::<PointId>()
+        .map_err(|e| ApiError::bad_request(format!("Wrong input: {e}")))
+}
+
+fn distance(v: &Value, at: &str) -> Result<Distance, ApiError> {
+    let name = v
+        .as_str()
+        .ok_or_else(|| ApiError::bad_request(format!("Wrong input: {at}: must be a string")))?;
+    Distance::parse(name).ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "Wrong input: {at}: unknown distance `{name}`; expected Cosine, Euclid (Euclidean), Dot (DotProduct) or Manhattan"
+        ))
+    })
+}
+
+pub(crate) async fn health(t: Timer) -> Response {
+    t.ok(json!({"status": "ok", "title": "rustvecdb", "version": env!("CARGO_PKG_VERSION")}))
+}
+
+pub(crate) async fn stats(t: Timer, State(s): State<AppState>) -> ApiResult {
+    let db = s.db.clone();
+    let stats = blocking(move || db.stats()).await?;
+    let mut v = serde_json::to_value(stats).expect("stats serialize");
+    v["uptime_seconds"] = json!(s.started.elapsed().as_secs());
+    v["version"] = json!(env!("CARGO_PKG_VERSION"));
+    Ok(t.ok(v))
+}
+
+pub(crate) async fn list_collections(t: Timer, State(s): State<AppState>) -> Response {
+    let names = s.db.collection_names();
+    t.ok(json!({"collections": names.iter().map(|n| json!({"name": n})).collect::<Vec<_>>()}))
+}
+
+/// PUT /collections/{name}: the seed's `{"name", "distance"}` or Qdrant's `{"vectors": {…}}`.
+pub(crate) async fn create_collection(
+    t: Timer,
+    State(s): State<AppState>,
+    name: Result<Path<String>, PathRejection>,
+    JsonBody(body): JsonBody,
+) -> ApiResult {
+    let name = path(name)?;
+    let Value::Object(body) = body else {
+        return Err(ApiError::bad_request(
+            "Wrong input: expected an object: {\"distance\": …} or {\"vectors\": {\"size\": …, \"distance\": …}}",
+        ));
+    };
+    if let Some(body_name) = body.get("name").filter(|v| !v.is_null()) {
+        if body_name.as_str() != Some(name.as_str()) {
+            return Err(ApiError::bad_request(format!(
+                "Wrong input: name: the body says {body_name} but the path says `{name}`"
+            )));
+        }
+    }
+    let config = match (body.get("vectors"), body.get("distance")) {
+        (Some(Value::Object(v)), _) if v.contains_key("size") || v.contains_key("distance") => {
+            let size = v
+                .get("size")
+                .and_then(Value::as_u64)
+                .ok_or_else(|| ApiError::bad_request("Wrong input: vectors.size: must be a positive integer"))?;
+            let d = distance(v.get("distance").unwrap_or(&Value::Null), "vectors.distance")?;
+            CollectionConfig::with_dim(d, size as usize)
+        }
+        (Some(Value::Object(_)), _) => {
+            return Err(ApiError::bad_request(
+                "Wrong input: vectors: named vectors are not supported yet; use {\"size\": N, \"distance\": D}",
+            ))
+        }
+        (Some(_), _) => return Err(ApiError::bad_request("Wrong input: vectors: must be an object")),
+        (None, Some(d)) => CollectionConfig::new(distance(d, "distance")?),
+        (None, None) => {
+            return Err(ApiError::bad_request(
+                "Wrong input: missing `distance` (seed body) or `vectors` (Qdrant body)",
+            ))
+        }
+    };
+    let db = s.db.clone();
+    blocking(move || db.create_collection(&name, config)).await??;
+    Ok(t.ok(true))
+}
+
+/// Qdrant's CollectionInfo shape.
+pub(crate) async fn get_collection(
+    t: Timer,
+    State(s): State<AppState>,
+    name: Result<Path<String>, PathRejection>,
+) -> ApiResult {
+    let c = s.db.collection(&path(name)?)?;
+    let info = c.info();
+    Ok(t.ok(json!({
+        "status": "green",
+        "optimizer_status": "ok",
+        "points_count": info.points_count,
+        "indexed_vectors_count": 0,
+        "segments_count": 1,
+        "config": {
+            "params": {
+                "vectors": {"size": info.dim, "distance": info.distance.as_str()},
+                "shard_number": 1,
+                "replication_factor": 1,
+                "write_consistency_factor": 1,
+                "on_disk_payload": false,
+            },
+        },
+        "payload_schema": {},
+    })))
+}
+
+/// Deletes a collection; a missing one answers `result: false` (as Qdrant does).
+pub(crate) async fn delete_collection(
+    t: Timer,
+    State(s): State<AppState>,
+    name: Result<Path<String>, PathRejection>,
+) -> ApiResult {
+    let name = path(name)?;
+    let db = s.db.clone();
+    let existed = blocking(move || db.delete_collection(&name)).await??;
+    Ok(t.ok(existed))
+}
+
+fn to_point(body: PointBody) -> PointStruct {
+    PointStruct::new(
+        body.id.unwrap_or_else(PointId::new_uuid),
+        body.vector,
+        body.payload.unwrap_or_default(),
+    )
+}
+
+/// PUT /collections/{name}/points/{id}: one point, `{"vector", "payload"}`.
+pub(crate) async fn put_point(
+    t: Timer,
+    State(s): State<AppState>,
+    p: Result<Path<(String, String)>, PathRejection>,
+    JsonBody(body): JsonBody,
+) -> ApiResult {
+    let (name, raw_id) = path(p)?;
+    let id = point_id(&raw_id)?;
+    let body: PointBody = from_value(body, "")?;
+    if body.id.is_some_and(|b| b != id) {
+        return Err(ApiError::bad_request(format!(
+            "Wrong input: id: the body's id differs from the path's `{id}`"
+        )));
+    }
+    let c = s.db.collection(&name)?;
+    let point = PointStruct::new(id, body.vector, body.payload.unwrap_or_default());
+    let r = blocking(move || c.upsert(vec![point])).await??;
+    Ok(t.ok(json!({"operation_id": r.operation_id, "status": r.status, "ids": [id]})))
+}
+
+/// POST /collections/{name}/points: a JSON array of points is a seed batch upsert.
+pub(crate) async fn post_points(
+    t: Timer,
+    State(s): State<AppState>,
+    name: Result<Path<String>, PathRejection>,
+    JsonBody(body): JsonBody,
+) -> ApiResult {
+    let name = path(name)?;
+    let Value::Array(items) = body else {
+        return Err(ApiError::bad_request(
+            "Wrong input: expected a JSON array of points [{\"id\"?, \"vector\", \"payload\"?}, …]",
+        ));
+    };
+    let c = s.db.collection(&name)?;
+    let points = items
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| from_value::<PointBody>(v, &format!("points[{i}]")).map(to_point))
+        .collect::<Result<Vec<_>, _>>()?;
+    let ids: Vec<PointId> = points.iter().map(|p| p.id).collect();
+    let r = blocking(move || c.upsert(points)).await??;
+    Ok(t.ok(json!({"operation_id": r.operation_id, "status": r.status, "ids": ids})))
+}
+
+fn query_usize(q: &HashMap<String, String>, key: &str) -> Result<Option<usize>, ApiError> {
+    q.get(key)
+        .map(|v| {
+            v.parse::<usize>().map_err(|_| {
+                ApiError::bad_request(format!(
+                    "Wrong input: {key}: expected a non-negative integer, got `{v}`"
+                ))
+            })
+        })
+        .transpose()
+}
+
+/// GET /collections/{name}/points[?limit=&offset=]: points in id order.
+pub(crate) async fn list_points(
+    t: Timer,
+    State(s): State<AppState>,
+    name: Result<Path<String>, PathRejection>,
+    q: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> ApiResult {
+    let c = s.db.collection(&path(name)?)?;
+    let Query(q) =
+        q.map_err(|e| ApiError::bad_request(format!("Bad query string: {}", e.body_text())))?;
+    let offset = query_usize(&q, "offset")?.unwrap_or(0);
+    let limit = query_usize(&q, "limit")?.unwrap_or(usize::MAX);
+    let (points, total) = blocking(move || c.list(offset, limit)).await?;
+    let end = offset.saturating_add(points.len());
+    let next_offset = (end < total).then_some(end);
+    Ok(t.ok(json!({"points": points, "total": total, "next_offset": next_offset})))
+}
+
+pub(crate) async fn get_point(
+    t: Timer,
+    State(s): State<AppState>,
+    p: Result<Path<(String, String)>, PathRejection>,
+) -> ApiResult {
+    let (name, raw_id) = path(p)?;
+    let id = point_id(&raw_id)?;
+    let c = s.db.collection(&name)?;
+    match c.get(id) {
+        Some(r) => Ok(t.ok(r)),
+        None => Err(rvdb_engine::EngineError::PointNotFound(id).into()),
+    }
+}
+
+pub(crate) async fn delete_point(
+    t: Timer,
+    State(s): State<AppState>,
+    p: Result<Path<(String, String)>, PathRejection>,
+) -> ApiResult {
+    let (name, raw_id) = path(p)?;
+    let id = point_id(&raw_id)?;
+    let c = s.db.collection(&name)?;
+    let r = blocking(move || c.delete_existing(id)).await??;
+    Ok(t.ok(r))
+}
+
+/// POST /collections/{name}/points/search.
+pub(crate) async fn search(
+    t: Timer,
+    State(s): State<AppState>,
+    name: Result<Path<String>, PathRejection>,
+    JsonBody(body): JsonBody,
+) -> ApiResult {
+    let c = s.db.collection(&path(name)?)?;
+    let body: SearchBody = from_value(body, "")?;
+    let filter = Filter::from_json(&body.filter)
+        .map_err(|e| ApiError::bad_request(format!("Wrong input: {e}")))?;
+    let req = SearchRequest {
+        vector: body.vector,
+        limit: body.limit.unwrap_or(10),
+        offset: body.offset.unwrap_or(0),
+        score_threshold: body.score_threshold,
+        filter,
+        with_payload: body.with_payload.unwrap_or(true),
+        with_vector: body.with_vector.unwrap_or(false),
+    };
+    let hits = blocking(move || c.search(&req)).await??;
+    Ok(t.ok(hits))
+}
+
+pub(crate) async fn no_route(method: Method, uri: Uri) -> ApiError {
+    ApiError::not_found(format!("Not found: no route for {method} {}", uri.path()))
+}
+
+pub(crate) async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError {
+        status: StatusCode::METHOD_NOT_ALLOWED,
+        message: format!("Method {method} is not allowed on {}", uri.path()),
+    }
+}
