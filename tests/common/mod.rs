@@ -1,0 +1,173 @@
+//! Starts the real `rustvecdb` binary on an ephemeral port and talks HTTP to it.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+pub struct Server {
+    child: Child,
+    pub base: String,
+    client: reqwest::blocking::Client,
+}
+
+impl Server {
+    /// In memory.
+    pub fn start() -> Server {
+        Server::start_with(&[])
+    }
+
+    /// With durable storage in `dir`.
+    pub fn persistent(dir: &Path) -> Server {
+        Server::start_with(&[("STORAGE_PATH", dir.to_str().unwrap())])
+    }
+
+    pub fn start_with(env: &[(&str, &str)]) -> Server {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_rustvecdb"));
+        cmd.env_remove("STORAGE_PATH")
+            .env("HOST", "127.0.0.1")
+            .env("PORT", "0")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("start rustvecdb");
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read the listening line");
+        let base = line
+            .trim()
+            .strip_prefix("rustvecdb listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+            .to_string();
+        Server {
+            child,
+            base,
+            client: reqwest::blocking::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap(),
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGKILL: no chance to flush anything.
+    pub fn kill9(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    /// SIGKILL by pid, usable while other threads still hold the server (they see their
+    /// requests fail); the process is reaped on drop.
+    pub fn kill9_now(&self) {
+        let ok = Command::new("kill")
+            .args(["-KILL", &self.child.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok);
+    }
+
+    /// Like `send`, but a dead server is an `Err` instead of a panic.
+    pub fn try_send(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<(u16, Value), String> {
+        let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut req = self.client.request(m, self.url(path));
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let resp = req.send().map_err(|e| e.to_string())?;
+        let status = resp.status().as_u16();
+        let text = resp.text().map_err(|e| e.to_string())?;
+        let v = serde_json::from_str(&text).map_err(|e| format!("{e}: {text:?}"))?;
+        Ok((status, v))
+    }
+
+    /// SIGTERM and wait for a clean exit.
+    pub fn stop(mut self) {
+        let ok = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok);
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "graceful shutdown exits 0: {status:?}");
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub fn send(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
+        let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut req = self.client.request(m, self.url(path));
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let resp = req.send().expect("request");
+        let status = resp.status().as_u16();
+        let text = resp.text().unwrap();
+        let v = serde_json::from_str(&text)
+            .unwrap_or_else(|_| panic!("{method} {path}: not JSON: {text:?}"));
+        (status, v)
+    }
+
+    /// Sends a raw body (for malformed JSON and oversized bodies).
+    pub fn send_raw(&self, method: &str, path: &str, body: Vec<u8>) -> (u16, Value) {
+        let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let resp = self
+            .client
+            .request(m, self.url(path))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .expect("request");
+        let status = resp.status().as_u16();
+        let text = resp.text().unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text:?}")),
+        )
+    }
+
+    /// A call that must succeed; returns `result`.
+    pub fn ok(&self, method: &str, path: &str, body: Option<&Value>) -> Value {
+        let (s, v) = self.send(method, path, body);
+        assert_eq!(s, 200, "{method} {path}: {v}");
+        assert_eq!(v["status"], "ok", "{v}");
+        assert!(v["time"].is_number(), "{v}");
+        v["result"].clone()
+    }
+
+    /// A call that must fail with `status`; returns the error message.
+    pub fn fail(&self, method: &str, path: &str, body: Option<&Value>, status: u16) -> String {
+        let (s, v) = self.send(method, path, body);
+        assert_eq!(s, status, "{method} {path}: {v}");
+        v["status"]["error"]
+            .as_str()
+            .unwrap_or_else(|| panic!("error envelope: {v}"))
+            .to_string()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
