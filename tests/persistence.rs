@@ -171,7 +171,7 @@ fn kill_9_loses_no_acknowledged_write_and_half_applies_nothing() {
                         i += 1;
                         // each writer owns ids ≡ t (mod 4) among 0..200, so the model is exact
                         let id = (i * 7 + round * 13) % 50 * 4 + t;
-                        let delete = i % 5 == 0;
+                        let delete = i.is_multiple_of(5);
                         let next = if delete {
                             Expect::Absent
                         } else {

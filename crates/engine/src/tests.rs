@@ -181,7 +181,9 @@ fn names_are_validated_and_duplicates_refused() {
     ));
 }
 
-fn snapshot(db: &Database) -> Vec<(String, Vec<(PointId, Vec<f32>, Payload, u64)>)> {
+type Rows = Vec<(PointId, Vec<f32>, Payload, u64)>;
+
+fn snapshot(db: &Database) -> Vec<(String, Rows)> {
     db.collection_names()
         .into_iter()
         .map(|n| {
@@ -299,8 +301,8 @@ fn a_torn_last_record_is_ignored_and_the_rest_recovered() {
     let len = std::fs::metadata(&wal).unwrap().len();
     let mut bytes = std::fs::read(&wal).unwrap();
     let record_len = (len as usize - 8) / 10;
-    bytes
-        .extend_from_slice(&bytes[bytes.len() - record_len..bytes.len() - record_len / 2].to_vec());
+    let half_record = bytes[bytes.len() - record_len..bytes.len() - record_len / 2].to_vec();
+    bytes.extend_from_slice(&half_record);
     std::fs::write(&wal, &bytes).unwrap();
     let db = Database::open(opts).unwrap();
     let c = db.collection("c").unwrap();

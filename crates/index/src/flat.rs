@@ -117,7 +117,7 @@ mod tests {
             .map(|s| s.offset)
             .collect();
             assert_eq!(got, brute(d, &v, &q, 10, |_| true), "{d:?}");
-            let even = |i: u32| i % 2 == 0;
+            let even = |i: u32| i.is_multiple_of(2);
             let got: Vec<u32> = flat_search(
                 d,
                 &v,
