@@ -38,9 +38,9 @@ impl From<EngineError> for ApiError {
             EngineError::AlreadyExists(_) => StatusCode::CONFLICT,
             EngineError::BadInput(_) => StatusCode::BAD_REQUEST,
             EngineError::Storage(_) if e.is_disk_full() => StatusCode::INSUFFICIENT_STORAGE,
-            EngineError::Storage(_) | EngineError::Corrupt { .. } => {
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
+            EngineError::Storage(_)
+            | EngineError::Corrupt { .. }
+            | EngineError::StorageUnavailable(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         if status.is_server_error() {
             tracing::error!(error = %e, "request failed on the server side");

@@ -207,6 +207,14 @@ pub(crate) async fn post_points(
     Ok(t.ok(json!({"operation_id": r.operation_id, "status": r.status, "ids": ids})))
 }
 
+/// One page of GET …/points, serialized straight from the records (f32 stays f32).
+#[derive(serde::Serialize)]
+struct PointsPage {
+    points: Vec<rvdb_engine::Record>,
+    total: usize,
+    next_offset: Option<usize>,
+}
+
 fn query_usize(q: &HashMap<String, String>, key: &str) -> Result<Option<usize>, ApiError> {
     q.get(key)
         .map(|v| {
@@ -234,7 +242,11 @@ pub(crate) async fn list_points(
     let (points, total) = blocking(move || c.list(offset, limit)).await?;
     let end = offset.saturating_add(points.len());
     let next_offset = (end < total).then_some(end);
-    Ok(t.ok(json!({"points": points, "total": total, "next_offset": next_offset})))
+    Ok(t.ok(PointsPage {
+        points,
+        total,
+        next_offset,
+    }))
 }
 
 pub(crate) async fn get_point(

@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! <storage>/.lock                      held (flock) while a server uses the directory
-//! <storage>/collections/<name>/config.json     {"format":1,"distance":"Cosine","size":null}
+//! <storage>/collections/<name>/config.json     {"format": 1, "distance": "Cosine", "size": null} (pretty-printed)
 //! <storage>/collections/<name>/checkpoint.bin  all points as of a sequence number (optional)
 //! <storage>/collections/<name>/wal/            the write-ahead log past the checkpoint
 //! ```
@@ -124,7 +124,7 @@ impl Database {
             });
         };
         if dir.is_file() {
-            return Err(EngineError::bad(format!(
+            return Err(EngineError::StorageUnavailable(format!(
                 "storage path {} is a file; it must be a directory (it is created if missing)",
                 dir.display()
             )));
@@ -134,7 +134,7 @@ impl Database {
         let lock_path = dir.join(".lock");
         let lock = File::create(&lock_path).map_err(io_err(&lock_path))?;
         if lock.try_lock().is_err() {
-            return Err(EngineError::bad(format!(
+            return Err(EngineError::StorageUnavailable(format!(
                 "storage directory {} is in use by another process",
                 dir.display()
             )));

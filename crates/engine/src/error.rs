@@ -18,9 +18,13 @@ pub enum EngineError {
     /// The request is malformed or inconsistent with the collection (the message names the field).
     #[error("Wrong input: {0}")]
     BadInput(String),
-    /// Persisting failed; nothing of the write was applied.
+    /// Persisting failed. The write was not acknowledged; if its record reached the log but the
+    /// fsync failed, it is applied (memory follows the log), otherwise nothing was applied.
     #[error("Service internal error: storage failure: {0}")]
     Storage(#[from] StorageError),
+    /// The storage directory cannot be used (it is a file, or another process holds it).
+    #[error("{0}")]
+    StorageUnavailable(String),
     /// The files on disk are not what we wrote.
     #[error("Service internal error: corrupt data in {what}: {reason}")]
     Corrupt { what: String, reason: String },

@@ -38,7 +38,7 @@
 //! | 16     | `len` | `body`                                                  |
 //!
 //! Sequence numbers strictly increase across all records of all files.
-//! Each record is written with a single `write` of the pre-assembled frame.
+//! Each record is written with one `write_all` of the pre-assembled frame.
 //!
 //! ## Recovery rules ([`Wal::open`])
 //!
