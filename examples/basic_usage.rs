@@ -126,9 +126,9 @@ fn main() -> Res<()> {
     println!(
         "    {} points, dimension {}, distance {}",
         info.points_count,
-        info.dim
+        info.dim()
             .map_or("not fixed yet".to_string(), |d| d.to_string()),
-        info.distance.as_str()
+        info.distance().as_str()
     );
     // A vector of the wrong dimension is refused, and nothing of its batch is applied.
     let bad = PointStruct::new(PointId::Num(9), vec![1.0, 2.0], Payload::new());
@@ -139,7 +139,10 @@ fn main() -> Res<()> {
     // Cosine vectors are normalised on insert, so a stored vector comes back with length 1.
     let matrix_id: PointId = "550e8400-e29b-41d4-a716-446655440000".parse()?;
     let stored = movies.get(matrix_id).ok_or("The Matrix is missing")?;
-    println!("    The Matrix as stored: {:?}", stored.vector);
+    println!(
+        "    The Matrix as stored: {:?}",
+        stored.vectors.unwrap_or_default()[""]
+    );
 
     // ------------------------------------------------------------------ 3. search
     println!("\n== 3. Search for similar vectors");
@@ -233,7 +236,11 @@ fn persistence(dir: &Path) -> Res<()> {
     }
     let (records, total) = movies.list(0, 10);
     for r in &records {
-        println!("    {} -> {}", r.id, Value::Object(r.payload.clone()));
+        println!(
+            "    {} -> {}",
+            r.id,
+            Value::Object(r.payload.clone().unwrap_or_default())
+        );
     }
     println!("    ({total} in all)");
     let hits = movies.search(&SearchRequest::new(vec![0.15, 0.25, 0.35, 0.45], 1))?;

@@ -14,7 +14,10 @@ fn the_python_walkthrough_runs_against_the_server() {
     };
     let s = Server::start();
     let out = Command::new(python)
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/api_client.py"))
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/examples/api_client.py"
+        ))
         .env("RVDB_URL", &s.base)
         .output()
         .expect("run examples/api_client.py");
@@ -28,7 +31,11 @@ fn the_python_walkthrough_runs_against_the_server() {
 
 fn which_python() -> Result<&'static str, ()> {
     for p in ["python3", "python"] {
-        if Command::new(p).arg("--version").output().is_ok_and(|o| o.status.success()) {
+        if Command::new(p)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+        {
             return Ok(p);
         }
     }

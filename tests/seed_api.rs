@@ -588,12 +588,13 @@ fn bad_input_gets_a_4xx_that_names_the_problem_and_applies_nothing() {
         Some(&json!({"distance": "Cosine"})),
         400,
     );
-    s.fail(
+    // the client normalises `..` away: the request reaches `/`, which takes no PUT
+    let (st, _) = s.send(
         "PUT",
         "/collections/..",
         Some(&json!({"distance": "Cosine"})),
-        404,
     );
+    assert!(st == 404 || st == 405, "{st}");
     s.fail(
         "PUT",
         "/collections/a%2Fb",

@@ -32,9 +32,9 @@ impl ApiError {
 impl From<EngineError> for ApiError {
     fn from(e: EngineError) -> Self {
         let status = match &e {
-            EngineError::CollectionNotFound(_) | EngineError::PointNotFound(_) => {
-                StatusCode::NOT_FOUND
-            }
+            EngineError::CollectionNotFound(_)
+            | EngineError::PointNotFound(_)
+            | EngineError::AliasNotFound(_) => StatusCode::NOT_FOUND,
             EngineError::AlreadyExists(_) => StatusCode::CONFLICT,
             EngineError::BadInput(_) => StatusCode::BAD_REQUEST,
             EngineError::Storage(_) if e.is_disk_full() => StatusCode::INSUFFICIENT_STORAGE,

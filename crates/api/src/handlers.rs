@@ -1,4 +1,5 @@
-//! Thin handlers: parse, make one engine call on the blocking pool, wrap the result.
+//! Thin handlers of the seed routes and of the routes both dialects share: parse, make one
+//! engine call on the blocking pool, wrap the result.
 
 use std::collections::HashMap;
 
@@ -6,17 +7,17 @@ use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{Method, StatusCode, Uri};
 use axum::response::Response;
-use rvdb_engine::{CollectionConfig, Distance, Filter, PointId, PointStruct, SearchRequest};
+use rvdb_engine::{PointId, PointStruct};
 use serde_json::{json, Value};
 
 use crate::extract::{from_value, JsonBody, Timer};
-use crate::wire::{PointBody, SearchBody};
-use crate::{ApiError, AppState};
+use crate::wire::PointBody;
+use crate::{convert, qdrant, render, ApiError, AppState};
 
 type ApiResult = Result<Response, ApiError>;
 
 /// Runs engine work (CPU-bound or fsyncing) off the async workers.
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f).await.map_err(|e| {
@@ -29,7 +30,7 @@ async fn blocking<T: Send + 'static>(
     })
 }
 
-fn path<T>(p: Result<Path<T>, PathRejection>) -> Result<T, ApiError> {
+pub(crate) fn path<T>(p: Result<Path<T>, PathRejection>) -> Result<T, ApiError> {
     p.map(|Path(v)| v)
         .map_err(|e| ApiError::bad_request(format!("Bad path: {}", e.body_text())))
 }
@@ -37,17 +38,6 @@ fn path<T>(p: Result<Path<T>, PathRejection>) -> Result<T, ApiError> {
 fn point_id(raw: &str) -> Result<PointId, ApiError> {
     raw.parse::<PointId>()
         .map_err(|e| ApiError::bad_request(format!("Wrong input: {e}")))
-}
-
-fn distance(v: &Value, at: &str) -> Result<Distance, ApiError> {
-    let name = v
-        .as_str()
-        .ok_or_else(|| ApiError::bad_request(format!("Wrong input: {at}: must be a string")))?;
-    Distance::parse(name).ok_or_else(|| {
-        ApiError::bad_request(format!(
-            "Wrong input: {at}: unknown distance `{name}`; expected Cosine, Euclid (Euclidean), Dot (DotProduct) or Manhattan"
-        ))
-    })
 }
 
 pub(crate) async fn health(t: Timer) -> Response {
@@ -88,28 +78,7 @@ pub(crate) async fn create_collection(
             )));
         }
     }
-    let config = match (body.get("vectors"), body.get("distance")) {
-        (Some(Value::Object(v)), _) if v.contains_key("size") || v.contains_key("distance") => {
-            let size = v
-                .get("size")
-                .and_then(Value::as_u64)
-                .ok_or_else(|| ApiError::bad_request("Wrong input: vectors.size: must be a positive integer"))?;
-            let d = distance(v.get("distance").unwrap_or(&Value::Null), "vectors.distance")?;
-            CollectionConfig::with_dim(d, size as usize)
-        }
-        (Some(Value::Object(_)), _) => {
-            return Err(ApiError::bad_request(
-                "Wrong input: vectors: named vectors are not supported yet; use {\"size\": N, \"distance\": D}",
-            ))
-        }
-        (Some(_), _) => return Err(ApiError::bad_request("Wrong input: vectors: must be an object")),
-        (None, Some(d)) => CollectionConfig::new(distance(d, "distance")?),
-        (None, None) => {
-            return Err(ApiError::bad_request(
-                "Wrong input: missing `distance` (seed body) or `vectors` (Qdrant body)",
-            ))
-        }
-    };
+    let config = qdrant::create_config(&body)?;
     let db = s.db.clone();
     blocking(move || db.create_collection(&name, config)).await??;
     Ok(t.ok(true))
@@ -122,24 +91,8 @@ pub(crate) async fn get_collection(
     name: Result<Path<String>, PathRejection>,
 ) -> ApiResult {
     let c = s.db.collection(&path(name)?)?;
-    let info = c.info();
-    Ok(t.ok(json!({
-        "status": "green",
-        "optimizer_status": "ok",
-        "points_count": info.points_count,
-        "indexed_vectors_count": 0,
-        "segments_count": 1,
-        "config": {
-            "params": {
-                "vectors": {"size": info.dim, "distance": info.distance.as_str()},
-                "shard_number": 1,
-                "replication_factor": 1,
-                "write_consistency_factor": 1,
-                "on_disk_payload": false,
-            },
-        },
-        "payload_schema": {},
-    })))
+    let info = blocking(move || c.info()).await?;
+    Ok(t.ok(render::collection_info(&info)))
 }
 
 /// Deletes a collection; a missing one answers `result: false` (as Qdrant does).
@@ -183,7 +136,8 @@ pub(crate) async fn put_point(
     Ok(t.ok(json!({"operation_id": r.operation_id, "status": r.status, "ids": [id]})))
 }
 
-/// POST /collections/{name}/points: a JSON array of points is a seed batch upsert.
+/// POST /collections/{name}/points: a JSON array of points is a seed batch upsert; an object
+/// with `ids` is Qdrant's retrieve.
 pub(crate) async fn post_points(
     t: Timer,
     State(s): State<AppState>,
@@ -191,12 +145,16 @@ pub(crate) async fn post_points(
     JsonBody(body): JsonBody,
 ) -> ApiResult {
     let name = path(name)?;
-    let Value::Array(items) = body else {
-        return Err(ApiError::bad_request(
-            "Wrong input: expected a JSON array of points [{\"id\"?, \"vector\", \"payload\"?}, …]",
-        ));
-    };
     let c = s.db.collection(&name)?;
+    let items = match body {
+        Value::Array(items) => items,
+        Value::Object(m) if m.contains_key("ids") => return qdrant::retrieve(t, c, m).await,
+        _ => {
+            return Err(ApiError::bad_request(
+                "Wrong input: expected a JSON array of points [{\"id\"?, \"vector\", \"payload\"?}, …] or {\"ids\": […]}",
+            ))
+        }
+    };
     let points = items
         .into_iter()
         .enumerate()
@@ -207,10 +165,10 @@ pub(crate) async fn post_points(
     Ok(t.ok(json!({"operation_id": r.operation_id, "status": r.status, "ids": ids})))
 }
 
-/// One page of GET …/points, serialized straight from the records (f32 stays f32).
+/// One page of GET …/points.
 #[derive(serde::Serialize)]
 struct PointsPage {
-    points: Vec<rvdb_engine::Record>,
+    points: Vec<render::RecordOut>,
     total: usize,
     next_offset: Option<usize>,
 }
@@ -243,7 +201,7 @@ pub(crate) async fn list_points(
     let end = offset.saturating_add(points.len());
     let next_offset = (end < total).then_some(end);
     Ok(t.ok(PointsPage {
-        points,
+        points: render::records(points),
         total,
         next_offset,
     }))
@@ -258,7 +216,7 @@ pub(crate) async fn get_point(
     let id = point_id(&raw_id)?;
     let c = s.db.collection(&name)?;
     match c.get(id) {
-        Some(r) => Ok(t.ok(r)),
+        Some(r) => Ok(t.ok(render::RecordOut::from(r))),
         None => Err(rvdb_engine::EngineError::PointNotFound(id).into()),
     }
 }
@@ -275,7 +233,8 @@ pub(crate) async fn delete_point(
     Ok(t.ok(r))
 }
 
-/// POST /collections/{name}/points/search.
+/// POST /collections/{name}/points/search: the seed's search and Qdrant's legacy one
+/// (`with_payload` defaults to true here, as the seed's users expect).
 pub(crate) async fn search(
     t: Timer,
     State(s): State<AppState>,
@@ -283,20 +242,9 @@ pub(crate) async fn search(
     JsonBody(body): JsonBody,
 ) -> ApiResult {
     let c = s.db.collection(&path(name)?)?;
-    let body: SearchBody = from_value(body, "")?;
-    let filter = Filter::from_json(&body.filter)
-        .map_err(|e| ApiError::bad_request(format!("Wrong input: {e}")))?;
-    let req = SearchRequest {
-        vector: body.vector,
-        limit: body.limit.unwrap_or(10),
-        offset: body.offset.unwrap_or(0),
-        score_threshold: body.score_threshold,
-        filter,
-        with_payload: body.with_payload.unwrap_or(true),
-        with_vector: body.with_vector.unwrap_or(false),
-    };
+    let req = qdrant::legacy_search(&convert::object(body, "")?, "", true)?;
     let hits = blocking(move || c.search(&req)).await??;
-    Ok(t.ok(hits))
+    Ok(t.ok(render::hits(hits)))
 }
 
 pub(crate) async fn no_route(method: Method, uri: Uri) -> ApiError {

@@ -7,20 +7,24 @@
 //! `min_should` is Qdrant's DSL, any other object the seed's equality filter; a create body with
 //! `vectors` is Qdrant's, one with `distance` the seed's.
 
+mod convert;
 mod error;
 mod extract;
 mod handlers;
+mod qdrant;
+mod render;
 mod wire;
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use axum::Router;
 use rvdb_engine::Database;
 
 pub use error::ApiError;
+pub use qdrant::QDRANT_API_VERSION;
 
 /// Settings of the HTTP layer.
 #[derive(Debug, Clone)]
@@ -52,19 +56,71 @@ pub fn router(db: Arc<Database>, config: ApiConfig) -> Router {
         started: Instant::now(),
         config: Arc::new(config.clone()),
     };
+    use handlers as h;
+    use qdrant as q;
     Router::new()
+        .route("/", get(q::root))
+        .route("/healthz", get(q::healthz))
+        .route("/livez", get(q::livez))
+        .route("/readyz", get(q::readyz))
+        .route("/aliases", get(q::list_aliases))
+        .route("/collections/aliases", post(q::update_aliases))
+        .route("/collections/{name}/aliases", get(q::collection_aliases))
+        .route("/collections/{name}/exists", get(q::collection_exists))
+        .route("/collections/{name}/index", put(q::create_index))
+        .route("/collections/{name}/index/{field}", delete(q::delete_index))
+        .route("/collections/{name}/points/delete", post(q::delete_points))
+        .route(
+            "/collections/{name}/points/payload",
+            post(q::set_payload).put(q::overwrite_payload),
+        )
+        .route(
+            "/collections/{name}/points/payload/delete",
+            post(q::delete_payload),
+        )
+        .route(
+            "/collections/{name}/points/payload/clear",
+            post(q::clear_payload),
+        )
+        .route("/collections/{name}/points/vectors", put(q::update_vectors))
+        .route(
+            "/collections/{name}/points/vectors/delete",
+            post(q::delete_vectors),
+        )
+        .route("/collections/{name}/points/batch", post(q::batch_update))
+        .route("/collections/{name}/points/scroll", post(q::scroll))
+        .route("/collections/{name}/points/count", post(q::count))
+        .route("/collections/{name}/points/query", post(q::query))
+        .route(
+            "/collections/{name}/points/query/batch",
+            post(q::query_batch),
+        )
+        .route(
+            "/collections/{name}/points/query/groups",
+            post(q::query_groups),
+        )
+        .route(
+            "/collections/{name}/points/search/batch",
+            post(q::search_batch),
+        )
+        .route("/collections/{name}/points/recommend", post(q::recommend))
+        .route(
+            "/collections/{name}/points/recommend/batch",
+            post(q::recommend_batch),
+        )
         .route("/health", get(handlers::health))
         .route("/stats", get(handlers::stats))
         .route("/collections", get(handlers::list_collections))
         .route(
             "/collections/{name}",
-            put(handlers::create_collection)
-                .get(handlers::get_collection)
-                .delete(handlers::delete_collection),
+            put(h::create_collection)
+                .get(h::get_collection)
+                .patch(q::update_collection)
+                .delete(h::delete_collection),
         )
         .route(
             "/collections/{name}/points",
-            post(handlers::post_points).get(handlers::list_points),
+            post(h::post_points).get(h::list_points).put(q::upsert),
         )
         .route("/collections/{name}/points/search", post(handlers::search))
         .route(

@@ -1,21 +1,34 @@
 //! Binary encodings of logged operations and of collection checkpoints.
 //!
-//! All integers little-endian. A point id is a tag byte (`0` = u64 follows, `1` = 16 UUID bytes
-//! follow). A vector is `dim: u32` then `dim` f32 values. A payload is `len: u32` then `len` bytes
-//! of JSON (an object).
+//! All integers little-endian. A string is `len: u32` + UTF-8 bytes. A point id is a tag byte
+//! (`0` = u64 follows, `1` = 16 UUID bytes follow). A vector is `dim: u32` then `dim` f32
+//! values. Named vectors are `count: u32` then `count` × (name string, vector). A payload is
+//! `len: u32` then `len` bytes of JSON (an object; `len = 0` is the empty payload). An id list
+//! is `count: u32` then ids.
 //!
 //! Operation (a WAL record body): `tag: u8`, then
-//! - `1` Upsert: `count: u32`, then `count` × (id, vector, payload);
-//! - `2` Delete: `count: u32`, then `count` × id.
+//! - `1` Upsert: `count: u32`, then `count` × (id, named vectors, payload);
+//! - `2` Delete: id list;
+//! - `3` SetPayload: id list, payload, `has_key: u8`, [key string];
+//! - `4` OverwritePayload: id list, payload;
+//! - `5` DeletePayload: id list, `count: u32`, `count` × key string;
+//! - `6` ClearPayload: id list;
+//! - `7` UpdateVectors: `count: u32`, then `count` × (id, named vectors);
+//! - `8` DeleteVectors: id list, `count: u32`, `count` × name string.
 //!
-//! Checkpoint file (`checkpoint.bin`): magic `RVDBCKP1`, then a checksummed block
+//! Operations name their points by id (a filter is resolved before logging), so replaying the
+//! log rebuilds exactly the state the acknowledged writes produced.
+//!
+//! Checkpoint file (`checkpoint.bin`): magic `RVDBCKP2`, then a checksummed block
 //! (`crc32c: u32` + body, see `rvdb_storage::checksummed`) whose body is `last_seq: u64`,
-//! `dim: u32` (`u32::MAX` = not fixed yet), `count: u64`, then `count` × (id, `version: u64`,
-//! vector, payload).
+//! `spaces: u32` × (name string, `dim: u32` with `u32::MAX` = not fixed yet), `count: u64`, then
+//! `count` × (id, `version: u64`, named vectors, payload). Payload indexes are rebuilt from the
+//! payloads on load.
 
 use rvdb_filter::{Payload, PointId};
 
 use crate::segment::Segment;
+use crate::types::NamedVectors;
 use crate::{EngineError, PointStruct, Result};
 
 /// A logged write. Replaying the same operations in order rebuilds the same state.
@@ -23,101 +36,204 @@ use crate::{EngineError, PointStruct, Result};
 pub(crate) enum Operation {
     Upsert(Vec<PointStruct>),
     Delete(Vec<PointId>),
+    SetPayload {
+        ids: Vec<PointId>,
+        payload: Payload,
+        key: Option<String>,
+    },
+    OverwritePayload {
+        ids: Vec<PointId>,
+        payload: Payload,
+    },
+    DeletePayload {
+        ids: Vec<PointId>,
+        keys: Vec<String>,
+    },
+    ClearPayload(Vec<PointId>),
+    UpdateVectors(Vec<(PointId, NamedVectors)>),
+    DeleteVectors {
+        ids: Vec<PointId>,
+        names: Vec<String>,
+    },
 }
 
-const OP_UPSERT: u8 = 1;
-const OP_DELETE: u8 = 2;
-const CHECKPOINT_MAGIC: &[u8; 8] = b"RVDBCKP1";
+const CHECKPOINT_MAGIC: &[u8; 8] = b"RVDBCKP2";
 
-fn put_u32(out: &mut Vec<u8>, v: u32) {
-    out.extend_from_slice(&v.to_le_bytes());
-}
+#[derive(Default)]
+struct Writer(Vec<u8>);
 
-fn put_u64(out: &mut Vec<u8>, v: u64) {
-    out.extend_from_slice(&v.to_le_bytes());
-}
-
-fn put_id(out: &mut Vec<u8>, id: PointId) {
-    match id {
-        PointId::Num(n) => {
-            out.push(0);
-            put_u64(out, n);
+impl Writer {
+    fn u8(&mut self, v: u8) {
+        self.0.push(v);
+    }
+    fn u32(&mut self, v: u32) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn u64(&mut self, v: u64) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn len(&mut self, n: usize) {
+        self.u32(u32::try_from(n).expect("fewer than 2^32 items"));
+    }
+    fn str(&mut self, s: &str) {
+        self.len(s.len());
+        self.0.extend_from_slice(s.as_bytes());
+    }
+    fn id(&mut self, id: PointId) {
+        match id {
+            PointId::Num(n) => {
+                self.u8(0);
+                self.u64(n);
+            }
+            PointId::Uuid(u) => {
+                self.u8(1);
+                self.0.extend_from_slice(u.as_bytes());
+            }
         }
-        PointId::Uuid(u) => {
-            out.push(1);
-            out.extend_from_slice(u.as_bytes());
+    }
+    fn ids(&mut self, ids: &[PointId]) {
+        self.len(ids.len());
+        for id in ids {
+            self.id(*id);
         }
     }
-}
-
-fn put_vector(out: &mut Vec<u8>, v: &[f32]) {
-    put_u32(out, v.len() as u32);
-    out.reserve(v.len() * 4);
-    for x in v {
-        out.extend_from_slice(&x.to_le_bytes());
+    fn vector(&mut self, v: &[f32]) {
+        self.len(v.len());
+        self.0.reserve(v.len() * 4);
+        for x in v {
+            self.0.extend_from_slice(&x.to_le_bytes());
+        }
     }
-}
-
-fn put_payload(out: &mut Vec<u8>, p: &Payload) {
-    if p.is_empty() {
-        put_u32(out, 0);
-        return;
+    fn vectors(&mut self, vs: &NamedVectors) {
+        self.len(vs.len());
+        for (name, v) in vs {
+            self.str(name);
+            self.vector(v);
+        }
     }
-    let json = serde_json::to_vec(p).expect("a JSON map always serializes");
-    put_u32(out, json.len() as u32);
-    out.extend_from_slice(&json);
+    fn payload(&mut self, p: &Payload) {
+        if p.is_empty() {
+            self.u32(0);
+            return;
+        }
+        let json = serde_json::to_vec(p).expect("a JSON map always serializes");
+        self.len(json.len());
+        self.0.extend_from_slice(&json);
+    }
+    fn strs(&mut self, items: &[String]) {
+        self.len(items.len());
+        for s in items {
+            self.str(s);
+        }
+    }
 }
 
 impl Operation {
     pub(crate) fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::new();
+        let mut w = Writer::default();
         match self {
             Operation::Upsert(points) => {
-                out.push(OP_UPSERT);
-                put_u32(&mut out, points.len() as u32);
+                w.u8(1);
+                w.len(points.len());
                 for p in points {
-                    put_id(&mut out, p.id);
-                    put_vector(&mut out, &p.vector);
-                    put_payload(&mut out, &p.payload);
+                    w.id(p.id);
+                    w.vectors(&p.vectors);
+                    w.payload(&p.payload);
                 }
             }
             Operation::Delete(ids) => {
-                out.push(OP_DELETE);
-                put_u32(&mut out, ids.len() as u32);
-                for id in ids {
-                    put_id(&mut out, *id);
+                w.u8(2);
+                w.ids(ids);
+            }
+            Operation::SetPayload { ids, payload, key } => {
+                w.u8(3);
+                w.ids(ids);
+                w.payload(payload);
+                match key {
+                    Some(k) => {
+                        w.u8(1);
+                        w.str(k);
+                    }
+                    None => w.u8(0),
                 }
             }
+            Operation::OverwritePayload { ids, payload } => {
+                w.u8(4);
+                w.ids(ids);
+                w.payload(payload);
+            }
+            Operation::DeletePayload { ids, keys } => {
+                w.u8(5);
+                w.ids(ids);
+                w.strs(keys);
+            }
+            Operation::ClearPayload(ids) => {
+                w.u8(6);
+                w.ids(ids);
+            }
+            Operation::UpdateVectors(points) => {
+                w.u8(7);
+                w.len(points.len());
+                for (id, vs) in points {
+                    w.id(*id);
+                    w.vectors(vs);
+                }
+            }
+            Operation::DeleteVectors { ids, names } => {
+                w.u8(8);
+                w.ids(ids);
+                w.strs(names);
+            }
         }
-        out
+        w.0
     }
 
     pub(crate) fn decode(bytes: &[u8]) -> Result<Operation> {
         let mut r = Reader::new(bytes, "WAL record");
         let op = match r.u8()? {
-            OP_UPSERT => {
-                let n = r.u32()? as usize;
+            1 => {
+                let n = r.count()?;
                 let mut points = Vec::with_capacity(n.min(1 << 16));
                 for _ in 0..n {
-                    let id = r.id()?;
-                    let vector = r.vector()?;
-                    let payload = r.payload()?;
                     points.push(PointStruct {
-                        id,
-                        vector,
-                        payload,
+                        id: r.id()?,
+                        vectors: r.vectors()?,
+                        payload: r.payload()?,
                     });
                 }
                 Operation::Upsert(points)
             }
-            OP_DELETE => {
-                let n = r.u32()? as usize;
-                let mut ids = Vec::with_capacity(n.min(1 << 16));
-                for _ in 0..n {
-                    ids.push(r.id()?);
-                }
-                Operation::Delete(ids)
+            2 => Operation::Delete(r.ids()?),
+            3 => {
+                let ids = r.ids()?;
+                let payload = r.payload()?;
+                let key = match r.u8()? {
+                    0 => None,
+                    _ => Some(r.str()?),
+                };
+                Operation::SetPayload { ids, payload, key }
             }
+            4 => Operation::OverwritePayload {
+                ids: r.ids()?,
+                payload: r.payload()?,
+            },
+            5 => Operation::DeletePayload {
+                ids: r.ids()?,
+                keys: r.strs()?,
+            },
+            6 => Operation::ClearPayload(r.ids()?),
+            7 => {
+                let n = r.count()?;
+                let mut points = Vec::with_capacity(n.min(1 << 16));
+                for _ in 0..n {
+                    points.push((r.id()?, r.vectors()?));
+                }
+                Operation::UpdateVectors(points)
+            }
+            8 => Operation::DeleteVectors {
+                ids: r.ids()?,
+                names: r.strs()?,
+            },
             t => return Err(r.corrupt(format!("unknown operation tag {t}"))),
         };
         r.finish()?;
@@ -127,19 +243,23 @@ impl Operation {
 
 /// Serializes a whole segment as of `last_seq` into a checkpoint file's bytes.
 pub(crate) fn encode_checkpoint(seg: &Segment, last_seq: u64) -> Vec<u8> {
-    let mut body = Vec::with_capacity(16 + seg.len() * (seg.dim().unwrap_or(0) * 4 + 32));
-    put_u64(&mut body, last_seq);
-    put_u32(&mut body, seg.dim().map_or(u32::MAX, |d| d as u32));
-    put_u64(&mut body, seg.len() as u64);
-    for i in 0..seg.len() {
-        let (id, version, vector, payload) = seg.row(i);
-        put_id(&mut body, id);
-        put_u64(&mut body, version);
-        put_vector(&mut body, vector);
-        put_payload(&mut body, payload);
+    let mut w = Writer::default();
+    w.u64(last_seq);
+    let spaces: Vec<_> = seg.columns().collect();
+    w.len(spaces.len());
+    for (name, col) in &spaces {
+        w.str(name);
+        w.u32(col.dim().map_or(u32::MAX, |d| d as u32));
+    }
+    w.u64(seg.len() as u64);
+    for row in 0..seg.len() {
+        w.id(seg.id(row));
+        w.u64(seg.version(row));
+        w.vectors(&seg.vectors(row));
+        w.payload(seg.payload(row));
     }
     let mut out = CHECKPOINT_MAGIC.to_vec();
-    out.extend_from_slice(&rvdb_storage::checksummed(&body));
+    out.extend_from_slice(&rvdb_storage::checksummed(&w.0));
     out
 }
 
@@ -156,21 +276,30 @@ pub(crate) fn decode_checkpoint(bytes: &[u8]) -> Result<(Segment, u64)> {
         rvdb_storage::verify_checksummed(rest).ok_or_else(|| corrupt("checksum mismatch"))?;
     let mut r = Reader::new(body, "checkpoint");
     let last_seq = r.u64()?;
-    let dim = match r.u32()? {
-        u32::MAX => None,
-        d => Some(d as usize),
-    };
+    let n_spaces = r.count()?;
+    let mut spaces = Vec::with_capacity(n_spaces.min(1024));
+    for _ in 0..n_spaces {
+        let name = r.str()?;
+        let dim = match r.u32()? {
+            u32::MAX => None,
+            d => Some(d as usize),
+        };
+        spaces.push((name, dim));
+    }
+    let mut seg = Segment::new(spaces.iter().map(|(n, d)| (n.as_str(), *d)));
     let n = r.u64()? as usize;
-    let mut seg = Segment::new(dim);
     for _ in 0..n {
         let id = r.id()?;
         let version = r.u64()?;
-        let vector = r.vector()?;
+        let vectors = r.vectors()?;
         let payload = r.payload()?;
-        if dim != Some(vector.len()) {
-            return Err(r.corrupt("vector dimension differs from the collection's".into()));
+        for (name, v) in &vectors {
+            match spaces.iter().find(|(n, _)| n == name) {
+                Some((_, Some(d))) if *d == v.len() => {}
+                _ => return Err(r.corrupt(format!("vector `{name}` does not fit the collection"))),
+            }
         }
-        seg.upsert(id, &vector, payload, version);
+        seg.upsert(id, &vectors, payload, version);
     }
     r.finish()?;
     Ok((seg, last_seq))
@@ -220,6 +349,21 @@ impl<'a> Reader<'a> {
         ))
     }
 
+    fn count(&mut self) -> Result<usize> {
+        Ok(self.u32()? as usize)
+    }
+
+    fn str(&mut self) -> Result<String> {
+        let n = self.count()?;
+        let bytes = self.take(n)?;
+        String::from_utf8(bytes.to_vec()).map_err(|_| self.corrupt("a string is not UTF-8".into()))
+    }
+
+    fn strs(&mut self) -> Result<Vec<String>> {
+        let n = self.count()?;
+        (0..n).map(|_| self.str()).collect()
+    }
+
     fn id(&mut self) -> Result<PointId> {
         match self.u8()? {
             0 => Ok(PointId::Num(self.u64()?)),
@@ -230,8 +374,17 @@ impl<'a> Reader<'a> {
         }
     }
 
+    fn ids(&mut self) -> Result<Vec<PointId>> {
+        let n = self.count()?;
+        let mut ids = Vec::with_capacity(n.min(1 << 16));
+        for _ in 0..n {
+            ids.push(self.id()?);
+        }
+        Ok(ids)
+    }
+
     fn vector(&mut self) -> Result<Vec<f32>> {
-        let n = self.u32()? as usize;
+        let n = self.count()?;
         let bytes = self.take(
             n.checked_mul(4)
                 .ok_or_else(|| self.corrupt("huge vector".into()))?,
@@ -242,8 +395,18 @@ impl<'a> Reader<'a> {
             .collect())
     }
 
+    fn vectors(&mut self) -> Result<NamedVectors> {
+        let n = self.count()?;
+        let mut out = NamedVectors::new();
+        for _ in 0..n {
+            let name = self.str()?;
+            out.insert(name, self.vector()?);
+        }
+        Ok(out)
+    }
+
     fn payload(&mut self) -> Result<Payload> {
-        let n = self.u32()? as usize;
+        let n = self.count()?;
         if n == 0 {
             return Ok(Payload::new());
         }
@@ -268,8 +431,16 @@ mod tests {
         v.as_object().unwrap().clone()
     }
 
+    fn named(pairs: &[(&str, &[f32])]) -> NamedVectors {
+        pairs
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_vec()))
+            .collect()
+    }
+
     #[test]
     fn operations_round_trip() {
+        let u = PointId::new_uuid();
         let ops = [
             Operation::Upsert(vec![
                 PointStruct::new(
@@ -277,10 +448,38 @@ mod tests {
                     vec![1.0, -2.5, f32::MIN_POSITIVE],
                     payload(json!({"a": [1, {"b": null}]})),
                 ),
-                PointStruct::new(PointId::new_uuid(), vec![0.0; 3], Payload::new()),
+                PointStruct {
+                    id: u,
+                    vectors: named(&[("img", &[0.0; 3]), ("txt", &[1.0])]),
+                    payload: Payload::new(),
+                },
             ]),
-            Operation::Delete(vec![PointId::Num(1), PointId::new_uuid()]),
+            Operation::Delete(vec![PointId::Num(1), u]),
             Operation::Upsert(vec![]),
+            Operation::SetPayload {
+                ids: vec![u],
+                payload: payload(json!({"k": 1})),
+                key: Some("a.b".into()),
+            },
+            Operation::SetPayload {
+                ids: vec![],
+                payload: Payload::new(),
+                key: None,
+            },
+            Operation::OverwritePayload {
+                ids: vec![PointId::Num(3)],
+                payload: payload(json!({"x": "y"})),
+            },
+            Operation::DeletePayload {
+                ids: vec![PointId::Num(3)],
+                keys: vec!["x".into(), "é".into()],
+            },
+            Operation::ClearPayload(vec![PointId::Num(9)]),
+            Operation::UpdateVectors(vec![(PointId::Num(2), named(&[("img", &[1.0, 2.0])]))]),
+            Operation::DeleteVectors {
+                ids: vec![u],
+                names: vec!["txt".into()],
+            },
         ];
         for op in ops {
             assert_eq!(Operation::decode(&op.encode()).unwrap(), op);
@@ -305,15 +504,28 @@ mod tests {
 
     #[test]
     fn checkpoint_round_trips_and_detects_a_flipped_byte() {
-        let mut seg = Segment::new(Some(2));
-        seg.upsert(PointId::Num(3), &[1.0, 2.0], payload(json!({"x": 1})), 5);
-        seg.upsert(PointId::new_uuid(), &[3.0, 4.0], Payload::new(), 6);
+        let mut seg = Segment::new([("", Some(2)), ("b", None)]);
+        seg.upsert(
+            PointId::Num(3),
+            &named(&[("", &[1.0, 2.0])]),
+            payload(json!({"x": 1})),
+            5,
+        );
+        seg.upsert(
+            PointId::new_uuid(),
+            &named(&[("", &[3.0, 4.0]), ("b", &[1.0])]),
+            Payload::new(),
+            6,
+        );
         let bytes = encode_checkpoint(&seg, 6);
         let (back, seq) = decode_checkpoint(&bytes).unwrap();
         assert_eq!(seq, 6);
         assert_eq!(back.len(), 2);
         for i in 0..2 {
-            assert_eq!(back.row(i), seg.row(i));
+            assert_eq!(back.id(i), seg.id(i));
+            assert_eq!(back.version(i), seg.version(i));
+            assert_eq!(back.vectors(i), seg.vectors(i));
+            assert_eq!(back.payload(i), seg.payload(i));
         }
         let mut bad = bytes.clone();
         let last = bad.len() - 1;

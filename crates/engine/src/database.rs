@@ -4,7 +4,8 @@
 //!
 //! ```text
 //! <storage>/.lock                      held (flock) while a server uses the directory
-//! <storage>/collections/<name>/config.json     {"format": 1, "distance": "Cosine", "size": null} (pretty-printed)
+//! <storage>/aliases.json               {"alias": "collection", …}
+//! <storage>/collections/<name>/config.json     vector spaces, settings, payload indexes (JSON)
 //! <storage>/collections/<name>/checkpoint.bin  all points as of a sequence number (optional)
 //! <storage>/collections/<name>/wal/            the write-ahead log past the checkpoint
 //! ```
@@ -17,12 +18,13 @@ use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use parking_lot::RwLock;
-use serde::{Deserialize, Serialize};
+use parking_lot::{Mutex, RwLock};
+use serde::Serialize;
 
 use rvdb_storage::{atomic_write, fsync_dir, StorageError};
-use rvdb_vector::Distance;
 
+use crate::collection::CONFIG_FILE;
+use crate::config::StoredConfig;
 use crate::{Collection, CollectionConfig, CollectionInfo, EngineError, Result};
 
 /// Where and how the database keeps its data.
@@ -59,15 +61,40 @@ pub struct DatabaseStats {
     /// "memory" or "disk".
     pub storage: &'static str,
     pub storage_path: Option<PathBuf>,
-    pub collections: Vec<CollectionInfo>,
+    pub collections: Vec<CollectionSummary>,
 }
 
-/// The on-disk config of a collection.
-#[derive(Debug, Serialize, Deserialize)]
-struct ConfigFile {
-    format: u32,
-    distance: String,
-    size: Option<usize>,
+/// One collection in GET /stats.
+#[derive(Debug, Clone, Serialize)]
+pub struct CollectionSummary {
+    pub name: String,
+    /// The distance of the unnamed vector (or of the first named one).
+    pub distance: &'static str,
+    /// Its dimension, once known.
+    pub dim: Option<usize>,
+    /// Every vector space: name ("" for the unnamed one), distance, dimension.
+    pub vectors: Vec<(String, &'static str, Option<usize>)>,
+    pub points_count: usize,
+    pub wal_bytes: u64,
+}
+
+impl From<CollectionInfo> for CollectionSummary {
+    fn from(i: CollectionInfo) -> Self {
+        CollectionSummary {
+            name: i.name.clone(),
+            distance: i.distance().as_str(),
+            dim: i.dim(),
+            vectors: i
+                .config
+                .vectors
+                .spaces()
+                .into_iter()
+                .map(|(n, p)| (n.to_string(), p.distance.as_str(), p.size))
+                .collect(),
+            points_count: i.points_count,
+            wal_bytes: i.wal_bytes,
+        }
+    }
 }
 
 /// A set of named collections.
@@ -76,8 +103,22 @@ pub struct Database {
     /// `<storage>/collections`, when persistent.
     root: Option<PathBuf>,
     collections: RwLock<BTreeMap<String, Arc<Collection>>>,
+    /// Alias → collection name.
+    aliases: RwLock<BTreeMap<String, String>>,
+    /// Serialises alias changes (and their file).
+    alias_writer: Mutex<()>,
     /// Held for the database's lifetime so that two servers never share a directory.
     _lock: Option<File>,
+}
+
+const ALIASES_FILE: &str = "aliases.json";
+
+/// One change to the aliases.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AliasAction {
+    Create { alias: String, collection: String },
+    Delete { alias: String },
+    Rename { old: String, new: String },
 }
 
 /// Longest collection name (a file name on every common file system).
@@ -120,6 +161,8 @@ impl Database {
                 options,
                 root: None,
                 collections: RwLock::new(BTreeMap::new()),
+                aliases: RwLock::new(BTreeMap::new()),
+                alias_writer: Mutex::new(()),
                 _lock: None,
             });
         };
@@ -160,16 +203,26 @@ impl Database {
             if !path.is_dir() {
                 continue;
             }
-            let config = read_config(&path)?;
-            let c = Collection::open(&name, &path, config, options.checkpoint_wal_bytes)?;
+            let c = Collection::open(&name, &path, options.checkpoint_wal_bytes)?;
             collections.insert(name, Arc::new(c));
         }
         fsync_dir(&root)?;
+        let aliases_path = dir.join(ALIASES_FILE);
+        let aliases: BTreeMap<String, String> = match fs::read(&aliases_path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| EngineError::Corrupt {
+                what: aliases_path.display().to_string(),
+                reason: e.to_string(),
+            })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
+            Err(e) => return Err(io_err(&aliases_path)(e)),
+        };
         tracing::info!(path = %dir.display(), collections = collections.len(), "storage opened");
         Ok(Database {
             options,
             root: Some(root),
             collections: RwLock::new(collections),
+            aliases: RwLock::new(aliases),
+            alias_writer: Mutex::new(()),
             _lock: Some(lock),
         })
     }
@@ -182,31 +235,42 @@ impl Database {
     /// Creates a collection; `AlreadyExists` if the name is taken.
     pub fn create_collection(&self, name: &str, config: CollectionConfig) -> Result<()> {
         validate_name(name)?;
-        if let Some(d) = config.dim {
-            if d == 0 || d > crate::collection::MAX_DIM {
-                return Err(EngineError::bad(format!(
-                    "vectors.size: must be between 1 and {}, got {d}",
-                    crate::collection::MAX_DIM
-                )));
+        for (space, p) in config.vectors.spaces() {
+            if let Some(d) = p.size {
+                if d == 0 || d > crate::collection::MAX_DIM {
+                    let at = if space.is_empty() {
+                        "vectors.size".to_string()
+                    } else {
+                        format!("vectors.{space}.size")
+                    };
+                    return Err(EngineError::bad(format!(
+                        "{at}: must be between 1 and {}, got {d}",
+                        crate::collection::MAX_DIM
+                    )));
+                }
             }
         }
         let mut map = self.collections.write();
         if map.contains_key(name) {
             return Err(EngineError::AlreadyExists(name.to_string()));
         }
+        if self.aliases.read().contains_key(name) {
+            return Err(EngineError::bad(format!(
+                "Collection name `{name}` is already used by an alias"
+            )));
+        }
+        let distance = config.vectors.spaces()[0].1.distance;
         let c = match &self.root {
             None => Collection::in_memory(name, config),
             Some(root) => {
                 let tmp = root.join(format!(".tmp-{}", uuid::Uuid::new_v4()));
                 let build = || -> Result<()> {
                     fs::create_dir(&tmp).map_err(io_err(&tmp))?;
-                    let file = ConfigFile {
-                        format: 1,
-                        distance: config.distance.as_str().to_string(),
-                        size: config.dim,
+                    let stored = StoredConfig {
+                        config: config.clone(),
+                        payload_schema: BTreeMap::new(),
                     };
-                    let bytes = serde_json::to_vec_pretty(&file).expect("config serializes");
-                    atomic_write(&tmp.join("config.json"), &bytes)?;
+                    atomic_write(&tmp.join(CONFIG_FILE), &stored.to_bytes())?;
                     fsync_dir(&tmp)?;
                     let dest = root.join(name);
                     fs::rename(&tmp, &dest).map_err(io_err(&dest))?;
@@ -217,18 +281,13 @@ impl Database {
                     let _ = fs::remove_dir_all(&tmp);
                     return Err(e);
                 }
-                Collection::open(
-                    name,
-                    &root.join(name),
-                    config,
-                    self.options.checkpoint_wal_bytes,
-                )?
+                Collection::open(name, &root.join(name), self.options.checkpoint_wal_bytes)?
             }
         };
         map.insert(name.to_string(), Arc::new(c));
         tracing::info!(
             collection = name,
-            distance = config.distance.as_str(),
+            distance = distance.as_str(),
             "collection created"
         );
         Ok(())
@@ -251,17 +310,98 @@ impl Database {
             }
         }
         map.remove(name);
+        drop(map);
+        // its aliases go with it
+        let _g = self.alias_writer.lock();
+        let mut aliases = self.aliases.read().clone();
+        let before = aliases.len();
+        aliases.retain(|_, c| c != name);
+        if aliases.len() != before {
+            self.store_aliases(&aliases)?;
+            *self.aliases.write() = aliases;
+        }
         tracing::info!(collection = name, "collection deleted");
         Ok(true)
     }
 
-    /// A collection by name.
+    /// A collection by name or alias.
     pub fn collection(&self, name: &str) -> Result<Arc<Collection>> {
-        self.collections
+        let map = self.collections.read();
+        if let Some(c) = map.get(name) {
+            return Ok(c.clone());
+        }
+        self.aliases
             .read()
             .get(name)
-            .cloned()
+            .and_then(|target| map.get(target).cloned())
             .ok_or_else(|| EngineError::CollectionNotFound(name.to_string()))
+    }
+
+    /// Whether a collection (not an alias) of this name exists.
+    pub fn collection_exists(&self, name: &str) -> bool {
+        self.collections.read().contains_key(name)
+    }
+
+    /// Every alias with its collection, sorted by alias.
+    pub fn aliases(&self) -> Vec<(String, String)> {
+        self.aliases
+            .read()
+            .iter()
+            .map(|(a, c)| (a.clone(), c.clone()))
+            .collect()
+    }
+
+    /// Applies alias changes all together, or none of them.
+    pub fn update_aliases(&self, actions: &[AliasAction]) -> Result<()> {
+        let _g = self.alias_writer.lock();
+        let mut aliases = self.aliases.read().clone();
+        let collections = self.collections.read();
+        for action in actions {
+            match action {
+                AliasAction::Create { alias, collection } => {
+                    validate_name(alias)?;
+                    if !collections.contains_key(collection) {
+                        return Err(EngineError::CollectionNotFound(collection.clone()));
+                    }
+                    if collections.contains_key(alias) {
+                        return Err(EngineError::bad(format!(
+                            "Alias name `{alias}` is already used by a collection"
+                        )));
+                    }
+                    // creating an existing alias re-points it (Qdrant's semantics)
+                    aliases.insert(alias.clone(), collection.clone());
+                }
+                AliasAction::Delete { alias } => {
+                    if aliases.remove(alias).is_none() {
+                        return Err(EngineError::AliasNotFound(alias.clone()));
+                    }
+                }
+                AliasAction::Rename { old, new } => {
+                    validate_name(new)?;
+                    let target = aliases
+                        .remove(old)
+                        .ok_or_else(|| EngineError::AliasNotFound(old.clone()))?;
+                    if collections.contains_key(new) {
+                        return Err(EngineError::bad(format!(
+                            "Alias name `{new}` is already used by a collection"
+                        )));
+                    }
+                    aliases.insert(new.clone(), target);
+                }
+            }
+        }
+        drop(collections);
+        self.store_aliases(&aliases)?;
+        *self.aliases.write() = aliases;
+        Ok(())
+    }
+
+    fn store_aliases(&self, aliases: &BTreeMap<String, String>) -> Result<()> {
+        if let Some(dir) = &self.options.storage_path {
+            let bytes = serde_json::to_vec_pretty(aliases).expect("aliases serialize");
+            atomic_write(&dir.join(ALIASES_FILE), &bytes)?;
+        }
+        Ok(())
     }
 
     /// Collection names, sorted.
@@ -272,7 +412,7 @@ impl Database {
     /// Totals over all collections.
     pub fn stats(&self) -> DatabaseStats {
         let all: Vec<Arc<Collection>> = self.collections.read().values().cloned().collect();
-        let collections: Vec<CollectionInfo> = all.iter().map(|c| c.info()).collect();
+        let collections: Vec<CollectionSummary> = all.iter().map(|c| c.info().into()).collect();
         DatabaseStats {
             collections_count: collections.len(),
             total_points: collections.iter().map(|c| c.points_count).sum(),
@@ -285,26 +425,4 @@ impl Database {
             collections,
         }
     }
-}
-
-fn read_config(dir: &Path) -> Result<CollectionConfig> {
-    let path = dir.join("config.json");
-    let bytes = fs::read(&path).map_err(io_err(&path))?;
-    let corrupt = |reason: String| EngineError::Corrupt {
-        what: path.display().to_string(),
-        reason,
-    };
-    let file: ConfigFile = serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
-    if file.format != 1 {
-        return Err(corrupt(format!(
-            "unsupported format version {}",
-            file.format
-        )));
-    }
-    let distance = Distance::parse(&file.distance)
-        .ok_or_else(|| corrupt(format!("unknown distance {}", file.distance)))?;
-    Ok(CollectionConfig {
-        distance,
-        dim: file.size,
-    })
 }

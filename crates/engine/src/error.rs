@@ -10,8 +10,11 @@ pub enum EngineError {
     #[error("Not found: Collection `{0}` doesn't exist!")]
     CollectionNotFound(String),
     /// The caller named a point that does not exist.
-    #[error("Not found: Point with id {0} does not exist")]
+    #[error("Not found: No point with id {0} found")]
     PointNotFound(PointId),
+    /// The caller named an alias that does not exist.
+    #[error("Not found: Alias `{0}` doesn't exist!")]
+    AliasNotFound(String),
     /// The collection exists already.
     #[error("Wrong input: Collection `{0}` already exists!")]
     AlreadyExists(String),

@@ -20,17 +20,27 @@
 
 mod codec;
 mod collection;
+mod config;
 mod database;
 mod error;
+mod query;
 mod segment;
 mod types;
 
-pub use collection::{Collection, CollectionInfo};
-pub use database::{Database, DatabaseOptions, DatabaseStats};
+pub use collection::{Collection, CollectionInfo, PayloadFieldInfo, MAX_DIM};
+pub use database::{AliasAction, CollectionSummary, Database, DatabaseOptions, DatabaseStats};
 pub use error::EngineError;
-pub use rvdb_filter::{Filter, Payload, PointId};
+pub use query::{Fusion, Lookup, Prefetch, QueryKind, UniversalQuery, VectorInput};
+pub use rvdb_filter::{
+    parse_datetime as parse_datetime_micros, select_payload, Cardinality, Filter, JsonPath,
+    Payload, PayloadSchemaType, PointId,
+};
 pub use rvdb_vector::Distance;
-pub use types::{CollectionConfig, PointStruct, Record, ScoredPoint, SearchRequest, UpdateResult};
+pub use types::{
+    CollectionConfig, NamedVectors, OrderBy, PayloadSelector, PointSelector, PointStruct,
+    PointUpdate, RecommendStrategy, Record, ScoreQuery, ScoredPoint, ScrollRequest, SearchRequest,
+    UpdateResult, VectorParams, VectorSelector, VectorsConfig, DEFAULT_VECTOR,
+};
 
 /// The engine's result type.
 pub type Result<T> = std::result::Result<T, EngineError>;

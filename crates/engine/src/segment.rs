@@ -1,87 +1,216 @@
-//! The in-memory appendable segment: vectors packed contiguously for the scan, with parallel
-//! arrays of ids, versions and payloads, and an ordered id map.
+//! The in-memory appendable segment: one contiguous column of vectors per vector space, with
+//! parallel arrays of ids, versions and payloads, an ordered id map and the payload indexes.
 //!
 //! Deletes swap the last row into the hole, so the rows stay dense and a scan never skips
 //! tombstones. (Sealed, indexed segments with tombstones come with the HNSW work.)
 
 use std::collections::BTreeMap;
 
-use rvdb_filter::{Payload, PointId};
+use rvdb_filter::{Filter, Payload, PayloadIndex, PointId};
+
+use crate::types::NamedVectors;
+
+/// The vectors of one vector space, row-major; absent vectors are zero rows marked absent.
+#[derive(Debug, Default)]
+pub(crate) struct Column {
+    dim: Option<usize>,
+    data: Vec<f32>,
+    present: Vec<bool>,
+}
+
+impl Column {
+    pub(crate) fn dim(&self) -> Option<usize> {
+        self.dim
+    }
+
+    /// All rows, `len * dim` values.
+    pub(crate) fn data(&self) -> &[f32] {
+        &self.data
+    }
+
+    pub(crate) fn is_present(&self, row: usize) -> bool {
+        self.present[row]
+    }
+
+    pub(crate) fn get(&self, row: usize) -> Option<&[f32]> {
+        let d = self.dim?;
+        self.present[row].then(|| &self.data[row * d..(row + 1) * d])
+    }
+
+    /// The first vector of a space fixes its dimension; earlier rows were absent and zero-width.
+    fn fix_dim(&mut self, v: Option<&[f32]>) {
+        if let (Some(v), None) = (v, self.dim) {
+            self.dim = Some(v.len());
+            self.data = vec![0.0; self.present.len() * v.len()];
+        }
+    }
+
+    fn push(&mut self, v: Option<&[f32]>) {
+        self.fix_dim(v);
+        let d = self.dim.unwrap_or(0);
+        match v {
+            Some(v) => self.data.extend_from_slice(v),
+            None => self.data.resize(self.data.len() + d, 0.0),
+        }
+        self.present.push(v.is_some());
+    }
+
+    fn set(&mut self, row: usize, v: Option<&[f32]>) {
+        self.fix_dim(v);
+        let d = self.dim.unwrap_or(0);
+        match v {
+            Some(v) => self.data[row * d..(row + 1) * d].copy_from_slice(v),
+            None => self.data[row * d..(row + 1) * d].fill(0.0),
+        }
+        self.present[row] = v.is_some();
+    }
+
+    fn swap_remove(&mut self, row: usize) {
+        let d = self.dim.unwrap_or(0);
+        let last = self.present.len() - 1;
+        if row != last {
+            self.data.copy_within(last * d..(last + 1) * d, row * d);
+        }
+        self.data.truncate(last * d);
+        self.present.swap_remove(row);
+    }
+}
 
 #[derive(Debug, Default)]
 pub(crate) struct Segment {
-    dim: Option<usize>,
-    /// `len() * dim` values; row `i` belongs to `ids[i]`.
-    vectors: Vec<f32>,
+    columns: BTreeMap<String, Column>,
     ids: Vec<PointId>,
     versions: Vec<u64>,
     payloads: Vec<Payload>,
     /// Id → row, in Qdrant's id order (integers, then UUIDs).
     index: BTreeMap<PointId, u32>,
+    payload_index: PayloadIndex,
 }
 
 impl Segment {
-    pub(crate) fn new(dim: Option<usize>) -> Self {
+    /// A segment with these vector spaces (a space's dimension may be unknown yet).
+    pub(crate) fn new<'a>(spaces: impl IntoIterator<Item = (&'a str, Option<usize>)>) -> Self {
         Segment {
-            dim,
+            columns: spaces
+                .into_iter()
+                .map(|(name, dim)| {
+                    (
+                        name.to_string(),
+                        Column {
+                            dim,
+                            ..Column::default()
+                        },
+                    )
+                })
+                .collect(),
             ..Segment::default()
         }
-    }
-
-    pub(crate) fn dim(&self) -> Option<usize> {
-        self.dim
     }
 
     pub(crate) fn len(&self) -> usize {
         self.ids.len()
     }
 
-    /// All vectors, row-major.
-    pub(crate) fn vectors(&self) -> &[f32] {
-        &self.vectors
+    pub(crate) fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.get(name)
     }
 
-    pub(crate) fn row(&self, i: usize) -> (PointId, u64, &[f32], &Payload) {
-        let d = self.dim.unwrap_or(0);
+    pub(crate) fn columns(&self) -> impl Iterator<Item = (&str, &Column)> {
+        self.columns.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    /// Adds an (empty) vector space, e.g. after a collection update.
+    pub(crate) fn add_space(&mut self, name: &str, dim: Option<usize>) {
+        let rows = self.ids.len();
+        self.columns
+            .entry(name.to_string())
+            .or_insert_with(|| Column {
+                dim,
+                data: vec![0.0; rows * dim.unwrap_or(0)],
+                present: vec![false; rows],
+            });
+    }
+
+    pub(crate) fn id(&self, row: usize) -> PointId {
+        self.ids[row]
+    }
+
+    pub(crate) fn version(&self, row: usize) -> u64 {
+        self.versions[row]
+    }
+
+    pub(crate) fn payload(&self, row: usize) -> &Payload {
+        &self.payloads[row]
+    }
+
+    pub(crate) fn payload_index(&self) -> &PayloadIndex {
+        &self.payload_index
+    }
+
+    pub(crate) fn payload_index_mut(
+        &mut self,
+    ) -> (&mut PayloadIndex, impl Iterator<Item = (PointId, &Payload)>) {
         (
-            self.ids[i],
-            self.versions[i],
-            &self.vectors[i * d..(i + 1) * d],
-            &self.payloads[i],
+            &mut self.payload_index,
+            self.ids.iter().copied().zip(self.payloads.iter()),
         )
     }
 
-    pub(crate) fn id(&self, i: usize) -> PointId {
-        self.ids[i]
+    pub(crate) fn has_vector(&self, row: usize, name: &str) -> bool {
+        self.columns.get(name).is_some_and(|c| c.is_present(row))
     }
 
-    pub(crate) fn payload(&self, i: usize) -> &Payload {
-        &self.payloads[i]
+    /// The point's present vectors.
+    pub(crate) fn vectors(&self, row: usize) -> NamedVectors {
+        self.columns
+            .iter()
+            .filter_map(|(name, c)| c.get(row).map(|v| (name.clone(), v.to_vec())))
+            .collect()
     }
 
     pub(crate) fn find(&self, id: PointId) -> Option<usize> {
         self.index.get(&id).map(|&r| r as usize)
     }
 
-    /// Rows in id order, starting at the `skip`-th.
-    pub(crate) fn rows_in_id_order(&self, skip: usize) -> impl Iterator<Item = usize> + '_ {
-        self.index.values().skip(skip).map(|&r| r as usize)
+    /// Rows in id order, starting at `from` (inclusive).
+    pub(crate) fn rows_from(&self, from: Option<PointId>) -> impl Iterator<Item = usize> + '_ {
+        let range = match from {
+            Some(id) => self.index.range(id..),
+            None => self.index.range(..),
+        };
+        range.map(|(_, &r)| r as usize)
     }
 
-    /// Inserts or overwrites a point. The vector must have the segment's dimension (fixed by
-    /// the first point when the segment has none yet); the caller validated that.
-    pub(crate) fn upsert(&mut self, id: PointId, vector: &[f32], payload: Payload, version: u64) {
-        let d = *self.dim.get_or_insert(vector.len());
-        debug_assert_eq!(d, vector.len());
+    /// Whether the point at `row` passes `filter`.
+    pub(crate) fn matches(&self, row: usize, filter: &Filter) -> bool {
+        filter.check(self.ids[row], &self.payloads[row], &|name| {
+            self.has_vector(row, name)
+        })
+    }
+
+    /// Inserts or replaces a point: all its vectors and its payload. Vectors must have their
+    /// space's dimension (the caller validated that); unknown spaces were refused before.
+    pub(crate) fn upsert(
+        &mut self,
+        id: PointId,
+        vectors: &NamedVectors,
+        payload: Payload,
+        version: u64,
+    ) {
         match self.find(id) {
             Some(r) => {
-                self.vectors[r * d..(r + 1) * d].copy_from_slice(vector);
-                self.payloads[r] = payload;
+                for (name, col) in self.columns.iter_mut() {
+                    col.set(r, vectors.get(name).map(Vec::as_slice));
+                }
+                self.replace_payload(r, payload);
                 self.versions[r] = version;
             }
             None => {
                 let r = u32::try_from(self.ids.len()).expect("fewer than 2^32 points per segment");
-                self.vectors.extend_from_slice(vector);
+                for (name, col) in self.columns.iter_mut() {
+                    col.push(vectors.get(name).map(Vec::as_slice));
+                }
+                self.payload_index.add_point(id, &payload);
                 self.ids.push(id);
                 self.versions.push(version);
                 self.payloads.push(payload);
@@ -90,18 +219,38 @@ impl Segment {
         }
     }
 
+    /// Replaces the payload of the point at `row`, keeping the payload indexes true.
+    pub(crate) fn replace_payload(&mut self, row: usize, payload: Payload) {
+        let id = self.ids[row];
+        self.payload_index.remove_point(id, &self.payloads[row]);
+        self.payload_index.add_point(id, &payload);
+        self.payloads[row] = payload;
+    }
+
+    pub(crate) fn set_version(&mut self, row: usize, version: u64) {
+        self.versions[row] = version;
+    }
+
+    /// Sets (or, with `None`, removes) one vector of the point at `row`.
+    pub(crate) fn set_vector(&mut self, row: usize, name: &str, v: Option<&[f32]>) {
+        if let Some(col) = self.columns.get_mut(name) {
+            col.set(row, v);
+        }
+    }
+
     /// Removes a point; returns whether it existed.
     pub(crate) fn delete(&mut self, id: PointId) -> bool {
         let Some(r) = self.index.remove(&id).map(|r| r as usize) else {
             return false;
         };
-        let d = self.dim.unwrap_or(0);
+        self.payload_index.remove_point(id, &self.payloads[r]);
         let last = self.ids.len() - 1;
         if r != last {
-            self.vectors.copy_within(last * d..(last + 1) * d, r * d);
             self.index.insert(self.ids[last], r as u32);
         }
-        self.vectors.truncate(last * d);
+        for col in self.columns.values_mut() {
+            col.swap_remove(r);
+        }
         self.ids.swap_remove(r);
         self.versions.swap_remove(r);
         self.payloads.swap_remove(r);
@@ -113,29 +262,55 @@ impl Segment {
 mod tests {
     use super::*;
 
+    fn v(name: &str, x: &[f32]) -> NamedVectors {
+        NamedVectors::from([(name.to_string(), x.to_vec())])
+    }
+
     #[test]
     fn deletes_keep_rows_dense_and_the_id_map_true() {
-        let mut s = Segment::new(None);
+        let mut s = Segment::new([("", None)]);
         for i in 0..10u64 {
-            s.upsert(PointId::Num(i), &[i as f32, 0.0], Payload::new(), i);
+            s.upsert(PointId::Num(i), &v("", &[i as f32, 0.0]), Payload::new(), i);
         }
-        assert_eq!(s.dim(), Some(2));
+        assert_eq!(s.column("").unwrap().dim(), Some(2));
         assert!(s.delete(PointId::Num(3)));
         assert!(!s.delete(PointId::Num(3)));
         assert!(s.delete(PointId::Num(9)));
         assert_eq!(s.len(), 8);
         for i in [0u64, 1, 2, 4, 5, 6, 7, 8] {
             let r = s.find(PointId::Num(i)).unwrap();
-            assert_eq!(s.row(r).2, &[i as f32, 0.0]);
+            assert_eq!(s.column("").unwrap().get(r).unwrap(), &[i as f32, 0.0]);
         }
-        let order: Vec<PointId> = s.rows_in_id_order(0).map(|r| s.id(r)).collect();
+        let order: Vec<PointId> = s.rows_from(None).map(|r| s.id(r)).collect();
         let mut sorted = order.clone();
         sorted.sort();
         assert_eq!(order, sorted);
-        s.upsert(PointId::Num(4), &[40.0, 1.0], Payload::new(), 20);
+        let from4: Vec<PointId> = s
+            .rows_from(Some(PointId::Num(4)))
+            .map(|r| s.id(r))
+            .collect();
+        assert_eq!(from4[0], PointId::Num(4));
+        s.upsert(PointId::Num(4), &v("", &[40.0, 1.0]), Payload::new(), 20);
         let r = s.find(PointId::Num(4)).unwrap();
-        assert_eq!(s.row(r).1, 20);
-        assert_eq!(s.row(r).2, &[40.0, 1.0]);
+        assert_eq!(s.version(r), 20);
+        assert_eq!(s.column("").unwrap().get(r).unwrap(), &[40.0, 1.0]);
         assert_eq!(s.len(), 8);
+    }
+
+    #[test]
+    fn named_spaces_may_be_absent_per_point() {
+        let mut s = Segment::new([("a", Some(2)), ("b", None)]);
+        s.upsert(PointId::Num(1), &v("a", &[1.0, 2.0]), Payload::new(), 1);
+        s.upsert(PointId::Num(2), &v("a", &[3.0, 4.0]), Payload::new(), 2);
+        assert!(!s.has_vector(0, "b"));
+        // the first vector of space b fixes its dimension and widens the column
+        s.set_vector(1, "b", Some(&[5.0, 6.0, 7.0]));
+        assert_eq!(s.column("b").unwrap().dim(), Some(3));
+        assert_eq!(s.column("b").unwrap().data().len(), 6);
+        assert_eq!(s.vectors(1).len(), 2);
+        s.set_vector(1, "a", None);
+        assert_eq!(s.vectors(1).keys().collect::<Vec<_>>(), ["b"]);
+        assert!(s.delete(PointId::Num(1)));
+        assert_eq!(s.column("b").unwrap().get(0).unwrap(), &[5.0, 6.0, 7.0]);
     }
 }

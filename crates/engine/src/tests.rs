@@ -5,9 +5,13 @@ use std::path::Path;
 use serde_json::json;
 
 use crate::{
-    CollectionConfig, Database, DatabaseOptions, Distance, EngineError, Filter, Payload, PointId,
-    PointStruct, SearchRequest,
+    Collection, CollectionConfig, Database, DatabaseOptions, Distance, EngineError, Filter,
+    Payload, PayloadSelector, PointId, PointStruct, SearchRequest, VectorSelector,
 };
+
+fn dim(c: &Collection) -> Option<usize> {
+    c.config().vectors.get("").unwrap().size
+}
 
 fn p(id: u64, v: &[f32], payload: serde_json::Value) -> PointStruct {
     PointStruct::new(
@@ -33,9 +37,9 @@ fn first_point_fixes_the_dimension_and_bad_batches_apply_nothing() {
         .unwrap_err();
     assert!(e.to_string().contains("expected dim: 2, got 1"), "{e}");
     assert_eq!(c.points_count(), 0);
-    assert_eq!(c.config().dim, None);
+    assert_eq!(dim(&c), None);
     c.upsert(vec![p(1, &[1.0, 2.0], json!({}))]).unwrap();
-    assert_eq!(c.config().dim, Some(2));
+    assert_eq!(dim(&c), Some(2));
     let e = c
         .upsert(vec![
             p(2, &[1.0, 2.0], json!({})),
@@ -117,7 +121,8 @@ fn cosine_vectors_are_stored_normalised() {
     let c = db.collection("c").unwrap();
     c.upsert(vec![p(1, &[3.0, 4.0], json!({}))]).unwrap();
     let r = c.get(PointId::Num(1)).unwrap();
-    assert!((r.vector[0] - 0.6).abs() < 1e-6 && (r.vector[1] - 0.8).abs() < 1e-6);
+    let v = &r.vectors.unwrap()[""];
+    assert!((v[0] - 0.6).abs() < 1e-6 && (v[1] - 0.8).abs() < 1e-6);
 }
 
 #[test]
@@ -139,15 +144,15 @@ fn search_filters_offsets_and_selects_fields() {
     let mut req = SearchRequest::new(vec![0.0], 3);
     req.filter = Some(Filter::from_seed(&json!({"even": true})).unwrap());
     req.offset = 1;
-    req.with_vector = true;
-    req.with_payload = false;
+    req.with_vector = VectorSelector::All;
+    req.with_payload = PayloadSelector::None;
     let hits = c.search(&req).unwrap();
     assert_eq!(
         hits.iter().map(|h| h.id).collect::<Vec<_>>(),
         [2u64, 4, 6].map(PointId::Num)
     );
     assert!(hits[0].payload.is_none());
-    assert_eq!(hits[0].vector.as_deref(), Some(&[2.0f32][..]));
+    assert_eq!(hits[0].vectors.as_ref().unwrap()[""], vec![2.0f32]);
     req.filter = Some(Filter::from_seed(&json!({"tags": "t1", "even": false})).unwrap());
     req.offset = 0;
     let ids: Vec<_> = c.search(&req).unwrap().iter().map(|h| h.id).collect();
@@ -193,7 +198,14 @@ fn snapshot(db: &Database) -> Vec<(String, Rows)> {
             (
                 n,
                 rows.into_iter()
-                    .map(|r| (r.id, r.vector, r.payload, r.version))
+                    .map(|r| {
+                        (
+                            r.id,
+                            r.vectors.unwrap()[""].clone(),
+                            r.payload.unwrap(),
+                            r.version,
+                        )
+                    })
                     .collect(),
             )
         })

@@ -1,32 +1,93 @@
 //! The engine's request and result types.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
+use serde_json::{Map, Value};
 
 use rvdb_filter::{Filter, Payload, PointId};
 use rvdb_vector::Distance;
 
-/// A collection's fixed parameters.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct CollectionConfig {
+/// The name of the unnamed (default) vector.
+pub const DEFAULT_VECTOR: &str = "";
+
+/// A point's vectors by name; a collection with one unnamed vector uses [`DEFAULT_VECTOR`].
+pub type NamedVectors = BTreeMap<String, Vec<f32>>;
+
+/// One vector space of a collection.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VectorParams {
+    /// `None` until the first point fixes it (the seed dialect).
+    pub size: Option<usize>,
     pub distance: Distance,
-    /// The vector dimension; `None` until the first point fixes it (the seed dialect).
-    pub dim: Option<usize>,
+    /// Qdrant's other per-vector settings (on_disk, hnsw_config, quantization_config, datatype,
+    /// multivector_config), kept and reported back as given.
+    pub extra: Map<String, Value>,
 }
 
-impl CollectionConfig {
-    /// A collection whose dimension the first point will fix.
-    pub fn new(distance: Distance) -> Self {
-        CollectionConfig {
+impl VectorParams {
+    pub fn new(distance: Distance, size: Option<usize>) -> Self {
+        VectorParams {
+            size,
             distance,
-            dim: None,
+            extra: Map::new(),
+        }
+    }
+}
+
+/// A collection's vector spaces: one unnamed, or several named.
+#[derive(Debug, Clone, PartialEq)]
+pub enum VectorsConfig {
+    Single(VectorParams),
+    Named(BTreeMap<String, VectorParams>),
+}
+
+impl VectorsConfig {
+    /// Every vector space by name (the unnamed one is [`DEFAULT_VECTOR`]).
+    pub fn spaces(&self) -> Vec<(&str, &VectorParams)> {
+        match self {
+            VectorsConfig::Single(p) => vec![(DEFAULT_VECTOR, p)],
+            VectorsConfig::Named(m) => m.iter().map(|(k, v)| (k.as_str(), v)).collect(),
         }
     }
 
-    /// A collection of `dim`-dimensional vectors.
+    pub fn get(&self, name: &str) -> Option<&VectorParams> {
+        match self {
+            VectorsConfig::Single(p) if name == DEFAULT_VECTOR => Some(p),
+            VectorsConfig::Single(_) => None,
+            VectorsConfig::Named(m) => m.get(name),
+        }
+    }
+
+    pub fn is_single(&self) -> bool {
+        matches!(self, VectorsConfig::Single(_))
+    }
+}
+
+/// A collection's parameters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CollectionConfig {
+    pub vectors: VectorsConfig,
+    /// Qdrant's collection-level settings (hnsw_config, optimizers_config, wal_config,
+    /// quantization_config, on_disk_payload, …), kept and reported back; defaults filled in by
+    /// the API layer.
+    pub settings: Map<String, Value>,
+}
+
+impl CollectionConfig {
+    /// One unnamed vector whose dimension the first point will fix.
+    pub fn new(distance: Distance) -> Self {
+        CollectionConfig {
+            vectors: VectorsConfig::Single(VectorParams::new(distance, None)),
+            settings: Map::new(),
+        }
+    }
+
+    /// One unnamed vector of `dim` dimensions.
     pub fn with_dim(distance: Distance, dim: usize) -> Self {
         CollectionConfig {
-            distance,
-            dim: Some(dim),
+            vectors: VectorsConfig::Single(VectorParams::new(distance, Some(dim))),
+            settings: Map::new(),
         }
     }
 }
@@ -35,29 +96,50 @@ impl CollectionConfig {
 #[derive(Debug, Clone, PartialEq)]
 pub struct PointStruct {
     pub id: PointId,
-    pub vector: Vec<f32>,
+    pub vectors: NamedVectors,
     pub payload: Payload,
 }
 
 impl PointStruct {
+    /// A point with one unnamed vector.
     pub fn new(id: PointId, vector: Vec<f32>, payload: Payload) -> Self {
         PointStruct {
             id,
-            vector,
+            vectors: NamedVectors::from([(DEFAULT_VECTOR.to_string(), vector)]),
             payload,
         }
     }
 }
 
-/// A stored point as returned by get and list.
+/// Which payload fields to return.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum PayloadSelector {
+    #[default]
+    None,
+    All,
+    Include(Vec<String>),
+    Exclude(Vec<String>),
+}
+
+/// Which vectors to return.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum VectorSelector {
+    #[default]
+    None,
+    All,
+    Names(Vec<String>),
+}
+
+/// A stored point as returned by get, retrieve and scroll.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Record {
     pub id: PointId,
-    pub payload: Payload,
-    pub vector: Vec<f32>,
+    pub payload: Option<Payload>,
+    pub vectors: Option<NamedVectors>,
     /// Sequence number of the write that last changed the point.
-    #[serde(skip)]
     pub version: u64,
+    /// The value the points were ordered by (scroll with order_by).
+    pub order_value: Option<Value>,
 }
 
 /// A search hit.
@@ -68,35 +150,82 @@ pub struct ScoredPoint {
     pub version: u64,
     pub score: f32,
     pub payload: Option<Payload>,
-    pub vector: Option<Vec<f32>>,
+    pub vectors: Option<NamedVectors>,
+    pub order_value: Option<Value>,
 }
 
-/// A nearest-neighbour search.
+/// How recommendation examples become scores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecommendStrategy {
+    /// One query: mean(positive) + mean(positive) − mean(negative).
+    AverageVector,
+    /// Closest positive vs closest negative, squashed by a sigmoid.
+    BestScore,
+    /// Σ similarity to positives − Σ similarity to negatives.
+    SumScores,
+}
+
+/// What scores a point, as vectors (point ids are resolved before this).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ScoreQuery {
+    Nearest(Vec<f32>),
+    Recommend {
+        positive: Vec<Vec<f32>>,
+        negative: Vec<Vec<f32>>,
+        strategy: RecommendStrategy,
+    },
+}
+
+/// A vector search in one vector space.
 #[derive(Debug, Clone)]
 pub struct SearchRequest {
-    pub vector: Vec<f32>,
+    /// The vector space ([`DEFAULT_VECTOR`] for the unnamed one).
+    pub using: String,
+    pub query: ScoreQuery,
     pub limit: usize,
     pub offset: usize,
-    /// Cosine/Dot: keep scores ≥ threshold; Euclid/Manhattan: keep distances ≤ threshold.
+    /// Qdrant's semantics: similarity must exceed it; distance must stay under it.
     pub score_threshold: Option<f32>,
     pub filter: Option<Filter>,
-    pub with_payload: bool,
-    pub with_vector: bool,
+    pub with_payload: PayloadSelector,
+    pub with_vector: VectorSelector,
 }
 
 impl SearchRequest {
-    /// The `limit` nearest points, with payloads, without vectors.
+    /// The `limit` nearest points to `vector` in the unnamed space, with payloads.
     pub fn new(vector: Vec<f32>, limit: usize) -> Self {
         SearchRequest {
-            vector,
+            using: DEFAULT_VECTOR.to_string(),
+            query: ScoreQuery::Nearest(vector),
             limit,
             offset: 0,
             score_threshold: None,
             filter: None,
-            with_payload: true,
-            with_vector: false,
+            with_payload: PayloadSelector::All,
+            with_vector: VectorSelector::None,
         }
     }
+}
+
+/// Order of a scroll by payload value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrderBy {
+    pub key: String,
+    pub descending: bool,
+    /// Start from this value (inclusive).
+    pub start_from: Option<f64>,
+}
+
+/// A page of points in id order (or by a payload value).
+#[derive(Debug, Clone)]
+pub struct ScrollRequest {
+    pub filter: Option<Filter>,
+    pub limit: usize,
+    /// Start at this id (inclusive).
+    pub offset: Option<PointId>,
+    pub order_by: Option<OrderBy>,
+    pub with_payload: PayloadSelector,
+    pub with_vector: VectorSelector,
 }
 
 /// The outcome of an acknowledged write (Qdrant's `UpdateResult`).
@@ -115,4 +244,37 @@ impl UpdateResult {
             status: "completed",
         }
     }
+}
+
+/// Which points a payload or vector operation touches.
+#[derive(Debug, Clone)]
+pub enum PointSelector {
+    Ids(Vec<PointId>),
+    Filter(Filter),
+}
+
+/// A payload or vector update.
+#[derive(Debug, Clone)]
+pub enum PointUpdate {
+    Upsert(Vec<PointStruct>),
+    Delete(PointSelector),
+    SetPayload {
+        selector: PointSelector,
+        payload: Payload,
+        key: Option<String>,
+    },
+    OverwritePayload {
+        selector: PointSelector,
+        payload: Payload,
+    },
+    DeletePayload {
+        selector: PointSelector,
+        keys: Vec<String>,
+    },
+    ClearPayload(PointSelector),
+    UpdateVectors(Vec<(PointId, NamedVectors)>),
+    DeleteVectors {
+        selector: PointSelector,
+        names: Vec<String>,
+    },
 }

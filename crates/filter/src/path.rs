@@ -5,8 +5,8 @@ use std::fmt;
 use serde_json::Value;
 
 /// One step of a [`JsonPath`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Step {
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum PathStep {
     /// An object key.
     Key(String),
     /// `[N]`: one array element.
@@ -19,7 +19,7 @@ enum Step {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JsonPath {
     raw: String,
-    steps: Vec<Step>,
+    steps: Vec<PathStep>,
 }
 
 impl fmt::Display for JsonPath {
@@ -43,7 +43,7 @@ impl JsonPath {
                 let Some(end) = stripped.find('"') else {
                     return bad("unterminated quote");
                 };
-                steps.push(Step::Key(stripped[..end].to_string()));
+                steps.push(PathStep::Key(stripped[..end].to_string()));
                 rest = &stripped[end + 1..];
             } else {
                 let end = rest
@@ -52,7 +52,7 @@ impl JsonPath {
                 if end == 0 {
                     return bad("expected a key");
                 }
-                steps.push(Step::Key(rest[..end].to_string()));
+                steps.push(PathStep::Key(rest[..end].to_string()));
                 rest = &rest[end..];
             }
             // any number of brackets
@@ -60,13 +60,15 @@ impl JsonPath {
                 let Some(end) = stripped.find(']') else {
                     return bad("unterminated `[`");
                 };
-                let inner = stripped[..end].trim();
+                let inner = &stripped[..end];
                 if inner.is_empty() {
-                    steps.push(Step::All);
+                    steps.push(PathStep::All);
+                } else if !inner.bytes().all(|b| b.is_ascii_digit()) {
+                    return bad("array index must be a non-negative integer");
                 } else {
                     match inner.parse::<usize>() {
-                        Ok(i) => steps.push(Step::Index(i)),
-                        Err(_) => return bad("array index must be a non-negative integer"),
+                        Ok(i) => steps.push(PathStep::Index(i)),
+                        Err(_) => return bad("array index is too large"),
                     }
                 }
                 rest = &stripped[end + 1..];
@@ -90,10 +92,20 @@ impl JsonPath {
         &self.raw
     }
 
+    /// The parsed steps; the first is always a [`PathStep::Key`].
+    pub fn steps(&self) -> &[PathStep] {
+        &self.steps
+    }
+
+    /// Whether two paths select the same values (`a.b` and `"a".b` do).
+    pub fn same_steps(&self, other: &JsonPath) -> bool {
+        self.steps == other.steps
+    }
+
     /// Whether the path ends in `[]` (a nested-filter key may be written either way).
     pub fn without_trailing_all(&self) -> JsonPath {
         let mut p = self.clone();
-        if p.steps.len() > 1 && p.steps.last() == Some(&Step::All) {
+        if p.steps.len() > 1 && p.steps.last() == Some(&PathStep::All) {
             p.steps.pop();
             p.raw.truncate(p.raw.len() - 2);
         }
@@ -108,7 +120,7 @@ impl JsonPath {
         flat: bool,
     ) -> Vec<&'a Value> {
         let mut out = Vec::new();
-        let Some(Step::Key(first)) = self.steps.first() else {
+        let Some(PathStep::Key(first)) = self.steps.first() else {
             return out;
         };
         if let Some(v) = payload.get(first) {
@@ -118,7 +130,7 @@ impl JsonPath {
     }
 }
 
-fn collect<'a>(v: &'a Value, steps: &[Step], flat: bool, out: &mut Vec<&'a Value>) {
+fn collect<'a>(v: &'a Value, steps: &[PathStep], flat: bool, out: &mut Vec<&'a Value>) {
     let Some((step, rest)) = steps.split_first() else {
         match v {
             Value::Array(items) if flat => out.extend(items.iter()),
@@ -127,17 +139,17 @@ fn collect<'a>(v: &'a Value, steps: &[Step], flat: bool, out: &mut Vec<&'a Value
         return;
     };
     match (step, v) {
-        (Step::Key(k), Value::Object(map)) => {
+        (PathStep::Key(k), Value::Object(map)) => {
             if let Some(child) = map.get(k) {
                 collect(child, rest, flat, out);
             }
         }
-        (Step::Index(i), Value::Array(items)) => {
+        (PathStep::Index(i), Value::Array(items)) => {
             if let Some(child) = items.get(*i) {
                 collect(child, rest, flat, out);
             }
         }
-        (Step::All, Value::Array(items)) => {
+        (PathStep::All, Value::Array(items)) => {
             for child in items {
                 collect(child, rest, flat, out);
             }

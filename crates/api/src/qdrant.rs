@@ -1,0 +1,909 @@
+//! Handlers of the Qdrant REST dialect (routes the seed does not have, and the Qdrant side of
+//! the shared ones).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use rvdb_engine::{
+    AliasAction, Collection, CollectionConfig, Database, Distance, Lookup, PayloadSchemaType,
+    PointUpdate, UpdateResult, VectorParams, VectorsConfig,
+};
+use serde_json::{json, Map, Value};
+
+use crate::convert::{self, bad, field, join, object, Obj};
+use crate::extract::{JsonBody, Timer};
+use crate::handlers::{blocking, path};
+use crate::render;
+use crate::{ApiError, AppState};
+
+type ApiResult = Result<Response, ApiError>;
+type Params = Result<Query<HashMap<String, String>>, QueryRejection>;
+
+/// The version of the Qdrant API this server implements (the client checks it).
+pub const QDRANT_API_VERSION: &str = "1.19.0";
+
+pub(crate) async fn root() -> Response {
+    axum::Json(json!({
+        "title": "rustvecdb - vector search engine (Qdrant-compatible API)",
+        "version": QDRANT_API_VERSION,
+        "rustvecdb_version": env!("CARGO_PKG_VERSION"),
+    }))
+    .into_response()
+}
+
+pub(crate) async fn healthz() -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        "healthz check passed",
+    )
+        .into_response()
+}
+
+pub(crate) async fn livez() -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        "livez check passed",
+    )
+        .into_response()
+}
+
+pub(crate) async fn readyz() -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        "all shards are ready",
+    )
+        .into_response()
+}
+
+/// `?wait=true` answers "completed"; otherwise "acknowledged" (the write is durable and
+/// visible either way when the answer comes).
+fn wait(params: Params) -> Result<bool, ApiError> {
+    let Query(q) = params
+        .map_err(|e| ApiError::bad_request(format!("Bad query string: {}", e.body_text())))?;
+    match q.get("wait").map(String::as_str) {
+        None | Some("false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(v) => Err(ApiError::bad_request(format!(
+            "Wrong input: wait: expected true or false, got `{v}`"
+        ))),
+    }
+}
+
+fn update_json(r: UpdateResult, wait: bool) -> Value {
+    json!({"operation_id": r.operation_id, "status": if wait { "completed" } else { "acknowledged" }})
+}
+
+fn collection(
+    s: &AppState,
+    name: Result<Path<String>, PathRejection>,
+) -> Result<Arc<Collection>, ApiError> {
+    Ok(s.db.collection(&path(name)?)?)
+}
+
+fn distance(v: Option<&Value>, at: &str) -> Result<Distance, ApiError> {
+    let name = v
+        .and_then(Value::as_str)
+        .ok_or_else(|| bad(at, "must be one of Cosine, Euclid, Dot, Manhattan"))?;
+    Distance::parse(name).ok_or_else(|| {
+        bad(at, format!("unknown distance `{name}`; expected Cosine, Euclid (Euclidean), Dot (DotProduct) or Manhattan"))
+    })
+}
+
+fn vector_params(m: &Obj, at: &str) -> Result<VectorParams, ApiError> {
+    let size = m
+        .get("size")
+        .and_then(Value::as_u64)
+        .ok_or_else(|| bad(&join(at, "size"), "must be a positive integer"))?;
+    if field(m, "multivector_config").is_some() {
+        return Err(bad(
+            &join(at, "multivector_config"),
+            "multi-vectors are not supported",
+        ));
+    }
+    let mut extra = m.clone();
+    extra.remove("size");
+    extra.remove("distance");
+    extra.retain(|_, v| !v.is_null());
+    Ok(VectorParams {
+        size: Some(size as usize),
+        distance: distance(m.get("distance"), &join(at, "distance"))?,
+        extra,
+    })
+}
+
+/// The collection config of a Qdrant create body (`vectors` + settings) or a seed one.
+pub(crate) fn create_config(body: &Obj) -> Result<CollectionConfig, ApiError> {
+    let vectors = match (field(body, "vectors"), field(body, "distance")) {
+        (Some(Value::Object(v)), _) if v.contains_key("size") || v.contains_key("distance") => {
+            VectorsConfig::Single(vector_params(v, "vectors")?)
+        }
+        (Some(Value::Object(v)), _) => {
+            let mut named = std::collections::BTreeMap::new();
+            for (name, p) in v {
+                let Value::Object(p) = p else {
+                    return Err(bad(
+                        &format!("vectors.{name}"),
+                        "expected {\"size\", \"distance\"}",
+                    ));
+                };
+                named.insert(name.clone(), vector_params(p, &format!("vectors.{name}"))?);
+            }
+            VectorsConfig::Named(named)
+        }
+        (Some(_), _) => return Err(bad("vectors", "must be an object")),
+        (None, Some(d)) => {
+            VectorsConfig::Single(VectorParams::new(distance(Some(d), "distance")?, None))
+        }
+        (None, None) => {
+            if field(body, "sparse_vectors").is_some() {
+                return Err(bad("sparse_vectors", "sparse vectors are not supported"));
+            }
+            return Err(bad(
+                "",
+                "missing `distance` (seed body) or `vectors` (Qdrant body)",
+            ));
+        }
+    };
+    if field(body, "sparse_vectors")
+        .and_then(Value::as_object)
+        .is_some_and(|m| !m.is_empty())
+    {
+        return Err(bad("sparse_vectors", "sparse vectors are not supported"));
+    }
+    if field(body, "init_from").is_some() {
+        return Err(bad(
+            "init_from",
+            "initialising from another collection is not supported",
+        ));
+    }
+    let mut settings = render::default_settings();
+    for key in [
+        "shard_number",
+        "replication_factor",
+        "write_consistency_factor",
+        "on_disk_payload",
+        "hnsw_config",
+        "optimizers_config",
+        "wal_config",
+        "quantization_config",
+        "strict_mode_config",
+        "metadata",
+        "sharding_method",
+    ] {
+        if let Some(v) = field(body, key) {
+            merge_into(&mut settings, key, v.clone());
+        }
+    }
+    Ok(CollectionConfig { vectors, settings })
+}
+
+fn merge_into(settings: &mut Map<String, Value>, key: &str, v: Value) {
+    match (settings.get_mut(key), v) {
+        (Some(Value::Object(t)), Value::Object(p)) => {
+            for (k, x) in p {
+                if !x.is_null() {
+                    t.insert(k, x);
+                }
+            }
+        }
+        (_, v) => {
+            settings.insert(key.to_string(), v);
+        }
+    }
+}
+
+pub(crate) async fn collection_exists(
+    t: Timer,
+    State(s): State<AppState>,
+    name: Result<Path<String>, PathRejection>,
+) -> ApiResult {
+    let name = path(name)?;
+    Ok(t.ok(json!({"exists": s.db.collection_exists(&name)})))
+}
+
+/// PATCH /collections/{name}.
+pub(crate) async fn update_collection(
+    t: Timer,
+    State(s): State<AppState>,
+    name: Result<Path<String>, PathRejection>,
+    JsonBody(body): JsonBody,
+) -> ApiResult {
+    let c = collection(&s, name)?;
+    let body = object(body, "")?;
+    let mut settings = Map::new();
+    if let Some(Value::Object(params)) = field(&body, "params") {
+        for (k, v) in params {
+            if !v.is_null() {
+                settings.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    for key in [
+        "hnsw_config",
+        "optimizers_config",
+        "quantization_config",
+        "strict_mode_config",
+        "metadata",
+    ] {
+        if let Some(v) = field(&body, key) {
+            settings.insert(key.to_string(), v.clone());
+        }
+    }
+    if field(&body, "sparse_vectors").is_some() {
+        return Err(bad("sparse_vectors", "sparse vectors are not supported"));
+    }
+    let vectors = convert::vector_extras(&body);
+    blocking(move || c.update_config(settings, vectors)).await??;
+    Ok(t.ok(true))
+}
+
+pub(crate) async fn update_aliases(
+    t: Timer,
+    State(s): State<AppState>,
+    JsonBody(body): JsonBody,
+) -> ApiResult {
+    let body = object(body, "")?;
+    let Some(Value::Array(items)) = field(&body, "actions") else {
+        return Err(bad("actions", "expected an array of alias actions"));
+    };
+    let mut actions = Vec::new();
+    for (i, a) in items.iter().enumerate() {
+        let at = format!("actions[{i}]");
+        let a = a
+            .as_object()
+            .ok_or_else(|| bad(&at, "expected an object"))?;
+        let get = |inner: &Obj, k: &str, at: &str| -> Result<String, ApiError> {
+            convert::str_field(inner, k, at)?
+                .map(str::to_string)
+                .ok_or_else(|| bad(&join(at, k), "missing"))
+        };
+        if let Some(Value::Object(c)) = field(a, "create_alias") {
+            let at = join(&at, "create_alias");
+            actions.push(AliasAction::Create {
+                alias: get(c, "alias_name", &at)?,
+                collection: get(c, "collection_name", &at)?,
+            });
+        } else if let Some(Value::Object(d)) = field(a, "delete_alias") {
+            actions.push(AliasAction::Delete {
+                alias: get(d, "alias_name", &join(&at, "delete_alias"))?,
+            });
+        } else if let Some(Value::Object(r)) = field(a, "rename_alias") {
+            let at = join(&at, "rename_alias");
+            actions.push(AliasAction::Rename {
+                old: get(r, "old_alias_name", &at)?,
+                new: get(r, "new_alias_name", &at)?,
+            });
+        } else {
+            return Err(bad(
+                &at,
+                "expected create_alias, delete_alias or rename_alias",
+            ));
+        }
+    }
+    let db = s.db.clone();
+    blocking(move || db.update_aliases(&actions)).await??;
+    Ok(t.ok(true))
+}
+
+fn aliases_json(list: Vec<(String, String)>) -> Value {
+    json!({"aliases": list.into_iter().map(|(a, c)| json!({"alias_name": a, "collection_name": c})).collect::<Vec<_>>()})
+}
+
+pub(crate) async fn list_aliases(t: Timer, State(s): State<AppState>) -> Response {
+    t.ok(aliases_json(s.db.aliases()))
+}
+
+pub(crate) async fn collection_aliases(
+    t: Timer,
+    State(s): State<AppState>,
+    name: Result<Path<String>, PathRejection>,
+) -> ApiResult {
+    let name = path(name)?;
+    if !s.db.collection_exists(&name) {
+        return Err(rvdb_engine::EngineError::CollectionNotFound(name).into());
+    }
+    Ok(t.ok(aliases_json(
+        s.db.aliases()
+            .into_iter()
+            .filter(|(_, c)| *c == name)
+            .collect(),
+    )))
+}
+
+/// PUT /collections/{name}/points: `{"points": […]}` or `{"batch": {…}}`.
+pub(crate) async fn upsert(
+    t: Timer,
+    State(s): State<AppState>,
+    name: Result<Path<String>, PathRejection>,
+    params: Params,
+    JsonBody(body): JsonBody,
+) -> ApiResult {
+    let c = collection(&s, name)?;
+    let wait = wait(params)?;
+    let points = convert::points_list(&object(body, "")?)?;
+    let r = blocking(move || c.upsert(points)).await??;
+    Ok(t.ok(update_json(r, wait)))
+}
+
+/// POST /collections/{name}/points with `{"ids": …}`: retrieve.
+pub(crate) async fn retrieve(t: Timer, c: Arc<Collection>, body: Obj) -> ApiResult {
+    let ids = convert::point_ids(field(&body, "ids").unwrap_or(&Value::Null), "ids")?;
+    let with_payload = convert::with_payload(field(&body, "with_payload"), true, "with_payload")?;
+    let with_vector = convert::with_vector(
+        field(&body, "with_vector").or(field(&body, "with_vectors")),
+        "with_vector",
+    )?;
+    let records = blocking(move || c.retrieve(&ids, &with_payload, &with_vector)).await??;
+    Ok(t.ok(render::records(records)))
+}
+
+async fn run_update(
+    t: Timer,
+    c: Arc<Collection>,
+    params: Params,
+    update: PointUpdate,
+) -> ApiResult {
+    let wait = wait(params)?;
+    let r = blocking(move || c.update(update)).await??;
+    Ok(t.ok(update_json(r, wait)))
+}
+
+macro_rules! update_route {
+    ($name:ident, |$body:ident| $make:expr) => {
+        pub(crate) async fn $name(
+            t: Timer,
+            State(s): State<AppState>,
+            name: Result<Path<String>, PathRejection>,
+            params: Params,
+            JsonBody(body): JsonBody,
+        ) -> ApiResult {
+            let c = collection(&s, name)?;
+            let $body = object(body, "")?;
+            let update: PointUpdate = $make;
+            run_update(t, c, params, update).await
+        }
+    };
+}
+
+update_route!(delete_points, |b| PointUpdate::Delete(convert::selector(
+    &b, ""
+)?));
+update_route!(set_payload, |b| parse_set_payload(&b, "")?);
+update_route!(overwrite_payload, |b| PointUpdate::OverwritePayload {
+    payload: convert::payload_field(&b, "payload", "")?.ok_or_else(|| bad("payload", "missing"))?,
+    selector: convert::selector(&b, "")?,
+});
+update_route!(delete_payload, |b| parse_delete_payload(&b, "")?);
+update_route!(clear_payload, |b| PointUpdate::ClearPayload(
+    convert::selector(&b, "")?
+));
+update_route!(update_vectors, |b| parse_update_vectors(&b, "")?);
+update_route!(delete_vectors, |b| parse_delete_vectors(&b, "")?);
+
+fn parse_set_payload(b: &Obj, at: &str) -> Result<PointUpdate, ApiError> {
+    Ok(PointUpdate::SetPayload {
+        payload: convert::payload_field(b, "payload", at)?
+            .ok_or_else(|| bad(&join(at, "payload"), "missing"))?,
+        selector: convert::selector(b, at)?,
+        key: convert::str_field(b, "key", at)?.map(str::to_string),
+    })
+}
+
+fn strings(v: Option<&Value>, at: &str) -> Result<Vec<String>, ApiError> {
+    match v {
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|x| {
+                x.as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| bad(at, "expected strings"))
+            })
+            .collect(),
+        _ => Err(bad(at, "expected an array of strings")),
+    }
+}
+
+fn parse_delete_payload(b: &Obj, at: &str) -> Result<PointUpdate, ApiError> {
+    Ok(PointUpdate::DeletePayload {
+        keys: strings(field(b, "keys"), &join(at, "keys"))?,
+        selector: convert::selector(b, at)?,
+    })
+}
+
+fn parse_update_vectors(b: &Obj, at: &str) -> Result<PointUpdate, ApiError> {
+    let Some(Value::Array(points)) = field(b, "points") else {
+        return Err(bad(
+            &join(at, "points"),
+            "expected an array of {\"id\", \"vector\"}",
+        ));
+    };
+    if field(b, "update_filter").is_some() {
+        return Err(bad(
+            &join(at, "update_filter"),
+            "conditional updates are not supported",
+        ));
+    }
+    let mut out = Vec::with_capacity(points.len());
+    for (i, p) in points.iter().enumerate() {
+        let pat = format!(
+            "{}points[{i}]",
+            if at.is_empty() {
+                String::new()
+            } else {
+                format!("{at}.")
+            }
+        );
+        let p = p
+            .as_object()
+            .ok_or_else(|| bad(&pat, "expected an object"))?;
+        let id = convert::point_id(p.get("id").unwrap_or(&Value::Null), &join(&pat, "id"))?;
+        let v = convert::vector_struct(
+            field(p, "vector").unwrap_or(&Value::Null),
+            &join(&pat, "vector"),
+        )?;
+        out.push((id, v));
+    }
+    Ok(PointUpdate::UpdateVectors(out))
+}
+
+fn parse_delete_vectors(b: &Obj, at: &str) -> Result<PointUpdate, ApiError> {
+    let names = strings(field(b, "vector"), &join(at, "vector"))?;
+    if names.is_empty() {
+        return Err(bad(&join(at, "vector"), "name at least one vector"));
+    }
+    Ok(PointUpdate::DeleteVectors {
+        names,
+        selector: convert::selector(b, at)?,
+    })
+}
+
+/// POST /collections/{name}/points/batch: operations applied in order; the first failure stops.
+pub(crate) async fn batch_update(
+    t: Timer,
+    State(s): State<AppState>,
+    name: Result<Path<String>, PathRejection>,
+    params: Params,
+    JsonBody(body): JsonBody,
+) -> ApiResult {
+    let c = collection(&s, name)?;
+    let wait = wait(params)?;
+    let body = object(body, "")?;
+    let Some(Value::Array(ops)) = field(&body, "operations") else {
+        return Err(bad("operations", "expected an array"));
+    };
+    let mut updates = Vec::with_capacity(ops.len());
+    for (i, op) in ops.iter().enumerate() {
+        let at = format!("operations[{i}]");
+        let op = op
+            .as_object()
+            .ok_or_else(|| bad(&at, "expected an object"))?;
+        let (kind, inner) = op
+            .iter()
+            .next()
+            .ok_or_else(|| bad(&at, "empty operation"))?;
+        let iat = join(&at, kind);
+        let inner = inner
+            .as_object()
+            .ok_or_else(|| bad(&iat, "expected an object"))?;
+        updates.push(match kind.as_str() {
+            "upsert" => {
+                PointUpdate::Upsert(convert::points_list(inner).map_err(|e| prefix(e, &iat))?)
+            }
+            "delete" => PointUpdate::Delete(convert::selector(inner, &iat)?),
+            "set_payload" => parse_set_payload(inner, &iat)?,
+            "overwrite_payload" => PointUpdate::OverwritePayload {
+                payload: convert::payload_field(inner, "payload", &iat)?
+                    .ok_or_else(|| bad(&join(&iat, "payload"), "missing"))?,
+                selector: convert::selector(inner, &iat)?,
+            },
+            "delete_payload" => parse_delete_payload(inner, &iat)?,
+            "clear_payload" => PointUpdate::ClearPayload(convert::selector(inner, &iat)?),
+            "update_vectors" => parse_update_vectors(inner, &iat)?,
+            "delete_vectors" => parse_delete_vectors(inner, &iat)?,
+            _ => return Err(bad(&at, format!("unknown operation `{kind}`"))),
+        });
+    }
+    let results = blocking(move || -> Result<Vec<Value>, rvdb_engine::EngineError> {
+        updates
+            .into_iter()
+            .map(|u| c.update(u).map(|r| update_json(r, wait)))
+            .collect()
+    })
+    .await??;
+    Ok(t.ok(results))
+}
+
+fn prefix(mut e: ApiError, at: &str) -> ApiError {
+    e.message = e
+        .message
+        .replacen("Wrong input: ", &format!("Wrong input: {at}."), 1);
+    e
+}
+
+/// POST /collections/{name}/points/scroll.
+pub(crate) async fn scroll(
+    t: Timer,
+    State(s): State<AppState>,
+    name: Result<Path<String>, PathRejection>,
+    JsonBody(body): JsonBody,
+) -> ApiResult {
+    let c = collection(&s, name)?;
+    let b = if body.is_null() {
+        Map::new()
+    } else {
+        object(body, "")?
+    };
+    let req = rvdb_engine::ScrollRequest {
+        filter: convert::filter(field(&b, "filter"), "filter")?,
+        limit: convert::limit_field(&b, "limit", "", 10)?,
+        offset: field(&b, "offset")
+            .map(|v| convert::point_id(v, "offset"))
+            .transpose()?,
+        order_by: field(&b, "order_by")
+            .map(|o| convert::order_by(o, "order_by"))
+            .transpose()?,
+        with_payload: convert::with_payload(field(&b, "with_payload"), true, "with_payload")?,
+        with_vector: convert::with_vector(
+            field(&b, "with_vector").or(field(&b, "with_vectors")),
+            "with_vector",
+        )?,
+    };
+    let (records, next) = blocking(move || c.scroll(&req)).await??;
+    Ok(t.ok(json!({"points": render::records(records), "next_page_offset": next})))
+}
+
+/// POST /collections/{name}/points/count.
+pub(crate) async fn count(
+    t: Timer,
+    State(s): State<AppState>,
+    name: Result<Path<String>, PathRejection>,
+    JsonBody(body): JsonBody,
+) -> ApiResult {
+    let c = collection(&s, name)?;
+    let b = if body.is_null() {
+        Map::new()
+    } else {
+        object(body, "")?
+    };
+    let filter = convert::filter(field(&b, "filter"), "filter")?;
+    let n = blocking(move || c.count(filter.as_ref())).await?;
+    Ok(t.ok(json!({"count": n})))
+}
+
+type LookupTarget = Option<(Arc<Collection>, Option<String>)>;
+
+fn lookup_collection(
+    db: &Database,
+    lookup: &Option<(String, Option<String>)>,
+) -> Result<LookupTarget, ApiError> {
+    lookup
+        .as_ref()
+        .map(|(name, vector)| Ok((db.collection(name)?, vector.clone())))
+        .transpose()
+}
+
+fn run_query(
+    c: &Collection,
+    db: &Database,
+    req: &convert::QueryRequest,
+) -> Result<Vec<rvdb_engine::ScoredPoint>, ApiError> {
+    let lookup = lookup_collection(db, &req.lookup)?;
+    let lookup = lookup.as_ref().map(|(c, v)| Lookup {
+        collection: c,
+        vector: v.clone(),
+    });
+    Ok(c.query(&req.query, lookup.as_ref())?)
+}
+
+/// POST /collections/{name}/points/query.
+pub(crate) async fn query(
+    t: Timer,
+    State(s): State<AppState>,
+    name: Result<Path<String>, PathRejection>,
+    JsonBody(body): JsonBody,
+) -> ApiResult {
+    let c = collection(&s, name)?;
+    let req = convert::query_request(&object(body, "")?, "")?;
+    let db = s.db.clone();
+    let hits = blocking(move || run_query(&c, &db, &req)).await??;
+    Ok(t.ok(json!({"points": render::hits(hits)})))
+}
+
+/// POST /collections/{name}/points/query/batch.
+pub(crate) async fn query_batch(
+    t: Timer,
+    State(s): State<AppState>,
+    name: Result<Path<String>, PathRejection>,
+    JsonBody(body): JsonBody,
+) -> ApiResult {
+    let c = collection(&s, name)?;
+    let body = object(body, "")?;
+    let Some(Value::Array(searches)) = field(&body, "searches") else {
+        return Err(bad("searches", "expected an array of queries"));
+    };
+    let reqs = searches
+        .iter()
+        .enumerate()
+        .map(|(i, q)| {
+            let at = format!("searches[{i}]");
+            convert::query_request(&object(q.clone(), &at)?, &at)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let db = s.db.clone();
+    let all = blocking(move || -> Result<Vec<Value>, ApiError> {
+        reqs.iter()
+            .map(|r| Ok(json!({"points": render::hits(run_query(&c, &db, r)?)})))
+            .collect()
+    })
+    .await??;
+    Ok(t.ok(all))
+}
+
+/// A group id: a string or an integer payload value.
+fn group_ids(values: Vec<&Value>) -> Option<Vec<Value>> {
+    let mut out: Vec<Value> = Vec::new();
+    for v in values {
+        match v {
+            Value::String(_) => {}
+            Value::Number(n) if n.is_i64() || n.is_u64() => {}
+            _ => return None,
+        }
+        if !out.contains(v) {
+            out.push(v.clone());
+        }
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+/// POST /collections/{name}/points/query/groups.
+pub(crate) async fn query_groups(
+    t: Timer,
+    State(s): State<AppState>,
+    name: Result<Path<String>, PathRejection>,
+    JsonBody(body): JsonBody,
+) -> ApiResult {
+    let c = collection(&s, name)?;
+    let body = object(body, "")?;
+    let group_by = convert::str_field(&body, "group_by", "")?
+        .ok_or_else(|| bad("group_by", "missing"))?
+        .to_string();
+    let group_by = rvdb_engine::JsonPath::parse(&group_by).map_err(|e| bad("group_by", e))?;
+    let group_size = convert::limit_field(&body, "group_size", "", 3)?;
+    let mut req = convert::query_request(&body, "")?;
+    let groups_limit = req.query.limit;
+    let with_payload = std::mem::replace(
+        &mut req.query.with_payload,
+        rvdb_engine::PayloadSelector::All,
+    );
+    if field(&body, "with_lookup").is_some() {
+        return Err(bad("with_lookup", "group lookups are not supported yet"));
+    }
+    let db = s.db.clone();
+    let groups = blocking(move || -> Result<Value, ApiError> {
+        // every matching point, best first; prefetches see the whole collection as well
+        let total = c.points_count().max(1);
+        req.query.limit = total;
+        req.query.offset = 0;
+        set_prefetch_limits(&mut req.query.prefetch, total);
+        let hits = run_query(&c, &db, &req)?;
+        let mut groups: Vec<(Value, Vec<rvdb_engine::ScoredPoint>)> = Vec::new();
+        for mut hit in hits {
+            let Some(payload) = hit.payload.as_ref() else {
+                continue;
+            };
+            let Some(ids) = group_ids(group_by.values(payload, true)) else {
+                continue;
+            };
+            hit.payload = select(&hit.payload, &with_payload);
+            for id in ids {
+                match groups.iter_mut().find(|(g, _)| *g == id) {
+                    Some((_, members)) => {
+                        if members.len() < group_size {
+                            members.push(hit.clone());
+                        }
+                    }
+                    None => groups.push((id, vec![hit.clone()])),
+                }
+            }
+        }
+        groups.truncate(groups_limit);
+        Ok(json!({"groups": groups
+            .into_iter()
+            .map(|(id, hits)| json!({"id": id, "hits": render::hits(hits)}))
+            .collect::<Vec<_>>()}))
+    })
+    .await??;
+    Ok(t.ok(groups))
+}
+
+fn set_prefetch_limits(ps: &mut [rvdb_engine::Prefetch], limit: usize) {
+    for p in ps {
+        p.limit = Some(limit);
+        set_prefetch_limits(&mut p.prefetch, limit);
+    }
+}
+
+fn select(
+    p: &Option<rvdb_engine::Payload>,
+    sel: &rvdb_engine::PayloadSelector,
+) -> Option<rvdb_engine::Payload> {
+    use rvdb_engine::PayloadSelector::*;
+    let p = p.as_ref()?;
+    match sel {
+        None => Option::None,
+        All => Some(p.clone()),
+        Include(k) => Some(rvdb_engine::select_payload(p, Some(k), Option::None)),
+        Exclude(k) => Some(rvdb_engine::select_payload(p, Option::None, Some(k))),
+    }
+}
+
+/// A legacy search body (`/points/search`, `/search/batch`): vector, filter, params, limit, …
+pub(crate) fn legacy_search(
+    b: &Obj,
+    at: &str,
+    payload_default: bool,
+) -> Result<rvdb_engine::SearchRequest, ApiError> {
+    let (using, vector) =
+        convert::named_vector(b.get("vector").unwrap_or(&Value::Null), &join(at, "vector"))?;
+    Ok(rvdb_engine::SearchRequest {
+        using,
+        query: rvdb_engine::ScoreQuery::Nearest(vector),
+        limit: convert::limit_field(b, "limit", at, 10)?,
+        offset: convert::usize_field(b, "offset", at)?.unwrap_or(0),
+        score_threshold: convert::f32_field(b, "score_threshold", at)?,
+        filter: match field(b, "filter") {
+            // the shared route also takes the seed's equality filter
+            Some(f) => rvdb_engine::Filter::from_json(f)
+                .map_err(|e| bad("", e.0.replacen("filter", &join(at, "filter"), 1)))?,
+            None => None,
+        },
+        with_payload: convert::with_payload(
+            field(b, "with_payload"),
+            payload_default,
+            &join(at, "with_payload"),
+        )?,
+        with_vector: convert::with_vector(
+            field(b, "with_vector").or(field(b, "with_vectors")),
+            &join(at, "with_vector"),
+        )?,
+    })
+}
+
+pub(crate) async fn search_batch(
+    t: Timer,
+    State(s): State<AppState>,
+    name: Result<Path<String>, PathRejection>,
+    JsonBody(body): JsonBody,
+) -> ApiResult {
+    let c = collection(&s, name)?;
+    let body = object(body, "")?;
+    let Some(Value::Array(searches)) = field(&body, "searches") else {
+        return Err(bad("searches", "expected an array of searches"));
+    };
+    let reqs = searches
+        .iter()
+        .enumerate()
+        .map(|(i, q)| {
+            let at = format!("searches[{i}]");
+            legacy_search(&object(q.clone(), &at)?, &at, false)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let all = blocking(
+        move || -> Result<Vec<Vec<render::ScoredOut>>, rvdb_engine::EngineError> {
+            reqs.iter().map(|r| c.search(r).map(render::hits)).collect()
+        },
+    )
+    .await??;
+    Ok(t.ok(all))
+}
+
+fn legacy_recommend(b: &Obj, at: &str) -> Result<convert::QueryRequest, ApiError> {
+    // the legacy body maps onto a query with a recommend query
+    let mut q = b.clone();
+    let mut reco = Map::new();
+    for k in ["positive", "negative", "strategy"] {
+        if let Some(v) = q.remove(k) {
+            reco.insert(k.to_string(), v);
+        }
+    }
+    q.insert("query".into(), json!({"recommend": reco}));
+    if let Some(f) = q.remove("with_vector") {
+        q.insert("with_vector".into(), f);
+    }
+    convert::query_request(&q, at)
+}
+
+pub(crate) async fn recommend(
+    t: Timer,
+    State(s): State<AppState>,
+    name: Result<Path<String>, PathRejection>,
+    JsonBody(body): JsonBody,
+) -> ApiResult {
+    let c = collection(&s, name)?;
+    let req = legacy_recommend(&object(body, "")?, "")?;
+    let db = s.db.clone();
+    let hits = blocking(move || run_query(&c, &db, &req)).await??;
+    Ok(t.ok(render::hits(hits)))
+}
+
+pub(crate) async fn recommend_batch(
+    t: Timer,
+    State(s): State<AppState>,
+    name: Result<Path<String>, PathRejection>,
+    JsonBody(body): JsonBody,
+) -> ApiResult {
+    let c = collection(&s, name)?;
+    let body = object(body, "")?;
+    let Some(Value::Array(searches)) = field(&body, "searches") else {
+        return Err(bad("searches", "expected an array of recommend requests"));
+    };
+    let reqs = searches
+        .iter()
+        .enumerate()
+        .map(|(i, q)| {
+            let at = format!("searches[{i}]");
+            legacy_recommend(&object(q.clone(), &at)?, &at)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let db = s.db.clone();
+    let all = blocking(move || -> Result<Vec<Vec<render::ScoredOut>>, ApiError> {
+        reqs.iter()
+            .map(|r| run_query(&c, &db, r).map(render::hits))
+            .collect()
+    })
+    .await??;
+    Ok(t.ok(all))
+}
+
+/// PUT /collections/{name}/index.
+pub(crate) async fn create_index(
+    t: Timer,
+    State(s): State<AppState>,
+    name: Result<Path<String>, PathRejection>,
+    params: Params,
+    JsonBody(body): JsonBody,
+) -> ApiResult {
+    let c = collection(&s, name)?;
+    let wait = wait(params)?;
+    let body = object(body, "")?;
+    let field_name = convert::str_field(&body, "field_name", "")?
+        .ok_or_else(|| bad("field_name", "missing"))?
+        .to_string();
+    let schema = match field(&body, "field_schema") {
+        Some(Value::String(t)) => t.clone(),
+        Some(Value::Object(m)) => convert::str_field(m, "type", "field_schema")?
+            .ok_or_else(|| bad("field_schema.type", "missing"))?
+            .to_string(),
+        _ => {
+            return Err(bad(
+                "field_schema",
+                "expected an index type such as \"keyword\"",
+            ))
+        }
+    };
+    let kind = PayloadSchemaType::parse(&schema).ok_or_else(|| {
+        bad("field_schema", format!("unknown index type `{schema}`; expected keyword, integer, float, bool, geo, text, uuid or datetime"))
+    })?;
+    let r = blocking(move || c.create_index(&field_name, kind)).await??;
+    Ok(t.ok(update_json(r, wait)))
+}
+
+pub(crate) async fn delete_index(
+    t: Timer,
+    State(s): State<AppState>,
+    p: Result<Path<(String, String)>, PathRejection>,
+    params: Params,
+) -> ApiResult {
+    let (name, field_name) = path(p)?;
+    let c = s.db.collection(&name)?;
+    let wait = wait(params)?;
+    let r = blocking(move || c.delete_index(&field_name)).await??;
+    Ok(t.ok(update_json(r, wait)))
+}

@@ -1,0 +1,161 @@
+//! Engine results → Qdrant's response shapes.
+
+use rvdb_engine::{
+    CollectionInfo, NamedVectors, Payload, PointId, Record, ScoredPoint, DEFAULT_VECTOR,
+};
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+
+/// A point's vectors as Qdrant shows them: a list when only the unnamed vector is there,
+/// otherwise an object of named vectors.
+#[derive(Serialize)]
+#[serde(untagged)]
+pub(crate) enum VectorOut {
+    Single(Vec<f32>),
+    Named(NamedVectors),
+}
+
+pub(crate) fn vectors_out(v: Option<NamedVectors>) -> Option<VectorOut> {
+    let mut v = v?;
+    if v.len() == 1 && v.contains_key(DEFAULT_VECTOR) {
+        return Some(VectorOut::Single(
+            v.remove(DEFAULT_VECTOR).unwrap_or_default(),
+        ));
+    }
+    Some(VectorOut::Named(v))
+}
+
+#[derive(Serialize)]
+pub(crate) struct RecordOut {
+    id: PointId,
+    payload: Option<Payload>,
+    vector: Option<VectorOut>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    order_value: Option<Value>,
+}
+
+impl From<Record> for RecordOut {
+    fn from(r: Record) -> Self {
+        RecordOut {
+            id: r.id,
+            payload: r.payload,
+            vector: vectors_out(r.vectors),
+            order_value: r.order_value,
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub(crate) struct ScoredOut {
+    id: PointId,
+    version: u64,
+    score: f32,
+    payload: Option<Payload>,
+    vector: Option<VectorOut>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    order_value: Option<Value>,
+}
+
+impl From<ScoredPoint> for ScoredOut {
+    fn from(p: ScoredPoint) -> Self {
+        ScoredOut {
+            id: p.id,
+            version: p.version,
+            score: p.score,
+            payload: p.payload,
+            vector: vectors_out(p.vectors),
+            order_value: p.order_value,
+        }
+    }
+}
+
+pub(crate) fn records(rs: Vec<Record>) -> Vec<RecordOut> {
+    rs.into_iter().map(RecordOut::from).collect()
+}
+
+pub(crate) fn hits(ps: Vec<ScoredPoint>) -> Vec<ScoredOut> {
+    ps.into_iter().map(ScoredOut::from).collect()
+}
+
+/// Qdrant's defaults for the settings a collection reports.
+pub(crate) fn default_settings() -> Map<String, Value> {
+    let v = json!({
+        "shard_number": 1,
+        "replication_factor": 1,
+        "write_consistency_factor": 1,
+        "on_disk_payload": true,
+        "hnsw_config": {
+            "m": 16, "ef_construct": 100, "full_scan_threshold": 10000,
+            "max_indexing_threads": 0, "on_disk": false
+        },
+        "optimizers_config": {
+            "deleted_threshold": 0.2, "vacuum_min_vector_number": 1000,
+            "default_segment_number": 0, "max_segment_size": null, "memmap_threshold": null,
+            "indexing_threshold": 10000, "flush_interval_sec": 5, "max_optimization_threads": null
+        },
+        "wal_config": {"wal_capacity_mb": 32, "wal_segments_ahead": 0, "wal_retain_closed": 1},
+        "quantization_config": null,
+        "strict_mode_config": {"enabled": false},
+    });
+    match v {
+        Value::Object(m) => m,
+        _ => unreachable!("a JSON object literal"),
+    }
+}
+
+/// GET /collections/{name}: Qdrant's CollectionInfo.
+pub(crate) fn collection_info(info: &CollectionInfo) -> Value {
+    let s = &info.config.settings;
+    let get = |k: &str| s.get(k).cloned().unwrap_or(Value::Null);
+    let space = |p: &rvdb_engine::VectorParams| {
+        let mut m = p.extra.clone();
+        m.insert("size".into(), json!(p.size));
+        m.insert("distance".into(), json!(p.distance.as_str()));
+        Value::Object(m)
+    };
+    let vectors = match &info.config.vectors {
+        rvdb_engine::VectorsConfig::Single(p) => space(p),
+        rvdb_engine::VectorsConfig::Named(m) => {
+            Value::Object(m.iter().map(|(k, p)| (k.clone(), space(p))).collect())
+        }
+    };
+    let payload_schema: Map<String, Value> = info
+        .payload_schema
+        .iter()
+        .map(|f| {
+            (
+                f.field.clone(),
+                json!({"data_type": f.data_type.as_str(), "params": {"type": f.data_type.as_str()}, "points": f.points}),
+            )
+        })
+        .collect();
+    let mut result = json!({
+        "status": "green",
+        "optimizer_status": "ok",
+        "indexed_vectors_count": 0,
+        "points_count": info.points_count,
+        "segments_count": 1,
+        "config": {
+            "params": {
+                "vectors": vectors,
+                "shard_number": get("shard_number"),
+                "replication_factor": get("replication_factor"),
+                "write_consistency_factor": get("write_consistency_factor"),
+                "on_disk_payload": get("on_disk_payload"),
+            },
+            "hnsw_config": get("hnsw_config"),
+            "optimizer_config": get("optimizers_config"),
+            "wal_config": get("wal_config"),
+            "quantization_config": get("quantization_config"),
+            "strict_mode_config": get("strict_mode_config"),
+        },
+        "payload_schema": payload_schema,
+    });
+    if let Some(md) = s.get("metadata").filter(|v| !v.is_null()) {
+        result["config"]["metadata"] = md.clone();
+    }
+    if let Some(sf) = s.get("sharding_method").filter(|v| !v.is_null()) {
+        result["config"]["params"]["sharding_method"] = sf.clone();
+    }
+    result
+}

@@ -1,0 +1,128 @@
+//! A collection's persisted configuration (`config.json`).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use rvdb_filter::PayloadSchemaType;
+use rvdb_vector::Distance;
+
+use crate::types::{CollectionConfig, VectorParams, VectorsConfig};
+use crate::{EngineError, Result};
+
+const FORMAT: u32 = 2;
+
+#[derive(Serialize, Deserialize)]
+struct SpaceFile {
+    size: Option<usize>,
+    distance: String,
+    #[serde(default)]
+    extra: Map<String, Value>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct ConfigFile {
+    format: u32,
+    /// `true`: one unnamed vector, stored under the name "".
+    single: bool,
+    vectors: BTreeMap<String, SpaceFile>,
+    #[serde(default)]
+    settings: Map<String, Value>,
+    #[serde(default)]
+    payload_schema: BTreeMap<String, String>,
+}
+
+/// Everything `config.json` holds.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct StoredConfig {
+    pub config: CollectionConfig,
+    pub payload_schema: BTreeMap<String, PayloadSchemaType>,
+}
+
+impl StoredConfig {
+    pub(crate) fn to_bytes(&self) -> Vec<u8> {
+        let vectors = self
+            .config
+            .vectors
+            .spaces()
+            .into_iter()
+            .map(|(name, p)| {
+                (
+                    name.to_string(),
+                    SpaceFile {
+                        size: p.size,
+                        distance: p.distance.as_str().to_string(),
+                        extra: p.extra.clone(),
+                    },
+                )
+            })
+            .collect();
+        let file = ConfigFile {
+            format: FORMAT,
+            single: self.config.vectors.is_single(),
+            vectors,
+            settings: self.config.settings.clone(),
+            payload_schema: self
+                .payload_schema
+                .iter()
+                .map(|(k, v)| (k.clone(), v.as_str().to_string()))
+                .collect(),
+        };
+        serde_json::to_vec_pretty(&file).expect("config serializes")
+    }
+
+    pub(crate) fn read(path: &Path) -> Result<StoredConfig> {
+        let bytes = std::fs::read(path).map_err(|source| rvdb_storage::StorageError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let corrupt = |reason: String| EngineError::Corrupt {
+            what: path.display().to_string(),
+            reason,
+        };
+        let file: ConfigFile =
+            serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
+        if file.format != FORMAT {
+            return Err(corrupt(format!(
+                "unsupported format version {}",
+                file.format
+            )));
+        }
+        let mut spaces = BTreeMap::new();
+        for (name, s) in file.vectors {
+            let distance = Distance::parse(&s.distance)
+                .ok_or_else(|| corrupt(format!("unknown distance {}", s.distance)))?;
+            spaces.insert(
+                name,
+                VectorParams {
+                    size: s.size,
+                    distance,
+                    extra: s.extra,
+                },
+            );
+        }
+        let vectors = if file.single {
+            let p = spaces
+                .remove("")
+                .ok_or_else(|| corrupt("single-vector config without the unnamed vector".into()))?;
+            VectorsConfig::Single(p)
+        } else {
+            VectorsConfig::Named(spaces)
+        };
+        let mut payload_schema = BTreeMap::new();
+        for (field, t) in file.payload_schema {
+            let t = PayloadSchemaType::parse(&t)
+                .ok_or_else(|| corrupt(format!("unknown index type {t}")))?;
+            payload_schema.insert(field, t);
+        }
+        Ok(StoredConfig {
+            config: CollectionConfig {
+                vectors,
+                settings: file.settings,
+            },
+            payload_schema,
+        })
+    }
+}

@@ -1,0 +1,456 @@
+//! The universal query (Qdrant's `/points/query`): point ids resolved to vectors, prefetches
+//! run first, then fused (RRF, DBSF) or re-scored, or a plain search, scroll or ordering.
+
+use std::collections::HashMap;
+
+use rvdb_filter::{Condition, Filter, MinShould, PointId};
+
+use crate::types::{
+    OrderBy, PayloadSelector, RecommendStrategy, ScoreQuery, ScrollRequest, VectorSelector,
+    DEFAULT_VECTOR,
+};
+use crate::{Collection, EngineError, Result, ScoredPoint, SearchRequest};
+
+/// A vector given inline, or the stored vector of a point.
+#[derive(Debug, Clone, PartialEq)]
+pub enum VectorInput {
+    Vector(Vec<f32>),
+    Id(PointId),
+}
+
+/// How several prefetch results become one.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fusion {
+    /// Reciprocal rank fusion: Σ 1 / (rank / weight + k), rank from 1.
+    Rrf { k: usize, weights: Option<Vec<f32>> },
+    /// Distribution-based score fusion: scores normalised by mean ± 3σ, then summed.
+    Dbsf,
+}
+
+/// What a query (or prefetch) does.
+#[derive(Debug, Clone, PartialEq)]
+pub enum QueryKind {
+    Nearest(VectorInput),
+    Recommend {
+        positive: Vec<VectorInput>,
+        negative: Vec<VectorInput>,
+        strategy: RecommendStrategy,
+    },
+    Fusion(Fusion),
+    OrderBy(OrderBy),
+}
+
+/// One prefetch stage.
+#[derive(Debug, Clone, Default)]
+pub struct Prefetch {
+    pub prefetch: Vec<Prefetch>,
+    pub query: Option<QueryKind>,
+    pub using: Option<String>,
+    pub filter: Option<Filter>,
+    pub limit: Option<usize>,
+    pub score_threshold: Option<f32>,
+}
+
+/// A query over a collection.
+#[derive(Debug, Clone)]
+pub struct UniversalQuery {
+    pub prefetch: Vec<Prefetch>,
+    pub query: Option<QueryKind>,
+    pub using: Option<String>,
+    pub filter: Option<Filter>,
+    pub limit: usize,
+    pub offset: usize,
+    pub score_threshold: Option<f32>,
+    pub with_payload: PayloadSelector,
+    pub with_vector: VectorSelector,
+}
+
+/// Where point ids in a query take their vectors from.
+pub struct Lookup<'a> {
+    pub collection: &'a Collection,
+    /// Vector space to read (default: the query's `using`).
+    pub vector: Option<String>,
+}
+
+impl Collection {
+    /// Runs a universal query. `lookup` (Qdrant's `lookup_from`) is where ids are resolved; by
+    /// default this collection, whose mentioned ids are then left out of the results.
+    pub fn query(&self, q: &UniversalQuery, lookup: Option<&Lookup>) -> Result<Vec<ScoredPoint>> {
+        let using = q
+            .using
+            .clone()
+            .unwrap_or_else(|| DEFAULT_VECTOR.to_string());
+        let mut filter = q.filter.clone();
+        let query = match &q.query {
+            Some(kind) => Some(self.resolve_query(kind, &using, lookup, &mut filter)?),
+            None => None,
+        };
+        if q.prefetch.is_empty() {
+            return self.run_base(
+                query,
+                &using,
+                filter,
+                q.limit,
+                q.offset,
+                q.score_threshold,
+                &q.with_payload,
+                &q.with_vector,
+            );
+        }
+        let sources = q
+            .prefetch
+            .iter()
+            .map(|p| self.run_prefetch(p, filter.as_ref(), lookup))
+            .collect::<Result<Vec<_>>>()?;
+        self.merge(
+            sources,
+            query,
+            &using,
+            filter,
+            q.limit,
+            q.offset,
+            q.score_threshold,
+            &q.with_payload,
+            &q.with_vector,
+        )
+    }
+
+    fn run_prefetch(
+        &self,
+        p: &Prefetch,
+        outer: Option<&Filter>,
+        lookup: Option<&Lookup>,
+    ) -> Result<Vec<ScoredPoint>> {
+        let using = p
+            .using
+            .clone()
+            .unwrap_or_else(|| DEFAULT_VECTOR.to_string());
+        let mut filter = merge_filters(outer, p.filter.as_ref());
+        let query = match &p.query {
+            Some(kind) => Some(self.resolve_query(kind, &using, lookup, &mut filter)?),
+            None => None,
+        };
+        let limit = p.limit.unwrap_or(10);
+        if p.prefetch.is_empty() {
+            return self.run_base(
+                query,
+                &using,
+                filter,
+                limit,
+                0,
+                p.score_threshold,
+                &PayloadSelector::None,
+                &VectorSelector::None,
+            );
+        }
+        let sources = p
+            .prefetch
+            .iter()
+            .map(|inner| self.run_prefetch(inner, filter.as_ref(), lookup))
+            .collect::<Result<Vec<_>>>()?;
+        self.merge(
+            sources,
+            query,
+            &using,
+            filter,
+            limit,
+            0,
+            p.score_threshold,
+            &PayloadSelector::None,
+            &VectorSelector::None,
+        )
+    }
+
+    /// Turns ids into vectors; mentioned ids of this collection are excluded via the filter.
+    fn resolve_query(
+        &self,
+        kind: &QueryKind,
+        using: &str,
+        lookup: Option<&Lookup>,
+        filter: &mut Option<Filter>,
+    ) -> Result<Resolved> {
+        let mut mentioned = Vec::new();
+        let mut vec_of = |input: &VectorInput| -> Result<Vec<f32>> {
+            match input {
+                VectorInput::Vector(v) => Ok(v.clone()),
+                VectorInput::Id(id) => match lookup {
+                    Some(l) => {
+                        let space = l.vector.as_deref().unwrap_or(using);
+                        l.collection.vector_of(*id, space)
+                    }
+                    None => {
+                        mentioned.push(*id);
+                        self.vector_of(*id, using)
+                    }
+                },
+            }
+        };
+        let resolved = match kind {
+            QueryKind::Nearest(input) => Resolved::Score(ScoreQuery::Nearest(vec_of(input)?)),
+            QueryKind::Recommend {
+                positive,
+                negative,
+                strategy,
+            } => Resolved::Score(ScoreQuery::Recommend {
+                positive: positive.iter().map(&mut vec_of).collect::<Result<_>>()?,
+                negative: negative.iter().map(&mut vec_of).collect::<Result<_>>()?,
+                strategy: *strategy,
+            }),
+            QueryKind::Fusion(f) => Resolved::Fusion(f.clone()),
+            QueryKind::OrderBy(o) => Resolved::OrderBy(o.clone()),
+        };
+        if !mentioned.is_empty() {
+            let f = filter.get_or_insert_with(Filter::default);
+            f.must_not
+                .push(Condition::HasId(mentioned.into_iter().collect()));
+        }
+        Ok(resolved)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn run_base(
+        &self,
+        query: Option<Resolved>,
+        using: &str,
+        filter: Option<Filter>,
+        limit: usize,
+        offset: usize,
+        score_threshold: Option<f32>,
+        with_payload: &PayloadSelector,
+        with_vector: &VectorSelector,
+    ) -> Result<Vec<ScoredPoint>> {
+        let as_scored = |records: Vec<crate::Record>| -> Vec<ScoredPoint> {
+            records
+                .into_iter()
+                .skip(offset)
+                .map(|r| ScoredPoint {
+                    id: r.id,
+                    version: r.version,
+                    score: 1.0,
+                    payload: r.payload,
+                    vectors: r.vectors,
+                    order_value: r.order_value,
+                })
+                .collect()
+        };
+        match query {
+            None | Some(Resolved::OrderBy(_)) => {
+                let order_by = match query {
+                    Some(Resolved::OrderBy(o)) => Some(o),
+                    _ => None,
+                };
+                let (records, _) = self.scroll(&ScrollRequest {
+                    filter,
+                    limit: limit.saturating_add(offset),
+                    offset: None,
+                    order_by,
+                    with_payload: with_payload.clone(),
+                    with_vector: with_vector.clone(),
+                })?;
+                Ok(as_scored(records))
+            }
+            Some(Resolved::Score(sq)) => self.search(&SearchRequest {
+                using: using.to_string(),
+                query: sq,
+                limit,
+                offset,
+                score_threshold,
+                filter,
+                with_payload: with_payload.clone(),
+                with_vector: with_vector.clone(),
+            }),
+            Some(Resolved::Fusion(_)) => Err(EngineError::bad("a fusion query needs prefetches")),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn merge(
+        &self,
+        sources: Vec<Vec<ScoredPoint>>,
+        query: Option<Resolved>,
+        using: &str,
+        filter: Option<Filter>,
+        limit: usize,
+        offset: usize,
+        score_threshold: Option<f32>,
+        with_payload: &PayloadSelector,
+        with_vector: &VectorSelector,
+    ) -> Result<Vec<ScoredPoint>> {
+        match query {
+            Some(Resolved::Fusion(fusion)) => {
+                let k = limit.saturating_add(offset);
+                let mut fused = match fusion {
+                    Fusion::Rrf { k: rank_k, weights } => {
+                        rrf(&sources, k, rank_k, weights.as_deref())?
+                    }
+                    Fusion::Dbsf => dbsf(sources, k),
+                };
+                if let Some(t) = score_threshold {
+                    fused.retain(|p| p.score >= t);
+                }
+                let ids: Vec<PointId> = fused.iter().map(|p| p.id).collect();
+                let records = self.retrieve(&ids, with_payload, with_vector)?;
+                let by_id: HashMap<PointId, crate::Record> =
+                    records.into_iter().map(|r| (r.id, r)).collect();
+                Ok(fused
+                    .into_iter()
+                    .skip(offset)
+                    .map(|mut p| {
+                        if let Some(r) = by_id.get(&p.id) {
+                            p.payload = r.payload.clone();
+                            p.vectors = r.vectors.clone();
+                            p.version = r.version;
+                        }
+                        p
+                    })
+                    .collect())
+            }
+            other => {
+                // re-score the union of the prefetched points with the outer query
+                let ids: std::collections::HashSet<PointId> =
+                    sources.iter().flatten().map(|p| p.id).collect();
+                if ids.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let mut f = filter.unwrap_or_default();
+                f.must.push(Condition::HasId(ids));
+                self.run_base(
+                    other,
+                    using,
+                    Some(f),
+                    limit,
+                    offset,
+                    score_threshold,
+                    with_payload,
+                    with_vector,
+                )
+            }
+        }
+    }
+}
+
+enum Resolved {
+    Score(ScoreQuery),
+    Fusion(Fusion),
+    OrderBy(OrderBy),
+}
+
+/// The filter of a prefetch combined with the filter propagated from above: clauses
+/// concatenated field-wise (Qdrant's `Filter::merge`).
+fn merge_filters(outer: Option<&Filter>, inner: Option<&Filter>) -> Option<Filter> {
+    match (outer, inner) {
+        (None, None) => None,
+        (Some(f), None) | (None, Some(f)) => Some(f.clone()),
+        (Some(a), Some(b)) => {
+            let cat = |x: &[Condition], y: &[Condition]| [x, y].concat();
+            let min_should = match (&a.min_should, &b.min_should) {
+                (None, m) | (m, None) => m.clone(),
+                (Some(x), Some(y)) => Some(MinShould {
+                    conditions: cat(&x.conditions, &y.conditions),
+                    min_count: x.min_count.max(y.min_count),
+                }),
+            };
+            Some(Filter {
+                must: cat(&a.must, &b.must),
+                should: cat(&a.should, &b.should),
+                must_not: cat(&a.must_not, &b.must_not),
+                min_should,
+            })
+        }
+    }
+}
+
+/// Reciprocal rank fusion; ties keep the order in which points were first seen.
+fn rrf(
+    sources: &[Vec<ScoredPoint>],
+    limit: usize,
+    k: usize,
+    weights: Option<&[f32]>,
+) -> Result<Vec<ScoredPoint>> {
+    if let Some(w) = weights {
+        if w.len() != sources.len() {
+            return Err(EngineError::bad(format!(
+                "rrf.weights: {} weights for {} prefetches",
+                w.len(),
+                sources.len()
+            )));
+        }
+    }
+    let mut order: Vec<ScoredPoint> = Vec::new();
+    let mut score: HashMap<PointId, (usize, f64)> = HashMap::new();
+    for (si, source) in sources.iter().enumerate() {
+        let w = weights.map_or(1.0, |w| w[si] as f64);
+        for (pos, p) in source.iter().enumerate() {
+            let s = if w <= 0.0 {
+                0.0
+            } else {
+                1.0 / ((pos as f64 + 1.0) / w + k as f64 - 1.0)
+            };
+            match score.get_mut(&p.id) {
+                Some(e) => e.1 += s,
+                None => {
+                    score.insert(p.id, (order.len(), s));
+                    order.push(p.clone());
+                }
+            }
+        }
+    }
+    let mut fused: Vec<(usize, f64)> = score.into_values().collect();
+    fused.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    Ok(fused
+        .into_iter()
+        .take(limit)
+        .map(|(i, s)| {
+            let mut p = order[i].clone();
+            p.score = s as f32;
+            p
+        })
+        .collect())
+}
+
+/// Distribution-based score fusion.
+fn dbsf(sources: Vec<Vec<ScoredPoint>>, limit: usize) -> Vec<ScoredPoint> {
+    let mut order: Vec<ScoredPoint> = Vec::new();
+    let mut index: HashMap<PointId, usize> = HashMap::new();
+    let mut total: Vec<f64> = Vec::new();
+    for source in sources {
+        if source.is_empty() {
+            continue;
+        }
+        let n = source.len() as f64;
+        let scores: Vec<f64> = source.iter().map(|p| p.score as f64).collect();
+        let normalised: Vec<f64> = if source.len() == 1 {
+            vec![0.5]
+        } else {
+            let mean = scores.iter().sum::<f64>() / n;
+            let var = scores.iter().map(|s| (s - mean).powi(2)).sum::<f64>() / (n - 1.0);
+            if var == 0.0 {
+                vec![0.5; scores.len()]
+            } else {
+                let sd = var.sqrt();
+                let (lo, hi) = (mean - 3.0 * sd, mean + 3.0 * sd);
+                scores.iter().map(|s| (s - lo) / (hi - lo)).collect()
+            }
+        };
+        for (p, s) in source.into_iter().zip(normalised) {
+            match index.get(&p.id) {
+                Some(&i) => total[i] += s,
+                None => {
+                    index.insert(p.id, order.len());
+                    order.push(p);
+                    total.push(s);
+                }
+            }
+        }
+    }
+    let mut idx: Vec<usize> = (0..order.len()).collect();
+    idx.sort_by(|&a, &b| total[b].total_cmp(&total[a]).then(a.cmp(&b)));
+    idx.into_iter()
+        .take(limit)
+        .map(|i| {
+            let mut p = order[i].clone();
+            p.score = total[i] as f32;
+            p
+        })
+        .collect()
+}

@@ -1,0 +1,473 @@
+//! The Qdrant REST dialect over HTTP: service routes, collections, points, queries, and the
+//! error cases with Qdrant's status codes and messages.
+
+mod common;
+
+use common::Server;
+use serde_json::{json, Value};
+
+fn ids(points: &Value) -> Vec<Value> {
+    points
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].clone())
+        .collect()
+}
+
+fn setup(s: &Server, name: &str) {
+    s.ok(
+        "PUT",
+        &format!("/collections/{name}"),
+        Some(&json!({"vectors": {"size": 4, "distance": "Dot"}})),
+    );
+    let points: Vec<Value> = (0..20)
+        .map(|i| {
+            json!({"id": i, "vector": [i as f64, 1.0, 0.0, (i % 3) as f64],
+                   "payload": {"n": i, "parity": if i % 2 == 0 { "even" } else { "odd" }, "tags": [format!("t{}", i % 4)]}})
+        })
+        .collect();
+    let r = s.ok(
+        "PUT",
+        &format!("/collections/{name}/points?wait=true"),
+        Some(&json!({"points": points})),
+    );
+    assert_eq!(r["status"], "completed");
+}
+
+#[test]
+fn service_routes_answer_like_qdrant() {
+    let s = Server::start();
+    let resp = reqwest::blocking::get(s.url("/")).unwrap();
+    let root: Value = resp.json().unwrap();
+    assert_eq!(root["version"], "1.19.0");
+    assert!(root["title"].as_str().unwrap().contains("rustvecdb"));
+    for p in ["/healthz", "/livez", "/readyz"] {
+        let r = reqwest::blocking::get(s.url(p)).unwrap();
+        assert_eq!(r.status().as_u16(), 200, "{p}");
+    }
+}
+
+#[test]
+fn collections_create_info_exists_update_and_aliases() {
+    let s = Server::start();
+    s.ok(
+        "PUT",
+        "/collections/named",
+        Some(&json!({
+            "vectors": {"img": {"size": 3, "distance": "Euclid"}, "txt": {"size": 2, "distance": "Cosine", "on_disk": true}},
+            "hnsw_config": {"m": 32},
+            "optimizers_config": {"indexing_threshold": 500},
+        })),
+    );
+    let info = s.ok("GET", "/collections/named", None);
+    assert_eq!(info["status"], "green");
+    assert_eq!(
+        info["config"]["params"]["vectors"]["img"],
+        json!({"size": 3, "distance": "Euclid"})
+    );
+    assert_eq!(info["config"]["params"]["vectors"]["txt"]["on_disk"], true);
+    assert_eq!(info["config"]["hnsw_config"]["m"], 32);
+    assert_eq!(info["config"]["hnsw_config"]["ef_construct"], 100);
+    assert_eq!(
+        info["config"]["optimizer_config"]["indexing_threshold"],
+        500
+    );
+    assert_eq!(
+        s.ok("GET", "/collections/named/exists", None),
+        json!({"exists": true})
+    );
+    assert_eq!(
+        s.ok("GET", "/collections/nope/exists", None),
+        json!({"exists": false})
+    );
+    s.ok(
+        "PATCH",
+        "/collections/named",
+        Some(&json!({"optimizers_config": {"indexing_threshold": 900}})),
+    );
+    let info = s.ok("GET", "/collections/named", None);
+    assert_eq!(
+        info["config"]["optimizer_config"]["indexing_threshold"],
+        900
+    );
+
+    s.ok("POST", "/collections/aliases", Some(&json!({"actions": [{"create_alias": {"collection_name": "named", "alias_name": "al"}}]})));
+    assert_eq!(
+        s.ok("GET", "/aliases", None),
+        json!({"aliases": [{"alias_name": "al", "collection_name": "named"}]})
+    );
+    assert_eq!(
+        s.ok("GET", "/collections/al", None)["config"]["params"]["vectors"]["img"]["size"],
+        3
+    );
+    s.ok("POST", "/collections/aliases", Some(&json!({"actions": [{"rename_alias": {"old_alias_name": "al", "new_alias_name": "al2"}}]})));
+    assert_eq!(
+        s.ok("GET", "/collections/named/aliases", None)["aliases"][0]["alias_name"],
+        "al2"
+    );
+    s.ok(
+        "POST",
+        "/collections/aliases",
+        Some(&json!({"actions": [{"delete_alias": {"alias_name": "al2"}}]})),
+    );
+    assert_eq!(s.ok("GET", "/aliases", None), json!({"aliases": []}));
+    s.fail(
+        "POST",
+        "/collections/aliases",
+        Some(&json!({"actions": [{"delete_alias": {"alias_name": "al2"}}]})),
+        404,
+    );
+}
+
+#[test]
+fn points_upsert_retrieve_scroll_count_and_payload_updates() {
+    let s = Server::start();
+    setup(&s, "c");
+    let r = s.ok("PUT", "/collections/c/points", Some(&json!({"batch": {"ids": [100, 101], "vectors": [[1, 2, 3, 4], [4, 3, 2, 1]], "payloads": [{"b": 1}, null]}})));
+    assert_eq!(r["status"], "acknowledged");
+    let got = s.ok(
+        "POST",
+        "/collections/c/points",
+        Some(&json!({"ids": [101, 5, 999], "with_vector": true, "with_payload": ["n"]})),
+    );
+    assert_eq!(ids(&got), vec![json!(101), json!(5)]);
+    assert_eq!(got[1]["payload"], json!({"n": 5}));
+    assert_eq!(got[0]["vector"], json!([4.0, 3.0, 2.0, 1.0]));
+
+    let page = s.ok("POST", "/collections/c/points/scroll", Some(&json!({"limit": 5, "filter": {"must": [{"key": "parity", "match": {"value": "odd"}}]}})));
+    assert_eq!(ids(&page["points"]), [1, 3, 5, 7, 9].map(|i| json!(i)));
+    assert_eq!(page["next_page_offset"], 11);
+    let page = s.ok("POST", "/collections/c/points/scroll", Some(&json!({"limit": 5, "offset": 11, "filter": {"must": [{"key": "parity", "match": {"value": "odd"}}]}})));
+    assert_eq!(ids(&page["points"]), [11, 13, 15, 17, 19].map(|i| json!(i)));
+    assert!(page["next_page_offset"].is_null());
+
+    assert_eq!(
+        s.ok(
+            "POST",
+            "/collections/c/points/count",
+            Some(&json!({"exact": true}))
+        )["count"],
+        22
+    );
+    assert_eq!(
+        s.ok(
+            "POST",
+            "/collections/c/points/count",
+            Some(&json!({"filter": {"must": [{"key": "n", "range": {"lt": 5}}]}}))
+        )["count"],
+        5
+    );
+
+    s.ok(
+        "POST",
+        "/collections/c/points/payload?wait=true",
+        Some(&json!({"payload": {"x": {"y": 1}}, "points": [1, 2]})),
+    );
+    s.ok(
+        "POST",
+        "/collections/c/points/payload",
+        Some(&json!({"payload": {"z": 2}, "points": [1], "key": "x"})),
+    );
+    assert_eq!(
+        s.ok("GET", "/collections/c/points/1", None)["payload"]["x"],
+        json!({"y": 1, "z": 2})
+    );
+    s.ok(
+        "PUT",
+        "/collections/c/points/payload",
+        Some(&json!({"payload": {"only": true}, "filter": {"must": [{"has_id": [2]}]}})),
+    );
+    assert_eq!(
+        s.ok("GET", "/collections/c/points/2", None)["payload"],
+        json!({"only": true})
+    );
+    s.ok(
+        "POST",
+        "/collections/c/points/payload/delete",
+        Some(&json!({"keys": ["x.y", "n"], "points": [1]})),
+    );
+    let p1 = s.ok("GET", "/collections/c/points/1", None)["payload"].clone();
+    assert_eq!(p1["x"], json!({"z": 2}));
+    assert!(p1.get("n").is_none());
+    s.ok(
+        "POST",
+        "/collections/c/points/payload/clear",
+        Some(&json!({"points": [1]})),
+    );
+    assert_eq!(
+        s.ok("GET", "/collections/c/points/1", None)["payload"],
+        json!({})
+    );
+
+    s.ok(
+        "PUT",
+        "/collections/c/points/vectors",
+        Some(&json!({"points": [{"id": 3, "vector": [9, 9, 9, 9]}]})),
+    );
+    assert_eq!(
+        s.ok("GET", "/collections/c/points/3", None)["vector"],
+        json!([9.0, 9.0, 9.0, 9.0])
+    );
+    s.ok(
+        "POST",
+        "/collections/c/points/delete",
+        Some(&json!({"filter": {"must": [{"key": "n", "range": {"gte": 15}}]}})),
+    );
+    s.ok(
+        "POST",
+        "/collections/c/points/delete",
+        Some(&json!({"points": [0, 12345]})),
+    );
+    assert_eq!(
+        s.ok("POST", "/collections/c/points/count", Some(&json!({})))["count"],
+        16
+    );
+
+    let batch = s.ok(
+        "POST",
+        "/collections/c/points/batch",
+        Some(&json!({"operations": [
+            {"upsert": {"points": [{"id": 500, "vector": [1, 1, 1, 1], "payload": {"k": "v"}}]}},
+            {"set_payload": {"payload": {"k2": 1}, "points": [500]}},
+            {"delete": {"points": [1]}}
+        ]})),
+    );
+    assert_eq!(batch.as_array().unwrap().len(), 3);
+    assert_eq!(
+        s.ok("GET", "/collections/c/points/500", None)["payload"],
+        json!({"k": "v", "k2": 1})
+    );
+}
+
+#[test]
+fn query_search_recommend_fusion_and_groups() {
+    let s = Server::start();
+    setup(&s, "q");
+    let top = s.ok(
+        "POST",
+        "/collections/q/points/query",
+        Some(&json!({"query": [1.0, 0.0, 0.0, 0.0], "limit": 3})),
+    );
+    assert_eq!(ids(&top["points"]), [19, 18, 17].map(|i| json!(i)));
+    assert!(
+        top["points"][0]["payload"].is_null(),
+        "with_payload defaults to false on /query"
+    );
+    // by point id: the point itself is left out
+    let by_id = s.ok(
+        "POST",
+        "/collections/q/points/query",
+        Some(&json!({"query": 19, "limit": 2})),
+    );
+    assert_eq!(ids(&by_id["points"]), [18, 17].map(|i| json!(i)));
+    let reco = s.ok(
+        "POST",
+        "/collections/q/points/query",
+        Some(&json!({"query": {"recommend": {"positive": [19], "negative": [0], "strategy": "best_score"}}, "limit": 2})),
+    );
+    assert_eq!(reco["points"].as_array().unwrap().len(), 2);
+    let fused = s.ok(
+        "POST",
+        "/collections/q/points/query",
+        Some(&json!({
+            "prefetch": [{"query": [1, 0, 0, 0], "limit": 5}, {"query": [0, 0, 0, 1], "limit": 5}],
+            "query": {"fusion": "rrf"}, "limit": 4, "with_payload": true
+        })),
+    );
+    let pts = fused["points"].as_array().unwrap();
+    assert_eq!(pts.len(), 4);
+    assert!(
+        (pts[0]["score"].as_f64().unwrap() - 0.5).abs() < 1e-6,
+        "{}",
+        pts[0]
+    );
+    assert!(pts[0]["payload"].is_object());
+    let groups = s.ok(
+        "POST",
+        "/collections/q/points/query/groups",
+        Some(&json!({"query": [1, 0, 0, 0], "group_by": "parity", "limit": 2, "group_size": 2})),
+    );
+    let g = groups["groups"].as_array().unwrap();
+    assert_eq!(g.len(), 2);
+    assert_eq!(g[0]["id"], "odd");
+    assert_eq!(ids(&g[0]["hits"]), [19, 17].map(|i| json!(i)));
+    // legacy routes
+    let legacy = s.ok(
+        "POST",
+        "/collections/q/points/search",
+        Some(&json!({"vector": [1, 0, 0, 0], "limit": 2, "with_payload": false})),
+    );
+    assert_eq!(ids(&legacy), [19, 18].map(|i| json!(i)));
+    let batch = s.ok("POST", "/collections/q/points/search/batch", Some(&json!({"searches": [{"vector": [1, 0, 0, 0], "limit": 1}, {"vector": [0, 0, 0, 1], "limit": 1}]})));
+    assert_eq!(batch[0][0]["id"], 19);
+    let rec = s.ok(
+        "POST",
+        "/collections/q/points/recommend",
+        Some(&json!({"positive": [19], "limit": 1})),
+    );
+    assert_eq!(rec[0]["id"], 18);
+    let qb = s.ok(
+        "POST",
+        "/collections/q/points/query/batch",
+        Some(&json!({"searches": [{"query": [1, 0, 0, 0], "limit": 1}]})),
+    );
+    assert_eq!(qb[0]["points"][0]["id"], 19);
+}
+
+#[test]
+fn payload_indexes_are_reported_and_keep_results_the_same() {
+    let s = Server::start();
+    setup(&s, "ix");
+    let f = json!({"filter": {"must": [{"key": "tags", "match": {"any": ["t1", "t2"]}}, {"key": "n", "range": {"gte": 3}}]}});
+    let before = s.ok("POST", "/collections/ix/points/count", Some(&f));
+    s.ok(
+        "PUT",
+        "/collections/ix/index?wait=true",
+        Some(&json!({"field_name": "tags", "field_schema": "keyword"})),
+    );
+    s.ok(
+        "PUT",
+        "/collections/ix/index",
+        Some(&json!({"field_name": "n", "field_schema": {"type": "integer"}})),
+    );
+    let info = s.ok("GET", "/collections/ix", None);
+    assert_eq!(info["payload_schema"]["tags"]["data_type"], "keyword");
+    assert_eq!(info["payload_schema"]["tags"]["points"], 20);
+    assert_eq!(info["payload_schema"]["n"]["data_type"], "integer");
+    assert_eq!(
+        s.ok("POST", "/collections/ix/points/count", Some(&f)),
+        before
+    );
+    s.ok("DELETE", "/collections/ix/index/tags", None);
+    assert!(s.ok("GET", "/collections/ix", None)["payload_schema"]
+        .get("tags")
+        .is_none());
+    s.fail(
+        "PUT",
+        "/collections/ix/index",
+        Some(&json!({"field_name": "n", "field_schema": "nonsense"})),
+        400,
+    );
+}
+
+#[test]
+fn errors_have_qdrants_status_codes_and_messages() {
+    let s = Server::start();
+    setup(&s, "e");
+    let msg = s.fail(
+        "PUT",
+        "/collections/e/points",
+        Some(&json!({"points": [{"id": 1, "vector": [1, 2, 3]}]})),
+        400,
+    );
+    assert_eq!(
+        msg,
+        "Wrong input: Vector dimension error: expected dim: 4, got 3"
+    );
+    let msg = s.fail(
+        "POST",
+        "/collections/e/points/query",
+        Some(&json!({"query": [1, 2]})),
+        400,
+    );
+    assert!(msg.contains("expected dim: 4, got 2"), "{msg}");
+    s.fail(
+        "POST",
+        "/collections/missing/points/query",
+        Some(&json!({"query": [1, 2]})),
+        404,
+    );
+    s.fail(
+        "PUT",
+        "/collections/missing/points",
+        Some(&json!({"points": []})),
+        404,
+    );
+    let msg = s.fail(
+        "PUT",
+        "/collections/e",
+        Some(&json!({"vectors": {"size": 4, "distance": "Dot"}})),
+        409,
+    );
+    assert!(msg.contains("already exists"), "{msg}");
+    for bad_id in [json!(-1), json!("not-a-uuid"), json!(1.5)] {
+        let msg = s.fail(
+            "PUT",
+            "/collections/e/points",
+            Some(&json!({"points": [{"id": bad_id, "vector": [1, 2, 3, 4]}]})),
+            400,
+        );
+        assert!(
+            msg.contains("points[0].id") && msg.contains("unsigned integer or a UUID"),
+            "{msg}"
+        );
+    }
+    let msg = s.fail(
+        "POST",
+        "/collections/e/points/scroll",
+        Some(&json!({"filter": {"must": [{"key": "n", "range": {"gt": "x"}}]}})),
+        400,
+    );
+    assert!(msg.contains("filter.must[0].range.gt"), "{msg}");
+    let msg = s.fail(
+        "POST",
+        "/collections/e/points/query",
+        Some(&json!({"query": [1, 2, 3, 4], "using": "nope"})),
+        400,
+    );
+    assert!(
+        msg.contains("Not existing vector name error: nope"),
+        "{msg}"
+    );
+    s.fail(
+        "POST",
+        "/collections/e/points/query",
+        Some(&json!({"query": [1, 2, 3, 4], "limit": 0})),
+        422,
+    );
+    let msg = s.fail(
+        "POST",
+        "/collections/e/points/query",
+        Some(&json!({"query": 12345})),
+        404,
+    );
+    assert!(msg.contains("12345"), "{msg}");
+    s.fail(
+        "POST",
+        "/collections/e/points/payload",
+        Some(&json!({"payload": {"a": 1}, "points": []})),
+        400,
+    );
+    let msg = s.fail(
+        "POST",
+        "/collections/e/points/payload",
+        Some(&json!({"payload": {"a": 1}, "points": [1, 777]})),
+        404,
+    );
+    assert!(msg.contains("777"), "{msg}");
+    // ...and the existing point of that request was updated all the same
+    assert_eq!(
+        s.ok("GET", "/collections/e/points/1", None)["payload"]["a"],
+        1
+    );
+    s.fail(
+        "PUT",
+        "/collections/e/points?wait=maybe",
+        Some(&json!({"points": []})),
+        400,
+    );
+    s.fail(
+        "PUT",
+        "/collections/sp",
+        Some(&json!({"vectors": {}, "sparse_vectors": {"s": {}}})),
+        400,
+    );
+    let msg = s.fail(
+        "POST",
+        "/collections/e/points/query",
+        Some(&json!({"query": {"discover": {}}})),
+        400,
+    );
+    assert!(msg.contains("not supported"), "{msg}");
+}
