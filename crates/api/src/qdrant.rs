@@ -205,7 +205,8 @@ pub(crate) async fn collection_exists(
     name: Result<Path<String>, PathRejection>,
 ) -> ApiResult {
     let name = path(name)?;
-    Ok(t.ok(json!({"exists": s.db.collection_exists(&name)})))
+    // an alias counts, as in Qdrant
+    Ok(t.ok(json!({"exists": s.db.collection(&name).is_ok()})))
 }
 
 /// PATCH /collections/{name}.
