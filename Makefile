@@ -1,5 +1,5 @@
 # rustvecdb — common commands. `make test` is what CI runs (.ci/run).
-.PHONY: run build test bench fmt lint doc clean
+.PHONY: run build test test-python bench fmt lint doc clean
 
 run:            ## serve on http://127.0.0.1:6333, in memory (set STORAGE_PATH to persist)
 	cargo run --release
@@ -7,8 +7,12 @@ run:            ## serve on http://127.0.0.1:6333, in memory (set STORAGE_PATH t
 build:
 	cargo build --release
 
-test:           ## every test: unit tests per crate, HTTP integration tests against the real binary
+test:           ## every test: unit tests per crate, HTTP tests against the real binary, then qdrant-client's
 	cargo test --release --workspace
+	tests/python/run.sh
+
+test-python:    ## only the qdrant-client compatibility suite (needs target/release/rustvecdb)
+	tests/python/run.sh
 
 bench:          ## exact-search scan rate vs. this machine's memory bandwidth, then kernel timings
 	cargo run --release -- bench exact

@@ -1,0 +1,435 @@
+"""Search: query_points in all its forms, batches, groups, and the legacy REST search routes,
+each answer compared with local mode on the same data.
+
+Two read-only collections are shared by the whole module (built once, for speed): `named` with
+four named vectors (Cosine, Euclid, Dot, Manhattan; some points lack some vectors) and `plain`
+with one unnamed Cosine vector; several hundred points, mixed int and UUID ids, rich payloads.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from qdrant_client import models
+
+from compat import compare_scored, unique_name
+from data import (
+    NAMED_VECTORS,
+    PLAIN_SIZE,
+    make_points,
+    named_vectors_config,
+    plain_vectors_config,
+    random_vector,
+)
+
+N_NAMED = 400
+N_PLAIN = 300
+
+
+@pytest.fixture(scope="module")
+def named(pair):
+    name = unique_name("search_named")
+    pair.create(name, vectors_config=named_vectors_config())
+    points = make_points(seed=101, n=N_NAMED)
+    pair.upsert(name, points[:200])
+    pair.upsert(name, points[200:])
+    yield name, points
+    pair.drop(name)
+
+
+@pytest.fixture(scope="module")
+def plain(pair):
+    name = unique_name("search_plain")
+    pair.create(name, vectors_config=plain_vectors_config())
+    points = make_points(seed=102, n=N_PLAIN, named=False)
+    pair.upsert(name, points)
+    yield name, points
+    pair.drop(name)
+
+
+def queries(seed: int, size: int, k: int = 4) -> list[list[float]]:
+    rng = np.random.default_rng(seed)
+    return [random_vector(rng, size) for _ in range(k)]
+
+
+def pick_ids(points, k, seed, vector=None):
+    """k ids of points that hold `vector` (any point when None)."""
+    rng = np.random.default_rng(seed)
+    eligible = [p.id for p in points if vector is None or vector in p.vector]
+    return [eligible[int(i)] for i in rng.choice(len(eligible), size=k, replace=False)]
+
+
+VECTOR_NAMES = list(NAMED_VECTORS)
+FLT_CITY = models.Filter(must=[models.FieldCondition(key="city", match=models.MatchAny(any=["paris", "rome", "oslo"]))])
+FLT_MIXED = models.Filter(
+    should=[
+        models.FieldCondition(key="n_int", range=models.Range(gte=0)),
+        models.FieldCondition(key="flag", match=models.MatchValue(value=True)),
+    ],
+    must_not=[models.FieldCondition(key="kw", match=models.MatchValue(value="red"))],
+)
+
+
+def test_raw_vector(pair, plain):
+    coll, _ = plain
+    for i, q in enumerate(queries(1, PLAIN_SIZE)):
+        for limit in (1, 10, 57):
+            pair.same(lambda c: c.query_points(coll, query=q, limit=limit), ctx=f"query #{i} limit {limit}")
+    # a numpy array is a raw vector as well
+    q = np.asarray(queries(2, PLAIN_SIZE, 1)[0], dtype=np.float32)
+    pair.same(lambda c: c.query_points(coll, query=q, limit=10), ctx="numpy query")
+    # NearestQuery spelled out
+    pair.same(lambda c: c.query_points(coll, query=models.NearestQuery(nearest=q.tolist()), limit=10), ctx="NearestQuery")
+
+
+def test_limit_beyond_collection_size(pair, plain):
+    coll, _ = plain
+    q = queries(3, PLAIN_SIZE, 1)[0]
+    lres, _ = pair.same(lambda c: c.query_points(coll, query=q, limit=N_PLAIN + 50), ctx="limit > points")
+    assert len(lres.points) == N_PLAIN
+
+
+@pytest.mark.parametrize("using", VECTOR_NAMES)
+def test_named_vector_using(pair, named, using):
+    coll, _ = named
+    size = NAMED_VECTORS[using][0]
+    for i, q in enumerate(queries(10 + size, size)):
+        pair.same(lambda c: c.query_points(coll, query=q, using=using, limit=15), ctx=f"{using} query #{i}")
+    # every point that holds the vector, in order: points without it never appear
+    pair.same(lambda c: c.query_points(coll, query=q, using=using, limit=N_NAMED), ctx=f"{using} all")
+
+
+@pytest.mark.parametrize("using", VECTOR_NAMES)
+def test_point_id_as_query(pair, named, using):
+    """query=<point id>: nearest to that point's vector, the point itself excluded."""
+    coll, points = named
+    for pid in pick_ids(points, 4, 20, using):
+        lres, _ = pair.same(lambda c: c.query_points(coll, query=pid, using=using, limit=10), ctx=f"by id {pid!r}")
+        assert pid not in [p.id for p in lres.points]
+        pair.same(
+            lambda c: c.query_points(coll, query=models.NearestQuery(nearest=pid), using=using, limit=5, query_filter=FLT_CITY),
+            ctx=f"NearestQuery by id {pid!r} with filter",
+        )
+
+
+@pytest.mark.parametrize(
+    "strategy",
+    [models.RecommendStrategy.AVERAGE_VECTOR, models.RecommendStrategy.BEST_SCORE, models.RecommendStrategy.SUM_SCORES],
+    ids=lambda s: s.value,
+)
+@pytest.mark.parametrize("examples", ["ids", "vectors", "mixed"])
+@pytest.mark.parametrize("using", ["cos", "euc", "dot", "man"])
+def test_recommend(pair, named, strategy, examples, using):
+    coll, points = named
+    size = NAMED_VECTORS[using][0]
+    rng = np.random.default_rng(30 + size)
+    ids = pick_ids(points, 5, 31 + size, using)
+    vecs = [random_vector(rng, size) for _ in range(5)]
+    if examples == "ids":
+        positive, negative = ids[:3], ids[3:]
+    elif examples == "vectors":
+        positive, negative = vecs[:3], vecs[3:]
+    else:
+        positive, negative = [ids[0], vecs[0]], [vecs[1], ids[1]]
+    query = models.RecommendQuery(recommend=models.RecommendInput(positive=positive, negative=negative, strategy=strategy))
+    pair.same(lambda c: c.query_points(coll, query=query, using=using, limit=12), ctx="recommend")
+    pair.same(
+        lambda c: c.query_points(coll, query=query, using=using, limit=12, query_filter=FLT_MIXED, with_payload=["kw", "city"]),
+        ctx="recommend with filter",
+    )
+    # positive only
+    query = models.RecommendQuery(recommend=models.RecommendInput(positive=positive, strategy=strategy))
+    pair.same(lambda c: c.query_points(coll, query=query, using=using, limit=8), ctx="recommend positive only")
+
+
+@pytest.mark.parametrize("strategy", [models.RecommendStrategy.BEST_SCORE, models.RecommendStrategy.SUM_SCORES], ids=lambda s: s.value)
+def test_recommend_negative_only(pair, named, strategy):
+    coll, points = named
+    ids = pick_ids(points, 2, 40, "cos")
+    query = models.RecommendQuery(recommend=models.RecommendInput(negative=ids, strategy=strategy))
+    pair.same(lambda c: c.query_points(coll, query=query, using="cos", limit=10), ctx="negative only")
+
+
+def test_recommend_average_needs_positive(pair, named):
+    coll, points = named
+    ids = pick_ids(points, 2, 41, "cos")
+    query = models.RecommendQuery(
+        recommend=models.RecommendInput(negative=ids, strategy=models.RecommendStrategy.AVERAGE_VECTOR)
+    )
+    pair.both_fail(lambda c: c.query_points(coll, query=query, using="cos", limit=10), ctx="average without positive")
+
+
+def two_prefetches(limit_a=30, limit_b=40, flt=None):
+    qa, qb = queries(50, 8, 1)[0], queries(51, 6, 1)[0]
+    return [
+        models.Prefetch(query=qa, using="cos", limit=limit_a, filter=flt),
+        models.Prefetch(query=qb, using="euc", limit=limit_b),
+    ]
+
+
+def test_fusion_rrf(pair, named):
+    coll, _ = named
+    for limit in (5, 10, 60):
+        pair.same(
+            lambda c: c.query_points(coll, prefetch=two_prefetches(), query=models.FusionQuery(fusion=models.Fusion.RRF), limit=limit),
+            ctx=f"RRF limit {limit}",
+        )
+    pair.same(
+        lambda c: c.query_points(
+            coll, prefetch=two_prefetches(flt=FLT_CITY), query=models.FusionQuery(fusion=models.Fusion.RRF),
+            limit=10, query_filter=FLT_MIXED, with_payload=True, with_vectors=["man"],
+        ),
+        ctx="RRF with filters",
+    )
+    pair.same(
+        lambda c: c.query_points(coll, prefetch=two_prefetches(), query=models.FusionQuery(fusion=models.Fusion.RRF), limit=10, offset=5),
+        ctx="RRF with offset",
+    )
+
+
+def test_rrf_query_with_k(pair, named):
+    coll, _ = named
+    for k in (1, 2, 60):
+        pair.same(
+            lambda c: c.query_points(coll, prefetch=two_prefetches(), query=models.RrfQuery(rrf=models.Rrf(k=k)), limit=15),
+            ctx=f"RrfQuery k={k}",
+        )
+
+
+def test_fusion_dbsf(pair, named):
+    coll, _ = named
+    pair.same(
+        lambda c: c.query_points(coll, prefetch=two_prefetches(), query=models.FusionQuery(fusion=models.Fusion.DBSF), limit=15),
+        ctx="DBSF",
+    )
+
+
+def test_prefetch_rescore_with_vector(pair, named):
+    """Prefetch candidates with one vector, re-score them with another."""
+    coll, _ = named
+    q_cos = queries(60, 8, 1)[0]
+    q_dot = queries(61, 5, 1)[0]
+    for limit in (5, 20):
+        pair.same(
+            lambda c: c.query_points(
+                coll,
+                prefetch=models.Prefetch(query=queries(62, 6, 1)[0], using="euc", limit=50),
+                query=q_cos, using="cos", limit=limit,
+            ),
+            ctx=f"rescore limit {limit}",
+        )
+    # two prefetches re-scored together, with a filter on top (propagated into the prefetches)
+    pair.same(
+        lambda c: c.query_points(coll, prefetch=two_prefetches(20, 20), query=q_dot, using="dot", limit=25, query_filter=FLT_MIXED),
+        ctx="rescore of two prefetches with filter",
+    )
+    # nested prefetch: euc -> man -> cos
+    nested = models.Prefetch(
+        prefetch=models.Prefetch(query=queries(63, 6, 1)[0], using="euc", limit=100),
+        query=queries(64, 4, 1)[0], using="man", limit=40,
+    )
+    pair.same(lambda c: c.query_points(coll, prefetch=nested, query=q_cos, using="cos", limit=10), ctx="nested prefetch")
+    # fusion of a plain and a nested prefetch
+    pair.same(
+        lambda c: c.query_points(
+            coll, prefetch=[nested, models.Prefetch(query=q_dot, using="dot", limit=30)],
+            query=models.FusionQuery(fusion=models.Fusion.RRF), limit=10,
+        ),
+        ctx="RRF over a nested prefetch",
+    )
+
+
+@pytest.mark.parametrize("flt", [FLT_CITY, FLT_MIXED], ids=["city", "mixed"])
+def test_filtered_query(pair, named, flt):
+    coll, _ = named
+    for using in VECTOR_NAMES:
+        q = queries(70, NAMED_VECTORS[using][0], 1)[0]
+        pair.same(lambda c: c.query_points(coll, query=q, using=using, query_filter=flt, limit=20), ctx=f"{using} filtered")
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        models.SearchParams(hnsw_ef=128),
+        models.SearchParams(exact=True),
+        models.SearchParams(exact=False),
+        models.SearchParams(hnsw_ef=64, exact=False),
+    ],
+    ids=["hnsw_ef", "exact", "not_exact", "ef_not_exact"],
+)
+def test_search_params(pair, named, params):
+    """Local mode is always exact; on a few hundred points the server must be too."""
+    coll, _ = named
+    q = queries(80, 8, 1)[0]
+    pair.same(lambda c: c.query_points(coll, query=q, using="cos", search_params=params, limit=10), ctx="search_params")
+    pair.same(
+        lambda c: c.query_points(coll, query=q, using="cos", search_params=params, limit=10, query_filter=FLT_CITY),
+        ctx="search_params with filter",
+    )
+
+
+@pytest.mark.parametrize("using", VECTOR_NAMES)
+def test_score_threshold(pair, named, using):
+    """The threshold is put half-way between two scores, away from any boundary."""
+    coll, _ = named
+    size = NAMED_VECTORS[using][0]
+    for i, q in enumerate(queries(90 + size, size, 2)):
+        ref = pair.local.query_points(coll, query=q, using=using, limit=30).points
+        for cut in (3, 17):
+            threshold = (ref[cut - 1].score + ref[cut].score) / 2
+            lres, _ = pair.same(
+                lambda c: c.query_points(coll, query=q, using=using, limit=30, score_threshold=threshold),
+                ctx=f"{using} #{i} threshold {threshold}",
+            )
+            assert len(lres.points) == cut
+
+
+def test_offset(pair, named):
+    coll, _ = named
+    q = queries(100, 6, 1)[0]
+    for offset in (0, 1, 7, 390, 1000):
+        pair.same(lambda c: c.query_points(coll, query=q, using="euc", limit=10, offset=offset), ctx=f"offset {offset}")
+
+
+@pytest.mark.parametrize(
+    "with_payload",
+    [True, False, ["city", "nested.b.c"], models.PayloadSelectorInclude(include=["items[].name", "loc"]),
+     models.PayloadSelectorExclude(exclude=["text", "items[].price", "nested"])],
+    ids=["all", "none", "list", "include", "exclude"],
+)
+@pytest.mark.parametrize("with_vectors", [False, True, ["euc"], ["cos", "man"]], ids=["nov", "allv", "euc", "cos_man"])
+def test_with_payload_and_vectors(pair, named, with_payload, with_vectors):
+    coll, _ = named
+    q = queries(110, 5, 1)[0]
+    pair.same(
+        lambda c: c.query_points(coll, query=q, using="dot", limit=8, with_payload=with_payload, with_vectors=with_vectors),
+        ctx="selectors",
+    )
+
+
+def test_with_vectors_plain(pair, plain):
+    coll, _ = plain
+    q = queries(111, PLAIN_SIZE, 1)[0]
+    pair.same(lambda c: c.query_points(coll, query=q, limit=5, with_vectors=True), ctx="unnamed vectors returned")
+
+
+def test_query_batch_points(pair, named):
+    coll, points = named
+    requests = [
+        models.QueryRequest(query=queries(120, 8, 1)[0], using="cos", limit=5),
+        models.QueryRequest(query=queries(121, 6, 1)[0], using="euc", limit=7, filter=FLT_CITY, with_payload=["city"]),
+        models.QueryRequest(query=pick_ids(points, 1, 122, "dot")[0], using="dot", limit=3, with_vector=True),
+        models.QueryRequest(
+            query=models.RecommendQuery(recommend=models.RecommendInput(positive=pick_ids(points, 2, 123, "man"))),
+            using="man", limit=4, offset=2,
+        ),
+        models.QueryRequest(prefetch=two_prefetches(), query=models.FusionQuery(fusion=models.Fusion.RRF), limit=6),
+        models.QueryRequest(query=queries(124, 8, 1)[0], using="cos", limit=5, score_threshold=0.5, with_payload=False),
+    ]
+    lres, _ = pair.same(lambda c: c.query_batch_points(coll, requests=requests), ctx="query_batch_points")
+    assert len(lres) == len(requests)
+
+
+@pytest.mark.parametrize("group_by", ["city", "kw", "n_int", "nested.b.c"])
+def test_query_points_groups(pair, named, group_by):
+    coll, _ = named
+    for i, (limit, group_size) in enumerate([(3, 1), (5, 3), (20, 2)]):
+        q = queries(130 + i, 8, 1)[0]
+        pair.same(
+            lambda c: c.query_points_groups(coll, group_by=group_by, query=q, using="cos", limit=limit, group_size=group_size),
+            ctx=f"groups by {group_by} limit {limit} size {group_size}",
+        )
+    q = queries(140, 4, 1)[0]
+    pair.same(
+        lambda c: c.query_points_groups(
+            coll, group_by=group_by, query=q, using="man", limit=4, group_size=3,
+            query_filter=FLT_MIXED, with_payload=["city", "kw"], with_vectors=["man"],
+        ),
+        ctx=f"groups by {group_by} with filter and selectors",
+    )
+
+
+# --------------------------------------------------------------------------- legacy REST routes
+# qdrant-client 1.20 only calls /points/query; the v1.18 spec still has /points/search,
+# /points/search/batch and /points/recommend, which older clients and integrations use. They are
+# called with raw HTTP and compared with local mode's query_points for the same query.
+
+
+def parse_scored(items) -> list[models.ScoredPoint]:
+    return [models.ScoredPoint(**item) for item in items]
+
+
+def post(http, path, body):
+    response = http.post(path, json=body)
+    assert response.status_code == 200, f"POST {path}: {response.status_code} {response.text[:500]}"
+    payload = response.json()
+    assert payload.get("status") == "ok", payload
+    return payload["result"]
+
+
+def filter_json(flt: models.Filter) -> dict:
+    return flt.model_dump(mode="json", exclude_none=True, by_alias=True)
+
+
+@pytest.mark.parametrize("using", VECTOR_NAMES)
+def test_legacy_search(pair, named, http, using):
+    coll, _ = named
+    size = NAMED_VECTORS[using][0]
+    q = queries(150 + size, size, 1)[0]
+    body = {"vector": {"name": using, "vector": q}, "limit": 10, "with_payload": True, "with_vector": False}
+    remote = parse_scored(post(http, f"/collections/{coll}/points/search", body))
+    local = pair.local.query_points(coll, query=q, using=using, limit=10, with_payload=True).points
+    compare_scored(local, remote, f"legacy search {using}")
+
+    body = {
+        "vector": {"name": using, "vector": q}, "limit": 5, "offset": 3, "filter": filter_json(FLT_MIXED),
+        "with_payload": ["city"], "with_vector": [using], "score_threshold": None,
+    }
+    remote = parse_scored(post(http, f"/collections/{coll}/points/search", body))
+    local = pair.local.query_points(
+        coll, query=q, using=using, limit=5, offset=3, query_filter=FLT_MIXED, with_payload=["city"], with_vectors=[using]
+    ).points
+    compare_scored(local, remote, f"legacy search {using} with filter")
+
+
+def test_legacy_search_unnamed(pair, plain, http):
+    coll, _ = plain
+    q = queries(160, PLAIN_SIZE, 1)[0]
+    body = {"vector": q, "limit": 10, "with_payload": False, "with_vector": True}
+    remote = parse_scored(post(http, f"/collections/{coll}/points/search", body))
+    local = pair.local.query_points(coll, query=q, limit=10, with_payload=False, with_vectors=True).points
+    compare_scored(local, remote, "legacy search unnamed")
+
+
+def test_legacy_search_batch(pair, named, http):
+    coll, _ = named
+    searches = []
+    expected = []
+    for i, using in enumerate(VECTOR_NAMES):
+        q = queries(170 + i, NAMED_VECTORS[using][0], 1)[0]
+        searches.append({"vector": {"name": using, "vector": q}, "limit": 4 + i, "with_payload": True,
+                         "filter": filter_json(FLT_CITY)})
+        expected.append(pair.local.query_points(coll, query=q, using=using, limit=4 + i, query_filter=FLT_CITY).points)
+    result = post(http, f"/collections/{coll}/points/search/batch", {"searches": searches})
+    assert len(result) == len(expected)
+    for i, (local, items) in enumerate(zip(expected, result)):
+        compare_scored(local, parse_scored(items), f"legacy search batch #{i}")
+
+
+@pytest.mark.parametrize("strategy", ["average_vector", "best_score", "sum_scores"])
+def test_legacy_recommend(pair, named, http, strategy):
+    coll, points = named
+    ids = pick_ids(points, 4, 180, "euc")
+    vec = queries(181, 6, 1)[0]
+    body = {
+        "positive": [ids[0], ids[1], vec], "negative": [ids[2]], "strategy": strategy,
+        "using": "euc", "limit": 10, "with_payload": True, "filter": filter_json(FLT_MIXED),
+    }
+    remote = parse_scored(post(http, f"/collections/{coll}/points/recommend", body))
+    query = models.RecommendQuery(
+        recommend=models.RecommendInput(
+            positive=[ids[0], ids[1], vec], negative=[ids[2]], strategy=models.RecommendStrategy(strategy)
+        )
+    )
+    local = pair.local.query_points(coll, query=query, using="euc", limit=10, query_filter=FLT_MIXED).points
+    compare_scored(local, remote, f"legacy recommend {strategy}")
