@@ -1,10 +1,13 @@
 //! `rustvecdb bench …`: benchmarks as programs, printing one JSON line per measurement.
 
+use std::collections::HashSet;
 use std::hint::black_box;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
-use rvdb_index::{flat_search, SearchParams};
+use rvdb_index::{flat_search, HnswIndex, HnswParams, SearchParams};
 use rvdb_vector::Distance;
 use serde_json::json;
 
@@ -13,6 +16,55 @@ pub enum BenchCommand {
     /// Exact (brute-force) search: vectors scanned per second on one core, beside this
     /// machine's single-thread memory read bandwidth measured in the same run.
     Exact(ExactArgs),
+    /// HNSW on standard ANN files: build time, then recall@k and single-thread QPS per `ef`
+    /// (one JSON line each), optionally also for filtered queries.
+    ///
+    /// Files: `.fvecs` / `.ivecs` (each record: little-endian i32 dimension, then that many f32
+    /// or i32). `--truth`: one record per query, its exact nearest rows, best first.
+    /// `--filtered-labels`: one record of dimension 1 per base row, its label (a non-negative
+    /// i32). `--filtered-truth`: one record per query: the query's label, then the exact
+    /// nearest rows among those with that label, best first.
+    Ann(AnnArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AnnArgs {
+    /// Base vectors (.fvecs).
+    #[arg(long)]
+    base: PathBuf,
+    /// Query vectors (.fvecs).
+    #[arg(long)]
+    queries: PathBuf,
+    /// Exact neighbours of each query (.ivecs).
+    #[arg(long)]
+    truth: PathBuf,
+    /// Cosine, Euclid, Dot or Manhattan.
+    #[arg(long, default_value = "Euclid")]
+    distance: String,
+    /// Links per node (2m on layer 0).
+    #[arg(long, default_value_t = 16)]
+    m: usize,
+    /// Beam width while building.
+    #[arg(long, default_value_t = 100)]
+    ef_construct: usize,
+    /// Beam widths to measure (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "16,32,64,128,256")]
+    ef: Vec<usize>,
+    /// Results per query (recall@k).
+    #[arg(long, default_value_t = 10)]
+    k: usize,
+    /// Build threads (0 = all cores). Searches always run on one thread.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+    /// Timed passes over the queries per ef; the median is reported.
+    #[arg(long, default_value_t = 3)]
+    passes: usize,
+    /// Label of each base row (.ivecs, dimension 1).
+    #[arg(long, requires = "filtered_truth")]
+    filtered_labels: Option<PathBuf>,
+    /// Label and exact filtered neighbours of each query (.ivecs).
+    #[arg(long, requires = "filtered_labels")]
+    filtered_truth: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -44,7 +96,203 @@ pub struct ExactArgs {
 pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     match cmd {
         BenchCommand::Exact(a) => exact(a),
+        BenchCommand::Ann(a) => ann(a),
     }
+}
+
+/// Reads a `.fvecs` / `.ivecs` file: records of an i32 dimension and that many 4-byte values.
+/// Returns the dimension and the values, all records concatenated (every record must have the
+/// same dimension).
+fn read_vecs(path: &Path) -> anyhow::Result<(usize, Vec<[u8; 4]>)> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut dim = None;
+    let mut out = Vec::with_capacity(bytes.len() / 4);
+    let mut pos = 0;
+    while pos < bytes.len() {
+        let head = bytes
+            .get(pos..pos + 4)
+            .with_context(|| format!("{}: truncated record", path.display()))?;
+        let d = i32::from_le_bytes(head.try_into()?);
+        let d = usize::try_from(d)
+            .with_context(|| format!("{}: negative dimension", path.display()))?;
+        if *dim.get_or_insert(d) != d {
+            bail!("{}: records of different dimensions", path.display());
+        }
+        let body = bytes
+            .get(pos + 4..pos + 4 + 4 * d)
+            .with_context(|| format!("{}: truncated record", path.display()))?;
+        out.extend(body.chunks_exact(4).map(|c| [c[0], c[1], c[2], c[3]]));
+        pos += 4 + 4 * d;
+    }
+    Ok((dim.unwrap_or(0), out))
+}
+
+fn read_fvecs(path: &Path) -> anyhow::Result<(usize, Vec<f32>)> {
+    let (dim, raw) = read_vecs(path)?;
+    Ok((dim, raw.into_iter().map(f32::from_le_bytes).collect()))
+}
+
+fn read_ivecs(path: &Path) -> anyhow::Result<(usize, Vec<i32>)> {
+    let (dim, raw) = read_vecs(path)?;
+    Ok((dim, raw.into_iter().map(i32::from_le_bytes).collect()))
+}
+
+/// One pass over the queries: the results and the elapsed seconds.
+fn pass(
+    queries: &[f32],
+    dim: usize,
+    search: impl Fn(usize, &[f32]) -> Vec<u32>,
+) -> (Vec<Vec<u32>>, f64) {
+    let t = Instant::now();
+    let results = queries
+        .chunks_exact(dim)
+        .enumerate()
+        .map(|(i, q)| black_box(search(i, q)))
+        .collect();
+    (results, t.elapsed().as_secs_f64())
+}
+
+/// Mean recall@k of `results` against the first `k` of each truth row.
+fn recall(results: &[Vec<u32>], truth: &[Vec<u32>], k: usize) -> f64 {
+    let mut hits = 0usize;
+    let mut total = 0usize;
+    for (got, want) in results.iter().zip(truth) {
+        let want: HashSet<u32> = want.iter().take(k).copied().collect();
+        hits += got.iter().take(k).filter(|x| want.contains(x)).count();
+        total += want.len();
+    }
+    if total == 0 {
+        1.0
+    } else {
+        hits as f64 / total as f64
+    }
+}
+
+fn ann(a: AnnArgs) -> anyhow::Result<()> {
+    let distance = Distance::parse(&a.distance)
+        .ok_or_else(|| anyhow::anyhow!("unknown distance `{}`", a.distance))?;
+    let (dim, mut base) = read_fvecs(&a.base)?;
+    let (qdim, mut queries) = read_fvecs(&a.queries)?;
+    if dim == 0 || qdim != dim {
+        bail!("base dimension {dim} and query dimension {qdim} must be equal and positive");
+    }
+    for v in base
+        .chunks_exact_mut(dim)
+        .chain(queries.chunks_exact_mut(dim))
+    {
+        distance.prepare(v);
+    }
+    let n = base.len() / dim;
+    let nq = queries.len() / dim;
+    let (tdim, truth) = read_ivecs(&a.truth)?;
+    if tdim < a.k || truth.len() / tdim.max(1) != nq {
+        bail!(
+            "truth must hold at least k = {} neighbours for each of the {nq} queries",
+            a.k
+        );
+    }
+    let truth: Vec<Vec<u32>> = truth
+        .chunks_exact(tdim)
+        .map(|r| r.iter().map(|&x| x as u32).collect())
+        .collect();
+    let params = HnswParams {
+        m: a.m,
+        ef_construct: a.ef_construct,
+        threads: a.threads,
+        deterministic: false,
+        ..HnswParams::default()
+    };
+    let passes = a.passes.max(1);
+    let measure = |index: &HnswIndex,
+                   build_seconds: f64,
+                   mode: &str,
+                   truth: &[Vec<u32>],
+                   filter: Option<(&[i32], &[i32])>| {
+        for &ef in &a.ef {
+            let search = |i: usize, q: &[f32]| -> Vec<u32> {
+                let accept = filter.map(|(labels, qlabels)| {
+                    let want = qlabels[i];
+                    move |row: u32| labels[row as usize] == want
+                });
+                index
+                    .search(
+                        &base,
+                        q,
+                        a.k,
+                        ef,
+                        accept.as_ref().map(|f| f as &(dyn Fn(u32) -> bool + Sync)),
+                    )
+                    .iter()
+                    .map(|s| s.offset)
+                    .collect()
+            };
+            // Warm-up pass (also the recall measurement), then the timed passes.
+            let (results, _) = pass(&queries, dim, search);
+            let mut times: Vec<f64> = (0..passes).map(|_| pass(&queries, dim, search).1).collect();
+            times.sort_by(f64::total_cmp);
+            let median = times[times.len() / 2];
+            println!(
+                "{}",
+                json!({
+                    "bench": "ann", "mode": mode, "distance": distance.as_str(),
+                    "kernel": rvdb_vector::active_kernel(), "ef": ef, "k": a.k,
+                    format!("recall_at_{}", a.k): round(recall(&results, truth, a.k)),
+                    "qps": round(nq as f64 / median),
+                    "build_seconds": round(build_seconds),
+                    "index_bytes": index.memory_bytes(),
+                    "threads": a.threads, "m": a.m, "ef_construct": a.ef_construct,
+                    "n": n, "dim": dim, "queries": nq,
+                })
+            );
+        }
+    };
+
+    let t = Instant::now();
+    let index = HnswIndex::build(distance, &base, dim, &params);
+    let build_seconds = t.elapsed().as_secs_f64();
+    measure(&index, build_seconds, "plain", &truth, None);
+    drop(index);
+
+    if let (Some(labels_path), Some(ftruth_path)) = (&a.filtered_labels, &a.filtered_truth) {
+        let (ldim, labels) = read_ivecs(labels_path)?;
+        if ldim != 1 || labels.len() != n || labels.iter().any(|&l| l < 0) {
+            bail!(
+                "{}: need one non-negative label per base row",
+                labels_path.display()
+            );
+        }
+        let (fdim, ftruth) = read_ivecs(ftruth_path)?;
+        if fdim < 1 || ftruth.len() / fdim != nq {
+            bail!("{}: need one record per query", ftruth_path.display());
+        }
+        let qlabels: Vec<i32> = ftruth.chunks_exact(fdim).map(|r| r[0]).collect();
+        let ftruth: Vec<Vec<u32>> = ftruth
+            .chunks_exact(fdim)
+            .map(|r| {
+                r[1..]
+                    .iter()
+                    .filter(|&&x| x >= 0)
+                    .map(|&x| x as u32)
+                    .collect()
+            })
+            .collect();
+        let max_label = labels.iter().copied().max().unwrap_or(0) as usize;
+        let mut groups = vec![Vec::new(); max_label + 1];
+        for (i, &l) in labels.iter().enumerate() {
+            groups[l as usize].push(i as u32);
+        }
+        let t = Instant::now();
+        let index = HnswIndex::build_with_groups(distance, &base, dim, &params, &groups);
+        let build_seconds = t.elapsed().as_secs_f64();
+        measure(
+            &index,
+            build_seconds,
+            "filtered",
+            &ftruth,
+            Some((&labels, &qlabels)),
+        );
+    }
+    Ok(())
 }
 
 /// Deterministic pseudo-random values in [-1, 1).

@@ -1,19 +1,25 @@
-//! The `rustvecdb` binary: reads configuration (flags and environment), sets up logging and
-//! serves the HTTP API, or runs a benchmark.
+//! The `rustvecdb` binary: reads the settings (config file, environment, flags), sets up
+//! logging and serves the HTTP API (optionally over TLS); or imports a file of vectors; or runs
+//! a benchmark.
 
 mod bench;
+mod config;
+mod import;
+mod tls;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
-use clap::{Args, Parser, Subcommand};
-use rvdb_api::ApiConfig;
+use clap::{Parser, Subcommand};
+use rvdb_api::{ApiConfig, Cors};
 use rvdb_engine::{Database, DatabaseOptions};
 
+use crate::config::{ServeArgs, Settings};
+
 /// A single-binary vector database with a Qdrant-compatible HTTP API.
-#[derive(Debug, Parser)]
+#[derive(Parser)]
 #[command(name = "rustvecdb", version, args_conflicts_with_subcommands = true)]
 struct Cli {
     #[command(subcommand)]
@@ -22,83 +28,114 @@ struct Cli {
     serve: ServeArgs,
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Subcommand)]
 enum Command {
     /// Serve the HTTP API (the default when no subcommand is given).
     Serve(ServeArgs),
+    /// Load vectors from .fvecs, .npy or JSON lines into a collection of a running server
+    /// (--url) or of a storage directory (--storage-path).
+    Import(import::ImportArgs),
     /// Run a benchmark and print one JSON line per measurement.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
-}
-
-#[derive(Debug, Clone, Args)]
-struct ServeArgs {
-    /// Address to listen on.
-    #[arg(long, env = "HOST", default_value = "127.0.0.1")]
-    host: String,
-    /// Port to listen on (0 picks a free one; the address is printed on stdout).
-    #[arg(long, env = "PORT", default_value_t = 6333)]
-    port: u16,
-    /// Directory for durable storage (created if missing). Unset: everything stays in memory.
-    #[arg(long, env = "STORAGE_PATH")]
-    storage_path: Option<PathBuf>,
-    /// Largest request body accepted, in bytes.
-    #[arg(long, env = "RVDB_MAX_BODY_BYTES", default_value_t = 32 * 1024 * 1024)]
-    max_body_bytes: usize,
-    /// Log filter, e.g. info, debug, rvdb_engine=debug (RUST_LOG syntax).
-    #[arg(long = "log", env = "RUST_LOG", default_value = "info")]
-    log: String,
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Bench(cmd)) => bench::run(cmd),
+        Some(Command::Import(args)) => import::run(args),
         Some(Command::Serve(args)) => serve(args),
         None => serve(cli.serve),
     }
 }
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let settings = Settings::load(&args)?;
+    if args.print_config {
+        println!("{}", serde_json::to_string_pretty(&settings.to_json())?);
+        return Ok(());
+    }
+    // Read the certificate before anything else, so that a bad one stops the start.
+    let tls = match (settings.enable_tls, &settings.tls_cert, &settings.tls_key) {
+        (true, Some(cert), Some(key)) => Some(tls::acceptor(cert, key)?),
+        _ => None,
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_new(&args.log)
-                .with_context(|| format!("invalid log filter `{}` (RUST_LOG / --log)", args.log))?,
+            tracing_subscriber::EnvFilter::try_new(&settings.log_level)
+                .context("invalid config: log_level")?,
         )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let storage_path = args.storage_path.filter(|p| !p.as_os_str().is_empty());
-    let options = match &storage_path {
+    if let Some(f) = &settings.config_file {
+        tracing::info!(file = %f.display(), "config file read");
+    }
+    let options = match &settings.storage_path {
         Some(p) => DatabaseOptions::persistent(p),
         None => DatabaseOptions::in_memory(),
     };
     let db = Database::open(options).context("could not open the storage")?;
+    let cors = match (
+        settings.enable_cors,
+        settings.cors_allowed_origins.is_empty(),
+    ) {
+        (false, _) => Cors::Disabled,
+        (true, true) => Cors::AnyOrigin,
+        (true, false) => Cors::Origins(settings.cors_allowed_origins.clone()),
+    };
     let app = rvdb_api::router(
         Arc::new(db),
         ApiConfig {
-            max_body_bytes: args.max_body_bytes,
+            max_body_bytes: settings.max_body_bytes,
+            api_key: settings.api_key.clone(),
+            read_only_api_key: settings.read_only_api_key.clone(),
+            request_timeout: (settings.request_timeout_secs > 0)
+                .then(|| Duration::from_secs(settings.request_timeout_secs)),
+            cors: cors.clone(),
         },
     );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("could not start the async runtime")?;
+    let host = settings.host.clone();
+    let port = settings.http_port;
     runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port))
+        let listener = tokio::net::TcpListener::bind((host.as_str(), port))
             .await
-            .with_context(|| format!("could not listen on {}:{}", args.host, args.port))?;
+            .with_context(|| format!("could not listen on {host}:{port}"))?;
         let addr: SocketAddr = listener.local_addr()?;
-        match &storage_path {
+        match &settings.storage_path {
             Some(p) => tracing::info!(storage = %p.display(), "durable storage"),
             None => tracing::info!("in-memory storage (set STORAGE_PATH to persist)"),
         }
-        println!("rustvecdb listening on http://{addr}");
-        tracing::info!(%addr, kernel = rvdb_vector::active_kernel(), "serving");
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown_signal())
-            .await
-            .context("server error")
+        tracing::info!(
+            auth = settings.auth_mode(),
+            tls = settings.enable_tls,
+            cors = ?cors,
+            max_body_bytes = settings.max_body_bytes,
+            request_timeout_secs = settings.request_timeout_secs,
+            "HTTP settings"
+        );
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        println!("rustvecdb listening on {scheme}://{addr}");
+        tracing::info!(%addr, scheme, kernel = rvdb_vector::active_kernel(), "serving");
+        match tls {
+            Some(acceptor) => {
+                let listener = tls::TlsListener::new(listener, acceptor)?;
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(shutdown_signal())
+                    .await
+            }
+            None => {
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(shutdown_signal())
+                    .await
+            }
+        }
+        .context("server error")
     })
 }
 

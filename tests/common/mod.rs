@@ -25,6 +25,90 @@ impl Server {
         Server::start_with(&[("STORAGE_PATH", dir.to_str().unwrap())])
     }
 
+    /// The binary with the test defaults (loopback, a free port, warn logs, memory) and no
+    /// setting inherited from the caller's environment (`RVDB__…`, `RVDB_CONFIG`, …); add args
+    /// and env, then `Server::spawn` it (or run it to see it fail).
+    pub fn command() -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_rustvecdb"));
+        for (k, _) in std::env::vars_os() {
+            let name = k.to_string_lossy();
+            if name.starts_with("RVDB__")
+                || ["RVDB_CONFIG", "RVDB_MAX_BODY_BYTES", "RVDB_API_KEY"].contains(&&*name)
+            {
+                cmd.env_remove(k);
+            }
+        }
+        cmd.env_remove("STORAGE_PATH")
+            .env("HOST", "127.0.0.1")
+            .env("PORT", "0")
+            .env("RUST_LOG", "warn");
+        cmd
+    }
+
+    /// Starts a command from `Server::command` and waits for its `listening on` line (stderr
+    /// is inherited unless the command redirects it).
+    pub fn spawn(mut cmd: Command) -> Server {
+        cmd.stdout(Stdio::piped());
+        let mut child = cmd.spawn().expect("start rustvecdb");
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read the listening line");
+        let base = line
+            .trim()
+            .strip_prefix("rustvecdb listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+            .to_string();
+        Server {
+            child,
+            base,
+            client: reqwest::blocking::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap(),
+        }
+    }
+
+    /// Like `send`, with extra request headers; a body that is not JSON comes back as a string.
+    pub fn send_with(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> (u16, Value) {
+        let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut req = self.client.request(m, self.url(path));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let resp = req.send().expect("request");
+        let status = resp.status().as_u16();
+        let text = resp.text().unwrap();
+        let v = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        (status, v)
+    }
+
+    /// GET as text: (status, content type, body).
+    pub fn get_text(&self, path: &str, headers: &[(&str, &str)]) -> (u16, String, String) {
+        let mut req = self.client.get(self.url(path));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = req.send().expect("request");
+        let status = resp.status().as_u16();
+        let ct = resp
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        (status, ct, resp.text().unwrap())
+    }
+
     pub fn start_with(env: &[(&str, &str)]) -> Server {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_rustvecdb"));
         cmd.env_remove("STORAGE_PATH")

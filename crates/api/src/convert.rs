@@ -538,6 +538,25 @@ pub(crate) fn query_kind(v: &Value, at: &str) -> Result<QueryKind, ApiError> {
     ))
 }
 
+/// `params`: `{"hnsw_ef": n, "exact": bool, …}` (other keys, e.g. quantization, are accepted).
+pub(crate) fn params(m: &Obj, at: &str) -> Result<rvdb_engine::QueryParams, ApiError> {
+    match field(m, "params") {
+        None => Ok(rvdb_engine::QueryParams::default()),
+        Some(Value::Object(p)) => {
+            let pat = join(at, "params");
+            Ok(rvdb_engine::QueryParams {
+                hnsw_ef: usize_field(p, "hnsw_ef", &pat)?,
+                exact: match field(p, "exact") {
+                    None => false,
+                    Some(Value::Bool(b)) => *b,
+                    Some(_) => return Err(bad(&join(&pat, "exact"), "must be a boolean")),
+                },
+            })
+        }
+        Some(_) => Err(bad(&join(at, "params"), "expected an object")),
+    }
+}
+
 fn lookup_name(m: &Obj, at: &str) -> Result<Option<(String, Option<String>)>, ApiError> {
     match field(m, "lookup_from") {
         None => Ok(None),
@@ -585,6 +604,7 @@ fn prefetch(
             l => l,
         },
         score_threshold: f32_field(m, "score_threshold", at)?,
+        params: params(m, at)?,
     })
 }
 
@@ -637,6 +657,7 @@ pub(crate) fn query_request(m: &Obj, at: &str) -> Result<QueryRequest, ApiError>
                 field(m, "with_vector").or(field(m, "with_vectors")),
                 &join(at, "with_vector"),
             )?,
+            params: params(m, at)?,
         },
         lookup,
     })

@@ -7,37 +7,80 @@
 //! `min_should` is Qdrant's DSL, any other object the seed's equality filter; a create body with
 //! `vectors` is Qdrant's, one with `distance` the seed's.
 
+mod auth;
 mod convert;
 mod error;
 mod extract;
 mod handlers;
+mod layers;
+mod metrics;
 mod qdrant;
 mod render;
 mod wire;
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, post, put};
 use axum::Router;
-use rvdb_engine::Database;
+use rvdb_engine::{CollectionConfig, Database};
 
 pub use error::ApiError;
+pub use layers::Cors;
 pub use qdrant::QDRANT_API_VERSION;
 
 /// Settings of the HTTP layer.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ApiConfig {
     /// Largest request body accepted, in bytes (larger ones get 413).
     pub max_body_bytes: usize,
+    /// Read-write key: when set (or `read_only_api_key` is), every route but `/` and the probes
+    /// needs a key in `api-key` or `Authorization: Bearer`.
+    pub api_key: Option<String>,
+    /// A key that may only read.
+    pub read_only_api_key: Option<String>,
+    /// Answer 408 when a request takes longer (`None`: no limit).
+    pub request_timeout: Option<Duration>,
+    /// Which browser origins may call the API.
+    pub cors: Cors,
 }
 
 impl Default for ApiConfig {
     fn default() -> Self {
         ApiConfig {
             max_body_bytes: 32 << 20,
+            api_key: None,
+            read_only_api_key: None,
+            request_timeout: None,
+            cors: Cors::Disabled,
         }
+    }
+}
+
+/// Never prints the keys, only whether they are set.
+impl std::fmt::Debug for ApiConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let set = |k: &Option<String>| if k.is_some() { "<set>" } else { "<unset>" };
+        f.debug_struct("ApiConfig")
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("api_key", &set(&self.api_key))
+            .field("read_only_api_key", &set(&self.read_only_api_key))
+            .field("request_timeout", &self.request_timeout)
+            .field("cors", &self.cors)
+            .finish()
+    }
+}
+
+/// The collection config that PUT /collections/{name} makes of a body (Qdrant's
+/// `{"vectors": {"size", "distance"}, …}` or the seed's `{"distance"}`), defaults included:
+/// for tools that create collections without going through HTTP (`rustvecdb import`).
+pub fn collection_config(body: &serde_json::Value) -> Result<CollectionConfig, ApiError> {
+    match body {
+        serde_json::Value::Object(m) => qdrant::create_config(m),
+        _ => Err(ApiError::bad_request(
+            "Wrong input: a collection config is a JSON object",
+        )),
     }
 }
 
@@ -50,7 +93,17 @@ pub(crate) struct AppState {
 }
 
 /// Builds the router for a database (tests can drive it without a socket).
+///
+/// Layers, innermost first: body limit, panic guard, timeout, API keys, metrics, trace, CORS.
+/// Each wraps every route and the fallback after routing, so the metrics and the read-only
+/// check see the matched route template.
 pub fn router(db: Arc<Database>, config: ApiConfig) -> Router {
+    let observer = metrics::Observer::new(db.clone());
+    let keys = auth::Keys::new(
+        config.api_key.as_deref(),
+        config.read_only_api_key.as_deref(),
+        config.max_body_bytes,
+    );
     let state = AppState {
         db,
         started: Instant::now(),
@@ -58,7 +111,7 @@ pub fn router(db: Arc<Database>, config: ApiConfig) -> Router {
     };
     use handlers as h;
     use qdrant as q;
-    Router::new()
+    let app = Router::new()
         .route("/", get(q::root))
         .route("/healthz", get(q::healthz))
         .route("/livez", get(q::livez))
@@ -129,12 +182,42 @@ pub fn router(db: Arc<Database>, config: ApiConfig) -> Router {
                 .get(handlers::get_point)
                 .delete(handlers::delete_point),
         )
+        .route("/metrics", {
+            let obs = observer.clone();
+            get(move || metrics::metrics(obs))
+        })
+        .route("/telemetry", {
+            let obs = observer.clone();
+            get(move |t: extract::Timer| metrics::telemetry(t, obs))
+        })
         .fallback(handlers::no_route)
         .method_not_allowed_fallback(handlers::method_not_allowed)
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             error::panic_response,
+        ));
+    let app = match config.request_timeout {
+        Some(limit) if !limit.is_zero() => {
+            app.layer(axum::middleware::from_fn_with_state(limit, layers::timeout))
+        }
+        _ => app,
+    };
+    let app = match keys {
+        Some(keys) => app.layer(axum::middleware::from_fn_with_state(
+            keys,
+            auth::require_key,
+        )),
+        None => app,
+    };
+    let app = app
+        .layer(axum::middleware::from_fn_with_state(
+            observer,
+            metrics::track,
         ))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
-        .with_state(state)
+        .layer(tower_http::trace::TraceLayer::new_for_http());
+    let app = match config.cors.layer() {
+        Some(cors) => app.layer(cors),
+        None => app,
+    };
+    app.with_state(state)
 }

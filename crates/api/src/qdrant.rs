@@ -774,6 +774,7 @@ pub(crate) fn legacy_search(
             field(b, "with_vector").or(field(b, "with_vectors")),
             &join(at, "with_vector"),
         )?,
+        params: convert::params(b, at)?,
     })
 }
 

@@ -130,11 +130,11 @@ pub(crate) fn collection_info(info: &CollectionInfo) -> Value {
         })
         .collect();
     let mut result = json!({
-        "status": "green",
+        "status": info.status,
         "optimizer_status": "ok",
-        "indexed_vectors_count": 0,
+        "indexed_vectors_count": info.indexed_vectors_count,
         "points_count": info.points_count,
-        "segments_count": 1,
+        "segments_count": info.segments_count,
         "config": {
             "params": {
                 "vectors": vectors,

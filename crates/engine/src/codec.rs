@@ -28,6 +28,7 @@
 use rvdb_filter::{Payload, PointId};
 
 use crate::segment::Segment;
+use crate::segments::Segments;
 use crate::types::NamedVectors;
 use crate::{EngineError, PointStruct, Result};
 
@@ -241,18 +242,23 @@ impl Operation {
     }
 }
 
-/// Serializes a whole segment as of `last_seq` into a checkpoint file's bytes.
-pub(crate) fn encode_checkpoint(seg: &Segment, last_seq: u64) -> Vec<u8> {
+/// Serializes every live point of every segment as of `last_seq` into a checkpoint file's bytes.
+pub(crate) fn encode_checkpoint(segs: &Segments, last_seq: u64) -> Vec<u8> {
     let mut w = Writer::default();
     w.u64(last_seq);
-    let spaces: Vec<_> = seg.columns().collect();
+    let spaces: Vec<_> = segs
+        .appendable
+        .columns()
+        .map(|(n, _)| n.to_string())
+        .collect();
     w.len(spaces.len());
-    for (name, col) in &spaces {
+    for name in &spaces {
         w.str(name);
-        w.u32(col.dim().map_or(u32::MAX, |d| d as u32));
+        w.u32(segs.dim(name).map_or(u32::MAX, |d| d as u32));
     }
-    w.u64(seg.len() as u64);
-    for row in 0..seg.len() {
+    w.u64(segs.len() as u64);
+    for loc in segs.live_in_id_order(None, None) {
+        let (seg, row) = segs.at(loc);
         w.id(seg.id(row));
         w.u64(seg.version(row));
         w.vectors(&seg.vectors(row));
@@ -517,7 +523,9 @@ mod tests {
             Payload::new(),
             6,
         );
-        let bytes = encode_checkpoint(&seg, 6);
+        let segs = Segments::new(seg);
+        let seg = &segs.appendable;
+        let bytes = encode_checkpoint(&segs, 6);
         let (back, seq) = decode_checkpoint(&bytes).unwrap();
         assert_eq!(seq, 6);
         assert_eq!(back.len(), 2);

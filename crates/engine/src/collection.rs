@@ -2,26 +2,21 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
 
 use parking_lot::{Mutex, RwLock};
 use serde_json::Value;
 
-use rvdb_filter::{Filter, JsonPath, Payload, PayloadSchemaType, PointId};
-use rvdb_index::{flat_search, Scored, SearchParams, TopK};
+use rvdb_filter::{JsonPath, Payload, PayloadSchemaType, PointId};
 use rvdb_storage::{Wal, WalOptions};
 use rvdb_vector::Distance;
 
 use crate::codec::{decode_checkpoint, encode_checkpoint, Operation};
 use crate::config::StoredConfig;
 use crate::segment::Segment;
-use crate::types::{
-    NamedVectors, OrderBy, PayloadSelector, PointSelector, PointUpdate, RecommendStrategy,
-    ScoreQuery, ScrollRequest, VectorParams, VectorSelector, VectorsConfig,
-};
-use crate::{
-    CollectionConfig, EngineError, PointStruct, Record, Result, ScoredPoint, SearchRequest,
-    UpdateResult,
-};
+use crate::segments::{Loc, Segments};
+use crate::types::{NamedVectors, PointSelector, PointUpdate, VectorParams, VectorsConfig};
+use crate::{CollectionConfig, EngineError, PointStruct, Result, UpdateResult};
 
 /// The largest vector dimension accepted (Qdrant's limit).
 pub const MAX_DIM: usize = 65_536;
@@ -35,16 +30,20 @@ pub struct Collection {
     name: String,
     /// The collection's directory; `None` in memory.
     dir: Option<PathBuf>,
-    config: RwLock<StoredConfig>,
-    points: RwLock<Segment>,
+    pub(crate) config: RwLock<StoredConfig>,
+    pub(crate) points: RwLock<Segments>,
+    /// Set while the optimizer works on this collection (status "yellow").
+    pub(crate) optimizing: AtomicBool,
+    /// Tells the optimizer thread to stop.
+    pub(crate) stop: AtomicBool,
     /// Serialises writers: a write holds it from log append to in-memory apply, so the log's
     /// order is the apply order. Searches never take it.
-    writer: Mutex<Writer>,
+    pub(crate) writer: Mutex<Writer>,
 }
 
-struct Writer {
+pub(crate) struct Writer {
     wal: Option<Wal>,
-    last_seq: u64,
+    pub(crate) last_seq: u64,
     /// Write a checkpoint (and drop old log files) once the log outgrows this.
     checkpoint_after: u64,
     min_checkpoint_bytes: u64,
@@ -67,6 +66,12 @@ pub struct CollectionInfo {
     pub config: CollectionConfig,
     pub points_count: usize,
     pub payload_schema: Vec<PayloadFieldInfo>,
+    /// "green" (nothing to do), "yellow" (the optimizer is working).
+    pub status: &'static str,
+    /// Sealed segments plus the appendable one.
+    pub segments_count: usize,
+    /// Vectors in segments whose HNSW index is built.
+    pub indexed_vectors_count: usize,
     /// Bytes of write-ahead log not yet folded into a checkpoint (0 in memory).
     pub wal_bytes: u64,
 }
@@ -87,7 +92,7 @@ impl CollectionInfo {
     }
 }
 
-fn new_segment(config: &CollectionConfig) -> Segment {
+pub(crate) fn new_segment(config: &CollectionConfig) -> Segment {
     Segment::new(
         config
             .vectors
@@ -117,7 +122,9 @@ impl Collection {
                 config,
                 payload_schema: BTreeMap::new(),
             }),
-            points: RwLock::new(seg),
+            points: RwLock::new(Segments::new(seg)),
+            optimizing: AtomicBool::new(false),
+            stop: AtomicBool::new(false),
             writer: Mutex::new(Writer {
                 wal: None,
                 last_seq: 0,
@@ -153,6 +160,7 @@ impl Collection {
             seg.add_space(space, p.size);
         }
         build_indexes(&mut seg, &stored.payload_schema)?;
+        let mut segs = Segments::new(seg);
         let checkpoint_seq = last_seq;
         let (wal, records) = Wal::open(&dir.join(WAL_DIR), WalOptions::default())?;
         let mut replayed = 0usize;
@@ -165,13 +173,13 @@ impl Collection {
                 what: format!("WAL record {} of collection `{name}`", rec.seq),
                 reason: e.to_string(),
             })?;
-            apply(&mut seg, op, rec.seq);
+            apply(&mut segs, op, rec.seq);
             last_seq = rec.seq;
             replayed += 1;
         }
         tracing::info!(
             collection = name,
-            points = seg.len(),
+            points = segs.len(),
             checkpoint_seq,
             replayed,
             "collection loaded"
@@ -183,7 +191,9 @@ impl Collection {
             name: name.to_string(),
             dir: Some(dir.to_path_buf()),
             config: RwLock::new(stored),
-            points: RwLock::new(seg),
+            points: RwLock::new(segs),
+            optimizing: AtomicBool::new(false),
+            stop: AtomicBool::new(false),
             writer: Mutex::new(Writer {
                 wal: Some(wal),
                 last_seq,
@@ -200,10 +210,10 @@ impl Collection {
     /// The configuration, with dimensions fixed by data filled in.
     pub fn config(&self) -> CollectionConfig {
         let mut config = self.config.read().config.clone();
-        let seg = self.points.read();
+        let segs = self.points.read();
         let fill = |name: &str, p: &mut VectorParams| {
             if p.size.is_none() {
-                p.size = seg.column(name).and_then(|c| c.dim());
+                p.size = segs.dim(name);
             }
         };
         match &mut config.vectors {
@@ -225,22 +235,53 @@ impl Collection {
             .as_ref()
             .map_or(0, |w| w.size_bytes());
         let config = self.config();
-        let seg = self.points.read();
-        let payload_schema = seg
-            .payload_index()
-            .fields()
+        let schema = self.config.read().payload_schema.clone();
+        let segs = self.points.read();
+        let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+        let mut add = |fields: Vec<(String, PayloadSchemaType, usize)>| {
+            for (f, _, n) in fields {
+                *counts.entry(f).or_default() += n;
+            }
+        };
+        add(segs.appendable.payload_index().fields());
+        for s in &segs.sealed {
+            add(s.index.read().fields());
+        }
+        let payload_schema = schema
             .into_iter()
-            .map(|(field, data_type, points)| PayloadFieldInfo {
+            .map(|(field, data_type)| PayloadFieldInfo {
+                points: counts.get(&field).copied().unwrap_or(0),
                 field,
                 data_type,
-                points,
             })
             .collect();
+        let spaces: Vec<String> = config
+            .vectors
+            .spaces()
+            .iter()
+            .map(|(n, _)| n.to_string())
+            .collect();
+        let indexed_vectors_count = segs
+            .sealed
+            .iter()
+            .filter(|s| s.is_indexed())
+            .map(|s| {
+                (0..s.data.len())
+                    .filter(|&r| !s.is_deleted(r))
+                    .map(|r| spaces.iter().filter(|n| s.data.has_vector(r, n)).count())
+                    .sum::<usize>()
+            })
+            .sum();
+        let busy = self.optimizing.load(std::sync::atomic::Ordering::Relaxed)
+            || self.needs_optimization(&segs);
         CollectionInfo {
             name: self.name.clone(),
             config,
-            points_count: seg.len(),
+            points_count: segs.len(),
             payload_schema,
+            status: if busy { "yellow" } else { "green" },
+            segments_count: segs.sealed.len() + 1,
+            indexed_vectors_count,
             wal_bytes,
         }
     }
@@ -262,7 +303,7 @@ impl Collection {
         check_vector(v, at)?;
         let known = params
             .size
-            .or_else(|| self.points.read().column(name).and_then(|c| c.dim()))
+            .or_else(|| self.points.read().dim(name))
             .or_else(|| batch_dims.get(name).copied());
         match known {
             Some(d) if d != v.len() => return Err(dim_error(d, v.len())),
@@ -311,13 +352,14 @@ impl Collection {
         if self.points.read().find(id).is_none() {
             return Err(EngineError::PointNotFound(id));
         }
+
         self.commit(&mut w, Operation::Delete(vec![id]))
     }
 
     /// Ids a selector names: existing ones (in the order given), and the first missing one.
     fn resolve(
         &self,
-        seg: &Segment,
+        seg: &Segments,
         selector: &PointSelector,
     ) -> Result<(Vec<PointId>, Option<PointId>)> {
         match selector {
@@ -340,9 +382,11 @@ impl Collection {
                 Ok((found, missing))
             }
             PointSelector::Filter(f) => Ok((
-                self.filtered_rows(seg, Some(f))
-                    .into_iter()
-                    .map(|r| seg.id(r))
+                seg.live_in_id_order(None, Some(f))
+                    .map(|loc| {
+                        let (s, r) = seg.at(loc);
+                        s.id(r)
+                    })
                     .collect(),
                 None,
             )),
@@ -557,11 +601,17 @@ impl Collection {
         let mut stored = self.config.read().clone();
         stored.payload_schema.insert(field.to_string(), kind);
         {
-            let mut seg = self.points.write();
-            let (index, points) = seg.payload_index_mut();
-            index
-                .create_field(field, kind, points)
-                .map_err(|e| EngineError::bad(e.to_string()))?;
+            let mut segs = self.points.write();
+            let bad = |e: rvdb_filter::FilterError| EngineError::bad(e.to_string());
+            let (index, points) = segs.appendable.payload_index_mut();
+            index.create_field(field, kind, points).map_err(bad)?;
+            for s in &segs.sealed {
+                let points = (0..s.data.len()).map(|r| (s.data.id(r), s.data.payload(r)));
+                s.index
+                    .write()
+                    .create_field(field, kind, points)
+                    .map_err(bad)?;
+            }
         }
         self.store_config(&stored)?;
         *self.config.write() = stored;
@@ -573,416 +623,16 @@ impl Collection {
         let w = self.writer.lock();
         let mut stored = self.config.read().clone();
         stored.payload_schema.remove(field);
-        self.points
-            .write()
-            .payload_index_mut()
-            .0
-            .delete_field(field);
+        {
+            let mut segs = self.points.write();
+            segs.appendable.payload_index_mut().0.delete_field(field);
+            for s in &segs.sealed {
+                s.index.write().delete_field(field);
+            }
+        }
         self.store_config(&stored)?;
         *self.config.write() = stored;
         Ok(UpdateResult::completed(w.last_seq))
-    }
-
-    /// Rows that pass `filter`, in id order (all rows when `None`).
-    fn filtered_rows(&self, seg: &Segment, filter: Option<&Filter>) -> Vec<usize> {
-        let Some(f) = filter.filter(|f| !f.is_empty()) else {
-            return seg.rows_from(None).collect();
-        };
-        match seg.payload_index().candidates(f) {
-            Some(ids) => {
-                let mut rows: Vec<(PointId, usize)> = ids
-                    .into_iter()
-                    .filter_map(|id| seg.find(id).map(|r| (id, r)))
-                    .filter(|(_, r)| seg.matches(*r, f))
-                    .collect();
-                rows.sort_unstable();
-                rows.into_iter().map(|(_, r)| r).collect()
-            }
-            None => seg.rows_from(None).filter(|&r| seg.matches(r, f)).collect(),
-        }
-    }
-
-    fn record(
-        &self,
-        seg: &Segment,
-        row: usize,
-        with_payload: &PayloadSelector,
-        with_vector: &VectorSelector,
-    ) -> Record {
-        Record {
-            id: seg.id(row),
-            payload: select_payload(seg.payload(row), with_payload),
-            vectors: select_vectors(seg, row, with_vector),
-            version: seg.version(row),
-            order_value: None,
-        }
-    }
-
-    /// One point by id, with its payload and vectors.
-    pub fn get(&self, id: PointId) -> Option<Record> {
-        let seg = self.points.read();
-        seg.find(id)
-            .map(|r| self.record(&seg, r, &PayloadSelector::All, &VectorSelector::All))
-    }
-
-    /// Points by id, in the order asked, skipping missing ones.
-    pub fn retrieve(
-        &self,
-        ids: &[PointId],
-        with_payload: &PayloadSelector,
-        with_vector: &VectorSelector,
-    ) -> Result<Vec<Record>> {
-        self.check_vector_selector(with_vector)?;
-        let seg = self.points.read();
-        Ok(ids
-            .iter()
-            .filter_map(|id| seg.find(*id))
-            .map(|r| self.record(&seg, r, with_payload, with_vector))
-            .collect())
-    }
-
-    fn check_vector_selector(&self, with_vector: &VectorSelector) -> Result<()> {
-        if let VectorSelector::Names(names) = with_vector {
-            let config = self.config.read();
-            if let Some(n) = names
-                .iter()
-                .find(|n| config.config.vectors.get(n).is_none())
-            {
-                return Err(EngineError::bad(format!(
-                    "Not existing vector name error: {n}"
-                )));
-            }
-        }
-        Ok(())
-    }
-
-    /// Points in id order: `limit` of them after skipping `offset`, and the total count.
-    pub fn list(&self, offset: usize, limit: usize) -> (Vec<Record>, usize) {
-        let seg = self.points.read();
-        let rows = seg
-            .rows_from(None)
-            .skip(offset)
-            .take(limit)
-            .map(|r| self.record(&seg, r, &PayloadSelector::All, &VectorSelector::All))
-            .collect();
-        (rows, seg.len())
-    }
-
-    /// A page of points that pass the filter, in id order from `offset` (or by a payload
-    /// value), and the id the next page starts at.
-    pub fn scroll(&self, req: &ScrollRequest) -> Result<(Vec<Record>, Option<PointId>)> {
-        self.check_vector_selector(&req.with_vector)?;
-        let seg = self.points.read();
-        if let Some(order) = &req.order_by {
-            if req.offset.is_some() {
-                return Err(EngineError::bad(
-                    "offset cannot be used together with order_by; use order_by.start_from",
-                ));
-            }
-            let records = self.scroll_by_value(&seg, req, order);
-            return Ok((records, None));
-        }
-        let filter = req.filter.as_ref().filter(|f| !f.is_empty());
-        let mut out = Vec::with_capacity(req.limit.min(1024));
-        let mut next = None;
-        for r in seg.rows_from(req.offset) {
-            if filter.is_some_and(|f| !seg.matches(r, f)) {
-                continue;
-            }
-            if out.len() == req.limit {
-                next = Some(seg.id(r));
-                break;
-            }
-            out.push(self.record(&seg, r, &req.with_payload, &req.with_vector));
-        }
-        Ok((out, next))
-    }
-
-    fn scroll_by_value(&self, seg: &Segment, req: &ScrollRequest, order: &OrderBy) -> Vec<Record> {
-        let key = match JsonPath::parse(&order.key) {
-            Ok(k) => k,
-            Err(_) => return Vec::new(),
-        };
-        // one entry per (value, point): a point with several values appears once per value
-        let mut entries: Vec<(f64, Value, PointId, usize)> = Vec::new();
-        for r in self.filtered_rows(seg, req.filter.as_ref()) {
-            let mut seen = Vec::new();
-            for v in key.values(seg.payload(r), true) {
-                if let Some((num, shown)) = order_value(v) {
-                    if !seen.contains(&num.to_bits()) {
-                        seen.push(num.to_bits());
-                        entries.push((num, shown, seg.id(r), r));
-                    }
-                }
-            }
-        }
-        // stable sort by value only: equal values keep id order
-        if order.descending {
-            entries.sort_by(|a, b| b.0.total_cmp(&a.0));
-        } else {
-            entries.sort_by(|a, b| a.0.total_cmp(&b.0));
-        }
-        entries
-            .into_iter()
-            .filter(|(v, ..)| match order.start_from {
-                None => true,
-                Some(s) if order.descending => *v <= s,
-                Some(s) => *v >= s,
-            })
-            .take(req.limit)
-            .map(|(_, shown, _, r)| {
-                let mut rec = self.record(seg, r, &req.with_payload, &req.with_vector);
-                rec.order_value = Some(shown);
-                rec
-            })
-            .collect()
-    }
-
-    /// How many points pass the filter (exact).
-    pub fn count(&self, filter: Option<&Filter>) -> usize {
-        let seg = self.points.read();
-        match filter.filter(|f| !f.is_empty()) {
-            None => seg.len(),
-            Some(_) => self.filtered_rows(&seg, filter).len(),
-        }
-    }
-
-    /// Estimated number of points passing the filter, from the payload indexes.
-    pub fn estimate(&self, filter: &Filter) -> rvdb_filter::Cardinality {
-        let seg = self.points.read();
-        seg.payload_index().estimate(filter, seg.len())
-    }
-
-    /// The stored (prepared) vector `using` of point `id`.
-    pub fn vector_of(&self, id: PointId, using: &str) -> Result<Vec<f32>> {
-        let seg = self.points.read();
-        let row = seg.find(id).ok_or(EngineError::PointNotFound(id))?;
-        if self.config.read().config.vectors.get(using).is_none() {
-            return Err(EngineError::bad(format!(
-                "Not existing vector name error: {using}"
-            )));
-        }
-        seg.column(using)
-            .and_then(|c| c.get(row))
-            .map(<[f32]>::to_vec)
-            .ok_or_else(|| {
-                EngineError::bad(format!(
-                    "Vector with name `{using}` for point {id} not found"
-                ))
-            })
-    }
-
-    /// The distance of a vector space.
-    pub fn distance_of(&self, using: &str) -> Result<Distance> {
-        self.config
-            .read()
-            .config
-            .vectors
-            .get(using)
-            .map(|p| p.distance)
-            .ok_or_else(|| EngineError::bad(format!("Not existing vector name error: {using}")))
-    }
-
-    /// Exact search in one vector space.
-    pub fn search(&self, req: &SearchRequest) -> Result<Vec<ScoredPoint>> {
-        self.check_vector_selector(&req.with_vector)?;
-        let distance = self.distance_of(&req.using)?;
-        if let Some(t) = req.score_threshold {
-            if !t.is_finite() {
-                return Err(EngineError::bad("score_threshold: must be a finite number"));
-            }
-        }
-        let seg = self.points.read();
-        let Some(col) = seg.column(&req.using) else {
-            return Ok(Vec::new());
-        };
-        let Some(dim) = col.dim() else {
-            return Ok(Vec::new());
-        };
-        let check = |v: &[f32], at: &str| -> Result<Vec<f32>> {
-            check_vector(v, at)?;
-            if v.len() != dim {
-                return Err(dim_error(dim, v.len()));
-            }
-            let mut q = v.to_vec();
-            distance.prepare(&mut q);
-            Ok(q)
-        };
-        let k = req.limit.saturating_add(req.offset);
-        let filter = req.filter.as_ref().filter(|f| !f.is_empty());
-        // the planner: a filter that the payload indexes narrow down is scanned row by row
-        let candidates: Option<Vec<usize>> = filter.and_then(|f| {
-            seg.payload_index()
-                .candidates(f)
-                .map(|_| self.filtered_rows(&seg, Some(f)))
-        });
-        let accept = |r: u32| {
-            let r = r as usize;
-            col.is_present(r) && filter.is_none_or(|f| seg.matches(r, f))
-        };
-        let hits: Vec<Scored> = match &req.query {
-            ScoreQuery::Nearest(v) => {
-                let q = check(v, "vector")?;
-                let min_raw = req.score_threshold.map(|t| distance.score_to_raw(t));
-                let hits = match &candidates {
-                    Some(rows) => {
-                        let mut top = TopK::new(k);
-                        for &r in rows {
-                            if let Some(x) = col.get(r) {
-                                let raw = distance.raw(&q, x);
-                                if min_raw.is_none_or(|m| raw > m) {
-                                    top.push(r as u32, raw);
-                                }
-                            }
-                        }
-                        top.into_sorted_vec()
-                    }
-                    None => {
-                        let everything_present =
-                            filter.is_none() && (0..seg.len()).all(|r| col.is_present(r));
-                        let params = SearchParams { k, min_raw };
-                        if everything_present {
-                            flat_search(distance, col.data(), &q, params, None)
-                        } else {
-                            flat_search(distance, col.data(), &q, params, Some(&accept))
-                        }
-                    }
-                };
-                hits.into_iter()
-                    .map(|h| Scored {
-                        offset: h.offset,
-                        raw: distance.raw_to_score(h.raw),
-                    })
-                    .collect()
-            }
-            ScoreQuery::Recommend {
-                positive,
-                negative,
-                strategy: RecommendStrategy::AverageVector,
-            } => {
-                if positive.is_empty() {
-                    return Err(EngineError::bad("recommend: at least one positive example is required for the average_vector strategy"));
-                }
-                let avg = average_query(positive, negative);
-                let inner = SearchRequest {
-                    query: ScoreQuery::Nearest(avg),
-                    ..req.clone()
-                };
-                drop(seg);
-                return self.search(&inner);
-            }
-            ScoreQuery::Recommend {
-                positive,
-                negative,
-                strategy,
-            } => {
-                if positive.is_empty() && negative.is_empty() {
-                    return Err(EngineError::bad(
-                        "recommend: no positive or negative examples given",
-                    ));
-                }
-                let pos = positive
-                    .iter()
-                    .enumerate()
-                    .map(|(i, v)| check(v, &format!("positive[{i}]")))
-                    .collect::<Result<Vec<_>>>()?;
-                let neg = negative
-                    .iter()
-                    .enumerate()
-                    .map(|(i, v)| check(v, &format!("negative[{i}]")))
-                    .collect::<Result<Vec<_>>>()?;
-                let score = |x: &[f32]| -> f32 {
-                    match strategy {
-                        RecommendStrategy::BestScore => {
-                            let best = |ex: &[Vec<f32>]| {
-                                ex.iter()
-                                    .map(|e| distance.raw(e, x))
-                                    .fold(f32::NEG_INFINITY, f32::max)
-                            };
-                            let (p, n) = (best(&pos), best(&neg));
-                            if p > n {
-                                scaled_sigmoid(p)
-                            } else {
-                                -scaled_sigmoid(n)
-                            }
-                        }
-                        _ => {
-                            let sum = |ex: &[Vec<f32>]| {
-                                ex.iter().map(|e| distance.raw(e, x)).sum::<f32>()
-                            };
-                            sum(&pos) - sum(&neg)
-                        }
-                    }
-                };
-                let mut top = TopK::new(k);
-                let rows: Box<dyn Iterator<Item = usize>> = match &candidates {
-                    Some(rows) => Box::new(rows.iter().copied()),
-                    None => Box::new((0..seg.len()).filter(|&r| accept(r as u32))),
-                };
-                for r in rows {
-                    if let Some(x) = col.get(r) {
-                        let s = score(x);
-                        if req.score_threshold.is_none_or(|t| s > t) {
-                            top.push(r as u32, s);
-                        }
-                    }
-                }
-                top.into_sorted_vec()
-            }
-        };
-        Ok(hits
-            .into_iter()
-            .skip(req.offset)
-            .map(|h| {
-                let r = h.offset as usize;
-                ScoredPoint {
-                    id: seg.id(r),
-                    version: seg.version(r),
-                    score: h.raw,
-                    payload: select_payload(seg.payload(r), &req.with_payload),
-                    vectors: select_vectors(&seg, r, &req.with_vector),
-                    order_value: None,
-                }
-            })
-            .collect())
-    }
-}
-
-/// mean(positive) + mean(positive) − mean(negative), or mean(positive) without negatives.
-fn average_query(positive: &[Vec<f32>], negative: &[Vec<f32>]) -> Vec<f32> {
-    let mean = |vs: &[Vec<f32>]| -> Vec<f32> {
-        let dim = vs.iter().map(Vec::len).max().unwrap_or(0);
-        let mut m = vec![0f32; dim];
-        for v in vs {
-            for (a, x) in m.iter_mut().zip(v) {
-                *a += x;
-            }
-        }
-        m.iter_mut().for_each(|a| *a /= vs.len() as f32);
-        m
-    };
-    let p = mean(positive);
-    if negative.is_empty() {
-        return p;
-    }
-    let n = mean(negative);
-    p.iter().zip(&n).map(|(a, b)| a + a - b).collect()
-}
-
-/// Qdrant's scaled fast sigmoid: 0.5 · (x / (1 + |x|) + 1).
-fn scaled_sigmoid(x: f32) -> f32 {
-    if !x.is_finite() {
-        return 0.5 * (x + 1.0);
-    }
-    0.5 * (x / (1.0 + x.abs()) + 1.0)
-}
-
-/// A payload value usable for ordering: numbers, and datetimes (as microseconds since 1970).
-fn order_value(v: &Value) -> Option<(f64, Value)> {
-    match v {
-        Value::Number(n) => n.as_f64().map(|x| (x, v.clone())),
-        Value::String(s) => rvdb_filter::parse_datetime(s).map(|us| (us as f64, Value::from(us))),
-        _ => None,
     }
 }
 
@@ -1001,61 +651,44 @@ fn merge_objects(
     }
 }
 
-fn select_payload(p: &Payload, sel: &PayloadSelector) -> Option<Payload> {
-    match sel {
-        PayloadSelector::None => None,
-        PayloadSelector::All => Some(p.clone()),
-        PayloadSelector::Include(keys) => Some(rvdb_filter::select_payload(p, Some(keys), None)),
-        PayloadSelector::Exclude(keys) => Some(rvdb_filter::select_payload(p, None, Some(keys))),
-    }
-}
-
-fn select_vectors(seg: &Segment, row: usize, sel: &VectorSelector) -> Option<NamedVectors> {
-    match sel {
-        VectorSelector::None => None,
-        VectorSelector::All => Some(seg.vectors(row)),
-        VectorSelector::Names(names) => Some(
-            names
-                .iter()
-                .filter_map(|n| {
-                    seg.column(n)
-                        .and_then(|c| c.get(row))
-                        .map(|v| (n.clone(), v.to_vec()))
-                })
-                .collect(),
-        ),
-    }
-}
-
-fn apply(seg: &mut Segment, op: Operation, seq: u64) {
+/// Applies a logged operation to the segments (replay and live writes alike).
+pub(crate) fn apply(segs: &mut Segments, op: Operation, seq: u64) {
+    // payload / vector changes to a point first bring it into the appendable segment
+    let edit = |segs: &mut Segments, id: PointId, f: &mut dyn FnMut(&mut Segment, usize)| {
+        if let Some(r) = segs.to_appendable(id) {
+            f(&mut segs.appendable, r);
+            segs.appendable.set_version(r, seq);
+        }
+    };
     match op {
         Operation::Upsert(points) => {
             for p in points {
-                seg.upsert(p.id, &p.vectors, p.payload, seq);
+                if let Some(Loc::Sealed(..)) = segs.find(p.id) {
+                    segs.take(p.id);
+                }
+                segs.appendable.upsert(p.id, &p.vectors, p.payload, seq);
             }
         }
         Operation::Delete(ids) => {
             for id in ids {
-                seg.delete(id);
+                segs.take(id);
             }
         }
         Operation::SetPayload { ids, payload, key } => {
             let key = key.as_deref().and_then(|k| JsonPath::parse(k).ok());
             for id in ids {
-                if let Some(r) = seg.find(id) {
+                edit(segs, id, &mut |seg, r| {
                     let mut p = seg.payload(r).clone();
                     rvdb_filter::set_payload(&mut p, &payload, key.as_ref());
                     seg.replace_payload(r, p);
-                    seg.set_version(r, seq);
-                }
+                });
             }
         }
         Operation::OverwritePayload { ids, payload } => {
             for id in ids {
-                if let Some(r) = seg.find(id) {
-                    seg.replace_payload(r, payload.clone());
-                    seg.set_version(r, seq);
-                }
+                edit(segs, id, &mut |seg, r| {
+                    seg.replace_payload(r, payload.clone())
+                });
             }
         }
         Operation::DeletePayload { ids, keys } => {
@@ -1064,40 +697,36 @@ fn apply(seg: &mut Segment, op: Operation, seq: u64) {
                 .filter_map(|k| JsonPath::parse(k).ok())
                 .collect();
             for id in ids {
-                if let Some(r) = seg.find(id) {
+                edit(segs, id, &mut |seg, r| {
                     let mut p = seg.payload(r).clone();
                     rvdb_filter::delete_payload_keys(&mut p, &keys);
                     seg.replace_payload(r, p);
-                    seg.set_version(r, seq);
-                }
+                });
             }
         }
         Operation::ClearPayload(ids) => {
             for id in ids {
-                if let Some(r) = seg.find(id) {
-                    seg.replace_payload(r, Payload::new());
-                    seg.set_version(r, seq);
-                }
+                edit(segs, id, &mut |seg, r| {
+                    seg.replace_payload(r, Payload::new())
+                });
             }
         }
         Operation::UpdateVectors(points) => {
             for (id, vectors) in points {
-                if let Some(r) = seg.find(id) {
+                edit(segs, id, &mut |seg, r| {
                     for (name, v) in &vectors {
                         seg.set_vector(r, name, Some(v));
                     }
-                    seg.set_version(r, seq);
-                }
+                });
             }
         }
         Operation::DeleteVectors { ids, names } => {
             for id in ids {
-                if let Some(r) = seg.find(id) {
+                edit(segs, id, &mut |seg, r| {
                     for name in &names {
                         seg.set_vector(r, name, None);
                     }
-                    seg.set_version(r, seq);
-                }
+                });
             }
         }
     }

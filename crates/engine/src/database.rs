@@ -35,6 +35,9 @@ pub struct DatabaseOptions {
     /// A collection folds its log into a checkpoint once the log exceeds this many bytes
     /// (and the previous checkpoint's size).
     pub checkpoint_wal_bytes: u64,
+    /// Run each collection's optimizer on a background thread (off: call
+    /// `Collection::optimize` yourself, as deterministic tests do).
+    pub background_optimizer: bool,
 }
 
 impl DatabaseOptions {
@@ -42,6 +45,7 @@ impl DatabaseOptions {
         DatabaseOptions {
             storage_path: None,
             checkpoint_wal_bytes: 64 << 20,
+            background_optimizer: true,
         }
     }
 
@@ -204,7 +208,11 @@ impl Database {
                 continue;
             }
             let c = Collection::open(&name, &path, options.checkpoint_wal_bytes)?;
-            collections.insert(name, Arc::new(c));
+            let c = Arc::new(c);
+            if options.background_optimizer {
+                crate::optimizer::spawn(&c);
+            }
+            collections.insert(name, c);
         }
         fsync_dir(&root)?;
         let aliases_path = dir.join(ALIASES_FILE);
@@ -284,7 +292,11 @@ impl Database {
                 Collection::open(name, &root.join(name), self.options.checkpoint_wal_bytes)?
             }
         };
-        map.insert(name.to_string(), Arc::new(c));
+        let c = Arc::new(c);
+        if self.options.background_optimizer {
+            crate::optimizer::spawn(&c);
+        }
+        map.insert(name.to_string(), c);
         tracing::info!(
             collection = name,
             distance = distance.as_str(),
@@ -309,7 +321,9 @@ impl Database {
                 tracing::warn!(path = %grave.display(), error = %e, "could not remove deleted collection files");
             }
         }
-        map.remove(name);
+        if let Some(c) = map.remove(name) {
+            c.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
         drop(map);
         // its aliases go with it
         let _g = self.alias_writer.lock();

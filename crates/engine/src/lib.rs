@@ -23,8 +23,11 @@ mod collection;
 mod config;
 mod database;
 mod error;
+mod optimizer;
 mod query;
+mod read;
 mod segment;
+mod segments;
 mod types;
 
 pub use collection::{Collection, CollectionInfo, PayloadFieldInfo, MAX_DIM};
@@ -38,8 +41,8 @@ pub use rvdb_filter::{
 pub use rvdb_vector::Distance;
 pub use types::{
     CollectionConfig, NamedVectors, OrderBy, PayloadSelector, PointSelector, PointStruct,
-    PointUpdate, RecommendStrategy, Record, ScoreQuery, ScoredPoint, ScrollRequest, SearchRequest,
-    UpdateResult, VectorParams, VectorSelector, VectorsConfig, DEFAULT_VECTOR,
+    PointUpdate, QueryParams, RecommendStrategy, Record, ScoreQuery, ScoredPoint, ScrollRequest,
+    SearchRequest, UpdateResult, VectorParams, VectorSelector, VectorsConfig, DEFAULT_VECTOR,
 };
 
 /// The engine's result type.

@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use rvdb_filter::{Condition, Filter, MinShould, PointId};
 
 use crate::types::{
-    OrderBy, PayloadSelector, RecommendStrategy, ScoreQuery, ScrollRequest, VectorSelector,
-    DEFAULT_VECTOR,
+    OrderBy, PayloadSelector, QueryParams, RecommendStrategy, ScoreQuery, ScrollRequest,
+    VectorSelector, DEFAULT_VECTOR,
 };
 use crate::{Collection, EngineError, Result, ScoredPoint, SearchRequest};
 
@@ -49,6 +49,7 @@ pub struct Prefetch {
     pub filter: Option<Filter>,
     pub limit: Option<usize>,
     pub score_threshold: Option<f32>,
+    pub params: QueryParams,
 }
 
 /// A query over a collection.
@@ -63,6 +64,7 @@ pub struct UniversalQuery {
     pub score_threshold: Option<f32>,
     pub with_payload: PayloadSelector,
     pub with_vector: VectorSelector,
+    pub params: QueryParams,
 }
 
 /// Where point ids in a query take their vectors from.
@@ -95,6 +97,7 @@ impl Collection {
                 q.score_threshold,
                 &q.with_payload,
                 &q.with_vector,
+                q.params,
             );
         }
         let sources = q
@@ -112,6 +115,7 @@ impl Collection {
             q.score_threshold,
             &q.with_payload,
             &q.with_vector,
+            q.params,
         )
     }
 
@@ -141,6 +145,7 @@ impl Collection {
                 p.score_threshold,
                 &PayloadSelector::None,
                 &VectorSelector::None,
+                p.params,
             );
         }
         let sources = p
@@ -158,6 +163,7 @@ impl Collection {
             p.score_threshold,
             &PayloadSelector::None,
             &VectorSelector::None,
+            p.params,
         )
     }
 
@@ -218,6 +224,7 @@ impl Collection {
         score_threshold: Option<f32>,
         with_payload: &PayloadSelector,
         with_vector: &VectorSelector,
+        params: QueryParams,
     ) -> Result<Vec<ScoredPoint>> {
         let as_scored = |records: Vec<crate::Record>| -> Vec<ScoredPoint> {
             records
@@ -258,6 +265,7 @@ impl Collection {
                 filter,
                 with_payload: with_payload.clone(),
                 with_vector: with_vector.clone(),
+                params,
             }),
             Some(Resolved::Fusion(_)) => Err(EngineError::bad("a fusion query needs prefetches")),
         }
@@ -275,6 +283,7 @@ impl Collection {
         score_threshold: Option<f32>,
         with_payload: &PayloadSelector,
         with_vector: &VectorSelector,
+        params: QueryParams,
     ) -> Result<Vec<ScoredPoint>> {
         match query {
             Some(Resolved::Fusion(fusion)) => {
@@ -323,6 +332,7 @@ impl Collection {
                     score_threshold,
                     with_payload,
                     with_vector,
+                    params,
                 )
             }
         }

@@ -111,6 +111,23 @@ impl Segment {
         self.ids.len()
     }
 
+    /// An empty segment with the same vector spaces (and their fixed dimensions) and the same
+    /// indexed payload fields.
+    pub(crate) fn empty_like(&self) -> Segment {
+        let mut s = Segment::new(self.columns.iter().map(|(n, c)| (n.as_str(), c.dim)));
+        for (field, kind, _) in self.payload_index.fields() {
+            let _ = s
+                .payload_index
+                .create_field(&field, kind, std::iter::empty());
+        }
+        s
+    }
+
+    /// Moves the payload indexes out (a sealed segment keeps them behind a lock).
+    pub(crate) fn take_payload_index(&mut self) -> PayloadIndex {
+        std::mem::take(&mut self.payload_index)
+    }
+
     pub(crate) fn column(&self, name: &str) -> Option<&Column> {
         self.columns.get(name)
     }

@@ -349,3 +349,193 @@ fn a_file_as_storage_path_is_refused() {
         .unwrap();
     assert!(e.to_string().contains("is a file"));
 }
+
+fn sealed_collection(
+    db: &Database,
+    name: &str,
+    d: Distance,
+    n: u64,
+    dim: usize,
+) -> std::sync::Arc<Collection> {
+    let mut cfg = CollectionConfig::with_dim(d, dim);
+    // seal every 300 points (KB of vectors, Qdrant's unit)
+    let kb = (300 * dim * 4).div_ceil(1024);
+    cfg.settings.insert(
+        "optimizers_config".into(),
+        json!({"indexing_threshold": kb}),
+    );
+    db.create_collection(name, cfg).unwrap();
+    let c = db.collection(name).unwrap();
+    let mut x = 0x2545F4914F6CDD1Du64;
+    let mut rnd = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        (x % 2000) as f32 / 1000.0 - 1.0
+    };
+    for chunk in (0..n).collect::<Vec<_>>().chunks(100) {
+        let pts = chunk
+            .iter()
+            .map(|&i| {
+                p(
+                    i,
+                    &(0..dim).map(|_| rnd()).collect::<Vec<_>>(),
+                    json!({"g": i % 10, "i": i}),
+                )
+            })
+            .collect();
+        c.upsert(pts).unwrap();
+        // seal (and index) as the data comes, so that there are several segments
+        c.optimize();
+    }
+    c
+}
+
+fn manual_db() -> Database {
+    Database::open(DatabaseOptions {
+        background_optimizer: false,
+        ..DatabaseOptions::in_memory()
+    })
+    .unwrap()
+}
+
+#[test]
+fn sealed_segments_get_indexed_and_search_matches_exact() {
+    let db = manual_db();
+    let c = sealed_collection(&db, "s", Distance::Euclid, 2000, 16);
+    c.upsert(vec![p(99_999, &[0.5; 16], json!({}))]).unwrap();
+    c.optimize();
+    let info = c.info();
+    assert_eq!(info.status, "green");
+    assert!(info.segments_count > 2, "{}", info.segments_count);
+    assert!(
+        info.indexed_vectors_count > 1500,
+        "{}",
+        info.indexed_vectors_count
+    );
+    assert_eq!(info.points_count, 2001);
+    // approximate search agrees with the exact one on most of the top-10
+    let mut agree = 0;
+    for q in 0..20u64 {
+        let v = c.vector_of(PointId::Num(q * 97), "").unwrap();
+        let mut req = SearchRequest::new(v, 10);
+        let approx: Vec<PointId> = c.search(&req).unwrap().iter().map(|h| h.id).collect();
+        req.params.exact = true;
+        let exact: Vec<PointId> = c.search(&req).unwrap().iter().map(|h| h.id).collect();
+        agree += approx.iter().filter(|id| exact.contains(id)).count();
+    }
+    assert!(
+        agree as f64 / 200.0 >= 0.95,
+        "recall {}",
+        agree as f64 / 200.0
+    );
+}
+
+#[test]
+fn writes_to_sealed_points_are_tombstoned_and_never_lost() {
+    let db = manual_db();
+    let c = sealed_collection(&db, "w", Distance::Dot, 1000, 8);
+    c.optimize();
+    // overwrite, delete, update the payload of points that live in sealed segments
+    c.upsert(vec![p(5, &[1.0; 8], json!({"new": true}))])
+        .unwrap();
+    c.delete(vec![PointId::Num(6)]).unwrap();
+    c.update(crate::PointUpdate::SetPayload {
+        selector: crate::PointSelector::Ids(vec![PointId::Num(7)]),
+        payload: json!({"extra": 1}).as_object().unwrap().clone(),
+        key: None,
+    })
+    .unwrap();
+    assert_eq!(c.points_count(), 999);
+    assert_eq!(
+        c.get(PointId::Num(5)).unwrap().payload.unwrap(),
+        *json!({"new": true}).as_object().unwrap()
+    );
+    assert!(c.get(PointId::Num(6)).is_none());
+    assert_eq!(c.get(PointId::Num(7)).unwrap().payload.unwrap()["extra"], 1);
+    assert_eq!(c.get(PointId::Num(7)).unwrap().payload.unwrap()["i"], 7);
+    // scroll merges the segments in id order and sees every live point once
+    let (all, total) = c.list(0, usize::MAX);
+    assert_eq!(total, 999);
+    let ids: Vec<PointId> = all.iter().map(|r| r.id).collect();
+    let mut sorted = ids.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(ids, sorted);
+    // point 6 (g = 6) is gone and point 5 lost its payload; point 7 kept g = 7
+    assert_eq!(
+        c.count(Some(&Filter::from_seed(&json!({"g": 7})).unwrap())),
+        100
+    );
+    assert_eq!(
+        c.count(Some(&Filter::from_seed(&json!({"g": 6})).unwrap())),
+        99
+    );
+    assert_eq!(
+        c.count(Some(&Filter::from_seed(&json!({"g": 5})).unwrap())),
+        99
+    );
+    // a search never returns a deleted or stale version
+    let hits = c.search(&SearchRequest::new(vec![1.0; 8], 1000)).unwrap();
+    assert_eq!(hits.len(), 999);
+    assert!(hits.iter().all(|h| h.id != PointId::Num(6)));
+    // many deletions trigger a vacuum; everything left stays
+    let mut settings = serde_json::Map::new();
+    settings.insert(
+        "optimizers_config".into(),
+        json!({"vacuum_min_vector_number": 10}),
+    );
+    c.update_config(settings, Default::default()).unwrap();
+    let gone: Vec<PointId> = (100..600).map(PointId::Num).collect();
+    c.delete(gone).unwrap();
+    assert_eq!(c.info().status, "yellow", "a vacuum is due");
+    c.optimize();
+    assert_eq!(c.info().status, "green");
+    assert_eq!(c.points_count(), 499);
+    assert_eq!(
+        c.search(&SearchRequest::new(vec![1.0; 8], 1000))
+            .unwrap()
+            .len(),
+        499
+    );
+}
+
+#[test]
+fn filtered_search_over_sealed_segments_keeps_recall() {
+    let db = manual_db();
+    let c = sealed_collection(&db, "f", Distance::Cosine, 3000, 16);
+    c.create_index("g", crate::PayloadSchemaType::Integer)
+        .unwrap();
+    c.optimize();
+    let mut recall = 0.0;
+    for q in 0..10u64 {
+        let v = c.vector_of(PointId::Num(q * 31), "").unwrap();
+        let mut req = SearchRequest::new(v, 10);
+        req.filter = Some(Filter::from_seed(&json!({"g": 3})).unwrap());
+        let approx: Vec<PointId> = c.search(&req).unwrap().iter().map(|h| h.id).collect();
+        req.params.exact = true;
+        let exact: Vec<PointId> = c.search(&req).unwrap().iter().map(|h| h.id).collect();
+        assert_eq!(exact.len(), 10);
+        recall += approx.iter().filter(|id| exact.contains(id)).count() as f64 / 100.0;
+    }
+    assert!(recall >= 0.95, "filtered recall {recall}");
+}
+
+#[test]
+fn a_reopen_after_sealing_restores_every_point() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = DatabaseOptions {
+        background_optimizer: false,
+        checkpoint_wal_bytes: 4096,
+        ..DatabaseOptions::persistent(dir.path())
+    };
+    let before = {
+        let db = Database::open(opts.clone()).unwrap();
+        let c = sealed_collection(&db, "r", Distance::Euclid, 1500, 8);
+        c.optimize();
+        c.delete(vec![PointId::Num(3), PointId::Num(1400)]).unwrap();
+        snapshot(&db)
+    };
+    let db = Database::open(opts).unwrap();
+    assert_eq!(snapshot(&db), before);
+}

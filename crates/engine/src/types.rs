@@ -176,6 +176,15 @@ pub enum ScoreQuery {
     },
 }
 
+/// Per-query search parameters (Qdrant's `params`).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct QueryParams {
+    /// Beam width of the HNSW search (default: the collection's ef_construct).
+    pub hnsw_ef: Option<usize>,
+    /// Scan every point instead of using the HNSW index.
+    pub exact: bool,
+}
+
 /// A vector search in one vector space.
 #[derive(Debug, Clone)]
 pub struct SearchRequest {
@@ -189,6 +198,7 @@ pub struct SearchRequest {
     pub filter: Option<Filter>,
     pub with_payload: PayloadSelector,
     pub with_vector: VectorSelector,
+    pub params: QueryParams,
 }
 
 impl SearchRequest {
@@ -203,6 +213,7 @@ impl SearchRequest {
             filter: None,
             with_payload: PayloadSelector::All,
             with_vector: VectorSelector::None,
+            params: QueryParams::default(),
         }
     }
 }

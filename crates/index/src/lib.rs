@@ -5,10 +5,14 @@
 //! Scores are the vector crate's *raw keys* (higher is always better); callers convert them to
 //! user-facing scores with [`rvdb_vector::Distance::raw_to_score`].
 //!
-//! Today: [`flat_search`], an exact scan with SIMD kernels and a bounded top-k heap.
+//! - [`flat_search`]: an exact scan with SIMD kernels and a bounded top-k heap.
+//! - [`HnswIndex`]: an HNSW graph (hnswlib's algorithm and layout), built in parallel, searched
+//!   with or without a filter predicate, serialisable with [`HnswIndex::to_bytes`].
 
 mod flat;
+mod hnsw;
 mod topk;
 
 pub use flat::{flat_search, SearchParams};
+pub use hnsw::{HnswIndex, HnswParams};
 pub use topk::{Scored, TopK};

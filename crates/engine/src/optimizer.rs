@@ -1,0 +1,312 @@
+//! The optimizer: seals the appendable segment once it outgrows `indexing_threshold` (KB of
+//! vectors, Qdrant's unit; 0 disables indexing), builds each sealed segment's HNSW indexes,
+//! vacuums sealed segments with many tombstones, and merges sealed segments when there are
+//! more than `default_segment_number` (8 when 0). Index builds run without any collection
+//! lock held; only the swap of finished work takes the locks, briefly, so searches and writes
+//! never wait for a build.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use rvdb_filter::{JsonPath, PayloadSchemaType};
+use rvdb_index::{HnswIndex, HnswParams};
+
+use crate::read::DEFAULT_EF_CONSTRUCT;
+use crate::segment::Segment;
+use crate::segments::{Sealed, Segments};
+use crate::Collection;
+
+const DEFAULT_INDEXING_THRESHOLD_KB: u64 = 10_000;
+const DEFAULT_DELETED_THRESHOLD: f64 = 0.2;
+const DEFAULT_VACUUM_MIN_VECTORS: usize = 1_000;
+const DEFAULT_MAX_SEGMENTS: usize = 8;
+/// Smallest group of points (one payload value) that gets its own extra graph links.
+const MIN_GROUP_FOR_LINKS: usize = 16;
+
+impl Collection {
+    fn optimizer_setting(&self, key: &str) -> Option<Value> {
+        self.config
+            .read()
+            .config
+            .settings
+            .get("optimizers_config")
+            .and_then(|o| o.get(key))
+            .filter(|v| !v.is_null())
+            .cloned()
+    }
+
+    /// Bytes of vectors per point (all spaces whose dimension is known).
+    fn bytes_per_point(&self, segs: &Segments) -> u64 {
+        let config = self.config.read();
+        config
+            .config
+            .vectors
+            .spaces()
+            .iter()
+            .map(|(n, _)| segs.dim(n).unwrap_or(0) as u64 * 4)
+            .sum::<u64>()
+            .max(4)
+    }
+
+    fn seal_threshold_points(&self, segs: &Segments) -> Option<usize> {
+        let kb = self
+            .optimizer_setting("indexing_threshold")
+            .and_then(|v| v.as_u64())
+            .unwrap_or(DEFAULT_INDEXING_THRESHOLD_KB);
+        if kb == 0 {
+            return None;
+        }
+        Some(((kb * 1024) / self.bytes_per_point(segs)).max(1) as usize)
+    }
+
+    fn max_segments(&self) -> usize {
+        match self
+            .optimizer_setting("default_segment_number")
+            .and_then(|v| v.as_u64())
+        {
+            Some(n) if n > 0 => n as usize,
+            _ => DEFAULT_MAX_SEGMENTS,
+        }
+    }
+
+    fn wants_vacuum(&self, s: &Sealed) -> bool {
+        let ratio = self
+            .optimizer_setting("deleted_threshold")
+            .and_then(|v| v.as_f64())
+            .unwrap_or(DEFAULT_DELETED_THRESHOLD);
+        let min = self
+            .optimizer_setting("vacuum_min_vector_number")
+            .and_then(|v| v.as_u64())
+            .map_or(DEFAULT_VACUUM_MIN_VECTORS, |v| v as usize);
+        let deleted = s.deleted_count();
+        deleted >= min && deleted as f64 > ratio * s.data.len() as f64
+    }
+
+    /// Whether there is optimizer work to do (the collection is then "yellow").
+    pub(crate) fn needs_optimization(&self, segs: &Segments) -> bool {
+        self.seal_threshold_points(segs)
+            .is_some_and(|t| segs.appendable.len() >= t)
+            || segs
+                .sealed
+                .iter()
+                .any(|s| !s.is_indexed() || self.wants_vacuum(s))
+            || segs.sealed.len() > self.max_segments()
+    }
+
+    /// Does one unit of optimizer work, if any is due; returns whether it did.
+    pub fn optimize_step(&self) -> bool {
+        self.optimizing.store(true, Ordering::Relaxed);
+        let did = self.seal() || self.index_one() || self.vacuum_or_merge();
+        self.optimizing.store(false, Ordering::Relaxed);
+        did
+    }
+
+    /// Runs the optimizer until nothing is left to do (tests, benchmarks, tools).
+    pub fn optimize(&self) {
+        while self.optimize_step() {}
+    }
+
+    /// Moves a full appendable segment into the sealed list.
+    fn seal(&self) -> bool {
+        {
+            let segs = self.points.read();
+            match self.seal_threshold_points(&segs) {
+                Some(t) if segs.appendable.len() >= t => {}
+                _ => return false,
+            }
+        }
+        // the writer lock keeps the log and the segments in step while they are swapped
+        let _w = self.writer.lock();
+        let mut segs = self.points.write();
+        let fresh = segs.appendable.empty_like();
+        let full = std::mem::replace(&mut segs.appendable, fresh);
+        tracing::debug!(collection = %self.name(), points = full.len(), "segment sealed");
+        segs.sealed.push(Arc::new(Sealed::new(full)));
+        true
+    }
+
+    fn hnsw_params(&self, using: &str) -> (HnswParams, usize) {
+        let m = self.hnsw_setting(using, "m", 16);
+        let payload_m = self.hnsw_setting(using, "payload_m", m);
+        let threads = self.hnsw_setting(using, "max_indexing_threads", 0);
+        let params = HnswParams {
+            m: m.max(2),
+            ef_construct: self
+                .hnsw_setting(using, "ef_construct", DEFAULT_EF_CONSTRUCT)
+                .max(4),
+            threads,
+            ..HnswParams::default()
+        };
+        (params, payload_m)
+    }
+
+    /// Groups of rows sharing one value of an indexed keyword / integer / uuid / bool field:
+    /// each gets extra graph links so that a filter on that value keeps the graph connected.
+    fn payload_groups(&self, data: &Segment) -> Vec<Vec<u32>> {
+        let schema = self.config.read().payload_schema.clone();
+        let mut groups = Vec::new();
+        for (field, kind) in schema {
+            if !matches!(
+                kind,
+                PayloadSchemaType::Keyword
+                    | PayloadSchemaType::Integer
+                    | PayloadSchemaType::Uuid
+                    | PayloadSchemaType::Bool
+            ) {
+                continue;
+            }
+            let Ok(key) = JsonPath::parse(&field) else {
+                continue;
+            };
+            let mut by_value: HashMap<String, Vec<u32>> = HashMap::new();
+            for r in 0..data.len() {
+                let mut seen: Vec<String> = Vec::new();
+                for v in key.values(data.payload(r), true) {
+                    let k = v.to_string();
+                    if !seen.contains(&k) {
+                        by_value.entry(k.clone()).or_default().push(r as u32);
+                        seen.push(k);
+                    }
+                }
+            }
+            groups.extend(
+                by_value
+                    .into_values()
+                    .filter(|g| g.len() >= MIN_GROUP_FOR_LINKS && g.len() < data.len()),
+            );
+        }
+        groups
+    }
+
+    fn build_indexes(&self, data: &Segment) -> BTreeMap<String, HnswIndex> {
+        let spaces: Vec<(String, rvdb_vector::Distance)> = self
+            .config
+            .read()
+            .config
+            .vectors
+            .spaces()
+            .iter()
+            .map(|(n, p)| (n.to_string(), p.distance))
+            .collect();
+        let groups = self.payload_groups(data);
+        let mut out = BTreeMap::new();
+        for (name, distance) in spaces {
+            let Some(col) = data.column(&name) else {
+                continue;
+            };
+            let Some(dim) = col.dim() else { continue };
+            let (params, _payload_m) = self.hnsw_params(&name);
+            let index = if groups.is_empty() {
+                HnswIndex::build(distance, col.data(), dim, &params)
+            } else {
+                HnswIndex::build_with_groups(distance, col.data(), dim, &params, &groups)
+            };
+            out.insert(name, index);
+        }
+        out
+    }
+
+    /// Builds the HNSW indexes of one sealed segment that has none yet.
+    fn index_one(&self) -> bool {
+        let target = self
+            .points
+            .read()
+            .sealed
+            .iter()
+            .find(|s| !s.is_indexed())
+            .cloned();
+        let Some(target) = target else { return false };
+        let started = std::time::Instant::now();
+        let indexes = self.build_indexes(&target.data);
+        let _ = target.hnsw.set(indexes);
+        tracing::debug!(collection = %self.name(), points = target.data.len(), secs = started.elapsed().as_secs_f64(), "segment indexed");
+        true
+    }
+
+    /// Rebuilds a segment with many tombstones, or merges the two smallest when there are too
+    /// many segments.
+    fn vacuum_or_merge(&self) -> bool {
+        let chosen: Vec<Arc<Sealed>> = {
+            let segs = self.points.read();
+            if let Some(s) = segs.sealed.iter().find(|s| self.wants_vacuum(s)) {
+                vec![s.clone()]
+            } else if segs.sealed.len() > self.max_segments() {
+                let mut by_size: Vec<Arc<Sealed>> = segs.sealed.clone();
+                by_size.sort_by_key(|s| s.live());
+                by_size.into_iter().take(2).collect()
+            } else {
+                return false;
+            }
+        };
+        // copy the live rows (remembering where each came from) without holding any lock
+        let spaces: Vec<(String, Option<usize>)> = chosen[0]
+            .data
+            .columns()
+            .map(|(n, c)| (n.to_string(), c.dim()))
+            .collect();
+        let mut merged = Segment::new(spaces.iter().map(|(n, d)| (n.as_str(), *d)));
+        let mut origin = Vec::new();
+        for (si, s) in chosen.iter().enumerate() {
+            for r in 0..s.data.len() {
+                if !s.is_deleted(r) {
+                    merged.upsert(
+                        s.data.id(r),
+                        &s.data.vectors(r),
+                        s.data.payload(r).clone(),
+                        s.data.version(r),
+                    );
+                    origin.push((si, r));
+                }
+            }
+        }
+        for (field, kind) in self.config.read().payload_schema.clone() {
+            let (index, points) = merged.payload_index_mut();
+            let _ = index.create_field(&field, kind, points);
+        }
+        let indexes = self.build_indexes(&merged);
+        let sealed = Sealed::new(merged);
+        let _ = sealed.hnsw.set(indexes);
+        // swap: points deleted from the sources meanwhile are deleted from the result too
+        let _w = self.writer.lock();
+        let mut segs = self.points.write();
+        for (si, r) in origin {
+            if chosen[si].is_deleted(r) {
+                if let Some(row) = sealed.data.find(chosen[si].data.id(r)) {
+                    sealed.delete_row(row);
+                }
+            }
+        }
+        segs.sealed
+            .retain(|s| !chosen.iter().any(|c| Arc::ptr_eq(c, s)));
+        segs.sealed.push(Arc::new(sealed));
+        tracing::debug!(collection = %self.name(), sources = chosen.len(), "segments merged");
+        true
+    }
+}
+
+/// Runs the optimizer of a collection on a background thread until the collection is dropped
+/// or stopped.
+pub(crate) fn spawn(c: &Arc<Collection>) {
+    let weak: Weak<Collection> = Arc::downgrade(c);
+    let name = c.name().to_string();
+    let spawned = std::thread::Builder::new()
+        .name(format!("optimizer-{name}"))
+        .spawn(move || loop {
+            let Some(c) = weak.upgrade() else { break };
+            if c.stop.load(Ordering::Relaxed) {
+                break;
+            }
+            let did = c.optimize_step();
+            drop(c);
+            if !did {
+                std::thread::sleep(Duration::from_millis(25));
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::error!(collection = %name, error = %e, "could not start the optimizer");
+    }
+}

@@ -1,0 +1,687 @@
+//! The read paths: get, retrieve, scroll, count, and search with a per-segment query planner.
+//!
+//! Planner, per segment: the appendable segment is always scanned exactly. A sealed segment
+//! whose HNSW index is built is searched through it, except when the query asks for `exact`,
+//! or when a filter is selective enough — its cardinality, estimated from the payload indexes,
+//! is under `hnsw_config.full_scan_threshold` (in KB of vectors, Qdrant's unit) — in which case
+//! the matching points are scored exactly. HNSW traversal takes the filter (and the tombstones)
+//! as a predicate: rejected points are walked through but never returned.
+
+use serde_json::Value;
+
+use rvdb_filter::{Filter, JsonPath, Payload, PayloadIndex, PointId};
+use rvdb_index::{flat_search, HnswIndex, SearchParams, TopK};
+use rvdb_vector::Distance;
+
+use crate::segment::{Column, Segment};
+use crate::segments::{Loc, Segments};
+use crate::types::{
+    NamedVectors, OrderBy, PayloadSelector, QueryParams, RecommendStrategy, ScoreQuery,
+    ScrollRequest, VectorSelector,
+};
+use crate::{Collection, EngineError, Record, Result, ScoredPoint, SearchRequest};
+
+/// Default `hnsw_config.full_scan_threshold` (KB of vectors).
+const DEFAULT_FULL_SCAN_KB: usize = 10_000;
+/// Default `hnsw_config.ef_construct`, also the default search beam width.
+pub(crate) const DEFAULT_EF_CONSTRUCT: usize = 100;
+
+/// One segment as a search sees it.
+struct SegView<'a> {
+    data: &'a Segment,
+    index: Option<parking_lot::RwLockReadGuard<'a, PayloadIndex>>,
+    hnsw: Option<&'a HnswIndex>,
+    deleted: Option<&'a (dyn Fn(usize) -> bool + Sync)>,
+    loc: &'a (dyn Fn(usize) -> Loc + Sync),
+}
+
+impl SegView<'_> {
+    fn index(&self) -> &PayloadIndex {
+        self.index.as_deref().unwrap_or(self.data.payload_index())
+    }
+
+    fn live(&self, r: usize) -> bool {
+        self.deleted.is_none_or(|d| !d(r))
+    }
+}
+
+/// A prepared query: what scores a stored vector (higher is better).
+enum Scorer {
+    Nearest(Vec<f32>),
+    Recommend {
+        pos: Vec<Vec<f32>>,
+        neg: Vec<Vec<f32>>,
+        best: bool,
+    },
+}
+
+impl Scorer {
+    fn score(&self, d: Distance, x: &[f32]) -> f32 {
+        match self {
+            Scorer::Nearest(q) => d.raw(q, x),
+            Scorer::Recommend {
+                pos,
+                neg,
+                best: true,
+            } => {
+                let best = |ex: &[Vec<f32>]| {
+                    ex.iter()
+                        .map(|e| d.raw(e, x))
+                        .fold(f32::NEG_INFINITY, f32::max)
+                };
+                let (p, n) = (best(pos), best(neg));
+                if p > n {
+                    scaled_sigmoid(p)
+                } else {
+                    -scaled_sigmoid(n)
+                }
+            }
+            Scorer::Recommend {
+                pos,
+                neg,
+                best: false,
+            } => {
+                let sum = |ex: &[Vec<f32>]| ex.iter().map(|e| d.raw(e, x)).sum::<f32>();
+                sum(pos) - sum(neg)
+            }
+        }
+    }
+}
+
+impl Collection {
+    fn record(
+        &self,
+        seg: &Segment,
+        row: usize,
+        with_payload: &PayloadSelector,
+        with_vector: &VectorSelector,
+    ) -> Record {
+        Record {
+            id: seg.id(row),
+            payload: select_payload(seg.payload(row), with_payload),
+            vectors: select_vectors(seg, row, with_vector),
+            version: seg.version(row),
+            order_value: None,
+        }
+    }
+
+    /// One point by id, with its payload and vectors.
+    pub fn get(&self, id: PointId) -> Option<Record> {
+        let segs = self.points.read();
+        let (seg, r) = segs.at(segs.find(id)?);
+        Some(self.record(seg, r, &PayloadSelector::All, &VectorSelector::All))
+    }
+
+    /// Points by id, in the order asked, skipping missing ones.
+    pub fn retrieve(
+        &self,
+        ids: &[PointId],
+        with_payload: &PayloadSelector,
+        with_vector: &VectorSelector,
+    ) -> Result<Vec<Record>> {
+        self.check_vector_selector(with_vector)?;
+        let segs = self.points.read();
+        Ok(ids
+            .iter()
+            .filter_map(|id| segs.find(*id))
+            .map(|loc| {
+                let (seg, r) = segs.at(loc);
+                self.record(seg, r, with_payload, with_vector)
+            })
+            .collect())
+    }
+
+    pub(crate) fn check_vector_selector(&self, with_vector: &VectorSelector) -> Result<()> {
+        if let VectorSelector::Names(names) = with_vector {
+            let config = self.config.read();
+            if let Some(n) = names
+                .iter()
+                .find(|n| config.config.vectors.get(n).is_none())
+            {
+                return Err(EngineError::bad(format!(
+                    "Not existing vector name error: {n}"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Points in id order: `limit` of them after skipping `offset`, and the total count.
+    pub fn list(&self, offset: usize, limit: usize) -> (Vec<Record>, usize) {
+        let segs = self.points.read();
+        let rows = segs
+            .live_in_id_order(None, None)
+            .skip(offset)
+            .take(limit)
+            .map(|loc| {
+                let (seg, r) = segs.at(loc);
+                self.record(seg, r, &PayloadSelector::All, &VectorSelector::All)
+            })
+            .collect();
+        (rows, segs.len())
+    }
+
+    /// A page of points that pass the filter, in id order from `offset` (or by a payload
+    /// value), and the id the next page starts at.
+    pub fn scroll(&self, req: &ScrollRequest) -> Result<(Vec<Record>, Option<PointId>)> {
+        self.check_vector_selector(&req.with_vector)?;
+        let segs = self.points.read();
+        let filter = req.filter.as_ref().filter(|f| !f.is_empty());
+        if let Some(order) = &req.order_by {
+            if req.offset.is_some() {
+                return Err(EngineError::bad(
+                    "offset cannot be used together with order_by; use order_by.start_from",
+                ));
+            }
+            return Ok((self.scroll_by_value(&segs, filter, req, order), None));
+        }
+        let mut out = Vec::with_capacity(req.limit.min(1024));
+        let mut next = None;
+        for loc in segs.live_in_id_order(req.offset, filter) {
+            let (seg, r) = segs.at(loc);
+            if out.len() == req.limit {
+                next = Some(seg.id(r));
+                break;
+            }
+            out.push(self.record(seg, r, &req.with_payload, &req.with_vector));
+        }
+        Ok((out, next))
+    }
+
+    fn scroll_by_value(
+        &self,
+        segs: &Segments,
+        filter: Option<&Filter>,
+        req: &ScrollRequest,
+        order: &OrderBy,
+    ) -> Vec<Record> {
+        let Ok(key) = JsonPath::parse(&order.key) else {
+            return Vec::new();
+        };
+        // one entry per (value, point): a point with several values appears once per value
+        let mut entries: Vec<(f64, Value, Loc)> = Vec::new();
+        for loc in segs.live_in_id_order(None, filter) {
+            let (seg, r) = segs.at(loc);
+            let mut seen = Vec::new();
+            for v in key.values(seg.payload(r), true) {
+                if let Some((num, shown)) = order_value(v) {
+                    if !seen.contains(&num.to_bits()) {
+                        seen.push(num.to_bits());
+                        entries.push((num, shown, loc));
+                    }
+                }
+            }
+        }
+        // stable sort by value only: equal values keep id order
+        if order.descending {
+            entries.sort_by(|a, b| b.0.total_cmp(&a.0));
+        } else {
+            entries.sort_by(|a, b| a.0.total_cmp(&b.0));
+        }
+        entries
+            .into_iter()
+            .filter(|(v, ..)| match order.start_from {
+                None => true,
+                Some(s) if order.descending => *v <= s,
+                Some(s) => *v >= s,
+            })
+            .take(req.limit)
+            .map(|(_, shown, loc)| {
+                let (seg, r) = segs.at(loc);
+                let mut rec = self.record(seg, r, &req.with_payload, &req.with_vector);
+                rec.order_value = Some(shown);
+                rec
+            })
+            .collect()
+    }
+
+    /// How many points pass the filter (exact).
+    pub fn count(&self, filter: Option<&Filter>) -> usize {
+        let segs = self.points.read();
+        match filter.filter(|f| !f.is_empty()) {
+            None => segs.len(),
+            Some(f) => {
+                let mut n = count_in(
+                    &segs.appendable,
+                    &*segs.appendable.payload_index(),
+                    f,
+                    &|_| false,
+                );
+                for s in &segs.sealed {
+                    n += count_in(&s.data, &s.index.read(), f, &|r| s.is_deleted(r));
+                }
+                n
+            }
+        }
+    }
+
+    /// Estimated number of points passing the filter, from the payload indexes.
+    pub fn estimate(&self, filter: &Filter) -> rvdb_filter::Cardinality {
+        let segs = self.points.read();
+        let mut c = segs
+            .appendable
+            .payload_index()
+            .estimate(filter, segs.appendable.len());
+        for s in &segs.sealed {
+            let e = s.index.read().estimate(filter, s.live());
+            c.min += e.min;
+            c.expected += e.expected;
+            c.max += e.max;
+        }
+        c
+    }
+
+    /// The stored (prepared) vector `using` of point `id`.
+    pub fn vector_of(&self, id: PointId, using: &str) -> Result<Vec<f32>> {
+        if self.config.read().config.vectors.get(using).is_none() {
+            return Err(EngineError::bad(format!(
+                "Not existing vector name error: {using}"
+            )));
+        }
+        let segs = self.points.read();
+        let (seg, row) = segs.at(segs.find(id).ok_or(EngineError::PointNotFound(id))?);
+        seg.column(using)
+            .and_then(|c| c.get(row))
+            .map(<[f32]>::to_vec)
+            .ok_or_else(|| {
+                EngineError::bad(format!(
+                    "Vector with name `{using}` for point {id} not found"
+                ))
+            })
+    }
+
+    /// The distance of a vector space.
+    pub fn distance_of(&self, using: &str) -> Result<Distance> {
+        self.config
+            .read()
+            .config
+            .vectors
+            .get(using)
+            .map(|p| p.distance)
+            .ok_or_else(|| EngineError::bad(format!("Not existing vector name error: {using}")))
+    }
+
+    /// `hnsw_config` values for a vector space: (ef_construct, full_scan_threshold KB).
+    pub(crate) fn hnsw_setting(&self, using: &str, key: &str, default: usize) -> usize {
+        let config = self.config.read();
+        let space = config
+            .config
+            .vectors
+            .get(using)
+            .and_then(|p| p.extra.get("hnsw_config"))
+            .and_then(|h| h.get(key))
+            .and_then(Value::as_u64);
+        let collection = config
+            .config
+            .settings
+            .get("hnsw_config")
+            .and_then(|h| h.get(key))
+            .and_then(Value::as_u64);
+        space.or(collection).map_or(default, |v| v as usize)
+    }
+
+    /// Search in one vector space over every segment.
+    pub fn search(&self, req: &SearchRequest) -> Result<Vec<ScoredPoint>> {
+        self.check_vector_selector(&req.with_vector)?;
+        let distance = self.distance_of(&req.using)?;
+        if let Some(t) = req.score_threshold {
+            if !t.is_finite() {
+                return Err(EngineError::bad("score_threshold: must be a finite number"));
+            }
+        }
+        if let ScoreQuery::Recommend {
+            positive,
+            negative,
+            strategy: RecommendStrategy::AverageVector,
+        } = &req.query
+        {
+            if positive.is_empty() {
+                return Err(EngineError::bad("recommend: at least one positive example is required for the average_vector strategy"));
+            }
+            let inner = SearchRequest {
+                query: ScoreQuery::Nearest(average_query(positive, negative)),
+                ..req.clone()
+            };
+            return self.search(&inner);
+        }
+        let ef = req
+            .params
+            .hnsw_ef
+            .unwrap_or_else(|| self.hnsw_setting(&req.using, "ef_construct", DEFAULT_EF_CONSTRUCT));
+        let full_scan_kb =
+            self.hnsw_setting(&req.using, "full_scan_threshold", DEFAULT_FULL_SCAN_KB);
+        let segs = self.points.read();
+        let Some(dim) = segs.dim(&req.using) else {
+            return Ok(Vec::new());
+        };
+        let prep = |v: &[f32], at: &str| -> Result<Vec<f32>> {
+            check_query(v, at)?;
+            if v.len() != dim {
+                return Err(EngineError::bad(format!(
+                    "Vector dimension error: expected dim: {dim}, got {}",
+                    v.len()
+                )));
+            }
+            let mut q = v.to_vec();
+            distance.prepare(&mut q);
+            Ok(q)
+        };
+        let scorer = match &req.query {
+            ScoreQuery::Nearest(v) => Scorer::Nearest(prep(v, "vector")?),
+            ScoreQuery::Recommend {
+                positive,
+                negative,
+                strategy,
+            } => {
+                if positive.is_empty() && negative.is_empty() {
+                    return Err(EngineError::bad(
+                        "recommend: no positive or negative examples given",
+                    ));
+                }
+                Scorer::Recommend {
+                    pos: positive
+                        .iter()
+                        .enumerate()
+                        .map(|(i, v)| prep(v, &format!("positive[{i}]")))
+                        .collect::<Result<_>>()?,
+                    neg: negative
+                        .iter()
+                        .enumerate()
+                        .map(|(i, v)| prep(v, &format!("negative[{i}]")))
+                        .collect::<Result<_>>()?,
+                    best: *strategy == RecommendStrategy::BestScore,
+                }
+            }
+        };
+        let nearest = matches!(scorer, Scorer::Nearest(_));
+        // keys are raw (higher is better); a threshold becomes a raw bound
+        let min_key = req
+            .score_threshold
+            .map(|t| if nearest { distance.score_to_raw(t) } else { t });
+        let k = req.limit.saturating_add(req.offset);
+        let filter = req.filter.as_ref().filter(|f| !f.is_empty());
+        let full_scan_points = full_scan_kb.saturating_mul(1024) / (dim * 4).max(1);
+
+        let mut all: Vec<(f32, PointId, Loc)> = Vec::new();
+        let app_loc = |r: usize| Loc::Appendable(r);
+        let view = SegView {
+            data: &segs.appendable,
+            index: None,
+            hnsw: None,
+            deleted: None,
+            loc: &app_loc,
+        };
+        search_segment(
+            &view,
+            &req.using,
+            distance,
+            &scorer,
+            k,
+            min_key,
+            filter,
+            req.params,
+            ef,
+            full_scan_points,
+            &mut all,
+        );
+        for (i, s) in segs.sealed.iter().enumerate() {
+            let loc = move |r: usize| Loc::Sealed(i, r);
+            let deleted = |r: usize| s.is_deleted(r);
+            let view = SegView {
+                data: &s.data,
+                index: Some(s.index.read()),
+                hnsw: s.hnsw.get().and_then(|m| m.get(&req.using)),
+                deleted: Some(&deleted),
+                loc: &loc,
+            };
+            search_segment(
+                &view,
+                &req.using,
+                distance,
+                &scorer,
+                k,
+                min_key,
+                filter,
+                req.params,
+                ef,
+                full_scan_points,
+                &mut all,
+            );
+        }
+        all.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        Ok(all
+            .into_iter()
+            .take(k)
+            .skip(req.offset)
+            .map(|(key, _, loc)| {
+                let (seg, r) = segs.at(loc);
+                ScoredPoint {
+                    id: seg.id(r),
+                    version: seg.version(r),
+                    score: if nearest {
+                        distance.raw_to_score(key)
+                    } else {
+                        key
+                    },
+                    payload: select_payload(seg.payload(r), &req.with_payload),
+                    vectors: select_vectors(seg, r, &req.with_vector),
+                    order_value: None,
+                }
+            })
+            .collect())
+    }
+}
+
+fn count_in(
+    seg: &Segment,
+    index: &PayloadIndex,
+    f: &Filter,
+    deleted: &dyn Fn(usize) -> bool,
+) -> usize {
+    match index.candidates(f) {
+        Some(ids) => ids
+            .into_iter()
+            .filter_map(|id| seg.find(id))
+            .filter(|&r| !deleted(r) && seg.matches(r, f))
+            .count(),
+        None => (0..seg.len())
+            .filter(|&r| !deleted(r) && seg.matches(r, f))
+            .count(),
+    }
+}
+
+/// The rows of a segment that pass a filter, when its payload indexes narrow it down.
+fn indexed_rows(view: &SegView, f: &Filter) -> Option<Vec<usize>> {
+    let ids = view.index().candidates(f)?;
+    let mut rows: Vec<usize> = ids
+        .into_iter()
+        .filter_map(|id| view.data.find(id))
+        .filter(|&r| view.live(r) && view.data.matches(r, f))
+        .collect();
+    rows.sort_unstable();
+    Some(rows)
+}
+
+/// Top-k of one segment, appended to `out` as (key, id, location).
+#[allow(clippy::too_many_arguments)]
+fn search_segment(
+    view: &SegView,
+    using: &str,
+    distance: Distance,
+    scorer: &Scorer,
+    k: usize,
+    min_key: Option<f32>,
+    filter: Option<&Filter>,
+    params: QueryParams,
+    ef: usize,
+    full_scan_points: usize,
+    out: &mut Vec<(f32, PointId, Loc)>,
+) {
+    let seg = view.data;
+    let Some(col) = seg.column(using) else { return };
+    if seg.len() == 0 || col.dim().is_none() {
+        return;
+    }
+    let push_top = |top: TopK, out: &mut Vec<(f32, PointId, Loc)>| {
+        for h in top.into_sorted_vec() {
+            let r = h.offset as usize;
+            out.push((h.raw, seg.id(r), (view.loc)(r)));
+        }
+    };
+    let passes =
+        |r: usize| col.is_present(r) && view.live(r) && filter.is_none_or(|f| seg.matches(r, f));
+    let keep = |key: f32| min_key.is_none_or(|m| key > m);
+
+    // 1. a selective filter on indexed fields: score exactly the rows it keeps
+    if let Some(f) = filter {
+        let selective = view.hnsw.is_none()
+            || params.exact
+            || view.index().estimate(f, seg.len()).expected <= full_scan_points;
+        if selective {
+            if let Some(rows) = indexed_rows(view, f) {
+                let mut top = TopK::new(k);
+                for r in rows {
+                    if let Some(x) = col.get(r) {
+                        let key = scorer.score(distance, x);
+                        if keep(key) {
+                            top.push(r as u32, key);
+                        }
+                    }
+                }
+                push_top(top, out);
+                return;
+            }
+        }
+    }
+    // 2. the HNSW index, with the filter and the tombstones as a predicate
+    if let (Some(hnsw), Scorer::Nearest(q), false) = (view.hnsw, scorer, params.exact) {
+        let everything = filter.is_none() && view.deleted.is_none() && all_present(col, seg.len());
+        let pred = |r: u32| passes(r as usize);
+        let accept: Option<&(dyn Fn(u32) -> bool + Sync)> =
+            if everything { None } else { Some(&pred) };
+        let mut top = TopK::new(k);
+        for h in hnsw.search(col.data(), q, k, ef.max(k), accept) {
+            if keep(h.raw) {
+                top.push(h.offset, h.raw);
+            }
+        }
+        push_top(top, out);
+        return;
+    }
+    // 3. an exact scan
+    match scorer {
+        Scorer::Nearest(q) => {
+            let everything =
+                filter.is_none() && view.deleted.is_none() && all_present(col, seg.len());
+            let pred = |r: u32| passes(r as usize);
+            let accept: Option<&dyn Fn(u32) -> bool> = if everything { None } else { Some(&pred) };
+            let hits = flat_search(
+                distance,
+                col.data(),
+                q,
+                SearchParams {
+                    k,
+                    min_raw: min_key,
+                },
+                accept,
+            );
+            for h in hits {
+                let r = h.offset as usize;
+                out.push((h.raw, seg.id(r), (view.loc)(r)));
+            }
+        }
+        _ => {
+            let mut top = TopK::new(k);
+            for r in (0..seg.len()).filter(|&r| passes(r)) {
+                if let Some(x) = col.get(r) {
+                    let key = scorer.score(distance, x);
+                    if keep(key) {
+                        top.push(r as u32, key);
+                    }
+                }
+            }
+            push_top(top, out);
+        }
+    }
+}
+
+fn all_present(col: &Column, n: usize) -> bool {
+    (0..n).all(|r| col.is_present(r))
+}
+
+fn check_query(v: &[f32], at: &str) -> Result<()> {
+    if v.is_empty() {
+        return Err(EngineError::bad(format!("{at}: must not be empty")));
+    }
+    if let Some(j) = v.iter().position(|x| !x.is_finite()) {
+        return Err(EngineError::bad(format!(
+            "{at}[{j}]: {} is not a finite number",
+            v[j]
+        )));
+    }
+    Ok(())
+}
+
+/// mean(positive) + mean(positive) − mean(negative), or mean(positive) without negatives.
+fn average_query(positive: &[Vec<f32>], negative: &[Vec<f32>]) -> Vec<f32> {
+    let mean = |vs: &[Vec<f32>]| -> Vec<f32> {
+        let dim = vs.iter().map(Vec::len).max().unwrap_or(0);
+        let mut m = vec![0f32; dim];
+        for v in vs {
+            for (a, x) in m.iter_mut().zip(v) {
+                *a += x;
+            }
+        }
+        m.iter_mut().for_each(|a| *a /= vs.len() as f32);
+        m
+    };
+    let p = mean(positive);
+    if negative.is_empty() {
+        return p;
+    }
+    let n = mean(negative);
+    p.iter().zip(&n).map(|(a, b)| a + a - b).collect()
+}
+
+/// Qdrant's scaled fast sigmoid: 0.5 · (x / (1 + |x|) + 1).
+fn scaled_sigmoid(x: f32) -> f32 {
+    if !x.is_finite() {
+        return 0.5 * (x + 1.0);
+    }
+    0.5 * (x / (1.0 + x.abs()) + 1.0)
+}
+
+/// A payload value usable for ordering: numbers, and datetimes (as microseconds since 1970).
+fn order_value(v: &Value) -> Option<(f64, Value)> {
+    match v {
+        Value::Number(n) => n.as_f64().map(|x| (x, v.clone())),
+        Value::String(s) => rvdb_filter::parse_datetime(s).map(|us| (us as f64, Value::from(us))),
+        _ => None,
+    }
+}
+
+fn select_payload(p: &Payload, sel: &PayloadSelector) -> Option<Payload> {
+    match sel {
+        PayloadSelector::None => None,
+        PayloadSelector::All => Some(p.clone()),
+        PayloadSelector::Include(keys) => Some(rvdb_filter::select_payload(p, Some(keys), None)),
+        PayloadSelector::Exclude(keys) => Some(rvdb_filter::select_payload(p, None, Some(keys))),
+    }
+}
+
+fn select_vectors(seg: &Segment, row: usize, sel: &VectorSelector) -> Option<NamedVectors> {
+    match sel {
+        VectorSelector::None => None,
+        VectorSelector::All => Some(seg.vectors(row)),
+        VectorSelector::Names(names) => Some(
+            names
+                .iter()
+                .filter_map(|n| {
+                    seg.column(n)
+                        .and_then(|c| c.get(row))
+                        .map(|v| (n.clone(), v.to_vec()))
+                })
+                .collect(),
+        ),
+    }
+}

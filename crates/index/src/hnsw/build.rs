@@ -1,0 +1,323 @@
+//! Building the graph: hnswlib's `addPoint`, run for every node, in parallel or not.
+//!
+//! # Concurrency
+//!
+//! Vectors are copied into the blocks and levels drawn before any thread starts; after that
+//! the only shared mutable state is the link lists and the entry point. Every read of a link
+//! list (copied out, see [`Locked`]) and every write of one happens under that node's mutex,
+//! and no thread ever holds two node locks at once, so there is no lock order to get wrong.
+//! The entry point sits behind its own mutex; an insertion whose level is above the current
+//! top holds it until it is done (as hnswlib's `global` lock), so the entry point only moves to
+//! a fully linked node.
+//!
+//! A node is unreachable until a neighbour links to it, which happens only after its own list
+//! on that layer is written, so nobody else writes a node's list before its inserter does.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use parking_lot::Mutex;
+
+use super::graph::{with_ctx, Cand, Ctx, Graph, Layout, Store, NONE};
+use super::kernels::{in_isa, with_metric, Job, Metric, Space};
+use super::search::{greedy, prefetch_vec, search_layer, Locked};
+
+/// What a build needs to know.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct BuildSpec {
+    /// Links chosen for a new node on every layer (hnswlib's `M`).
+    pub(crate) m: usize,
+    /// Capacities (hnswlib's `maxM0` and `maxM`).
+    pub(crate) cap0: usize,
+    pub(crate) cap_up: usize,
+    pub(crate) ef_construct: usize,
+    pub(crate) threads: usize,
+    pub(crate) deterministic: bool,
+    pub(crate) seed: u64,
+}
+
+/// splitmix64: a small, good, seedable generator.
+pub(crate) fn splitmix(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Levels `floor(-ln(U) / ln(m))`, `U` uniform in (0, 1], from `seed`.
+pub(crate) fn draw_levels(n: usize, m: usize, seed: u64) -> Vec<u8> {
+    let ml = 1.0 / (m.max(2) as f64).ln();
+    let mut s = seed;
+    (0..n)
+        .map(|_| {
+            let u = ((splitmix(&mut s) >> 11) as f64 + 1.0) / (1u64 << 53) as f64;
+            ((-u.ln() * ml).floor() as usize).min(64) as u8
+        })
+        .collect()
+}
+
+/// Builds a graph over `n = vectors.len() / dim` rows.
+pub(crate) fn build_graph(space: Space, lay: Layout, vectors: &[f32], spec: &BuildSpec) -> Graph {
+    let n = vectors.len().checked_div(lay.dim).unwrap_or(0);
+    assert!(
+        n < (1usize << 31),
+        "an HNSW index holds fewer than 2^31 vectors"
+    );
+    let levels = draw_levels(n, spec.m, spec.seed);
+    let mut g = Graph::new(lay, vectors, levels);
+    if n == 0 {
+        return g;
+    }
+    let builder = Builder {
+        st: g.store(),
+        n,
+        levels: &g.levels,
+        locks: (0..n).map(|_| Mutex::new(())).collect(),
+        entry: Mutex::new((NONE, 0)),
+        spec: *spec,
+    };
+    with_metric!(space, M => builder.run::<M>());
+    let (entry, max_level) = builder.entry.into_inner();
+    g.entry = entry;
+    g.max_level = max_level;
+    g
+}
+
+struct Builder<'a> {
+    st: Store,
+    n: usize,
+    levels: &'a [u8],
+    locks: Vec<Mutex<()>>,
+    /// Entry point and the top level.
+    entry: Mutex<(u32, usize)>,
+    spec: BuildSpec,
+}
+
+impl Builder<'_> {
+    fn run<M: Metric>(&self) {
+        self.insert::<M>(0);
+        let threads = if self.spec.deterministic {
+            1
+        } else if self.spec.threads == 0 {
+            rayon::current_num_threads()
+        } else {
+            self.spec.threads
+        };
+        if threads <= 1 || self.n < 64 {
+            for i in 1..self.n {
+                self.insert::<M>(i as u32);
+            }
+            return;
+        }
+        // Like hnswlib's ParallelFor: each worker takes the next id, so insertion follows id
+        // order closely whatever the thread count.
+        let next = AtomicUsize::new(1);
+        let work = || loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            if i >= self.n {
+                break;
+            }
+            self.insert::<M>(i as u32);
+        };
+        match rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
+            Ok(pool) => {
+                pool.broadcast(|_| work());
+            }
+            Err(_) => work(),
+        }
+    }
+
+    fn insert<M: Metric>(&self, i: u32) {
+        with_ctx(|ctx| {
+            in_isa::<M, _>(Insert::<M> {
+                b: self,
+                ctx,
+                i,
+                _m: std::marker::PhantomData,
+            })
+        });
+    }
+}
+
+struct Insert<'a, 'b, M> {
+    b: &'a Builder<'a>,
+    ctx: &'b mut Ctx,
+    i: u32,
+    _m: std::marker::PhantomData<M>,
+}
+
+impl<M: Metric> Job for Insert<'_, '_, M> {
+    type Out = ();
+    #[inline(always)]
+    fn run(self) {
+        // SAFETY: we run inside the root for M::ISA; `i < n`; see the module docs for the
+        // locking that makes the shared writes sound.
+        unsafe { insert::<M>(self.b, self.ctx, self.i) }
+    }
+}
+
+/// hnswlib's `addPoint` for node `i`.
+#[inline(always)]
+unsafe fn insert<M: Metric>(b: &Builder<'_>, ctx: &mut Ctx, i: u32) {
+    let st = &b.st;
+    let words = st.lay.words;
+    let level = b.levels[i as usize] as usize;
+    // SAFETY: i < n.
+    let q = unsafe { st.vec(i) };
+    let mut top = b.entry.lock();
+    let (ep, max_level) = *top;
+    if ep == NONE {
+        *top = (i, level);
+        return;
+    }
+    // Hold the entry lock through the insertion only if this node becomes the new top.
+    let top = if level > max_level {
+        Some(top)
+    } else {
+        drop(top);
+        None
+    };
+    let Ctx {
+        visited,
+        beam,
+        todo,
+        links: buf,
+        cands,
+        picked,
+        prune,
+        ..
+    } = ctx;
+    let adj = Locked(&b.locks);
+    // SAFETY: ep < n.
+    let mut cur = ep;
+    let mut dcur = unsafe { M::dist(q, st.vec(ep), words) };
+    for l in (level + 1..=max_level).rev() {
+        // SAFETY: the entry point has level max_level; greedy moves along layer-l links only.
+        (cur, dcur) = unsafe { greedy::<M, _>(st, &adj, q, cur, dcur, l, buf) };
+    }
+    for l in (0..=level.min(max_level)).rev() {
+        visited.reset(b.n);
+        visited.insert(cur);
+        visited.insert(i);
+        beam.reset(b.spec.ef_construct);
+        beam.insert(dcur, cur);
+        // SAFETY: cur has level >= l.
+        unsafe { search_layer::<M, _>(st, &adj, q, l, beam, visited, todo, buf) };
+        cands.clear();
+        cands.extend(beam.iter().filter(|c| c.id != i));
+        if cands.is_empty() {
+            continue;
+        }
+        // SAFETY: candidates are nodes of the graph.
+        unsafe { heuristic::<M>(st, cands, b.spec.m, picked) };
+        {
+            let _g = b.locks[i as usize].lock();
+            // SAFETY: i has level >= l; we hold its lock.
+            let slots = unsafe { std::slice::from_raw_parts_mut(st.links(i, l), st.cap(l)) };
+            write_links(slots, picked.iter().map(|c| c.id));
+        }
+        for p in picked.iter() {
+            // SAFETY: p is a node with level >= l (found on layer l).
+            unsafe { connect::<M>(b, p.id, i, p.d, l, cands, prune) };
+        }
+        // The closest candidate is always picked, and `picked` is sorted closest first.
+        cur = picked[0].id;
+        dcur = picked[0].d;
+    }
+    if let Some(mut top) = top {
+        *top = (i, level);
+    }
+}
+
+fn write_links(slots: &mut [u32], ids: impl Iterator<Item = u32>) {
+    let mut k = 0;
+    for id in ids {
+        slots[k] = id;
+        k += 1;
+    }
+    slots[k..].fill(NONE);
+}
+
+/// hnswlib's `getNeighborsByHeuristic2`: from `cands` (closest first) keep a candidate only if
+/// it is closer to the base than to every candidate kept before it; at most `m`. Fewer than
+/// `m` candidates are all kept.
+///
+/// # Safety
+/// Candidates are nodes of the graph; inside the root for `M::ISA`.
+#[inline(always)]
+unsafe fn heuristic<M: Metric>(st: &Store, cands: &[Cand], m: usize, out: &mut Vec<Cand>) {
+    out.clear();
+    if cands.len() < m {
+        out.extend_from_slice(cands);
+        return;
+    }
+    let words = st.lay.words;
+    for c in cands {
+        if out.len() >= m {
+            break;
+        }
+        // SAFETY: c.id < n.
+        let vc = unsafe { st.vec(c.id) };
+        let mut good = true;
+        for s in out.iter() {
+            // SAFETY: s.id < n.
+            let d = unsafe { M::dist(vc, st.vec(s.id), words) };
+            if d < c.d {
+                good = false;
+                break;
+            }
+        }
+        if good {
+            out.push(*c);
+        }
+    }
+}
+
+/// Adds `new` (at distance `d_new`) to `node`'s list on `level`, pruning with the heuristic
+/// when the list is full.
+///
+/// # Safety
+/// `node` has level `>= level`; inside the root for `M::ISA`.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+unsafe fn connect<M: Metric>(
+    b: &Builder<'_>,
+    node: u32,
+    new: u32,
+    d_new: f32,
+    level: usize,
+    scratch: &mut Vec<Cand>,
+    out: &mut Vec<Cand>,
+) {
+    let st = &b.st;
+    let words = st.lay.words;
+    let cap = st.cap(level);
+    let _g = b.locks[node as usize].lock();
+    // SAFETY: we hold node's lock.
+    let slots = unsafe { std::slice::from_raw_parts_mut(st.links(node, level), cap) };
+    let len = slots.iter().position(|&x| x == NONE).unwrap_or(cap);
+    if slots[..len].contains(&new) {
+        return;
+    }
+    if len < cap {
+        slots[len] = new;
+        return;
+    }
+    for &x in slots.iter() {
+        // SAFETY: x < n.
+        unsafe { prefetch_vec(st, x) };
+    }
+    // SAFETY: node < n.
+    let vn = unsafe { st.vec(node) };
+    scratch.clear();
+    scratch.push(Cand { d: d_new, id: new });
+    for &x in slots.iter() {
+        // SAFETY: x < n.
+        let d = unsafe { M::dist(vn, st.vec(x), words) };
+        scratch.push(Cand { d, id: x });
+    }
+    scratch.sort_unstable_by(Cand::order);
+    // SAFETY: candidates are nodes.
+    unsafe { heuristic::<M>(st, scratch, cap, out) };
+    write_links(slots, out.iter().map(|c| c.id));
+}

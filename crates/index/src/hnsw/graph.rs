@@ -1,0 +1,456 @@
+//! The graph's memory layout, and the per-thread scratch a search reuses.
+//!
+//! # Layout
+//!
+//! Layer 0 (where every node lives and a search spends nearly all its time) is one allocation of
+//! fixed-size *blocks*, one per node, 64-byte aligned, as hnswlib does it:
+//!
+//! ```text
+//! block i: [ layer-0 links: cap0 × u32, unused slots = NONE, padded to 64 bytes ]
+//!          [ vector: dim × f32, zero-padded to a multiple of 16 floats (64 bytes) ]
+//! ```
+//!
+//! So a hop reads one contiguous region: the node's links and, right after them, its vector.
+//! With `m = 16` (cap0 = 32) and `dim = 128` a block is 128 + 512 = 640 bytes. A link list has no
+//! count: it ends at the first `NONE` (or at `cap0`).
+//!
+//! Upper layers (about one node in `m`) are stored apart: node `i` with level `L >= 1` owns
+//! `L * cap_up` consecutive words of `upper` starting at `upper_off[i]` (layer `l` at
+//! `(l - 1) * cap_up`), again `NONE`-terminated. Levels are drawn before the build, so this
+//! storage is allocated once and never moves while threads write into it.
+
+use std::cmp::Ordering;
+
+/// An empty link slot.
+pub(crate) const NONE: u32 = u32::MAX;
+
+/// One cache line: the unit of the block allocation (gives 64-byte alignment).
+#[repr(C, align(64))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Line(pub(crate) [u32; 16]);
+
+pub(crate) const LINE_WORDS: usize = 16;
+
+/// Sizes inside a node block, in 4-byte words.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Layout {
+    /// The vectors' dimension.
+    pub(crate) dim: usize,
+    /// `dim` rounded up to a multiple of 16: what the kernels read.
+    pub(crate) words: usize,
+    /// Layer-0 link capacity.
+    pub(crate) cap0: usize,
+    /// Link capacity on the upper layers.
+    pub(crate) cap_up: usize,
+    /// `cap0` rounded up to a multiple of 16: where the vector starts.
+    pub(crate) link_words: usize,
+    /// Words per block.
+    pub(crate) stride: usize,
+}
+
+impl Layout {
+    pub(crate) fn new(dim: usize, cap0: usize, cap_up: usize) -> Layout {
+        let words = dim.div_ceil(LINE_WORDS).max(1) * LINE_WORDS;
+        let link_words = cap0.div_ceil(LINE_WORDS).max(1) * LINE_WORDS;
+        Layout {
+            dim,
+            words,
+            cap0,
+            cap_up,
+            link_words,
+            stride: link_words + words,
+        }
+    }
+
+    pub(crate) fn lines(&self, n: usize) -> usize {
+        n * self.stride / LINE_WORDS
+    }
+}
+
+/// The graph's arrays. Owned by the index; a build writes them through [`Store`].
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Graph {
+    pub(crate) lay: Layout,
+    pub(crate) n: usize,
+    pub(crate) blocks: Vec<Line>,
+    pub(crate) levels: Vec<u8>,
+    /// Start of each node's upper-layer links in `upper`, `NONE` for level-0 nodes.
+    pub(crate) upper_off: Vec<u32>,
+    pub(crate) upper: Vec<u32>,
+    /// Entry point (`NONE` when empty) and its level.
+    pub(crate) entry: u32,
+    pub(crate) max_level: usize,
+}
+
+impl Graph {
+    /// A graph with `n` unlinked nodes holding `vectors` (`n * dim` values) and the given levels.
+    pub(crate) fn new(lay: Layout, vectors: &[f32], levels: Vec<u8>) -> Graph {
+        let n = levels.len();
+        let mut blocks = vec![Line([NONE; 16]); lay.lines(n)];
+        {
+            let words = as_words_mut(&mut blocks);
+            for (i, row) in vectors.chunks_exact(lay.dim.max(1)).take(n).enumerate() {
+                let block = &mut words[i * lay.stride..(i + 1) * lay.stride];
+                let v = &mut block[lay.link_words..];
+                for (dst, src) in v.iter_mut().zip(row) {
+                    *dst = src.to_bits();
+                }
+                for dst in v[lay.dim..].iter_mut() {
+                    *dst = 0;
+                }
+            }
+            if lay.dim == 0 {
+                for i in 0..n {
+                    words[i * lay.stride + lay.link_words..(i + 1) * lay.stride].fill(0);
+                }
+            }
+        }
+        let mut upper_off = vec![NONE; n];
+        let mut total = 0usize;
+        for (i, &l) in levels.iter().enumerate() {
+            if l > 0 {
+                upper_off[i] = u32::try_from(total).expect("upper-layer links exceed 2^32 words");
+                total += l as usize * lay.cap_up;
+            }
+        }
+        Graph {
+            lay,
+            n,
+            blocks,
+            levels,
+            upper_off,
+            upper: vec![NONE; total],
+            entry: NONE,
+            max_level: 0,
+        }
+    }
+
+    /// A read/write view for building; see [`Store`].
+    pub(crate) fn store(&mut self) -> Store {
+        Store {
+            lay: self.lay,
+            blocks: self.blocks.as_mut_ptr() as *mut u32,
+            upper: self.upper.as_mut_ptr(),
+            upper_off: self.upper_off.as_ptr(),
+        }
+    }
+
+    /// A read-only view for searching.
+    pub(crate) fn view(&self) -> Store {
+        Store {
+            lay: self.lay,
+            blocks: self.blocks.as_ptr() as *mut u32,
+            upper: self.upper.as_ptr() as *mut u32,
+            upper_off: self.upper_off.as_ptr(),
+        }
+    }
+
+    /// Layer-0 links of `i` (without the empty slots).
+    pub(crate) fn links0(&self, i: usize) -> &[u32] {
+        let w = as_words(&self.blocks);
+        let s = &w[i * self.lay.stride..i * self.lay.stride + self.lay.cap0];
+        &s[..s.iter().position(|&x| x == NONE).unwrap_or(s.len())]
+    }
+
+    /// Links of `i` on layer `level >= 1` (without the empty slots).
+    pub(crate) fn links_up(&self, i: usize, level: usize) -> &[u32] {
+        let off = self.upper_off[i] as usize + (level - 1) * self.lay.cap_up;
+        let s = &self.upper[off..off + self.lay.cap_up];
+        &s[..s.iter().position(|&x| x == NONE).unwrap_or(s.len())]
+    }
+
+    /// The stored (unpadded) vector of `i`.
+    pub(crate) fn vector(&self, i: usize) -> Vec<f32> {
+        let w = as_words(&self.blocks);
+        let start = i * self.lay.stride + self.lay.link_words;
+        w[start..start + self.lay.dim]
+            .iter()
+            .map(|&b| f32::from_bits(b))
+            .collect()
+    }
+
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.blocks.capacity() * size_of::<Line>()
+            + self.levels.capacity()
+            + self.upper_off.capacity() * 4
+            + self.upper.capacity() * 4
+    }
+}
+
+pub(crate) fn as_words(lines: &[Line]) -> &[u32] {
+    // SAFETY: `Line` is `repr(C)` over `[u32; 16]` with no padding (64 bytes, align 64).
+    unsafe { std::slice::from_raw_parts(lines.as_ptr() as *const u32, lines.len() * LINE_WORDS) }
+}
+
+pub(crate) fn as_words_mut(lines: &mut [Line]) -> &mut [u32] {
+    // SAFETY: as in `as_words`.
+    unsafe {
+        std::slice::from_raw_parts_mut(lines.as_mut_ptr() as *mut u32, lines.len() * LINE_WORDS)
+    }
+}
+
+/// Raw pointers into a [`Graph`]'s arrays.
+///
+/// Searching reads through it with no locks (the graph is immutable then). Building shares it
+/// between threads: vectors are written before it is shared and only read after; every read or
+/// write of a node's link list happens while holding that node's lock (see `build.rs`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Store {
+    pub(crate) lay: Layout,
+    blocks: *mut u32,
+    upper: *mut u32,
+    upper_off: *const u32,
+}
+
+// SAFETY: see the type's documentation: the pointers are only dereferenced under the locking
+// discipline of the build, or read-only after it.
+unsafe impl Send for Store {}
+// SAFETY: as above.
+unsafe impl Sync for Store {}
+
+impl Store {
+    /// The padded vector of node `i` (`lay.words` floats, 64-byte aligned).
+    ///
+    /// # Safety
+    /// `i < n`.
+    #[inline(always)]
+    pub(crate) unsafe fn vec(&self, i: u32) -> *const f32 {
+        // SAFETY: in bounds for i < n.
+        unsafe {
+            self.blocks
+                .add(i as usize * self.lay.stride + self.lay.link_words) as *const f32
+        }
+    }
+
+    /// The link slots of node `i` on `level` (`cap0` or `cap_up` words).
+    ///
+    /// # Safety
+    /// `i < n`, `level <= level(i)`.
+    #[inline(always)]
+    pub(crate) unsafe fn links(&self, i: u32, level: usize) -> *mut u32 {
+        // SAFETY: in bounds under the contract.
+        unsafe {
+            if level == 0 {
+                self.blocks.add(i as usize * self.lay.stride)
+            } else {
+                let off = *self.upper_off.add(i as usize) as usize;
+                self.upper.add(off + (level - 1) * self.lay.cap_up)
+            }
+        }
+    }
+
+    #[inline(always)]
+    pub(crate) fn cap(&self, level: usize) -> usize {
+        if level == 0 {
+            self.lay.cap0
+        } else {
+            self.lay.cap_up
+        }
+    }
+}
+
+/// A set of node ids: a bitset (n/8 bytes, so it stays in L1/L2) that remembers which words it
+/// dirtied, so clearing costs what the last use touched, not n.
+#[derive(Debug, Default)]
+pub(crate) struct Visited {
+    bits: Vec<u64>,
+    dirty: Vec<u32>,
+}
+
+impl Visited {
+    /// Empties the set and makes room for ids below `n`.
+    pub(crate) fn reset(&mut self, n: usize) {
+        let w = n.div_ceil(64);
+        if self.dirty.len() * 8 < w.min(self.bits.len()) {
+            for &i in &self.dirty {
+                self.bits[i as usize] = 0;
+            }
+        } else {
+            self.bits.fill(0);
+        }
+        self.dirty.clear();
+        if self.bits.len() < w {
+            self.bits.resize(w, 0);
+        }
+    }
+
+    /// Adds `i`; `true` if it was not there.
+    #[inline(always)]
+    pub(crate) fn insert(&mut self, i: u32) -> bool {
+        let w = &mut self.bits[(i >> 6) as usize];
+        let m = 1u64 << (i & 63);
+        let old = *w;
+        if old & m != 0 {
+            return false;
+        }
+        if old == 0 {
+            self.dirty.push(i >> 6);
+        }
+        *w = old | m;
+        true
+    }
+
+    #[inline(always)]
+    pub(crate) fn contains(&self, i: u32) -> bool {
+        self.bits[(i >> 6) as usize] & (1u64 << (i & 63)) != 0
+    }
+}
+
+/// The top bit of an id in a [`Beam`] marks it as expanded. Ids stay below 2^31.
+pub(crate) const EXPANDED: u32 = 1 << 31;
+
+/// A candidate: distance (lower is better) and node id.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Cand {
+    pub(crate) d: f32,
+    pub(crate) id: u32,
+}
+
+impl Cand {
+    /// Closer first, then lower id.
+    #[inline(always)]
+    pub(crate) fn order(a: &Cand, b: &Cand) -> Ordering {
+        a.d.total_cmp(&b.d)
+            .then((a.id & !EXPANDED).cmp(&(b.id & !EXPANDED)))
+    }
+}
+
+/// The search beam: the best `cap` candidates found so far, sorted closest first, each marked
+/// expanded or not. Expanding always takes the closest unexpanded one, and the search ends when
+/// all are expanded — the same order and stopping rule as hnswlib's pair of heaps (a candidate
+/// that falls out of the best `cap` would never be expanded there either), in one array.
+#[derive(Debug, Default)]
+pub(crate) struct Beam {
+    pub(crate) items: Vec<Cand>,
+    cap: usize,
+    cursor: usize,
+}
+
+impl Beam {
+    pub(crate) fn reset(&mut self, cap: usize) {
+        self.items.clear();
+        if self.items.capacity() < cap + 1 {
+            self.items.reserve(cap + 1);
+        }
+        self.cap = cap.max(1);
+        self.cursor = 0;
+    }
+
+    /// Whether a candidate at distance `d` would enter.
+    #[inline(always)]
+    pub(crate) fn admits(&self, d: f32) -> bool {
+        self.items.len() < self.cap || d < self.items[self.items.len() - 1].d
+    }
+
+    /// Inserts (after [`Beam::admits`] said yes), dropping the farthest if full.
+    #[inline(always)]
+    pub(crate) fn insert(&mut self, d: f32, id: u32) {
+        let c = Cand { d, id };
+        let pos = self
+            .items
+            .partition_point(|x| Cand::order(x, &c) == Ordering::Less);
+        if self.items.len() == self.cap {
+            self.items.pop();
+        }
+        self.items.insert(pos, c);
+        if pos < self.cursor {
+            self.cursor = pos;
+        }
+    }
+
+    /// The closest unexpanded candidate, now marked expanded.
+    #[inline(always)]
+    pub(crate) fn next(&mut self) -> Option<u32> {
+        while self.cursor < self.items.len() {
+            let c = &mut self.items[self.cursor];
+            self.cursor += 1;
+            if c.id & EXPANDED == 0 {
+                let id = c.id;
+                c.id |= EXPANDED;
+                return Some(id);
+            }
+        }
+        None
+    }
+
+    /// The candidates, closest first, with plain ids.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = Cand> + '_ {
+        self.items.iter().map(|c| Cand {
+            d: c.d,
+            id: c.id & !EXPANDED,
+        })
+    }
+}
+
+/// Per-thread scratch for searching and building; reused so that the hot path allocates
+/// nothing once warm.
+#[derive(Debug, Default)]
+pub(crate) struct Ctx {
+    pub(crate) visited: Visited,
+    /// Accepted ids among the visited (filtered search).
+    pub(crate) ok: Visited,
+    pub(crate) beam: Beam,
+    /// Query copied into the padded, aligned shape the kernels expect.
+    pub(crate) query: Vec<Line>,
+    /// Unvisited neighbours to score.
+    pub(crate) todo: Vec<u32>,
+    /// Rejected neighbours (filtered search).
+    pub(crate) rejected: Vec<u32>,
+    /// A copy of a link list (build).
+    pub(crate) links: Vec<u32>,
+    /// Candidates and selection of the neighbour heuristic (build).
+    pub(crate) cands: Vec<Cand>,
+    pub(crate) picked: Vec<Cand>,
+    pub(crate) prune: Vec<Cand>,
+    /// Heaps of the filtered search's first phase.
+    pub(crate) frontier: std::collections::BinaryHeap<std::cmp::Reverse<HeapCand>>,
+    pub(crate) found: std::collections::BinaryHeap<HeapCand>,
+}
+
+/// [`Cand`] with a total order, for `BinaryHeap`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct HeapCand(pub(crate) Cand);
+impl Eq for HeapCand {}
+impl PartialOrd for HeapCand {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for HeapCand {
+    fn cmp(&self, other: &Self) -> Ordering {
+        Cand::order(&self.0, &other.0)
+    }
+}
+
+impl Ctx {
+    /// Copies `q` into the padded query buffer and returns its pointer.
+    pub(crate) fn load_query(&mut self, q: &[f32], lay: &Layout) -> *const f32 {
+        let lines = lay.words / LINE_WORDS;
+        self.query.clear();
+        self.query.resize(lines, Line([0; 16]));
+        let w = as_words_mut(&mut self.query);
+        for (d, s) in w.iter_mut().zip(q) {
+            *d = s.to_bits();
+        }
+        self.query.as_ptr() as *const f32
+    }
+}
+
+thread_local! {
+    static CTX: std::cell::RefCell<Ctx> = std::cell::RefCell::new(Ctx::default());
+}
+
+/// Runs `f` with this thread's scratch (a fresh one if it is already in use, e.g. when a filter
+/// predicate itself searches).
+pub(crate) fn with_ctx<R>(f: impl FnOnce(&mut Ctx) -> R) -> R {
+    let mut f = Some(f);
+    let r = CTX.with(|c| {
+        c.try_borrow_mut()
+            .ok()
+            .map(|mut ctx| (f.take().expect("called once"))(&mut ctx))
+    });
+    match r {
+        Some(r) => r,
+        None => (f.take().expect("called once"))(&mut Ctx::default()),
+    }
+}

@@ -1,0 +1,426 @@
+//! Distance kernels specialised for the graph's layout, and the run-time choice among them.
+//!
+//! The graph stores every vector zero-padded to a multiple of 16 floats and 64-byte aligned, and
+//! searches copy the query into a buffer of the same shape. So the kernels here need no tail
+//! handling and use aligned loads; zero padding adds nothing to a dot product, an L2 or an L1
+//! sum.
+//!
+//! Each [`Metric`] is a zero-sized type whose `dist` is `#[inline(always)]`: the search and
+//! build loops are generic over it and are instantiated inside a `#[target_feature]` root (see
+//! [`with_metric!`](crate::hnsw::kernels)), so the kernel is inlined into the loop instead of
+//! being an indirect call per pair. Distances here are "lower is better": Euclid `l2²`,
+//! Cosine/Dot `-dot`, Manhattan `l1`; the public raw key is their negation.
+//!
+//! The instruction set follows the vector crate's choice ([`rvdb_vector::active_kernel`]), so
+//! `RVDB_KERNEL=scalar` forces the portable kernels here too. The portable kernels call the
+//! vector crate's dispatched functions (NEON on aarch64, scalar elsewhere).
+
+use rvdb_vector::Distance;
+
+/// The instruction set a [`Metric`] needs; decides which `#[target_feature]` root runs it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Isa {
+    #[cfg(target_arch = "x86_64")]
+    Avx512,
+    #[cfg(target_arch = "x86_64")]
+    Avx2,
+    Portable,
+}
+
+/// A distance over padded, aligned vectors; lower is better.
+pub(crate) trait Metric: Copy + Send + Sync + 'static {
+    const ISA: Isa;
+    /// # Safety
+    /// `a` and `b` point to `words` readable floats, `words` a multiple of 16, both 64-byte
+    /// aligned; the CPU supports `Self::ISA`.
+    unsafe fn dist(a: *const f32, b: *const f32, words: usize) -> f32;
+}
+
+/// Which metric type a search or build instantiates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Space {
+    #[cfg(target_arch = "x86_64")]
+    L2Avx512,
+    #[cfg(target_arch = "x86_64")]
+    IpAvx512,
+    #[cfg(target_arch = "x86_64")]
+    L1Avx512,
+    #[cfg(target_arch = "x86_64")]
+    L2Avx2,
+    #[cfg(target_arch = "x86_64")]
+    IpAvx2,
+    #[cfg(target_arch = "x86_64")]
+    L1Avx2,
+    L2Portable,
+    IpPortable,
+    L1Portable,
+}
+
+impl Space {
+    /// The best space for `distance` given the vector crate's kernel choice.
+    pub(crate) fn select(distance: Distance) -> Space {
+        Space::for_kernel(distance, rvdb_vector::active_kernel())
+    }
+
+    /// The space for `distance` given a kernel set name (`"avx512"`, `"avx2+fma"`, other).
+    pub(crate) fn for_kernel(distance: Distance, kernel: &str) -> Space {
+        enum Kind {
+            L2,
+            Ip,
+            L1,
+        }
+        let kind = match distance {
+            Distance::Euclid => Kind::L2,
+            Distance::Cosine | Distance::Dot => Kind::Ip,
+            Distance::Manhattan => Kind::L1,
+        };
+        #[cfg(target_arch = "x86_64")]
+        {
+            if kernel == "avx512" {
+                return match kind {
+                    Kind::L2 => Space::L2Avx512,
+                    Kind::Ip => Space::IpAvx512,
+                    Kind::L1 => Space::L1Avx512,
+                };
+            }
+            if kernel == "avx2+fma" {
+                return match kind {
+                    Kind::L2 => Space::L2Avx2,
+                    Kind::Ip => Space::IpAvx2,
+                    Kind::L1 => Space::L1Avx2,
+                };
+            }
+        }
+        let _ = kernel;
+        match kind {
+            Kind::L2 => Space::L2Portable,
+            Kind::Ip => Space::IpPortable,
+            Kind::L1 => Space::L1Portable,
+        }
+    }
+}
+
+/// Runs `$body` with the type alias `$M` bound to the [`Metric`] type of `$space`.
+macro_rules! with_metric {
+    ($space:expr, $M:ident => $body:expr) => {{
+        #[allow(unused_imports)]
+        use $crate::hnsw::kernels::portable;
+        #[cfg(target_arch = "x86_64")]
+        #[allow(unused_imports)]
+        use $crate::hnsw::kernels::x86;
+        use $crate::hnsw::kernels::Space;
+        match $space {
+            #[cfg(target_arch = "x86_64")]
+            Space::L2Avx512 => {
+                type $M = x86::L2Avx512;
+                $body
+            }
+            #[cfg(target_arch = "x86_64")]
+            Space::IpAvx512 => {
+                type $M = x86::IpAvx512;
+                $body
+            }
+            #[cfg(target_arch = "x86_64")]
+            Space::L1Avx512 => {
+                type $M = x86::L1Avx512;
+                $body
+            }
+            #[cfg(target_arch = "x86_64")]
+            Space::L2Avx2 => {
+                type $M = x86::L2Avx2;
+                $body
+            }
+            #[cfg(target_arch = "x86_64")]
+            Space::IpAvx2 => {
+                type $M = x86::IpAvx2;
+                $body
+            }
+            #[cfg(target_arch = "x86_64")]
+            Space::L1Avx2 => {
+                type $M = x86::L1Avx2;
+                $body
+            }
+            Space::L2Portable => {
+                type $M = portable::L2;
+                $body
+            }
+            Space::IpPortable => {
+                type $M = portable::Ip;
+                $body
+            }
+            Space::L1Portable => {
+                type $M = portable::L1;
+                $body
+            }
+        }
+    }};
+}
+pub(crate) use with_metric;
+
+/// A unit of work to run inside a function compiled for an instruction set (see [`in_isa`]).
+/// Implementations mark `run` `#[inline(always)]` and call only `#[inline(always)]` code on
+/// the hot path, so that everything down to `Metric::dist` and its intrinsics is compiled into
+/// the `#[target_feature]` root.
+pub(crate) trait Job {
+    type Out;
+    fn run(self) -> Self::Out;
+}
+
+/// Runs `job` inside a function compiled for `M::ISA`.
+#[inline(always)]
+pub(crate) fn in_isa<M: Metric, J: Job>(job: J) -> J::Out {
+    match M::ISA {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: a space with this ISA is only selected when the vector crate detected the
+        // CPU features (its "avx512" set requires AVX-512F, "avx2+fma" AVX2 and FMA).
+        Isa::Avx512 => unsafe { x86::root_avx512(job) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: as above.
+        Isa::Avx2 => unsafe { x86::root_avx2(job) },
+        Isa::Portable => job.run(),
+    }
+}
+
+/// Prefetches the cache line at `p` into L1 (a hint; never faults).
+#[inline(always)]
+pub(crate) fn prefetch<T>(p: *const T) {
+    // (`_mm_prefetch` is SSE, part of the x86_64 baseline.)
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: prefetch is a hint and does not fault on any address.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p as *const i8);
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod x86 {
+    use std::arch::x86_64::*;
+
+    use super::{Isa, Job, Metric};
+
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    pub(crate) unsafe fn root_avx512<J: Job>(job: J) -> J::Out {
+        job.run()
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    pub(crate) unsafe fn root_avx2<J: Job>(job: J) -> J::Out {
+        job.run()
+    }
+
+    macro_rules! avx512_metric {
+        ($name:ident, |$acc:ident, $x:ident, $y:ident| $step:expr) => {
+            #[derive(Clone, Copy, Debug)]
+            pub(crate) struct $name;
+            impl Metric for $name {
+                const ISA: Isa = Isa::Avx512;
+                #[inline(always)]
+                unsafe fn dist(a: *const f32, b: *const f32, words: usize) -> f32 {
+                    // SAFETY: the caller guarantees `words` (a multiple of 16) aligned floats
+                    // behind both pointers and AVX-512F.
+                    unsafe {
+                        #[inline(always)]
+                        unsafe fn step($acc: __m512, $x: __m512, $y: __m512) -> __m512 {
+                            // SAFETY: only reached from the AVX-512 root.
+                            unsafe { $step }
+                        }
+                        let mut s0 = _mm512_setzero_ps();
+                        let mut s1 = _mm512_setzero_ps();
+                        let mut s2 = _mm512_setzero_ps();
+                        let mut s3 = _mm512_setzero_ps();
+                        let mut i = 0;
+                        while i + 64 <= words {
+                            s0 = step(s0, _mm512_load_ps(a.add(i)), _mm512_load_ps(b.add(i)));
+                            s1 = step(
+                                s1,
+                                _mm512_load_ps(a.add(i + 16)),
+                                _mm512_load_ps(b.add(i + 16)),
+                            );
+                            s2 = step(
+                                s2,
+                                _mm512_load_ps(a.add(i + 32)),
+                                _mm512_load_ps(b.add(i + 32)),
+                            );
+                            s3 = step(
+                                s3,
+                                _mm512_load_ps(a.add(i + 48)),
+                                _mm512_load_ps(b.add(i + 48)),
+                            );
+                            i += 64;
+                        }
+                        while i < words {
+                            s0 = step(s0, _mm512_load_ps(a.add(i)), _mm512_load_ps(b.add(i)));
+                            i += 16;
+                        }
+                        let s = _mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3));
+                        _mm512_reduce_add_ps(s)
+                    }
+                }
+            }
+        };
+    }
+
+    avx512_metric!(L2Avx512, |acc, x, y| {
+        let d = _mm512_sub_ps(x, y);
+        _mm512_fmadd_ps(d, d, acc)
+    });
+    avx512_metric!(L1Avx512, |acc, x, y| {
+        let d = _mm512_castps_si512(_mm512_sub_ps(x, y));
+        let abs = _mm512_andnot_si512(_mm512_set1_epi32(i32::MIN), d);
+        _mm512_add_ps(acc, _mm512_castsi512_ps(abs))
+    });
+
+    /// Negated dot product (lower is better).
+    #[derive(Clone, Copy, Debug)]
+    pub(crate) struct IpAvx512;
+    impl Metric for IpAvx512 {
+        const ISA: Isa = Isa::Avx512;
+        #[inline(always)]
+        unsafe fn dist(a: *const f32, b: *const f32, words: usize) -> f32 {
+            // SAFETY: forwarded contract.
+            -unsafe { DotAvx512::dist(a, b, words) }
+        }
+    }
+    avx512_metric!(DotAvx512, |acc, x, y| _mm512_fmadd_ps(x, y, acc));
+
+    /// Sum of the 8 lanes.
+    #[inline(always)]
+    unsafe fn hsum256(v: __m256) -> f32 {
+        // SAFETY: AVX is implied by the callers' AVX2 context.
+        unsafe {
+            let lo = _mm256_castps256_ps128(v);
+            let hi = _mm256_extractf128_ps::<1>(v);
+            let s = _mm_add_ps(lo, hi);
+            let odd = _mm_movehdup_ps(s);
+            let s = _mm_add_ps(s, odd);
+            let high = _mm_movehl_ps(odd, s);
+            _mm_cvtss_f32(_mm_add_ss(s, high))
+        }
+    }
+
+    macro_rules! avx2_metric {
+        ($name:ident, |$acc:ident, $x:ident, $y:ident| $step:expr) => {
+            #[derive(Clone, Copy, Debug)]
+            pub(crate) struct $name;
+            impl Metric for $name {
+                const ISA: Isa = Isa::Avx2;
+                #[inline(always)]
+                unsafe fn dist(a: *const f32, b: *const f32, words: usize) -> f32 {
+                    // SAFETY: the caller guarantees `words` (a multiple of 16) aligned floats
+                    // behind both pointers and AVX2+FMA.
+                    unsafe {
+                        #[inline(always)]
+                        unsafe fn step($acc: __m256, $x: __m256, $y: __m256) -> __m256 {
+                            // SAFETY: only reached from the AVX2 root.
+                            unsafe { $step }
+                        }
+                        let mut s0 = _mm256_setzero_ps();
+                        let mut s1 = _mm256_setzero_ps();
+                        let mut s2 = _mm256_setzero_ps();
+                        let mut s3 = _mm256_setzero_ps();
+                        let mut i = 0;
+                        while i + 32 <= words {
+                            s0 = step(s0, _mm256_load_ps(a.add(i)), _mm256_load_ps(b.add(i)));
+                            s1 = step(
+                                s1,
+                                _mm256_load_ps(a.add(i + 8)),
+                                _mm256_load_ps(b.add(i + 8)),
+                            );
+                            s2 = step(
+                                s2,
+                                _mm256_load_ps(a.add(i + 16)),
+                                _mm256_load_ps(b.add(i + 16)),
+                            );
+                            s3 = step(
+                                s3,
+                                _mm256_load_ps(a.add(i + 24)),
+                                _mm256_load_ps(b.add(i + 24)),
+                            );
+                            i += 32;
+                        }
+                        while i < words {
+                            s0 = step(s0, _mm256_load_ps(a.add(i)), _mm256_load_ps(b.add(i)));
+                            s1 = step(
+                                s1,
+                                _mm256_load_ps(a.add(i + 8)),
+                                _mm256_load_ps(b.add(i + 8)),
+                            );
+                            i += 16;
+                        }
+                        hsum256(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)))
+                    }
+                }
+            }
+        };
+    }
+
+    avx2_metric!(L2Avx2, |acc, x, y| {
+        let d = _mm256_sub_ps(x, y);
+        _mm256_fmadd_ps(d, d, acc)
+    });
+    avx2_metric!(L1Avx2, |acc, x, y| {
+        let d = _mm256_sub_ps(x, y);
+        _mm256_add_ps(acc, _mm256_andnot_ps(_mm256_set1_ps(-0.0), d))
+    });
+    avx2_metric!(DotAvx2, |acc, x, y| _mm256_fmadd_ps(x, y, acc));
+
+    /// Negated dot product (lower is better).
+    #[derive(Clone, Copy, Debug)]
+    pub(crate) struct IpAvx2;
+    impl Metric for IpAvx2 {
+        const ISA: Isa = Isa::Avx2;
+        #[inline(always)]
+        unsafe fn dist(a: *const f32, b: *const f32, words: usize) -> f32 {
+            // SAFETY: forwarded contract.
+            -unsafe { DotAvx2::dist(a, b, words) }
+        }
+    }
+}
+
+/// Kernels through the vector crate's dispatch (NEON on aarch64, scalar otherwise).
+pub(crate) mod portable {
+    use super::{Isa, Metric};
+
+    /// # Safety
+    /// `p` points to `words` readable floats.
+    #[inline(always)]
+    unsafe fn slice<'a>(p: *const f32, words: usize) -> &'a [f32] {
+        // SAFETY: forwarded contract.
+        unsafe { std::slice::from_raw_parts(p, words) }
+    }
+
+    #[derive(Clone, Copy, Debug)]
+    pub(crate) struct L2;
+    impl Metric for L2 {
+        const ISA: Isa = Isa::Portable;
+        #[inline(always)]
+        unsafe fn dist(a: *const f32, b: *const f32, words: usize) -> f32 {
+            // SAFETY: forwarded contract.
+            unsafe { rvdb_vector::l2_squared(slice(a, words), slice(b, words)) }
+        }
+    }
+
+    #[derive(Clone, Copy, Debug)]
+    pub(crate) struct Ip;
+    impl Metric for Ip {
+        const ISA: Isa = Isa::Portable;
+        #[inline(always)]
+        unsafe fn dist(a: *const f32, b: *const f32, words: usize) -> f32 {
+            // SAFETY: forwarded contract.
+            -unsafe { rvdb_vector::dot(slice(a, words), slice(b, words)) }
+        }
+    }
+
+    #[derive(Clone, Copy, Debug)]
+    pub(crate) struct L1;
+    impl Metric for L1 {
+        const ISA: Isa = Isa::Portable;
+        #[inline(always)]
+        unsafe fn dist(a: *const f32, b: *const f32, words: usize) -> f32 {
+            // SAFETY: forwarded contract.
+            unsafe { rvdb_vector::l1(slice(a, words), slice(b, words)) }
+        }
+    }
+}

@@ -1,0 +1,337 @@
+//! HNSW (Malkov & Yashunin), built and searched in process.
+//!
+//! The algorithm is hnswlib's: levels `floor(-ln(U) / ln(m))`; a new node descends greedily
+//! through the upper layers, then runs a beam search of width `ef_construct` on each of its
+//! layers, keeps up to `m` neighbours chosen by the heuristic of `getNeighborsByHeuristic2`, and
+//! is linked both ways; a neighbour whose list overflows (`2m` on layer 0, `m` above) is pruned
+//! with the same heuristic. A search descends greedily to layer 0 and runs a beam search of
+//! width `max(ef, k)` there.
+//!
+//! How it is laid out and why: `graph.rs`. The build's threads and locks: `build.rs`. The
+//! filtered search: `search.rs`. Kernels and their run-time choice: `kernels.rs`. The byte
+//! format: `codec.rs` (and [`HnswIndex::to_bytes`]).
+//!
+//! The index keeps **its own copy of the vectors**, next to each node's links (that is the
+//! layout that makes a hop touch one memory region); [`HnswIndex::search`] ignores its
+//! `vectors` argument.
+
+mod build;
+mod codec;
+mod graph;
+mod kernels;
+mod search;
+#[cfg(test)]
+mod tests;
+
+use std::marker::PhantomData;
+
+use rvdb_vector::Distance;
+
+use crate::Scored;
+use build::{build_graph, BuildSpec};
+use graph::{with_ctx, Ctx, Graph, Layout};
+use kernels::{in_isa, with_metric, Job, Metric, Space};
+use search::{greedy, search_filtered, search_layer, FilterScratch, Frozen, GroupLinks};
+
+/// Build parameters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HnswParams {
+    /// Links per node on the upper layers; `2 * m` on layer 0 (hnswlib's and Qdrant's `M`).
+    /// Values below 2 are taken as 2.
+    pub m: usize,
+    /// Beam width while building. Values below `m` are taken as `m`.
+    pub ef_construct: usize,
+    /// Build threads; 0 = all available (rayon's default).
+    pub threads: usize,
+    /// Single-threaded, seeded build: the same input gives the same graph.
+    pub deterministic: bool,
+    /// Seed for the levels (in every mode) and everything else random.
+    pub seed: u64,
+}
+
+impl Default for HnswParams {
+    fn default() -> Self {
+        HnswParams {
+            m: 16,
+            ef_construct: 100,
+            threads: 0,
+            deterministic: false,
+            seed: 0x5EED_4E53,
+        }
+    }
+}
+
+/// An HNSW graph over a fixed set of vectors (rows `0..n`), immutable once built.
+/// `Send + Sync`: any number of threads may search it at once.
+#[derive(Clone, Debug)]
+pub struct HnswIndex {
+    distance: Distance,
+    m: usize,
+    ef_construct: usize,
+    graph: Graph,
+    /// Extra layer-0 links for filtered search (`build_with_groups`), CSR by node; both empty
+    /// when there are none.
+    group_off: Vec<u32>,
+    group_links: Vec<u32>,
+}
+
+impl HnswIndex {
+    /// Builds over `n = vectors.len() / dim` rows of *prepared* vectors (the engine normalises
+    /// Cosine before). `dim == 0` gives an empty index.
+    pub fn build(
+        distance: Distance,
+        vectors: &[f32],
+        dim: usize,
+        params: &HnswParams,
+    ) -> HnswIndex {
+        let m = params.m.max(2);
+        let spec = BuildSpec {
+            m,
+            cap0: 2 * m,
+            cap_up: m,
+            ef_construct: params.ef_construct.max(m),
+            threads: params.threads,
+            deterministic: params.deterministic,
+            seed: params.seed,
+        };
+        let lay = Layout::new(dim, spec.cap0, spec.cap_up);
+        let graph = build_graph(Space::select(distance), lay, vectors, &spec);
+        HnswIndex {
+            distance,
+            m,
+            ef_construct: spec.ef_construct,
+            graph,
+            group_off: Vec::new(),
+            group_links: Vec::new(),
+        }
+    }
+
+    /// Like [`HnswIndex::build`], and also links each group so that a search filtered to it
+    /// stays connected (Qdrant's `payload_m`): `groups` are row sets (e.g. every row whose
+    /// payload has `category == "books"`, one group per indexed value). Each group of at least
+    /// 2 rows gets its own small HNSW over its rows, built with the same `m` (at most `m` links
+    /// per node) and `ef_construct`; its layer-0 links are kept beside the base graph's (which
+    /// they never evict) and are followed only by filtered searches. Rows out of range and
+    /// repeats within a group are ignored; a row may be in many groups.
+    pub fn build_with_groups(
+        distance: Distance,
+        vectors: &[f32],
+        dim: usize,
+        params: &HnswParams,
+        groups: &[Vec<u32>],
+    ) -> HnswIndex {
+        let mut index = HnswIndex::build(distance, vectors, dim, params);
+        let n = index.len();
+        if n == 0 {
+            return index;
+        }
+        let m = index.m;
+        let space = Space::select(distance);
+        let mut per_node: Vec<Vec<u32>> = vec![Vec::new(); n];
+        let mut rows = Vec::new();
+        let mut sub = Vec::new();
+        for (gi, group) in groups.iter().enumerate() {
+            rows.clear();
+            rows.extend(group.iter().copied().filter(|&r| (r as usize) < n));
+            rows.sort_unstable();
+            rows.dedup();
+            if rows.len() < 2 {
+                continue;
+            }
+            sub.clear();
+            for &r in &rows {
+                sub.extend_from_slice(&index.graph.vector(r as usize));
+            }
+            let spec = BuildSpec {
+                m,
+                cap0: m,
+                cap_up: m,
+                ef_construct: index.ef_construct,
+                threads: params.threads,
+                deterministic: params.deterministic,
+                seed: params.seed ^ (gi as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+            };
+            let lay = Layout::new(dim, spec.cap0, spec.cap_up);
+            let g = build_graph(space, lay, &sub, &spec);
+            for (j, &r) in rows.iter().enumerate() {
+                let links = &mut per_node[r as usize];
+                for &l in g.links0(j) {
+                    let to = rows[l as usize];
+                    if !links.contains(&to) {
+                        links.push(to);
+                    }
+                }
+            }
+        }
+        let total: usize = per_node.iter().map(Vec::len).sum();
+        if total == 0 {
+            return index;
+        }
+        let mut off = Vec::with_capacity(n + 1);
+        let mut links = Vec::with_capacity(total);
+        off.push(0u32);
+        for l in &per_node {
+            links.extend_from_slice(l);
+            off.push(u32::try_from(links.len()).expect("group links exceed 2^32"));
+        }
+        index.group_off = off;
+        index.group_links = links;
+        index
+    }
+
+    /// The `k` best rows by raw key (best first, ties by lower row), from a beam search of
+    /// width `max(ef, k)`.
+    ///
+    /// `vectors` is ignored: the index searches its own copy of the vectors (pass the slice it
+    /// was built over, or an empty one). `query` must be prepared like the stored vectors and
+    /// have their dimension (panics otherwise).
+    ///
+    /// With `accept`, only accepted rows are returned. The walk first goes through any rows,
+    /// as hnswlib's filtered search does, until it reaches an accepted one; from there it moves
+    /// only through accepted rows, following the group links of
+    /// [`HnswIndex::build_with_groups`] as well as the base links (so a filter that is one of
+    /// the groups is searched like a graph of its own), and hopping over a rejected neighbour
+    /// where a row has few accepted ones. `accept` should be cheap: it is called about once per
+    /// row reached.
+    pub fn search(
+        &self,
+        vectors: &[f32],
+        query: &[f32],
+        k: usize,
+        ef: usize,
+        accept: Option<&(dyn Fn(u32) -> bool + Sync)>,
+    ) -> Vec<Scored> {
+        let _ = vectors;
+        let n = self.len();
+        if n == 0 || k == 0 {
+            return Vec::new();
+        }
+        assert_eq!(
+            query.len(),
+            self.graph.lay.dim,
+            "HnswIndex::search: the query's dimension is not the index's"
+        );
+        let width = ef.max(k);
+        with_ctx(|ctx| {
+            let space = Space::select(self.distance);
+            with_metric!(space, M => in_isa::<M, _>(Knn::<M> {
+                index: self,
+                ctx: &mut *ctx,
+                query,
+                width,
+                accept,
+                _m: PhantomData,
+            }));
+            ctx.beam
+                .iter()
+                .take(k)
+                .map(|c| Scored {
+                    offset: c.id,
+                    raw: -c.d,
+                })
+                .collect()
+        })
+    }
+
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.graph.n
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.graph.n == 0
+    }
+
+    /// Heap bytes of the graph, including the index's copy of the vectors and group links.
+    pub fn memory_bytes(&self) -> usize {
+        self.graph.heap_bytes() + (self.group_off.capacity() + self.group_links.capacity()) * 4
+    }
+
+    /// The index as bytes; see `codec.rs` for the format (versioned, little-endian, CRC32C).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        codec::encode(self)
+    }
+
+    /// Reads [`HnswIndex::to_bytes`]' output; refuses anything corrupt or inconsistent.
+    pub fn from_bytes(b: &[u8]) -> Result<HnswIndex, String> {
+        codec::decode(b)
+    }
+}
+
+struct Knn<'a, M> {
+    index: &'a HnswIndex,
+    ctx: &'a mut Ctx,
+    query: &'a [f32],
+    width: usize,
+    accept: Option<&'a (dyn Fn(u32) -> bool + Sync)>,
+    _m: PhantomData<M>,
+}
+
+impl<M: Metric> Job for Knn<'_, M> {
+    type Out = ();
+    #[inline(always)]
+    fn run(self) {
+        let Knn {
+            index,
+            ctx,
+            query,
+            width,
+            accept,
+            ..
+        } = self;
+        let g = &index.graph;
+        let st = g.view();
+        let q = ctx.load_query(query, &g.lay);
+        let Ctx {
+            visited,
+            ok,
+            beam,
+            todo,
+            rejected,
+            links: buf,
+            frontier,
+            found,
+            ..
+        } = ctx;
+        let words = g.lay.words;
+        let mut cur = g.entry;
+        // SAFETY: the entry point is a node; we run in the root for M::ISA; the graph is
+        // frozen and well formed (built here or checked by `from_bytes`).
+        let mut dcur = unsafe { M::dist(q, st.vec(cur), words) };
+        for l in (1..=g.max_level).rev() {
+            // SAFETY: as above; the entry point has level max_level.
+            (cur, dcur) = unsafe { greedy::<M, _>(&st, &Frozen, q, cur, dcur, l, buf) };
+        }
+        match accept {
+            None => {
+                visited.reset(g.n);
+                visited.insert(cur);
+                beam.reset(width);
+                beam.insert(dcur, cur);
+                // SAFETY: as above.
+                unsafe { search_layer::<M, _>(&st, &Frozen, q, 0, beam, visited, todo, buf) };
+            }
+            Some(accept) => {
+                let groups = GroupLinks {
+                    off: &index.group_off,
+                    links: &index.group_links,
+                };
+                let scratch = FilterScratch {
+                    beam,
+                    visited,
+                    ok,
+                    todo,
+                    rejected,
+                    frontier,
+                    found,
+                };
+                // SAFETY: as above.
+                unsafe {
+                    search_filtered::<M>(
+                        &st, g.n, index.m, groups, q, cur, dcur, width, accept, scratch,
+                    )
+                };
+            }
+        }
+    }
+}

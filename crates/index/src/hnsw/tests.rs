@@ -1,0 +1,434 @@
+//! Recall against exact search, filtered recall, determinism, the byte format, edge cases and
+//! the kernels against the scalar reference.
+
+use std::collections::HashSet;
+
+use rvdb_vector::Distance;
+
+use super::graph::{Line, LINE_WORDS};
+use super::kernels::{in_isa, with_metric, Job, Metric, Space};
+use super::{HnswIndex, HnswParams};
+use crate::{flat_search, SearchParams};
+
+const ALL: [Distance; 4] = [
+    Distance::Cosine,
+    Distance::Euclid,
+    Distance::Dot,
+    Distance::Manhattan,
+];
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        super::build::splitmix(&mut self.0)
+    }
+    fn uniform(&mut self) -> f64 {
+        ((self.next() >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+    }
+    fn normal(&mut self) -> f32 {
+        let (u, v) = (self.uniform(), self.uniform());
+        ((-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()) as f32
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+/// `n` points (and `nq` queries) around `centres` Gaussian centres, as in the benchmark.
+fn clustered(n: usize, nq: usize, dim: usize, centres: usize, seed: u64) -> (Vec<f32>, Vec<f32>) {
+    let mut r = Rng(seed);
+    let c: Vec<f32> = (0..centres * dim).map(|_| r.normal()).collect();
+    let sigma: Vec<f32> = (0..centres)
+        .map(|_| 0.9 + 0.4 * r.uniform() as f32)
+        .collect();
+    let mut draw = |count: usize| -> Vec<f32> {
+        let mut out = Vec::with_capacity(count * dim);
+        for _ in 0..count {
+            let k = r.below(centres);
+            for j in 0..dim {
+                out.push(c[k * dim + j] + sigma[k] * r.normal());
+            }
+        }
+        out
+    };
+    let base = draw(n);
+    let queries = draw(nq);
+    (base, queries)
+}
+
+fn prepared(d: Distance, mut v: Vec<f32>, dim: usize) -> Vec<f32> {
+    for row in v.chunks_exact_mut(dim) {
+        d.prepare(row);
+    }
+    v
+}
+
+fn exact(
+    d: Distance,
+    base: &[f32],
+    q: &[f32],
+    k: usize,
+    accept: Option<&dyn Fn(u32) -> bool>,
+) -> Vec<u32> {
+    flat_search(d, base, q, SearchParams { k, min_raw: None }, accept)
+        .iter()
+        .map(|s| s.offset)
+        .collect()
+}
+
+fn overlap(got: &[u32], truth: &[u32]) -> usize {
+    let t: HashSet<u32> = truth.iter().copied().collect();
+    got.iter().filter(|x| t.contains(x)).count()
+}
+
+fn params(threads: usize) -> HnswParams {
+    HnswParams {
+        m: 16,
+        ef_construct: 100,
+        threads,
+        deterministic: threads == 1,
+        seed: 7,
+    }
+}
+
+#[test]
+fn recall_at_10_against_exact_search_for_each_distance() {
+    let (dim, n, nq) = (24, 5000, 100);
+    let (base, queries) = clustered(n, nq, dim, 50, 1);
+    for d in ALL {
+        let base = prepared(d, base.clone(), dim);
+        let queries = prepared(d, queries.clone(), dim);
+        let index = HnswIndex::build(d, &base, dim, &params(2));
+        assert_eq!(index.len(), n);
+        let mut hits = 0;
+        for q in queries.chunks_exact(dim) {
+            let got = index.search(&base, q, 10, 64, None);
+            assert_eq!(got.len(), 10);
+            assert!(
+                got.windows(2).all(|w| w[0].raw >= w[1].raw),
+                "{d:?}: best first"
+            );
+            // The raw keys are the metric's.
+            for s in &got {
+                let want = d.raw(q, &base[s.offset as usize * dim..][..dim]);
+                assert!((s.raw - want).abs() <= 1e-3 * want.abs().max(1.0), "{d:?}");
+            }
+            let ids: Vec<u32> = got.iter().map(|s| s.offset).collect();
+            hits += overlap(&ids, &exact(d, &base, q, 10, None));
+        }
+        let recall = hits as f64 / (10 * nq) as f64;
+        eprintln!("{d:?}: recall@10 {recall:.3} at ef=64");
+        assert!(recall >= 0.95, "{d:?}: recall@10 {recall} < 0.95 at ef=64");
+    }
+}
+
+/// Builds over labelled points (label = row % labels, so groups are spread over the space)
+/// and measures recall@10 of searches filtered to one label, against exact filtered search.
+fn filtered_recall(labels: usize, with_groups: bool) -> f64 {
+    let (dim, n, nq) = (24, 5000, 60);
+    let d = Distance::Euclid;
+    let (base, queries) = clustered(n, nq, dim, 50, 2);
+    let mut r = Rng(3);
+    let label: Vec<usize> = (0..n).map(|_| r.below(labels)).collect();
+    let groups: Vec<Vec<u32>> = (0..labels)
+        .map(|l| (0..n as u32).filter(|&i| label[i as usize] == l).collect())
+        .collect();
+    let index = if with_groups {
+        HnswIndex::build_with_groups(d, &base, dim, &params(2), &groups)
+    } else {
+        HnswIndex::build(d, &base, dim, &params(2))
+    };
+    let mut hits = 0;
+    let mut total = 0;
+    for (qi, q) in queries.chunks_exact(dim).enumerate() {
+        let want = qi % labels;
+        let accept = |i: u32| label[i as usize] == want;
+        let got = index.search(&base, q, 10, 64, Some(&accept));
+        assert!(got.iter().all(|s| accept(s.offset)), "only accepted rows");
+        let ids: Vec<u32> = got.iter().map(|s| s.offset).collect();
+        let truth = exact(d, &base, q, 10, Some(&accept));
+        hits += overlap(&ids, &truth);
+        total += truth.len();
+    }
+    let recall = hits as f64 / total as f64;
+    eprintln!("{labels} labels, group links {with_groups}: filtered recall@10 {recall:.3}");
+    recall
+}
+
+#[test]
+fn filtered_recall_at_1_percent_with_group_links() {
+    let recall = filtered_recall(100, true);
+    assert!(recall >= 0.9, "recall@10 {recall} < 0.9 at 1% selectivity");
+}
+
+#[test]
+fn filtered_recall_at_10_percent_with_group_links() {
+    let recall = filtered_recall(10, true);
+    assert!(recall >= 0.9, "recall@10 {recall} < 0.9 at 10% selectivity");
+}
+
+#[test]
+fn filtered_recall_at_50_percent_without_group_links() {
+    let recall = filtered_recall(2, false);
+    assert!(recall >= 0.9, "recall@10 {recall} < 0.9 at 50% selectivity");
+}
+
+#[test]
+fn a_filter_accepting_one_far_row_still_finds_it() {
+    let (dim, n) = (8, 2000);
+    let (base, queries) = clustered(n, 1, dim, 20, 4);
+    let index = HnswIndex::build(Distance::Euclid, &base, dim, &params(2));
+    let q = &queries[..dim];
+    let farthest = flat_search(
+        Distance::Euclid,
+        &base,
+        q,
+        SearchParams {
+            k: n,
+            min_raw: None,
+        },
+        None,
+    )
+    .last()
+    .unwrap()
+    .offset;
+    let accept = |i: u32| i == farthest;
+    let got = index.search(&base, q, 10, 16, Some(&accept));
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].offset, farthest);
+    let none = |_: u32| false;
+    assert!(index.search(&base, q, 10, 16, Some(&none)).is_empty());
+}
+
+#[test]
+fn deterministic_builds_give_identical_graphs() {
+    let (dim, n) = (16, 3000);
+    let (base, _) = clustered(n, 0, dim, 30, 5);
+    let p = params(1);
+    let a = HnswIndex::build(Distance::Cosine, &base, dim, &p);
+    let b = HnswIndex::build(Distance::Cosine, &base, dim, &p);
+    assert_eq!(a.graph, b.graph);
+    assert_eq!(a.to_bytes(), b.to_bytes());
+    let groups = vec![(0..n as u32).step_by(3).collect::<Vec<_>>()];
+    let a = HnswIndex::build_with_groups(Distance::Euclid, &base, dim, &p, &groups);
+    let b = HnswIndex::build_with_groups(Distance::Euclid, &base, dim, &p, &groups);
+    assert_eq!(a.to_bytes(), b.to_bytes());
+    // A different seed gives a different graph.
+    let c = HnswIndex::build(
+        Distance::Euclid,
+        &base,
+        dim,
+        &HnswParams {
+            seed: 8,
+            ..p.clone()
+        },
+    );
+    assert_ne!(a.graph, c.graph);
+}
+
+#[test]
+fn graph_invariants_hold_after_a_parallel_build() {
+    let (dim, n) = (16, 4000);
+    let (base, _) = clustered(n, 0, dim, 30, 6);
+    let index = HnswIndex::build(Distance::Euclid, &base, dim, &params(4));
+    let g = &index.graph;
+    assert_eq!(g.levels[g.entry as usize] as usize, g.max_level);
+    for i in 0..n {
+        let l0 = g.links0(i);
+        assert!(!l0.is_empty(), "node {i} has no links");
+        assert!(l0.len() <= 32);
+        assert!(!l0.contains(&(i as u32)), "no self links");
+        let set: HashSet<u32> = l0.iter().copied().collect();
+        assert_eq!(set.len(), l0.len(), "no repeated links");
+        for l in 1..=g.levels[i] as usize {
+            for &x in g.links_up(i, l) {
+                assert!(g.levels[x as usize] as usize >= l);
+            }
+        }
+    }
+}
+
+#[test]
+fn bytes_round_trip_gives_identical_searches() {
+    let (dim, n) = (20, 2000);
+    let (base, queries) = clustered(n, 20, dim, 20, 7);
+    let groups: Vec<Vec<u32>> = (0..4)
+        .map(|l| (0..n as u32).filter(|i| i % 4 == l).collect())
+        .collect();
+    let index = HnswIndex::build_with_groups(Distance::Dot, &base, dim, &params(2), &groups);
+    let bytes = index.to_bytes();
+    let back = HnswIndex::from_bytes(&bytes).expect("round trip");
+    assert_eq!(back.to_bytes(), bytes);
+    assert_eq!(back.distance, Distance::Dot);
+    assert_eq!(back.len(), n);
+    let accept = |i: u32| i % 4 == 1;
+    for q in queries.chunks_exact(dim) {
+        assert_eq!(
+            index.search(&base, q, 10, 32, None),
+            back.search(&[], q, 10, 32, None)
+        );
+        assert_eq!(
+            index.search(&base, q, 10, 32, Some(&accept)),
+            back.search(&[], q, 10, 32, Some(&accept))
+        );
+    }
+}
+
+#[test]
+fn corrupt_bytes_are_refused() {
+    let (dim, n) = (8, 300);
+    let (base, _) = clustered(n, 0, dim, 5, 8);
+    let bytes = HnswIndex::build(Distance::Euclid, &base, dim, &params(1)).to_bytes();
+    assert!(HnswIndex::from_bytes(&bytes).is_ok());
+    assert!(HnswIndex::from_bytes(&[]).is_err());
+    assert!(HnswIndex::from_bytes(&bytes[..bytes.len() - 1]).is_err());
+    assert!(HnswIndex::from_bytes(&bytes[..20]).is_err());
+    for pos in [0, 9, 40, bytes.len() / 2, bytes.len() - 1] {
+        let mut bad = bytes.clone();
+        bad[pos] ^= 0x10;
+        assert!(HnswIndex::from_bytes(&bad).is_err(), "flip at {pos}");
+    }
+    // A consistent checksum over inconsistent content: an out-of-range link (the first
+    // layer-0 slot of node 0, right after the header, levels and upper links).
+    let ix = HnswIndex::from_bytes(&bytes).unwrap();
+    let layer0_at = 8 + 4 * 10 + n.next_multiple_of(4) + 4 + 4 * ix.graph.upper.len();
+    let mut bad = bytes[..bytes.len() - 4].to_vec();
+    bad[layer0_at..layer0_at + 4].copy_from_slice(&(n as u32 + 5).to_le_bytes());
+    let crc = crc32c::crc32c(&bad);
+    bad.extend_from_slice(&crc.to_le_bytes());
+    let err = HnswIndex::from_bytes(&bad).unwrap_err();
+    assert!(err.contains("out of range"), "{err}");
+    // A newer version is refused with its own message.
+    let mut v2 = bytes[..bytes.len() - 4].to_vec();
+    v2[8] = 2;
+    let crc = crc32c::crc32c(&v2);
+    v2.extend_from_slice(&crc.to_le_bytes());
+    assert!(HnswIndex::from_bytes(&v2).unwrap_err().contains("version"));
+}
+
+#[test]
+fn empty_and_single_point_indexes_work() {
+    for d in ALL {
+        let empty = HnswIndex::build(d, &[], 4, &params(1));
+        assert!(empty.is_empty());
+        assert!(empty
+            .search(&[], &[1.0, 0.0, 0.0, 0.0], 5, 10, None)
+            .is_empty());
+        let back = HnswIndex::from_bytes(&empty.to_bytes()).unwrap();
+        assert_eq!(back.len(), 0);
+
+        let one = HnswIndex::build(d, &[0.6, 0.8, 0.0, 0.0], 4, &params(1));
+        let got = one.search(&[], &[1.0, 0.0, 0.0, 0.0], 5, 10, None);
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].offset, 0);
+        let back = HnswIndex::from_bytes(&one.to_bytes()).unwrap();
+        assert_eq!(back.search(&[], &[1.0, 0.0, 0.0, 0.0], 5, 10, None), got);
+        let no = |_: u32| false;
+        assert!(one
+            .search(&[], &[1.0, 0.0, 0.0, 0.0], 5, 10, Some(&no))
+            .is_empty());
+    }
+    let zero_dim = HnswIndex::build(Distance::Dot, &[], 0, &params(1));
+    assert!(zero_dim.is_empty());
+}
+
+#[test]
+fn k_larger_than_n_returns_every_row_in_order() {
+    let (dim, n) = (6, 40);
+    let (base, queries) = clustered(n, 3, dim, 4, 9);
+    let index = HnswIndex::build(Distance::Euclid, &base, dim, &params(1));
+    for q in queries.chunks_exact(dim) {
+        let got: Vec<u32> = index
+            .search(&base, q, 100, 10, None)
+            .iter()
+            .map(|s| s.offset)
+            .collect();
+        assert_eq!(got, exact(Distance::Euclid, &base, q, 100, None));
+        assert_eq!(index.search(&base, q, 0, 10, None), vec![]);
+    }
+}
+
+#[test]
+fn memory_bytes_counts_the_graph_and_the_vectors() {
+    let (dim, n) = (128, 500);
+    let (base, _) = clustered(n, 0, dim, 5, 10);
+    let index = HnswIndex::build(Distance::Euclid, &base, dim, &params(1));
+    // 640 bytes per node (32 link slots + 128 floats), plus levels and upper layers.
+    assert!(index.memory_bytes() >= n * 640);
+    assert!(index.memory_bytes() < n * 700);
+}
+
+struct Dist<'a, M> {
+    a: &'a [Line],
+    b: &'a [Line],
+    words: usize,
+    _m: std::marker::PhantomData<M>,
+}
+
+impl<M: Metric> Job for Dist<'_, M> {
+    type Out = f32;
+    #[inline(always)]
+    fn run(self) -> f32 {
+        // SAFETY: both buffers hold `words` aligned floats; we run in the root for M::ISA.
+        unsafe {
+            M::dist(
+                self.a.as_ptr() as *const f32,
+                self.b.as_ptr() as *const f32,
+                self.words,
+            )
+        }
+    }
+}
+
+#[test]
+fn kernels_match_the_scalar_reference() {
+    let mut r = Rng(11);
+    let names = rvdb_vector::kernels::available()
+        .iter()
+        .map(|k| k.name)
+        .collect::<Vec<_>>();
+    for dim in [1usize, 7, 16, 33, 100, 128, 200] {
+        let words = dim.div_ceil(LINE_WORDS) * LINE_WORDS;
+        let mut la = vec![Line([0; 16]); words / LINE_WORDS];
+        let mut lb = la.clone();
+        let a: Vec<f32> = (0..dim).map(|_| r.normal()).collect();
+        let b: Vec<f32> = (0..dim).map(|_| r.normal()).collect();
+        for (i, (x, y)) in a.iter().zip(&b).enumerate() {
+            la[i / 16].0[i % 16] = x.to_bits();
+            lb[i / 16].0[i % 16] = y.to_bits();
+        }
+        for d in ALL {
+            let want = match d {
+                Distance::Euclid => rvdb_vector::scalar::l2_squared(&a, &b),
+                Distance::Manhattan => rvdb_vector::scalar::l1(&a, &b),
+                _ => -rvdb_vector::scalar::dot(&a, &b),
+            };
+            let magnitude: f32 = a
+                .iter()
+                .zip(&b)
+                .map(|(x, y)| (x * y).abs() + (x - y) * (x - y))
+                .sum();
+            for name in &names {
+                let space = Space::for_kernel(d, name);
+                let got = with_metric!(space, M => in_isa::<M, _>(Dist::<M> {
+                    a: &la,
+                    b: &lb,
+                    words,
+                    _m: std::marker::PhantomData,
+                }));
+                let tol = 1e-5 * magnitude.max(1.0);
+                assert!(
+                    (got - want).abs() <= tol,
+                    "{name} {d:?} dim {dim}: {got} vs {want}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn tmp_probe() {
+    filtered_recall(100, false);
+    filtered_recall(10, false);
+}
