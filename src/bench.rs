@@ -56,9 +56,16 @@ pub struct AnnArgs {
     /// Build threads (0 = all cores). Searches always run on one thread.
     #[arg(long, default_value_t = 1)]
     threads: usize,
+    /// Seed of the index build (levels).
+    #[arg(long)]
+    seed: Option<u64>,
     /// Timed passes over the queries per ef; the median is reported.
     #[arg(long, default_value_t = 3)]
     passes: usize,
+    /// Reuse a built plain index: read it from this file if it exists (build_seconds is then
+    /// reported as 0), else build it and write it there. For iterating on search speed.
+    #[arg(long)]
+    index_cache: Option<PathBuf>,
     /// Label of each base row (.ivecs, dimension 1).
     #[arg(long, requires = "filtered_truth")]
     filtered_labels: Option<PathBuf>,
@@ -200,7 +207,7 @@ fn ann(a: AnnArgs) -> anyhow::Result<()> {
         ef_construct: a.ef_construct,
         threads: a.threads,
         deterministic: false,
-        ..HnswParams::default()
+        seed: a.seed.unwrap_or(HnswParams::default().seed),
     };
     let passes = a.passes.max(1);
     let measure = |index: &HnswIndex,
@@ -247,9 +254,32 @@ fn ann(a: AnnArgs) -> anyhow::Result<()> {
         }
     };
 
-    let t = Instant::now();
-    let index = HnswIndex::build(distance, &base, dim, &params);
-    let build_seconds = t.elapsed().as_secs_f64();
+    let cached = match &a.index_cache {
+        Some(p) if p.exists() => {
+            let bytes = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
+            Some(
+                HnswIndex::from_bytes(&bytes)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?,
+            )
+        }
+        _ => None,
+    };
+    let (index, build_seconds) = match cached {
+        Some(index) => (index, 0.0),
+        None => {
+            let t = Instant::now();
+            let index = HnswIndex::build(distance, &base, dim, &params);
+            let build_seconds = t.elapsed().as_secs_f64();
+            if let Some(p) = &a.index_cache {
+                std::fs::write(p, index.to_bytes())
+                    .with_context(|| format!("writing {}", p.display()))?;
+            }
+            (index, build_seconds)
+        }
+    };
+    if index.len() != n {
+        bail!("the cached index has {} rows, the base {n}", index.len());
+    }
     measure(&index, build_seconds, "plain", &truth, None);
     drop(index);
 

@@ -49,7 +49,11 @@ struct Envelope<T> {
 /// A request body parsed as JSON (any content type), or a 400/413 that says what is wrong.
 pub(crate) struct JsonBody(pub Value);
 
-impl FromRequest<AppState> for JsonBody {
+/// A request body as raw bytes (non-empty), or a 400/413 that says what is wrong; for handlers
+/// that parse straight into typed structs on their hot path.
+pub(crate) struct RawBody(pub Bytes);
+
+impl FromRequest<AppState> for RawBody {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
@@ -71,9 +75,26 @@ impl FromRequest<AppState> for JsonBody {
                 "Format error in JSON body: the body is empty",
             ));
         }
-        serde_json::from_slice(&bytes)
-            .map(JsonBody)
+        Ok(RawBody(bytes))
+    }
+}
+
+impl RawBody {
+    /// The body parsed as JSON.
+    pub(crate) fn json(&self) -> Result<Value, ApiError> {
+        serde_json::from_slice(&self.0)
             .map_err(|e| ApiError::bad_request(format!("Format error in JSON body: {e}")))
+    }
+}
+
+impl FromRequest<AppState> for JsonBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        RawBody::from_request(req, state)
+            .await?
+            .json()
+            .map(JsonBody)
     }
 }
 

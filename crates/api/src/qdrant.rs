@@ -324,12 +324,20 @@ pub(crate) async fn upsert(
     State(s): State<AppState>,
     name: Result<Path<String>, PathRejection>,
     params: Params,
-    JsonBody(body): JsonBody,
+    body: crate::extract::RawBody,
 ) -> ApiResult {
     let c = collection(&s, name)?;
     let wait = wait(params)?;
-    let points = convert::points_list(&object(body, "")?)?;
-    let r = blocking(move || c.upsert(points)).await??;
+    let r = blocking(move || -> Result<UpdateResult, ApiError> {
+        // the hot path: straight into typed points; anything unusual (a batch, a malformed
+        // body) goes through the general parser, whose errors name the field
+        let points = match crate::wire::fast_points(&body.0) {
+            Some(points) => points,
+            None => convert::points_list(&object(body.json()?, "")?)?,
+        };
+        Ok(c.upsert(points)?)
+    })
+    .await??;
     Ok(t.ok(update_json(r, wait)))
 }
 

@@ -36,6 +36,8 @@ pub struct Collection {
     pub(crate) optimizing: AtomicBool,
     /// Tells the optimizer thread to stop.
     pub(crate) stop: AtomicBool,
+    /// Held by whoever runs an optimizer step.
+    pub(crate) optimizer_lock: Mutex<()>,
     /// Serialises writers: a write holds it from log append to in-memory apply, so the log's
     /// order is the apply order. Searches never take it.
     pub(crate) writer: Mutex<Writer>,
@@ -125,6 +127,7 @@ impl Collection {
             points: RwLock::new(Segments::new(seg)),
             optimizing: AtomicBool::new(false),
             stop: AtomicBool::new(false),
+            optimizer_lock: Mutex::new(()),
             writer: Mutex::new(Writer {
                 wal: None,
                 last_seq: 0,
@@ -194,6 +197,7 @@ impl Collection {
             points: RwLock::new(segs),
             optimizing: AtomicBool::new(false),
             stop: AtomicBool::new(false),
+            optimizer_lock: Mutex::new(()),
             writer: Mutex::new(Writer {
                 wal: Some(wal),
                 last_seq,
@@ -530,7 +534,11 @@ impl Collection {
             }
         }
         w.last_seq = seq;
-        apply(&mut self.points.write(), op, seq);
+        {
+            let mut segs = self.points.write();
+            apply(&mut segs, op, seq);
+            self.seal_if_full(&mut segs);
+        }
         if w.wal
             .as_ref()
             .is_some_and(|wal| wal.size_bytes() > w.checkpoint_after)

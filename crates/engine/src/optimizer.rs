@@ -99,6 +99,8 @@ impl Collection {
 
     /// Does one unit of optimizer work, if any is due; returns whether it did.
     pub fn optimize_step(&self) -> bool {
+        // one optimizer at a time per collection (the background thread and `optimize` callers)
+        let _one = self.optimizer_lock.lock();
         self.optimizing.store(true, Ordering::Relaxed);
         let did = self.seal() || self.index_one() || self.vacuum_or_merge();
         self.optimizing.store(false, Ordering::Relaxed);
@@ -114,14 +116,26 @@ impl Collection {
     fn seal(&self) -> bool {
         {
             let segs = self.points.read();
-            match self.seal_threshold_points(&segs) {
-                Some(t) if segs.appendable.len() >= t => {}
-                _ => return false,
+            if !self
+                .seal_threshold_points(&segs)
+                .is_some_and(|t| segs.appendable.len() >= t)
+            {
+                return false;
             }
         }
         // the writer lock keeps the log and the segments in step while they are swapped
         let _w = self.writer.lock();
-        let mut segs = self.points.write();
+        self.seal_if_full(&mut self.points.write())
+    }
+
+    /// Seals the appendable segment if it has reached the indexing threshold (the caller holds
+    /// the writer lock). Writes call this too, so segments are cut at the threshold even while
+    /// the optimizer is busy building an index.
+    pub(crate) fn seal_if_full(&self, segs: &mut Segments) -> bool {
+        match self.seal_threshold_points(segs) {
+            Some(t) if segs.appendable.len() >= t => {}
+            _ => return false,
+        }
         let fresh = segs.appendable.empty_like();
         let full = std::mem::replace(&mut segs.appendable, fresh);
         tracing::debug!(collection = %self.name(), points = full.len(), "segment sealed");

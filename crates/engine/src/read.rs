@@ -13,7 +13,7 @@ use rvdb_filter::{Filter, JsonPath, Payload, PayloadIndex, PointId};
 use rvdb_index::{flat_search, HnswIndex, SearchParams, TopK};
 use rvdb_vector::Distance;
 
-use crate::segment::{Column, Segment};
+use crate::segment::Segment;
 use crate::segments::{Loc, Segments};
 use crate::types::{
     NamedVectors, OrderBy, PayloadSelector, QueryParams, RecommendStrategy, ScoreQuery,
@@ -424,16 +424,23 @@ impl Collection {
             full_scan_points,
             &mut all,
         );
-        for (i, s) in segs.sealed.iter().enumerate() {
+        let one_sealed = |i: usize| -> Vec<(f32, PointId, Loc)> {
+            let s = &segs.sealed[i];
             let loc = move |r: usize| Loc::Sealed(i, r);
             let deleted = |r: usize| s.is_deleted(r);
             let view = SegView {
                 data: &s.data,
                 index: Some(s.index.read()),
                 hnsw: s.hnsw.get().and_then(|m| m.get(&req.using)),
-                deleted: Some(&deleted),
+                // no tombstones: no predicate, and the plain (fastest) HNSW search
+                deleted: if s.deleted_count() == 0 {
+                    None
+                } else {
+                    Some(&deleted)
+                },
                 loc: &loc,
             };
+            let mut out = Vec::new();
             search_segment(
                 &view,
                 &req.using,
@@ -445,8 +452,24 @@ impl Collection {
                 req.params,
                 ef,
                 full_scan_points,
-                &mut all,
+                &mut out,
             );
+            out
+        };
+        // several indexed segments are searched side by side (the query's latency is the
+        // slowest segment's, not their sum); a few small ones are not worth the hand-off
+        let indexed = segs.sealed.iter().filter(|s| s.is_indexed()).count();
+        if indexed >= 2 && rayon::current_num_threads() > 1 {
+            use rayon::prelude::*;
+            let parts: Vec<Vec<(f32, PointId, Loc)>> = (0..segs.sealed.len())
+                .into_par_iter()
+                .map(one_sealed)
+                .collect();
+            all.extend(parts.into_iter().flatten());
+        } else {
+            for i in 0..segs.sealed.len() {
+                all.extend(one_sealed(i));
+            }
         }
         all.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
         Ok(all
@@ -554,8 +577,11 @@ fn search_segment(
         }
     }
     // 2. the HNSW index, with the filter and the tombstones as a predicate
-    if let (Some(hnsw), Scorer::Nearest(q), false) = (view.hnsw, scorer, params.exact) {
-        let everything = filter.is_none() && view.deleted.is_none() && all_present(col, seg.len());
+    // (asking for as many points as the segment holds is an exact scan: cheaper, and complete)
+    let small = k.max(ef) >= seg.len();
+    if let (Some(hnsw), Scorer::Nearest(q), false, false) = (view.hnsw, scorer, params.exact, small)
+    {
+        let everything = filter.is_none() && view.deleted.is_none() && col.all_present();
         let pred = |r: u32| passes(r as usize);
         let accept: Option<&(dyn Fn(u32) -> bool + Sync)> =
             if everything { None } else { Some(&pred) };
@@ -571,8 +597,7 @@ fn search_segment(
     // 3. an exact scan
     match scorer {
         Scorer::Nearest(q) => {
-            let everything =
-                filter.is_none() && view.deleted.is_none() && all_present(col, seg.len());
+            let everything = filter.is_none() && view.deleted.is_none() && col.all_present();
             let pred = |r: u32| passes(r as usize);
             let accept: Option<&dyn Fn(u32) -> bool> = if everything { None } else { Some(&pred) };
             let hits = flat_search(
@@ -603,10 +628,6 @@ fn search_segment(
             push_top(top, out);
         }
     }
-}
-
-fn all_present(col: &Column, n: usize) -> bool {
-    (0..n).all(|r| col.is_present(r))
 }
 
 fn check_query(v: &[f32], at: &str) -> Result<()> {

@@ -16,6 +16,8 @@ pub(crate) struct Column {
     dim: Option<usize>,
     data: Vec<f32>,
     present: Vec<bool>,
+    /// How many rows have a vector (so "all present" is O(1)).
+    present_count: usize,
 }
 
 impl Column {
@@ -30,6 +32,11 @@ impl Column {
 
     pub(crate) fn is_present(&self, row: usize) -> bool {
         self.present[row]
+    }
+
+    /// Whether every row has a vector.
+    pub(crate) fn all_present(&self) -> bool {
+        self.present_count == self.present.len()
     }
 
     pub(crate) fn get(&self, row: usize) -> Option<&[f32]> {
@@ -53,6 +60,7 @@ impl Column {
             None => self.data.resize(self.data.len() + d, 0.0),
         }
         self.present.push(v.is_some());
+        self.present_count += usize::from(v.is_some());
     }
 
     fn set(&mut self, row: usize, v: Option<&[f32]>) {
@@ -62,6 +70,8 @@ impl Column {
             Some(v) => self.data[row * d..(row + 1) * d].copy_from_slice(v),
             None => self.data[row * d..(row + 1) * d].fill(0.0),
         }
+        self.present_count =
+            self.present_count + usize::from(v.is_some()) - usize::from(self.present[row]);
         self.present[row] = v.is_some();
     }
 
@@ -72,6 +82,7 @@ impl Column {
             self.data.copy_within(last * d..(last + 1) * d, row * d);
         }
         self.data.truncate(last * d);
+        self.present_count -= usize::from(self.present[row]);
         self.present.swap_remove(row);
     }
 }
@@ -145,6 +156,7 @@ impl Segment {
                 dim,
                 data: vec![0.0; rows * dim.unwrap_or(0)],
                 present: vec![false; rows],
+                present_count: 0,
             });
     }
 

@@ -539,3 +539,103 @@ fn a_reopen_after_sealing_restores_every_point() {
     let db = Database::open(opts).unwrap();
     assert_eq!(snapshot(&db), before);
 }
+
+#[test]
+fn concurrent_writes_and_searches_while_the_optimizer_runs_never_lose_a_point() {
+    use std::collections::BTreeMap;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    let db = Database::open(DatabaseOptions::in_memory()).unwrap(); // background optimizer on
+    let mut cfg = CollectionConfig::with_dim(Distance::Euclid, 8);
+    cfg.settings.insert(
+        "optimizers_config".into(),
+        json!({"indexing_threshold": 4, "vacuum_min_vector_number": 20, "default_segment_number": 3}),
+    );
+    db.create_collection("cc", cfg).unwrap();
+    let c = db.collection("cc").unwrap();
+    // id → acknowledged state: Some(x) = present with vector [x; 8], None = deleted
+    let truth: Arc<Mutex<BTreeMap<u64, Option<f32>>>> = Arc::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (0..2u64)
+        .map(|t| {
+            let (c, truth) = (c.clone(), truth.clone());
+            std::thread::spawn(move || {
+                for i in 0..1500u64 {
+                    let id = (i * 7 + t) % 600 * 2 + t; // each writer owns its ids
+                    if i % 4 == 3 {
+                        c.delete(vec![PointId::Num(id)]).unwrap();
+                        truth.lock().unwrap().insert(id, None);
+                    } else {
+                        let x = (i % 50) as f32;
+                        c.upsert(vec![p(id, &[x; 8], json!({"w": t}))]).unwrap();
+                        truth.lock().unwrap().insert(id, Some(x));
+                    }
+                    if i % 100 == 0 {
+                        std::thread::sleep(std::time::Duration::from_millis(2));
+                    }
+                }
+            })
+        })
+        .collect();
+    let searcher = {
+        let (c, truth, stop) = (c.clone(), truth.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut checks = 0;
+            while !stop.load(Ordering::Relaxed) || checks < 20 {
+                // points acknowledged before the search starts must all be found by it
+                let snapshot = truth.lock().unwrap().clone();
+                let live: Vec<u64> = snapshot
+                    .iter()
+                    .filter(|(_, v)| v.is_some())
+                    .map(|(k, _)| *k)
+                    .collect();
+                let mut req = SearchRequest::new(vec![0.0; 8], 5000);
+                req.params.exact = true;
+                let found: std::collections::HashSet<PointId> =
+                    c.search(&req).unwrap().iter().map(|h| h.id).collect();
+                // writers keep going, so a point may be newer than the snapshot, but one
+                // acknowledged as present and not touched since must be there
+                let now = truth.lock().unwrap().clone();
+                for id in &live {
+                    if now.get(id) == snapshot.get(id) {
+                        assert!(
+                            found.contains(&PointId::Num(*id)),
+                            "acknowledged point {id} missing"
+                        );
+                    }
+                }
+                checks += 1;
+            }
+            checks
+        })
+    };
+    for w in writers {
+        w.join().unwrap();
+    }
+    stop.store(true, Ordering::Relaxed);
+    let checks = searcher.join().unwrap();
+    assert!(checks >= 20, "the searcher ran {checks} times");
+    // at rest: exactly the acknowledged state, with the right vectors, approximate search too
+    c.optimize();
+    let truth = truth.lock().unwrap();
+    let live: Vec<(u64, f32)> = truth
+        .iter()
+        .filter_map(|(k, v)| v.map(|x| (*k, x)))
+        .collect();
+    assert_eq!(c.points_count(), live.len());
+    for (id, x) in &live {
+        let r = c.get(PointId::Num(*id)).unwrap();
+        assert_eq!(r.vectors.unwrap()[""], vec![*x; 8], "point {id}");
+    }
+    assert!(
+        c.info().segments_count >= 2,
+        "the optimizer sealed segments meanwhile"
+    );
+    let hits = c.search(&SearchRequest::new(vec![0.0; 8], 5000)).unwrap();
+    assert_eq!(
+        hits.len(),
+        live.len(),
+        "approximate search over the sealed segments sees every point"
+    );
+}

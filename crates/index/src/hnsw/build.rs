@@ -19,7 +19,7 @@ use parking_lot::Mutex;
 
 use super::graph::{with_ctx, Cand, Ctx, Graph, Layout, Store, NONE};
 use super::kernels::{in_isa, with_metric, Job, Metric, Space};
-use super::search::{greedy, prefetch_vec, search_layer, Locked};
+use super::search::{greedy, score, search_layer, Locked};
 
 /// What a build needs to know.
 #[derive(Clone, Copy, Debug)]
@@ -290,7 +290,6 @@ unsafe fn connect<M: Metric>(
     out: &mut Vec<Cand>,
 ) {
     let st = &b.st;
-    let words = st.lay.words;
     let cap = st.cap(level);
     let _g = b.locks[node as usize].lock();
     // SAFETY: we hold node's lock.
@@ -303,19 +302,12 @@ unsafe fn connect<M: Metric>(
         slots[len] = new;
         return;
     }
-    for &x in slots.iter() {
-        // SAFETY: x < n.
-        unsafe { prefetch_vec(st, x) };
-    }
     // SAFETY: node < n.
     let vn = unsafe { st.vec(node) };
     scratch.clear();
     scratch.push(Cand { d: d_new, id: new });
-    for &x in slots.iter() {
-        // SAFETY: x < n.
-        let d = unsafe { M::dist(vn, st.vec(x), words) };
-        scratch.push(Cand { d, id: x });
-    }
+    // SAFETY: the slots hold nodes (the list is full).
+    unsafe { score::<M>(st, vn, slots, |id, d| scratch.push(Cand { d, id })) };
     scratch.sort_unstable_by(Cand::order);
     // SAFETY: candidates are nodes.
     unsafe { heuristic::<M>(st, scratch, cap, out) };

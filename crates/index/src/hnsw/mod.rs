@@ -109,9 +109,11 @@ impl HnswIndex {
     /// Like [`HnswIndex::build`], and also links each group so that a search filtered to it
     /// stays connected (Qdrant's `payload_m`): `groups` are row sets (e.g. every row whose
     /// payload has `category == "books"`, one group per indexed value). Each group of at least
-    /// 2 rows gets its own small HNSW over its rows, built with the same `m` (at most `m` links
-    /// per node) and `ef_construct`; its layer-0 links are kept beside the base graph's (which
-    /// they never evict) and are followed only by filtered searches. Rows out of range and
+    /// 2 rows gets its own small HNSW over its rows, built like the base graph (`m` links chosen
+    /// per node, up to `2m` on layer 0, as Qdrant's payload graphs; with at most `m` the
+    /// filtered recall at 1 % selectivity was 0.97 instead of 0.99 at ef = 64); its layer-0
+    /// links are kept beside the base graph's (which they never evict) and are followed only by
+    /// filtered searches. Rows out of range and
     /// repeats within a group are ignored; a row may be in many groups.
     pub fn build_with_groups(
         distance: Distance,
@@ -127,38 +129,81 @@ impl HnswIndex {
         }
         let m = index.m;
         let space = Space::select(distance);
-        let mut per_node: Vec<Vec<u32>> = vec![Vec::new(); n];
-        let mut rows = Vec::new();
-        let mut sub = Vec::new();
-        for (gi, group) in groups.iter().enumerate() {
-            rows.clear();
-            rows.extend(group.iter().copied().filter(|&r| (r as usize) < n));
+        let graph = &index.graph;
+        // One group's sub-graph, as (rows, layer-0 links of each row in row ids).
+        let build_group = |gi: usize, threads: usize| -> Option<GroupGraph> {
+            let mut rows: Vec<u32> = groups[gi]
+                .iter()
+                .copied()
+                .filter(|&r| (r as usize) < n)
+                .collect();
             rows.sort_unstable();
             rows.dedup();
             if rows.len() < 2 {
-                continue;
+                return None;
             }
-            sub.clear();
+            let mut sub = Vec::with_capacity(rows.len() * dim);
             for &r in &rows {
-                sub.extend_from_slice(&index.graph.vector(r as usize));
+                sub.extend_from_slice(&graph.vector(r as usize));
             }
             let spec = BuildSpec {
                 m,
-                cap0: m,
+                cap0: 2 * m,
                 cap_up: m,
                 ef_construct: index.ef_construct,
-                threads: params.threads,
-                deterministic: params.deterministic,
+                threads,
+                deterministic: threads == 1,
                 seed: params.seed ^ (gi as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15),
             };
-            let lay = Layout::new(dim, spec.cap0, spec.cap_up);
-            let g = build_graph(space, lay, &sub, &spec);
-            for (j, &r) in rows.iter().enumerate() {
-                let links = &mut per_node[r as usize];
-                for &l in g.links0(j) {
-                    let to = rows[l as usize];
-                    if !links.contains(&to) {
-                        links.push(to);
+            let g = build_graph(space, Layout::new(dim, 2 * m, m), &sub, &spec);
+            let links = (0..rows.len())
+                .map(|j| g.links0(j).iter().map(|&l| rows[l as usize]).collect())
+                .collect();
+            Some((rows, links))
+        };
+        // Groups below BIG are built one per thread (each single-threaded, so deterministic
+        // in any mode); bigger ones one after another with all the build threads.
+        const BIG: usize = 20_000;
+        let sequential = params.deterministic || params.threads == 1;
+        let mut built: Vec<Option<GroupGraph>> = vec![None; groups.len()];
+        let small = |gi: usize| groups[gi].len() < BIG;
+        let pool = if sequential {
+            None
+        } else {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(params.threads)
+                .build()
+                .ok()
+        };
+        match &pool {
+            Some(pool) => pool.install(|| {
+                use rayon::prelude::*;
+                built
+                    .par_iter_mut()
+                    .enumerate()
+                    .filter(|(gi, _)| small(*gi))
+                    .for_each(|(gi, slot)| *slot = build_group(gi, 1));
+            }),
+            None => {
+                for (gi, slot) in built.iter_mut().enumerate() {
+                    if small(gi) {
+                        *slot = build_group(gi, 1);
+                    }
+                }
+            }
+        }
+        for (gi, slot) in built.iter_mut().enumerate() {
+            if !small(gi) {
+                *slot = build_group(gi, if sequential { 1 } else { params.threads });
+            }
+        }
+        let mut per_node: Vec<Vec<u32>> = vec![Vec::new(); n];
+        for (rows, links) in built.into_iter().flatten() {
+            for (&r, l) in rows.iter().zip(links) {
+                let mine = &mut per_node[r as usize];
+                for to in l {
+                    if !mine.contains(&to) {
+                        mine.push(to);
                     }
                 }
             }
@@ -257,6 +302,9 @@ impl HnswIndex {
         codec::decode(b)
     }
 }
+
+/// A group's sub-graph: its rows, and each row's layer-0 links (as rows).
+type GroupGraph = (Vec<u32>, Vec<Vec<u32>>);
 
 struct Knn<'a, M> {
     index: &'a HnswIndex,

@@ -168,10 +168,12 @@ fn filtered_recall_at_10_percent_with_group_links() {
     assert!(recall >= 0.9, "recall@10 {recall} < 0.9 at 10% selectivity");
 }
 
+/// Without group links a 10 % filter leaves most rows with 3 accepted neighbours of 32: the
+/// two-hop expansion keeps the walk going.
 #[test]
-fn filtered_recall_at_50_percent_without_group_links() {
-    let recall = filtered_recall(2, false);
-    assert!(recall >= 0.9, "recall@10 {recall} < 0.9 at 50% selectivity");
+fn filtered_recall_at_10_percent_without_group_links() {
+    let recall = filtered_recall(10, false);
+    assert!(recall >= 0.9, "recall@10 {recall} < 0.9 at 10% selectivity");
 }
 
 #[test]
@@ -428,7 +430,23 @@ fn kernels_match_the_scalar_reference() {
 }
 
 #[test]
-fn tmp_probe() {
-    filtered_recall(100, false);
-    filtered_recall(10, false);
+fn the_index_can_be_shared_between_threads() {
+    fn shared<T: Send + Sync>() {}
+    shared::<HnswIndex>();
+    let (dim, n) = (8, 1000);
+    let (base, queries) = clustered(n, 8, dim, 10, 12);
+    let index = HnswIndex::build(Distance::Euclid, &base, dim, &params(2));
+    let want: Vec<_> = queries
+        .chunks_exact(dim)
+        .map(|q| index.search(&base, q, 5, 32, None))
+        .collect();
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| {
+                for (q, w) in queries.chunks_exact(dim).zip(&want) {
+                    assert_eq!(&index.search(&base, q, 5, 32, None), w);
+                }
+            });
+        }
+    });
 }
