@@ -101,6 +101,7 @@ def main():
         c.call("PUT", "/collections/bench", json.dumps({
             "vectors": {"size": len(base[0]), "distance": "Euclid"},
             "hnsw_config": {"m": 16, "ef_construct": 100},
+            **({"optimizers_config": {"indexing_threshold": int(os.environ["RVDB_BENCH_KB"])}} if os.environ.get("RVDB_BENCH_KB") else {}),
         }))
         t0 = time.perf_counter()
         for body in bodies:

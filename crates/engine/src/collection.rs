@@ -537,7 +537,6 @@ impl Collection {
         {
             let mut segs = self.points.write();
             apply(&mut segs, op, seq);
-            self.seal_if_full(&mut segs);
         }
         if w.wal
             .as_ref()

@@ -129,9 +129,10 @@ impl Collection {
     }
 
     /// Seals the appendable segment if it has reached the indexing threshold (the caller holds
-    /// the writer lock). Writes call this too, so segments are cut at the threshold even while
-    /// the optimizer is busy building an index.
-    pub(crate) fn seal_if_full(&self, segs: &mut Segments) -> bool {
+    /// the writer lock). Only the optimizer seals, when it is free: while it builds an index the
+    /// appendable segment keeps growing, so a bulk load ends up in a few large segments, each
+    /// indexed once, rather than in many threshold-sized ones (fewer graphs to search).
+    fn seal_if_full(&self, segs: &mut Segments) -> bool {
         match self.seal_threshold_points(segs) {
             Some(t) if segs.appendable.len() >= t => {}
             _ => return false,
