@@ -147,7 +147,12 @@ impl Collection {
     fn hnsw_params(&self, using: &str) -> (HnswParams, usize) {
         let m = self.hnsw_setting(using, "m", 16);
         let payload_m = self.hnsw_setting(using, "payload_m", m);
-        let threads = self.hnsw_setting(using, "max_indexing_threads", 0);
+        // 0 = automatic: all cores but one, so that writes and searches keep a core while an
+        // index is built (Qdrant leaves room for them the same way)
+        let threads = match self.hnsw_setting(using, "max_indexing_threads", 0) {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1)),
+            n => n,
+        };
         let params = HnswParams {
             m: m.max(2),
             ef_construct: self
