@@ -150,7 +150,9 @@ impl Collection {
         // 0 = automatic: all cores but one, so that writes and searches keep a core while an
         // index is built (Qdrant leaves room for them the same way)
         let threads = match self.hnsw_setting(using, "max_indexing_threads", 0) {
-            0 => std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1)),
+            0 => {
+                std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1))
+            }
             n => n,
         };
         let params = HnswParams {

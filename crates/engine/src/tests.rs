@@ -639,3 +639,106 @@ fn concurrent_writes_and_searches_while_the_optimizer_runs_never_lose_a_point() 
         "approximate search over the sealed segments sees every point"
     );
 }
+
+#[test]
+fn filtered_recall_holds_for_every_filter_kind() {
+    let db = manual_db();
+    let dim = 16;
+    let mut cfg = CollectionConfig::with_dim(Distance::Euclid, dim);
+    let kb = (1000 * dim * 4).div_ceil(1024);
+    cfg.settings.insert(
+        "optimizers_config".into(),
+        json!({"indexing_threshold": kb}),
+    );
+    // a low full-scan threshold, so that the filtered HNSW traversal is what gets tested
+    cfg.settings
+        .insert("hnsw_config".into(), json!({"full_scan_threshold": 1}));
+    db.create_collection("k", cfg).unwrap();
+    let c = db.collection("k").unwrap();
+    let mut x = 0x9E3779B97F4A7C15u64;
+    let mut rnd = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        (x % 10_000) as f32 / 5_000.0 - 1.0
+    };
+    let n = 4000u64;
+    for chunk in (0..n).collect::<Vec<_>>().chunks(500) {
+        let pts = chunk
+            .iter()
+            .map(|&i| {
+                let lat = (i % 90) as f64 - 45.0;
+                p(
+                    i,
+                    &(0..dim).map(|_| rnd()).collect::<Vec<_>>(),
+                    json!({"color": format!("c{}", i % 20), "n": i % 100, "tags": [format!("t{}", i % 7), "all"],
+                           "loc": {"lat": lat, "lon": 10.0}}),
+                )
+            })
+            .collect();
+        c.upsert(pts).unwrap();
+    }
+    c.create_index("color", crate::PayloadSchemaType::Keyword)
+        .unwrap();
+    c.create_index("n", crate::PayloadSchemaType::Integer)
+        .unwrap();
+    c.optimize();
+    assert!(c.info().indexed_vectors_count >= 3000);
+    let kinds = [
+        (
+            "keyword match (5 %)",
+            json!({"must": [{"key": "color", "match": {"value": "c3"}}]}),
+        ),
+        (
+            "integer range (10 %)",
+            json!({"must": [{"key": "n", "range": {"gte": 10, "lt": 20}}]}),
+        ),
+        (
+            "match any",
+            json!({"must": [{"key": "color", "match": {"any": ["c1", "c2"]}}]}),
+        ),
+        (
+            "must_not (95 %)",
+            json!({"must_not": [{"key": "color", "match": {"value": "c3"}}]}),
+        ),
+        (
+            "unindexed array value",
+            json!({"must": [{"key": "tags", "match": {"value": "t4"}}]}),
+        ),
+        (
+            "geo radius",
+            json!({"must": [{"key": "loc", "geo_radius": {"center": {"lat": 0.0, "lon": 10.0}, "radius": 1_500_000.0}}]}),
+        ),
+        (
+            "should",
+            json!({"should": [{"key": "n", "match": {"value": 7}}, {"key": "color", "match": {"value": "c9"}}]}),
+        ),
+    ];
+    for (name, f) in kinds {
+        let filter = Filter::from_qdrant(&f).unwrap();
+        let mut recall = 0.0;
+        let queries = 20;
+        for q in 0..queries {
+            let v: Vec<f32> = (0..dim)
+                .map(|j| ((q * 31 + j) % 17) as f32 / 8.0 - 1.0)
+                .collect();
+            let mut req = SearchRequest::new(v, 10);
+            req.filter = Some(filter.clone());
+            req.params.hnsw_ef = Some(64);
+            let approx: Vec<PointId> = c.search(&req).unwrap().iter().map(|h| h.id).collect();
+            req.params.exact = true;
+            let exact: Vec<PointId> = c.search(&req).unwrap().iter().map(|h| h.id).collect();
+            assert_eq!(exact.len(), 10, "{name}");
+            assert!(
+                approx.iter().all(|id| exact.contains(id)
+                    || c.get(*id)
+                        .is_some_and(|r| filter.matches(*id, r.payload.as_ref().unwrap()))),
+                "{name}: a hit breaks the filter"
+            );
+            recall += approx.iter().filter(|id| exact.contains(id)).count() as f64
+                / (10.0 * queries as f64);
+        }
+        // tolerance: filtered HNSW may miss a few of the exact top-10
+        assert!(recall >= 0.9, "{name}: recall@10 {recall}");
+    }
+}
