@@ -11,7 +11,7 @@ one keep-alive HTTP client with bodies serialised before timing:
 3. search: one query at a time, POST /points/query with params.hnsw_ef=64 (and --ef values),
    limit 10 -> p50 / p99 latency, QPS, and recall@10 against the exact truth file.
 
-Data: bench/data/clustered-<n>/{base,queries}.fvecs and truth.ivecs, made by bench/ann.py
+Data: bench/data/clustered-<n/1000>k/{base,queries}.fvecs and truth.ivecs, made by bench/ann.py
 (run `bench/ann.py --n 100000` first, or pass --data). Prints one JSON line per measurement.
 
 Usage: bench/http_bench.py [--n 100000] [--ef 32,64,128] [--batch 1000] [--bin target/release/rustvecdb]

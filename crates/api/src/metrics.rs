@@ -230,7 +230,7 @@ fn render_gauges(out: &mut String, stats: &DatabaseStats, uptime: Duration) {
     gauge(
         "rvdb_collection_segments",
         "Segments of the collection.",
-        &mut per(&|_| 1.0).into_iter(),
+        &mut per(&|c| c.segments_count as f64).into_iter(),
     );
     gauge(
         "rvdb_collection_wal_bytes",
@@ -239,8 +239,8 @@ fn render_gauges(out: &mut String, stats: &DatabaseStats, uptime: Duration) {
     );
     gauge(
         "rvdb_optimizer_running",
-        "1 while an optimization of the collection runs.",
-        &mut per(&|_| 0.0).into_iter(),
+        "1 while the optimizer has work on the collection (status yellow).",
+        &mut per(&|c| f64::from(u8::from(c.status == "yellow"))).into_iter(),
     );
 }
 
@@ -280,10 +280,12 @@ pub(crate) async fn telemetry(t: Timer, obs: Arc<Observer>) -> Response {
             json!({
                 "id": c.name,
                 "points_count": c.points_count,
-                "segments_count": 1,
+                "segments_count": c.segments_count,
+                "indexed_vectors_count": c.indexed_vectors_count,
+                "status": c.status,
                 "wal_bytes": c.wal_bytes,
                 "optimizer_status": "ok",
-                "optimizer_running": false,
+                "optimizer_running": c.status == "yellow",
                 "vectors": c.vectors.iter().map(|(name, distance, dim)| json!({
                     "name": name, "distance": distance, "size": dim,
                 })).collect::<Vec<_>>(),

@@ -611,6 +611,12 @@ fn run_query(
     Ok(c.query(&req.query, lookup.as_ref())?)
 }
 
+/// The result of one query (serialized from the hits directly: f32 scores stay short).
+#[derive(serde::Serialize)]
+pub(crate) struct QueryOut {
+    points: Vec<render::ScoredOut>,
+}
+
 /// POST /collections/{name}/points/query.
 pub(crate) async fn query(
     t: Timer,
@@ -622,7 +628,9 @@ pub(crate) async fn query(
     let req = convert::query_request(&object(body, "")?, "")?;
     let db = s.db.clone();
     let hits = blocking(move || run_query(&c, &db, &req)).await??;
-    Ok(t.ok(json!({"points": render::hits(hits)})))
+    Ok(t.ok(QueryOut {
+        points: render::hits(hits),
+    }))
 }
 
 /// POST /collections/{name}/points/query/batch.
@@ -646,9 +654,13 @@ pub(crate) async fn query_batch(
         })
         .collect::<Result<Vec<_>, _>>()?;
     let db = s.db.clone();
-    let all = blocking(move || -> Result<Vec<Value>, ApiError> {
+    let all = blocking(move || -> Result<Vec<QueryOut>, ApiError> {
         reqs.iter()
-            .map(|r| Ok(json!({"points": render::hits(run_query(&c, &db, r)?)})))
+            .map(|r| {
+                Ok(QueryOut {
+                    points: render::hits(run_query(&c, &db, r)?),
+                })
+            })
             .collect()
     })
     .await??;

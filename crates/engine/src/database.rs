@@ -80,6 +80,12 @@ pub struct CollectionSummary {
     pub vectors: Vec<(String, &'static str, Option<usize>)>,
     pub points_count: usize,
     pub wal_bytes: u64,
+    /// Sealed segments plus the appendable one.
+    pub segments_count: usize,
+    /// "green" or "yellow" (the optimizer has work).
+    pub status: &'static str,
+    /// Vectors in segments whose HNSW index is built.
+    pub indexed_vectors_count: usize,
 }
 
 impl From<CollectionInfo> for CollectionSummary {
@@ -97,6 +103,9 @@ impl From<CollectionInfo> for CollectionSummary {
                 .collect(),
             points_count: i.points_count,
             wal_bytes: i.wal_bytes,
+            segments_count: i.segments_count,
+            status: i.status,
+            indexed_vectors_count: i.indexed_vectors_count,
         }
     }
 }

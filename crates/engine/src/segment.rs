@@ -2,7 +2,8 @@
 //! parallel arrays of ids, versions and payloads, an ordered id map and the payload indexes.
 //!
 //! Deletes swap the last row into the hole, so the rows stay dense and a scan never skips
-//! tombstones. (Sealed, indexed segments with tombstones come with the HNSW work.)
+//! tombstones. A sealed segment (see `segments.rs`) wraps one of these, frozen, with tombstones
+//! and its HNSW indexes.
 
 use std::collections::BTreeMap;
 

@@ -99,17 +99,19 @@ fn scores_and_order_follow_each_distance() {
                 assert!((scores[1] - 2.5).abs() < 1e-5);
             }
         }
-        // thresholds keep the better side: similarity ≥ t, distance ≤ t
+        // thresholds keep the better side (as Qdrant): similarity > t, distance < t
         let mut req = SearchRequest::new(vec![1.0, 0.5], 3);
-        req.score_threshold = Some(scores[1]);
+        let t = (scores[0] + scores[1]) / 2.0;
+        req.score_threshold = Some(t);
         let kept = c.search(&req).unwrap();
-        let t = scores[1];
-        let expected = scores
-            .iter()
-            .filter(|&&s| if d.higher_is_better() { s >= t } else { s <= t })
-            .count();
-        assert!(expected >= 2);
-        assert_eq!(kept.len(), expected, "{d:?}");
+        assert_eq!(kept.len(), 1, "{d:?}");
+        assert_eq!(kept[0].id, ids[0]);
+        req.score_threshold = Some(if d.higher_is_better() {
+            scores[2] - 1.0
+        } else {
+            scores[2] + 1.0
+        });
+        assert_eq!(c.search(&req).unwrap().len(), 3, "{d:?}");
     }
 }
 

@@ -9,7 +9,7 @@ use crate::{Scored, TopK};
 pub struct SearchParams {
     /// How many results to return.
     pub k: usize,
-    /// Keep only candidates whose raw key is at least this (a score threshold, converted).
+    /// Keep only candidates whose raw key is above this (a score threshold, converted).
     pub min_raw: Option<f32>,
 }
 
@@ -41,7 +41,7 @@ pub fn flat_search(
                 let block = &vectors[start * dim..(start + rows) * dim];
                 distance.raw_batch(query, block, &mut keys[..rows]);
                 for (i, &raw) in keys[..rows].iter().enumerate() {
-                    if raw >= min_raw && top.floor().is_none_or(|f| raw > f) {
+                    if raw > min_raw && top.floor().is_none_or(|f| raw > f) {
                         top.push((start + i) as u32, raw);
                     }
                 }
@@ -52,7 +52,7 @@ pub fn flat_search(
             for (i, row) in vectors.chunks_exact(dim).enumerate() {
                 if accept(i as u32) {
                     let raw = distance.raw(query, row);
-                    if raw >= min_raw {
+                    if raw > min_raw {
                         top.push(i as u32, raw);
                     }
                 }
@@ -161,8 +161,9 @@ mod tests {
             },
             None,
         );
-        assert!(some.iter().all(|s| s.raw >= cut));
-        assert_eq!(some.len(), all.iter().filter(|s| s.raw >= cut).count());
+        // strictly better than the threshold, as Qdrant's score_threshold
+        assert!(some.iter().all(|s| s.raw > cut));
+        assert_eq!(some.len(), all.iter().filter(|s| s.raw > cut).count());
     }
 
     #[test]
