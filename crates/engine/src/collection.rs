@@ -662,7 +662,7 @@ fn merge_objects(
 pub(crate) fn apply(segs: &mut Segments, op: Operation, seq: u64) {
     // payload / vector changes to a point first bring it into the appendable segment
     let edit = |segs: &mut Segments, id: PointId, f: &mut dyn FnMut(&mut Segment, usize)| {
-        if let Some(r) = segs.to_appendable(id) {
+        if let Some(r) = segs.move_to_appendable(id) {
             f(&mut segs.appendable, r);
             segs.appendable.set_version(r, seq);
         }

@@ -116,9 +116,9 @@ impl Collection {
     fn seal(&self) -> bool {
         {
             let segs = self.points.read();
-            if !self
+            if self
                 .seal_threshold_points(&segs)
-                .is_some_and(|t| segs.appendable.len() >= t)
+                .is_none_or(|t| segs.appendable.len() < t)
             {
                 return false;
             }

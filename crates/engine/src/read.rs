@@ -243,7 +243,7 @@ impl Collection {
             Some(f) => {
                 let mut n = count_in(
                     &segs.appendable,
-                    &*segs.appendable.payload_index(),
+                    segs.appendable.payload_index(),
                     f,
                     &|_| false,
                 );

@@ -138,7 +138,7 @@ impl Segments {
 
     /// Makes sure the point is in the appendable segment (copying it out of a sealed one);
     /// returns its row there.
-    pub(crate) fn to_appendable(&mut self, id: PointId) -> Option<usize> {
+    pub(crate) fn move_to_appendable(&mut self, id: PointId) -> Option<usize> {
         match self.find(id)? {
             Loc::Appendable(r) => Some(r),
             Loc::Sealed(i, r) => {
