@@ -13,7 +13,7 @@
 //! A node is unreachable until a neighbour links to it, which happens only after its own list
 //! on that layer is written, so nobody else writes a node's list before its inserter does.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
 use parking_lot::Mutex;
 
@@ -73,6 +73,7 @@ pub(crate) fn build_graph(space: Space, lay: Layout, vectors: &[f32], spec: &Bui
         n,
         levels: &g.levels,
         locks: (0..n).map(|_| Mutex::new(())).collect(),
+        written: g.levels.iter().map(|&l| AtomicU8::new(l + 1)).collect(),
         entry: Mutex::new((NONE, 0)),
         spec: *spec,
     };
@@ -88,6 +89,8 @@ struct Builder<'a> {
     n: usize,
     levels: &'a [u8],
     locks: Vec<Mutex<()>>,
+    /// See [`Locked`].
+    written: Vec<AtomicU8>,
     /// Entry point and the top level.
     entry: Mutex<(u32, usize)>,
     spec: BuildSpec,
@@ -167,6 +170,8 @@ unsafe fn insert<M: Metric>(b: &Builder<'_>, ctx: &mut Ctx, i: u32) {
     let mut top = b.entry.lock();
     let (ep, max_level) = *top;
     if ep == NONE {
+        // The first node: no links to write.
+        b.written[i as usize].store(0, Ordering::Release);
         *top = (i, level);
         return;
     }
@@ -187,7 +192,10 @@ unsafe fn insert<M: Metric>(b: &Builder<'_>, ctx: &mut Ctx, i: u32) {
         prune,
         ..
     } = ctx;
-    let adj = Locked(&b.locks);
+    let adj = Locked {
+        locks: &b.locks,
+        written: &b.written,
+    };
     // SAFETY: ep < n.
     let mut cur = ep;
     let mut dcur = unsafe { M::dist(q, st.vec(ep), words) };
@@ -206,6 +214,7 @@ unsafe fn insert<M: Metric>(b: &Builder<'_>, ctx: &mut Ctx, i: u32) {
         cands.clear();
         cands.extend(beam.iter().filter(|c| c.id != i));
         if cands.is_empty() {
+            b.written[i as usize].store(l as u8, Ordering::Release);
             continue;
         }
         // SAFETY: candidates are nodes of the graph.
@@ -216,6 +225,7 @@ unsafe fn insert<M: Metric>(b: &Builder<'_>, ctx: &mut Ctx, i: u32) {
             let slots = unsafe { std::slice::from_raw_parts_mut(st.links(i, l), st.cap(l)) };
             write_links(slots, picked.iter().map(|c| c.id));
         }
+        b.written[i as usize].store(l as u8, Ordering::Release);
         for p in picked.iter() {
             // SAFETY: p is a node with level >= l (found on layer l).
             unsafe { connect::<M>(b, p.id, i, p.d, l, cands, prune) };

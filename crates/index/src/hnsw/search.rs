@@ -4,6 +4,7 @@
 //! compiled into its instruction-set root with the kernel inlined.
 
 use std::cmp::Reverse;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use parking_lot::Mutex;
 
@@ -45,7 +46,19 @@ impl Adj for Frozen {
 }
 
 /// Copies links under the node's lock: other threads are inserting (building).
-pub(crate) struct Locked<'a>(pub(crate) &'a [Mutex<()>]);
+///
+/// `written[i]` is the lowest layer on which node `i`'s inserter has written its own list
+/// (`level + 1` before the first). A node can be reached on a layer before its list there is
+/// written in one way only: as the start of a layer's search, handed down from the layer above
+/// while its inserter is still searching this one. Reading it then would find no links and
+/// strand the search, so the reader waits for the list (hnswlib instead holds each node's lock
+/// through its whole insertion). Waits cannot form a cycle: a thread waits only on a node whose
+/// inserter is on the same layer and was linked on the layer above before the waiter's search
+/// there ended.
+pub(crate) struct Locked<'a> {
+    pub(crate) locks: &'a [Mutex<()>],
+    pub(crate) written: &'a [AtomicU8],
+}
 
 impl Adj for Locked<'_> {
     #[inline(always)]
@@ -56,7 +69,17 @@ impl Adj for Locked<'_> {
         level: usize,
         buf: &'b mut Vec<u32>,
     ) -> &'b [u32] {
-        let _g = self.0[node as usize].lock();
+        let gate = &self.written[node as usize];
+        let mut spins = 0u32;
+        while gate.load(Ordering::Acquire) as usize > level {
+            spins += 1;
+            if spins < 64 {
+                std::hint::spin_loop();
+            } else {
+                std::thread::yield_now();
+            }
+        }
+        let _g = self.locks[node as usize].lock();
         buf.clear();
         // SAFETY: the contract; the lock excludes writers of this list.
         let s = unsafe { std::slice::from_raw_parts(st.links(node, level), st.cap(level)) };
