@@ -166,6 +166,8 @@ impl Collection {
         let mut segs = Segments::new(seg);
         let checkpoint_seq = last_seq;
         let (wal, records) = Wal::open(&dir.join(WAL_DIR), WalOptions::default())?;
+        // the log directory may have just been created: make its entry durable too
+        rvdb_storage::fsync_dir(dir)?;
         let mut replayed = 0usize;
         for rec in records {
             // records up to the checkpoint are already in it: replay is idempotent

@@ -187,6 +187,11 @@ impl Database {
         }
         let root = dir.join("collections");
         fs::create_dir_all(&root).map_err(io_err(&root))?;
+        // the directories may have just been created: make their entries durable
+        fsync_dir(&dir)?;
+        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+            fsync_dir(parent)?;
+        }
         let lock_path = dir.join(".lock");
         let lock = File::create(&lock_path).map_err(io_err(&lock_path))?;
         if lock.try_lock().is_err() {
