@@ -611,6 +611,24 @@ fn run_query(
     Ok(c.query(&req.query, lookup.as_ref())?)
 }
 
+/// Parses every request of a batch body (`{"searches": […]}`), naming `searches[i]` in errors.
+fn each_search<T>(
+    body: &Obj,
+    parse: impl Fn(&Obj, &str) -> Result<T, ApiError>,
+) -> Result<Vec<T>, ApiError> {
+    let Some(Value::Array(searches)) = field(body, "searches") else {
+        return Err(bad("searches", "expected an array of requests"));
+    };
+    searches
+        .iter()
+        .enumerate()
+        .map(|(i, q)| {
+            let at = format!("searches[{i}]");
+            parse(&object(q.clone(), &at)?, &at)
+        })
+        .collect()
+}
+
 /// The result of one query (serialized from the hits directly: f32 scores stay short).
 #[derive(serde::Serialize)]
 pub(crate) struct QueryOut {
@@ -642,17 +660,7 @@ pub(crate) async fn query_batch(
 ) -> ApiResult {
     let c = collection(&s, name)?;
     let body = object(body, "")?;
-    let Some(Value::Array(searches)) = field(&body, "searches") else {
-        return Err(bad("searches", "expected an array of queries"));
-    };
-    let reqs = searches
-        .iter()
-        .enumerate()
-        .map(|(i, q)| {
-            let at = format!("searches[{i}]");
-            convert::query_request(&object(q.clone(), &at)?, &at)
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let reqs = each_search(&body, convert::query_request)?;
     let db = s.db.clone();
     let all = blocking(move || -> Result<Vec<QueryOut>, ApiError> {
         reqs.iter()
@@ -806,17 +814,7 @@ pub(crate) async fn search_batch(
 ) -> ApiResult {
     let c = collection(&s, name)?;
     let body = object(body, "")?;
-    let Some(Value::Array(searches)) = field(&body, "searches") else {
-        return Err(bad("searches", "expected an array of searches"));
-    };
-    let reqs = searches
-        .iter()
-        .enumerate()
-        .map(|(i, q)| {
-            let at = format!("searches[{i}]");
-            legacy_search(&object(q.clone(), &at)?, &at, false)
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let reqs = each_search(&body, |q, at| legacy_search(q, at, false))?;
     let all = blocking(
         move || -> Result<Vec<Vec<render::ScoredOut>>, rvdb_engine::EngineError> {
             reqs.iter().map(|r| c.search(r).map(render::hits)).collect()
@@ -863,17 +861,7 @@ pub(crate) async fn recommend_batch(
 ) -> ApiResult {
     let c = collection(&s, name)?;
     let body = object(body, "")?;
-    let Some(Value::Array(searches)) = field(&body, "searches") else {
-        return Err(bad("searches", "expected an array of recommend requests"));
-    };
-    let reqs = searches
-        .iter()
-        .enumerate()
-        .map(|(i, q)| {
-            let at = format!("searches[{i}]");
-            legacy_recommend(&object(q.clone(), &at)?, &at)
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let reqs = each_search(&body, legacy_recommend)?;
     let db = s.db.clone();
     let all = blocking(move || -> Result<Vec<Vec<render::ScoredOut>>, ApiError> {
         reqs.iter()
