@@ -78,93 +78,71 @@ impl Collection {
     /// Runs a universal query. `lookup` (Qdrant's `lookup_from`) is where ids are resolved; by
     /// default this collection, whose mentioned ids are then left out of the results.
     pub fn query(&self, q: &UniversalQuery, lookup: Option<&Lookup>) -> Result<Vec<ScoredPoint>> {
-        let using = q
-            .using
-            .clone()
-            .unwrap_or_else(|| DEFAULT_VECTOR.to_string());
-        let mut filter = q.filter.clone();
-        let query = match &q.query {
-            Some(kind) => Some(self.resolve_query(kind, &using, lookup, &mut filter)?),
-            None => None,
+        let out = Output {
+            limit: q.limit,
+            offset: q.offset,
+            score_threshold: q.score_threshold,
+            with_payload: &q.with_payload,
+            with_vector: &q.with_vector,
+            params: q.params,
         };
-        if q.prefetch.is_empty() {
-            return self.run_base(
-                query,
-                &using,
-                filter,
-                q.limit,
-                q.offset,
-                q.score_threshold,
-                &q.with_payload,
-                &q.with_vector,
-                q.params,
-            );
-        }
-        let sources = q
-            .prefetch
-            .iter()
-            .map(|p| self.run_prefetch(p, filter.as_ref(), lookup))
-            .collect::<Result<Vec<_>>>()?;
-        self.merge(
-            sources,
-            query,
-            &using,
-            filter,
-            q.limit,
-            q.offset,
-            q.score_threshold,
-            &q.with_payload,
-            &q.with_vector,
-            q.params,
+        self.run_stage(
+            &q.prefetch,
+            q.query.as_ref(),
+            q.using.as_deref(),
+            q.filter.clone(),
+            &out,
+            lookup,
         )
     }
 
-    fn run_prefetch(
+    /// One stage of a query (the query itself or a prefetch): its prefetches first, then its
+    /// own query over their results (fusion or re-scoring), or over the collection.
+    fn run_stage(
         &self,
-        p: &Prefetch,
-        outer: Option<&Filter>,
+        prefetch: &[Prefetch],
+        query: Option<&QueryKind>,
+        using: Option<&str>,
+        mut filter: Option<Filter>,
+        out: &Output,
         lookup: Option<&Lookup>,
     ) -> Result<Vec<ScoredPoint>> {
-        let using = p
-            .using
-            .clone()
-            .unwrap_or_else(|| DEFAULT_VECTOR.to_string());
-        let mut filter = merge_filters(outer, p.filter.as_ref());
-        let query = match &p.query {
-            Some(kind) => Some(self.resolve_query(kind, &using, lookup, &mut filter)?),
+        let using = using.unwrap_or(DEFAULT_VECTOR);
+        let query = match query {
+            Some(kind) => Some(self.resolve_query(kind, using, lookup, &mut filter)?),
             None => None,
         };
-        let limit = p.limit.unwrap_or(10);
-        if p.prefetch.is_empty() {
-            return self.run_base(
-                query,
-                &using,
-                filter,
-                limit,
-                0,
-                p.score_threshold,
-                &PayloadSelector::None,
-                &VectorSelector::None,
-                p.params,
-            );
+        if prefetch.is_empty() {
+            return self.run_base(query, using, filter, out);
         }
-        let sources = p
-            .prefetch
+        // the stage's filter is propagated into every prefetch below it
+        let inner = Output {
+            offset: 0,
+            with_payload: &PayloadSelector::None,
+            with_vector: &VectorSelector::None,
+            ..*out
+        };
+        let sources = prefetch
             .iter()
-            .map(|inner| self.run_prefetch(inner, filter.as_ref(), lookup))
+            .map(|p| {
+                let out = Output {
+                    limit: p.limit.unwrap_or(10),
+                    score_threshold: p.score_threshold,
+                    params: p.params,
+                    ..inner
+                };
+                let f = merge_filters(filter.as_ref(), p.filter.as_ref());
+                self.run_stage(
+                    &p.prefetch,
+                    p.query.as_ref(),
+                    p.using.as_deref(),
+                    f,
+                    &out,
+                    lookup,
+                )
+            })
             .collect::<Result<Vec<_>>>()?;
-        self.merge(
-            sources,
-            query,
-            &using,
-            filter,
-            limit,
-            0,
-            p.score_threshold,
-            &PayloadSelector::None,
-            &VectorSelector::None,
-            p.params,
-        )
+        self.merge(sources, query, using, filter, out)
     }
 
     /// Turns ids into vectors; mentioned ids of this collection are excluded via the filter.
@@ -213,19 +191,21 @@ impl Collection {
         Ok(resolved)
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn run_base(
         &self,
         query: Option<Resolved>,
         using: &str,
         filter: Option<Filter>,
-        limit: usize,
-        offset: usize,
-        score_threshold: Option<f32>,
-        with_payload: &PayloadSelector,
-        with_vector: &VectorSelector,
-        params: QueryParams,
+        out: &Output,
     ) -> Result<Vec<ScoredPoint>> {
+        let Output {
+            limit,
+            offset,
+            score_threshold,
+            with_payload,
+            with_vector,
+            params,
+        } = *out;
         let as_scored = |records: Vec<crate::Record>| -> Vec<ScoredPoint> {
             records
                 .into_iter()
@@ -271,20 +251,22 @@ impl Collection {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn merge(
         &self,
         sources: Vec<Vec<ScoredPoint>>,
         query: Option<Resolved>,
         using: &str,
         filter: Option<Filter>,
-        limit: usize,
-        offset: usize,
-        score_threshold: Option<f32>,
-        with_payload: &PayloadSelector,
-        with_vector: &VectorSelector,
-        params: QueryParams,
+        out: &Output,
     ) -> Result<Vec<ScoredPoint>> {
+        let Output {
+            limit,
+            offset,
+            score_threshold,
+            with_payload,
+            with_vector,
+            ..
+        } = *out;
         match query {
             Some(Resolved::Fusion(fusion)) => {
                 let k = limit.saturating_add(offset);
@@ -323,20 +305,21 @@ impl Collection {
                 }
                 let mut f = filter.unwrap_or_default();
                 f.must.push(Condition::HasId(ids));
-                self.run_base(
-                    other,
-                    using,
-                    Some(f),
-                    limit,
-                    offset,
-                    score_threshold,
-                    with_payload,
-                    with_vector,
-                    params,
-                )
+                self.run_base(other, using, Some(f), out)
             }
         }
     }
+}
+
+/// What a stage returns: how many, from where, which fields, with which search parameters.
+#[derive(Clone, Copy)]
+struct Output<'a> {
+    limit: usize,
+    offset: usize,
+    score_threshold: Option<f32>,
+    with_payload: &'a PayloadSelector,
+    with_vector: &'a VectorSelector,
+    params: QueryParams,
 }
 
 enum Resolved {
