@@ -400,8 +400,18 @@ impl Collection {
             .map(|t| if nearest { distance.score_to_raw(t) } else { t });
         let k = req.limit.saturating_add(req.offset);
         let filter = req.filter.as_ref().filter(|f| !f.is_empty());
-        let full_scan_points = full_scan_kb.saturating_mul(1024) / (dim * 4).max(1);
 
+        let plan = Plan {
+            using: &req.using,
+            distance,
+            scorer: &scorer,
+            k,
+            min_key,
+            filter,
+            params: req.params,
+            ef,
+            full_scan_points: full_scan_kb.saturating_mul(1024) / (dim * 4).max(1),
+        };
         let mut all: Vec<(f32, PointId, Loc)> = Vec::new();
         let app_loc = |r: usize| Loc::Appendable(r);
         let view = SegView {
@@ -411,19 +421,7 @@ impl Collection {
             deleted: None,
             loc: &app_loc,
         };
-        search_segment(
-            &view,
-            &req.using,
-            distance,
-            &scorer,
-            k,
-            min_key,
-            filter,
-            req.params,
-            ef,
-            full_scan_points,
-            &mut all,
-        );
+        search_segment(&view, &plan, &mut all);
         let one_sealed = |i: usize| -> Vec<(f32, PointId, Loc)> {
             let s = &segs.sealed[i];
             let loc = move |r: usize| Loc::Sealed(i, r);
@@ -441,19 +439,7 @@ impl Collection {
                 loc: &loc,
             };
             let mut out = Vec::new();
-            search_segment(
-                &view,
-                &req.using,
-                distance,
-                &scorer,
-                k,
-                min_key,
-                filter,
-                req.params,
-                ef,
-                full_scan_points,
-                &mut out,
-            );
+            search_segment(&view, &plan, &mut out);
             out
         };
         // several indexed segments are searched side by side (the query's latency is the
@@ -525,21 +511,34 @@ fn indexed_rows(view: &SegView, f: &Filter) -> Option<Vec<usize>> {
     Some(rows)
 }
 
-/// Top-k of one segment, appended to `out` as (key, id, location).
-#[allow(clippy::too_many_arguments)]
-fn search_segment(
-    view: &SegView,
-    using: &str,
+/// What one search asks of every segment.
+struct Plan<'a> {
+    using: &'a str,
     distance: Distance,
-    scorer: &Scorer,
+    scorer: &'a Scorer,
     k: usize,
+    /// Keep keys above this (a score threshold in key space).
     min_key: Option<f32>,
-    filter: Option<&Filter>,
+    filter: Option<&'a Filter>,
     params: QueryParams,
     ef: usize,
+    /// Filters estimated to keep fewer points than this are scored exactly.
     full_scan_points: usize,
-    out: &mut Vec<(f32, PointId, Loc)>,
-) {
+}
+
+/// Top-k of one segment, appended to `out` as (key, id, location).
+fn search_segment(view: &SegView, plan: &Plan, out: &mut Vec<(f32, PointId, Loc)>) {
+    let Plan {
+        using,
+        distance,
+        scorer,
+        k,
+        min_key,
+        filter,
+        params,
+        ef,
+        full_scan_points,
+    } = *plan;
     let seg = view.data;
     let Some(col) = seg.column(using) else { return };
     if seg.len() == 0 || col.dim().is_none() {
