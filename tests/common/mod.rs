@@ -110,35 +110,11 @@ impl Server {
     }
 
     pub fn start_with(env: &[(&str, &str)]) -> Server {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_rustvecdb"));
-        cmd.env_remove("STORAGE_PATH")
-            .env("HOST", "127.0.0.1")
-            .env("PORT", "0")
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+        let mut cmd = Server::command();
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let mut child = cmd.spawn().expect("start rustvecdb");
-        let stdout = child.stdout.take().unwrap();
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("read the listening line");
-        let base = line
-            .trim()
-            .strip_prefix("rustvecdb listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
-            .to_string();
-        Server {
-            child,
-            base,
-            client: reqwest::blocking::Client::builder()
-                .timeout(Duration::from_secs(30))
-                .build()
-                .unwrap(),
-        }
+        Server::spawn(cmd)
     }
 
     pub fn pid(&self) -> u32 {
