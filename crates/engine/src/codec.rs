@@ -61,26 +61,26 @@ pub(crate) enum Operation {
 const CHECKPOINT_MAGIC: &[u8; 8] = b"RVDBCKP2";
 
 #[derive(Default)]
-struct Writer(Vec<u8>);
+pub(crate) struct Writer(pub(crate) Vec<u8>);
 
 impl Writer {
-    fn u8(&mut self, v: u8) {
+    pub(crate) fn u8(&mut self, v: u8) {
         self.0.push(v);
     }
-    fn u32(&mut self, v: u32) {
+    pub(crate) fn u32(&mut self, v: u32) {
         self.0.extend_from_slice(&v.to_le_bytes());
     }
-    fn u64(&mut self, v: u64) {
+    pub(crate) fn u64(&mut self, v: u64) {
         self.0.extend_from_slice(&v.to_le_bytes());
     }
-    fn len(&mut self, n: usize) {
+    pub(crate) fn len(&mut self, n: usize) {
         self.u32(u32::try_from(n).expect("fewer than 2^32 items"));
     }
-    fn str(&mut self, s: &str) {
+    pub(crate) fn str(&mut self, s: &str) {
         self.len(s.len());
         self.0.extend_from_slice(s.as_bytes());
     }
-    fn id(&mut self, id: PointId) {
+    pub(crate) fn id(&mut self, id: PointId) {
         match id {
             PointId::Num(n) => {
                 self.u8(0);
@@ -92,27 +92,27 @@ impl Writer {
             }
         }
     }
-    fn ids(&mut self, ids: &[PointId]) {
+    pub(crate) fn ids(&mut self, ids: &[PointId]) {
         self.len(ids.len());
         for id in ids {
             self.id(*id);
         }
     }
-    fn vector(&mut self, v: &[f32]) {
+    pub(crate) fn vector(&mut self, v: &[f32]) {
         self.len(v.len());
         self.0.reserve(v.len() * 4);
         for x in v {
             self.0.extend_from_slice(&x.to_le_bytes());
         }
     }
-    fn vectors(&mut self, vs: &NamedVectors) {
+    pub(crate) fn vectors(&mut self, vs: &NamedVectors) {
         self.len(vs.len());
         for (name, v) in vs {
             self.str(name);
             self.vector(v);
         }
     }
-    fn payload(&mut self, p: &Payload) {
+    pub(crate) fn payload(&mut self, p: &Payload) {
         if p.is_empty() {
             self.u32(0);
             return;
@@ -121,7 +121,7 @@ impl Writer {
         self.len(json.len());
         self.0.extend_from_slice(&json);
     }
-    fn strs(&mut self, items: &[String]) {
+    pub(crate) fn strs(&mut self, items: &[String]) {
         self.len(items.len());
         for s in items {
             self.str(s);
@@ -312,25 +312,25 @@ pub(crate) fn decode_checkpoint(bytes: &[u8]) -> Result<(Segment, u64)> {
 }
 
 /// A bounds-checked little-endian reader; every failure is a `Corrupt` error.
-struct Reader<'a> {
+pub(crate) struct Reader<'a> {
     buf: &'a [u8],
     pos: usize,
     what: &'static str,
 }
 
 impl<'a> Reader<'a> {
-    fn new(buf: &'a [u8], what: &'static str) -> Self {
+    pub(crate) fn new(buf: &'a [u8], what: &'static str) -> Self {
         Reader { buf, pos: 0, what }
     }
 
-    fn corrupt(&self, reason: String) -> EngineError {
+    pub(crate) fn corrupt(&self, reason: String) -> EngineError {
         EngineError::Corrupt {
             what: self.what.into(),
             reason: format!("{reason} (at byte {})", self.pos),
         }
     }
 
-    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+    pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8]> {
         if self.buf.len() - self.pos < n {
             return Err(self.corrupt(format!("truncated: wanted {n} more bytes")));
         }
@@ -339,38 +339,38 @@ impl<'a> Reader<'a> {
         Ok(s)
     }
 
-    fn u8(&mut self) -> Result<u8> {
+    pub(crate) fn u8(&mut self) -> Result<u8> {
         Ok(self.take(1)?[0])
     }
 
-    fn u32(&mut self) -> Result<u32> {
+    pub(crate) fn u32(&mut self) -> Result<u32> {
         Ok(u32::from_le_bytes(
             self.take(4)?.try_into().expect("4 bytes"),
         ))
     }
 
-    fn u64(&mut self) -> Result<u64> {
+    pub(crate) fn u64(&mut self) -> Result<u64> {
         Ok(u64::from_le_bytes(
             self.take(8)?.try_into().expect("8 bytes"),
         ))
     }
 
-    fn count(&mut self) -> Result<usize> {
+    pub(crate) fn count(&mut self) -> Result<usize> {
         Ok(self.u32()? as usize)
     }
 
-    fn str(&mut self) -> Result<String> {
+    pub(crate) fn str(&mut self) -> Result<String> {
         let n = self.count()?;
         let bytes = self.take(n)?;
         String::from_utf8(bytes.to_vec()).map_err(|_| self.corrupt("a string is not UTF-8".into()))
     }
 
-    fn strs(&mut self) -> Result<Vec<String>> {
+    pub(crate) fn strs(&mut self) -> Result<Vec<String>> {
         let n = self.count()?;
         (0..n).map(|_| self.str()).collect()
     }
 
-    fn id(&mut self) -> Result<PointId> {
+    pub(crate) fn id(&mut self) -> Result<PointId> {
         match self.u8()? {
             0 => Ok(PointId::Num(self.u64()?)),
             1 => Ok(PointId::Uuid(uuid::Uuid::from_bytes(
@@ -380,7 +380,7 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn ids(&mut self) -> Result<Vec<PointId>> {
+    pub(crate) fn ids(&mut self) -> Result<Vec<PointId>> {
         let n = self.count()?;
         let mut ids = Vec::with_capacity(n.min(1 << 16));
         for _ in 0..n {
@@ -389,7 +389,7 @@ impl<'a> Reader<'a> {
         Ok(ids)
     }
 
-    fn vector(&mut self) -> Result<Vec<f32>> {
+    pub(crate) fn vector(&mut self) -> Result<Vec<f32>> {
         let n = self.count()?;
         let bytes = self.take(
             n.checked_mul(4)
@@ -401,7 +401,7 @@ impl<'a> Reader<'a> {
             .collect())
     }
 
-    fn vectors(&mut self) -> Result<NamedVectors> {
+    pub(crate) fn vectors(&mut self) -> Result<NamedVectors> {
         let n = self.count()?;
         let mut out = NamedVectors::new();
         for _ in 0..n {
@@ -411,7 +411,7 @@ impl<'a> Reader<'a> {
         Ok(out)
     }
 
-    fn payload(&mut self) -> Result<Payload> {
+    pub(crate) fn payload(&mut self) -> Result<Payload> {
         let n = self.count()?;
         if n == 0 {
             return Ok(Payload::new());
@@ -420,7 +420,7 @@ impl<'a> Reader<'a> {
         serde_json::from_slice(bytes).map_err(|e| self.corrupt(format!("bad payload JSON: {e}")))
     }
 
-    fn finish(&self) -> Result<()> {
+    pub(crate) fn finish(&self) -> Result<()> {
         if self.pos != self.buf.len() {
             return Err(self.corrupt("trailing bytes".into()));
         }

@@ -2,7 +2,10 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use rayon::prelude::*;
 
 use parking_lot::{Mutex, RwLock};
 use serde_json::Value;
@@ -11,10 +14,11 @@ use rvdb_filter::{JsonPath, Payload, PayloadSchemaType, PointId};
 use rvdb_storage::{Wal, WalOptions};
 use rvdb_vector::Distance;
 
-use crate::codec::{decode_checkpoint, encode_checkpoint, Operation};
+use crate::codec::{decode_checkpoint, Operation};
+use crate::persist;
 use crate::config::StoredConfig;
 use crate::segment::Segment;
-use crate::segments::{Loc, Segments};
+use crate::segments::{Loc, Sealed, Segments};
 use crate::types::{NamedVectors, PointSelector, PointUpdate, VectorParams, VectorsConfig};
 use crate::{CollectionConfig, EngineError, PointStruct, Result, UpdateResult};
 
@@ -36,8 +40,16 @@ pub struct Collection {
     pub(crate) optimizing: AtomicBool,
     /// Tells the optimizer thread to stop.
     pub(crate) stop: AtomicBool,
-    /// Held by whoever runs an optimizer step.
+    /// Held by whoever runs an optimizer step or a flush.
     pub(crate) optimizer_lock: Mutex<()>,
+    /// The id the next sealed segment gets.
+    pub(crate) next_segment_id: AtomicU64,
+    /// Set when segments were sealed, merged or vacuumed since the last flush.
+    pub(crate) segments_changed: AtomicBool,
+    /// Whether a background optimizer thread runs (it also flushes).
+    pub(crate) background: AtomicBool,
+    /// What went wrong at load (quarantined segments); the status is "red" while any.
+    pub(crate) problems: Mutex<Vec<String>>,
     /// Serialises writers: a write holds it from log append to in-memory apply, so the log's
     /// order is the apply order. Searches never take it.
     pub(crate) writer: Mutex<Writer>,
@@ -46,9 +58,11 @@ pub struct Collection {
 pub(crate) struct Writer {
     wal: Option<Wal>,
     pub(crate) last_seq: u64,
-    /// Write a checkpoint (and drop old log files) once the log outgrows this.
+    /// Flush (and drop old log files) once the log outgrows this.
     checkpoint_after: u64,
     min_checkpoint_bytes: u64,
+    /// Set when the collection was deleted or replaced: writes are refused.
+    pub(crate) closed: bool,
 }
 
 /// A payload index as reported in `payload_schema`.
@@ -128,50 +142,116 @@ impl Collection {
             optimizing: AtomicBool::new(false),
             stop: AtomicBool::new(false),
             optimizer_lock: Mutex::new(()),
+            next_segment_id: AtomicU64::new(1),
+            segments_changed: AtomicBool::new(false),
+            background: AtomicBool::new(false),
+            problems: Mutex::new(Vec::new()),
             writer: Mutex::new(Writer {
                 wal: None,
                 last_seq: 0,
                 checkpoint_after: u64::MAX,
                 min_checkpoint_bytes: u64::MAX,
+                closed: false,
             }),
         }
     }
 
-    /// Opens a collection directory: reads its config, loads the checkpoint, then replays the
-    /// log past it.
+    /// Opens a collection directory: reads its config and `state.bin`, maps the segments it
+    /// names (a damaged one is quarantined and reported, not fatal), then replays the log past
+    /// the state's sequence number.
     pub(crate) fn open(name: &str, dir: &Path, min_checkpoint_bytes: u64) -> Result<Collection> {
         let stored = StoredConfig::read(&dir.join(CONFIG_FILE))?;
-        let (mut seg, mut last_seq) = match std::fs::read(dir.join(CHECKPOINT_FILE)) {
-            Ok(bytes) => decode_checkpoint(&bytes).map_err(|e| match e {
-                EngineError::Corrupt { what, reason } => EngineError::Corrupt {
-                    what: format!("{what} of collection `{name}`"),
-                    reason,
-                },
-                e => e,
-            })?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => (new_segment(&stored.config), 0),
+        let named = |e: EngineError| match e {
+            EngineError::Corrupt { what, reason } => EngineError::Corrupt {
+                what: format!("{what} of collection `{name}`"),
+                reason,
+            },
+            e => e,
+        };
+        let state_path = dir.join(persist::STATE_FILE);
+        let mut problems = Vec::new();
+        let mut sealed = Vec::new();
+        let (mut seg, mut last_seq, next_segment_id) = match std::fs::read(&state_path) {
+            Ok(bytes) => {
+                let state = persist::decode_state(&state_path, &bytes)?;
+                let loaded: Vec<_> = state
+                    .segments
+                    .par_iter()
+                    .map(|(id, rows, _)| persist::load_segment(dir, *id, *rows))
+                    .collect();
+                for ((id, _, tombstones), loaded) in state.segments.iter().zip(loaded) {
+                    match loaded {
+                        Ok(l) => {
+                            let mut data = l.data;
+                            build_indexes(&mut data, &stored.payload_schema)?;
+                            let s = Sealed::new(*id, data);
+                            for (r, _) in tombstones.iter().enumerate().filter(|(_, &d)| d) {
+                                s.delete_row(r);
+                            }
+                            s.persisted.store(true, Ordering::Relaxed);
+                            if let Some(g) = l.hnsw {
+                                let _ = s.hnsw.set(g);
+                                s.graphs_persisted.store(true, Ordering::Relaxed);
+                            }
+                            sealed.push(Arc::new(s));
+                        }
+                        Err(e) => {
+                            let moved = persist::quarantine(dir, *id)?;
+                            let msg = format!(
+                                "segment {id} is damaged ({e}); its points are missing until it is restored; files moved to {}",
+                                moved.display()
+                            );
+                            tracing::error!(collection = name, "{msg}");
+                            problems.push(msg);
+                        }
+                    }
+                }
+                (state.appendable, state.seq, state.next_segment_id)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                // a collection written before segment files existed keeps a checkpoint
+                match std::fs::read(dir.join(CHECKPOINT_FILE)) {
+                    Ok(bytes) => {
+                        let (seg, seq) = decode_checkpoint(&bytes).map_err(named)?;
+                        (seg, seq, 1)
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                        (new_segment(&stored.config), 0, 1)
+                    }
+                    Err(e) => {
+                        return Err(rvdb_storage::StorageError::Io {
+                            path: dir.join(CHECKPOINT_FILE),
+                            source: e,
+                        }
+                        .into())
+                    }
+                }
+            }
             Err(e) => {
                 return Err(rvdb_storage::StorageError::Io {
-                    path: dir.join(CHECKPOINT_FILE),
+                    path: state_path,
                     source: e,
                 }
                 .into())
             }
         };
-        // spaces added by a collection update after the checkpoint was written
+        let keep: Vec<u64> = sealed.iter().map(|s| s.id).collect();
+        persist::remove_unreferenced(dir, &keep)?;
+        // spaces added by a collection update after the state was written
         for (space, p) in stored.config.vectors.spaces() {
             seg.add_space(space, p.size);
         }
         build_indexes(&mut seg, &stored.payload_schema)?;
         let mut segs = Segments::new(seg);
-        let checkpoint_seq = last_seq;
+        segs.sealed = sealed;
+        let state_seq = last_seq;
         let (wal, records) = Wal::open(&dir.join(WAL_DIR), WalOptions::default())?;
         // the log directory may have just been created: make its entry durable too
         rvdb_storage::fsync_dir(dir)?;
         let mut replayed = 0usize;
         for rec in records {
-            // records up to the checkpoint are already in it: replay is idempotent
-            if rec.seq <= checkpoint_seq {
+            // records up to the state are already in it: replay is idempotent
+            if rec.seq <= state_seq {
                 continue;
             }
             let op = Operation::decode(&rec.body).map_err(|e| EngineError::Corrupt {
@@ -185,13 +265,15 @@ impl Collection {
         tracing::info!(
             collection = name,
             points = segs.len(),
-            checkpoint_seq,
+            segments = segs.sealed.len(),
+            state_seq,
             replayed,
             "collection loaded"
         );
         let checkpoint_after = min_checkpoint_bytes.max(wal.size_bytes());
-        // a log emptied by a checkpoint still knows the sequence it has reached
+        // a log emptied by a flush still knows the sequence it has reached
         let last_seq = last_seq.max(wal.last_seq());
+        let next_segment_id = next_segment_id.max(keep.iter().max().map_or(1, |m| m + 1));
         Ok(Collection {
             name: name.to_string(),
             dir: Some(dir.to_path_buf()),
@@ -200,13 +282,25 @@ impl Collection {
             optimizing: AtomicBool::new(false),
             stop: AtomicBool::new(false),
             optimizer_lock: Mutex::new(()),
+            next_segment_id: AtomicU64::new(next_segment_id),
+            segments_changed: AtomicBool::new(false),
+            background: AtomicBool::new(false),
+            problems: Mutex::new(problems),
             writer: Mutex::new(Writer {
                 wal: Some(wal),
                 last_seq,
                 checkpoint_after,
                 min_checkpoint_bytes,
+                closed: false,
             }),
         })
+    }
+
+    /// Stops the optimizer (waiting for a step in progress) and refuses later writes.
+    pub(crate) fn close(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let _o = self.optimizer_lock.lock();
+        self.writer.lock().closed = true;
     }
 
     pub fn name(&self) -> &str {
@@ -285,7 +379,13 @@ impl Collection {
             config,
             points_count: segs.len(),
             payload_schema,
-            status: if busy { "yellow" } else { "green" },
+            status: if !self.problems.lock().is_empty() {
+                "red"
+            } else if busy {
+                "yellow"
+            } else {
+                "green"
+            },
             segments_count: segs.sealed.len() + 1,
             indexed_vectors_count,
             wal_bytes,
@@ -359,7 +459,10 @@ impl Collection {
             return Err(EngineError::PointNotFound(id));
         }
 
-        self.commit(&mut w, Operation::Delete(vec![id]))
+        let result = self.commit(&mut w, Operation::Delete(vec![id]));
+        drop(w);
+        self.flush_inline_if_due();
+        result
     }
 
     /// Ids a selector names: existing ones (in the order given), and the first missing one.
@@ -513,7 +616,10 @@ impl Collection {
                 }
             }
         };
-        let result = self.commit(&mut w, op)?;
+        let result = self.commit(&mut w, op);
+        drop(w);
+        let result = result?;
+        self.flush_inline_if_due();
         match missing {
             Some(id) => Err(EngineError::PointNotFound(id)),
             None => Ok(result),
@@ -522,6 +628,9 @@ impl Collection {
 
     /// Logs (durably, when persistent) and then applies one operation.
     fn commit(&self, w: &mut Writer, op: Operation) -> Result<UpdateResult> {
+        if w.closed {
+            return Err(EngineError::CollectionNotFound(self.name.clone()));
+        }
         let seq = w.last_seq + 1;
         if let Some(wal) = w.wal.as_mut() {
             if let Err(e) = wal.append_sync(seq, &op.encode()) {
@@ -540,29 +649,126 @@ impl Collection {
             let mut segs = self.points.write();
             apply(&mut segs, op, seq);
         }
-        if w.wal
-            .as_ref()
-            .is_some_and(|wal| wal.size_bytes() > w.checkpoint_after)
-        {
-            // the write is durable already; a failed checkpoint only leaves a longer log
-            if let Err(e) = self.checkpoint(w) {
-                tracing::error!(collection = %self.name, error = %e, "checkpoint failed; the log keeps growing");
-            }
-        }
         Ok(UpdateResult::completed(seq))
     }
 
-    /// Writes all points to a checkpoint file (atomically) and drops the log files it covers.
-    fn checkpoint(&self, w: &mut Writer) -> Result<()> {
-        let (Some(dir), Some(wal)) = (self.dir.as_ref(), w.wal.as_mut()) else {
+    /// Whether the log has outgrown its limit or segments changed since the last flush.
+    pub(crate) fn wants_flush(&self) -> bool {
+        if self.dir.is_none() {
+            return false;
+        }
+        if self.segments_changed.load(Ordering::Relaxed) {
+            return true;
+        }
+        let w = self.writer.lock();
+        w.wal
+            .as_ref()
+            .is_some_and(|wal| wal.size_bytes() > w.checkpoint_after)
+    }
+
+    /// Flushes from the writer's thread when no background optimizer would (the write is
+    /// durable already: a failed flush only leaves a longer log).
+    fn flush_inline_if_due(&self) {
+        if self.background.load(Ordering::Relaxed) || !self.wants_flush() {
+            return;
+        }
+        let Some(_g) = self.optimizer_lock.try_lock() else {
+            return;
+        };
+        if let Err(e) = self.flush() {
+            tracing::error!(collection = %self.name, error = %e, "flush failed; the log keeps growing");
+        }
+    }
+
+    /// Makes the collection's state durable outside the log, then drops the log files it
+    /// covers: every sealed segment not yet on disk is written, then `state.bin` (segments,
+    /// tombstones and the appendable segment's rows as of one sequence number), then old log
+    /// files are removed, then segment directories no longer named. Writers wait only while
+    /// the cut is taken (the tombstones and the appendable segment are copied); the files are
+    /// written without any lock that writers or searches take. The caller holds
+    /// `optimizer_lock`.
+    pub(crate) fn flush(&self) -> Result<()> {
+        let Some(dir) = self.dir.as_ref() else {
             return Ok(());
         };
-        let bytes = encode_checkpoint(&self.points.read(), w.last_seq);
-        rvdb_storage::atomic_write(&dir.join(CHECKPOINT_FILE), &bytes)?;
-        wal.rotate()?;
-        wal.remove_before(w.last_seq + 1)?;
-        w.checkpoint_after = w.min_checkpoint_bytes.max(bytes.len() as u64);
-        tracing::debug!(collection = %self.name, seq = w.last_seq, bytes = bytes.len(), "checkpoint written");
+        self.segments_changed.store(false, Ordering::Relaxed);
+        let (seq, sealed, tombstones, appendable) = {
+            let mut w = self.writer.lock();
+            if w.closed {
+                return Ok(());
+            }
+            let segs = self.points.read();
+            if let Some(wal) = w.wal.as_mut() {
+                // later records go to a new file, so the older ones can be dropped whole
+                wal.rotate()?;
+            }
+            let tombstones: Vec<Vec<u8>> = segs.sealed.iter().map(|s| persist::tombstones(s)).collect();
+            (
+                w.last_seq,
+                segs.sealed.clone(),
+                tombstones,
+                persist::encode_appendable(&segs.appendable),
+            )
+        };
+        let result = (|| -> Result<usize> {
+            for s in &sealed {
+                self.persist_segment(s)?;
+            }
+            let entries: Vec<(u64, usize, Vec<u8>)> = sealed
+                .iter()
+                .zip(tombstones)
+                .map(|(s, t)| (s.id, s.data.len(), t))
+                .collect();
+            let bytes = persist::encode_state(
+                seq,
+                self.next_segment_id.load(Ordering::Relaxed),
+                &entries,
+                &appendable,
+            );
+            rvdb_storage::atomic_write(&dir.join(persist::STATE_FILE), &bytes)?;
+            Ok(bytes.len())
+        })();
+        let state_bytes = match result {
+            Ok(n) => n,
+            Err(e) => {
+                self.segments_changed.store(true, Ordering::Relaxed);
+                return Err(e);
+            }
+        };
+        {
+            let mut w = self.writer.lock();
+            if let Some(wal) = w.wal.as_mut() {
+                wal.remove_before(seq + 1)?;
+            }
+            w.checkpoint_after = w.min_checkpoint_bytes.max(state_bytes as u64);
+        }
+        match std::fs::remove_file(dir.join(CHECKPOINT_FILE)) {
+            Ok(()) => rvdb_storage::fsync_dir(dir)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => tracing::warn!(collection = %self.name, error = %e, "could not remove the old checkpoint"),
+        }
+        let keep: Vec<u64> = sealed.iter().map(|s| s.id).collect();
+        let removed = persist::remove_unreferenced(dir, &keep)?;
+        tracing::debug!(collection = %self.name, seq, segments = keep.len(), removed, state_bytes, "flushed");
+        Ok(())
+    }
+
+    /// Writes a sealed segment's directory if it is not on disk yet, and its graphs once built.
+    pub(crate) fn persist_segment(&self, s: &Sealed) -> Result<()> {
+        let Some(dir) = self.dir.as_ref() else {
+            return Ok(());
+        };
+        if !s.persisted.load(Ordering::Relaxed) {
+            persist::write_segment(dir, s.id, &s.data, s.hnsw.get())?;
+            s.persisted.store(true, Ordering::Relaxed);
+            s.graphs_persisted
+                .store(s.hnsw.get().is_some(), Ordering::Relaxed);
+        } else if !s.graphs_persisted.load(Ordering::Relaxed) {
+            if let Some(g) = s.hnsw.get() {
+                persist::write_hnsw(dir, s.id, &s.data, g)?;
+                s.graphs_persisted.store(true, Ordering::Relaxed);
+            }
+        }
         Ok(())
     }
 

@@ -116,6 +116,8 @@ pub struct Database {
     /// `<storage>/collections`, when persistent.
     root: Option<PathBuf>,
     collections: RwLock<BTreeMap<String, Arc<Collection>>>,
+    /// Collections whose files could not be loaded, with the reason (their files are kept).
+    failed: RwLock<BTreeMap<String, String>>,
     /// Alias → collection name.
     aliases: RwLock<BTreeMap<String, String>>,
     /// Serialises alias changes (and their file).
@@ -174,6 +176,7 @@ impl Database {
                 options,
                 root: None,
                 collections: RwLock::new(BTreeMap::new()),
+                failed: RwLock::new(BTreeMap::new()),
                 aliases: RwLock::new(BTreeMap::new()),
                 alias_writer: Mutex::new(()),
                 _lock: None,
@@ -200,12 +203,12 @@ impl Database {
                 dir.display()
             )));
         }
-        let mut collections = BTreeMap::new();
         let mut entries: Vec<_> = fs::read_dir(&root)
             .map_err(io_err(&root))?
             .collect::<std::io::Result<_>>()
             .map_err(io_err(&root))?;
         entries.sort_by_key(|e| e.file_name());
+        let mut names = Vec::new();
         for entry in entries {
             let path = entry.path();
             let Some(name) = entry.file_name().to_str().map(str::to_string) else {
@@ -218,15 +221,35 @@ impl Database {
                 fs::remove_dir_all(&path).map_err(io_err(&path))?;
                 continue;
             }
-            if !path.is_dir() {
-                continue;
+            if path.is_dir() {
+                names.push((name, path));
             }
-            let c = Collection::open(&name, &path, options.checkpoint_wal_bytes)?;
-            let c = Arc::new(c);
-            if options.background_optimizer {
-                crate::optimizer::spawn(&c);
+        }
+        // collections load side by side; one that cannot be loaded is reported and skipped,
+        // the others open
+        let opened: Vec<_> = {
+            use rayon::prelude::*;
+            names
+                .par_iter()
+                .map(|(name, path)| Collection::open(name, path, options.checkpoint_wal_bytes))
+                .collect()
+        };
+        let mut collections = BTreeMap::new();
+        let mut failed = BTreeMap::new();
+        for ((name, path), c) in names.into_iter().zip(opened) {
+            match c {
+                Ok(c) => {
+                    let c = Arc::new(c);
+                    if options.background_optimizer {
+                        crate::optimizer::spawn(&c);
+                    }
+                    collections.insert(name, c);
+                }
+                Err(e) => {
+                    tracing::error!(collection = %name, path = %path.display(), error = %e, "collection could not be loaded; the others are served");
+                    failed.insert(name, e.to_string());
+                }
             }
-            collections.insert(name, c);
         }
         fsync_dir(&root)?;
         let aliases_path = dir.join(ALIASES_FILE);
@@ -243,6 +266,7 @@ impl Database {
             options,
             root: Some(root),
             collections: RwLock::new(collections),
+            failed: RwLock::new(failed),
             aliases: RwLock::new(aliases),
             alias_writer: Mutex::new(()),
             _lock: Some(lock),
@@ -273,7 +297,7 @@ impl Database {
             }
         }
         let mut map = self.collections.write();
-        if map.contains_key(name) {
+        if map.contains_key(name) || self.failed.read().contains_key(name) {
             return Err(EngineError::AlreadyExists(name.to_string()));
         }
         if self.aliases.read().contains_key(name) {
@@ -322,9 +346,12 @@ impl Database {
     /// Deletes a collection and its files; returns whether it existed.
     pub fn delete_collection(&self, name: &str) -> Result<bool> {
         let mut map = self.collections.write();
-        if !map.contains_key(name) {
+        let Some(c) = map.get(name).cloned() else {
             return Ok(false);
-        }
+        };
+        // wait for a running optimizer step or flush, then refuse further writes, so that
+        // nothing writes into the directory once it is gone (or reused by a new collection)
+        c.close();
         if let Some(root) = &self.root {
             let dir = root.join(name);
             let grave = root.join(format!(".deleted-{}", uuid::Uuid::new_v4()));
@@ -358,11 +385,29 @@ impl Database {
         if let Some(c) = map.get(name) {
             return Ok(c.clone());
         }
-        self.aliases
+        if let Some(c) = self
+            .aliases
             .read()
             .get(name)
             .and_then(|target| map.get(target).cloned())
-            .ok_or_else(|| EngineError::CollectionNotFound(name.to_string()))
+        {
+            return Ok(c);
+        }
+        match self.failed.read().get(name) {
+            Some(why) => Err(EngineError::StorageUnavailable(format!(
+                "Service internal error: collection `{name}` could not be loaded: {why}"
+            ))),
+            None => Err(EngineError::CollectionNotFound(name.to_string())),
+        }
+    }
+
+    /// Collections that could not be loaded at start, with the reason.
+    pub fn failed_collections(&self) -> Vec<(String, String)> {
+        self.failed
+            .read()
+            .iter()
+            .map(|(n, w)| (n.clone(), w.clone()))
+            .collect()
     }
 
     /// Whether a collection (not an alias) of this name exists.

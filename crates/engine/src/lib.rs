@@ -24,6 +24,7 @@ mod config;
 mod database;
 mod error;
 mod optimizer;
+mod persist;
 mod query;
 mod read;
 mod segment;

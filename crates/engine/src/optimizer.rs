@@ -102,8 +102,16 @@ impl Collection {
         // one optimizer at a time per collection (the background thread and `optimize` callers)
         let _one = self.optimizer_lock.lock();
         self.optimizing.store(true, Ordering::Relaxed);
+        if self.stop.load(Ordering::Relaxed) {
+            return false;
+        }
         let did = self.seal() || self.index_one() || self.vacuum_or_merge();
         self.optimizing.store(false, Ordering::Relaxed);
+        if self.wants_flush() {
+            if let Err(e) = self.flush() {
+                tracing::error!(collection = %self.name(), error = %e, "flush failed; the log keeps growing");
+            }
+        }
         did
     }
 
@@ -140,7 +148,9 @@ impl Collection {
         let fresh = segs.appendable.empty_like();
         let full = std::mem::replace(&mut segs.appendable, fresh);
         tracing::debug!(collection = %self.name(), points = full.len(), "segment sealed");
-        segs.sealed.push(Arc::new(Sealed::new(full)));
+        let id = self.next_segment_id.fetch_add(1, Ordering::Relaxed);
+        segs.sealed.push(Arc::new(Sealed::new(id, full)));
+        self.segments_changed.store(true, Ordering::Relaxed);
         true
     }
 
@@ -245,6 +255,9 @@ impl Collection {
         let started = std::time::Instant::now();
         let indexes = self.build_indexes(&target.data);
         let _ = target.hnsw.set(indexes);
+        if let Err(e) = self.persist_segment(&target) {
+            tracing::error!(collection = %self.name(), error = %e, "could not write a segment's graph files; it is rebuilt at the next start");
+        }
         tracing::debug!(collection = %self.name(), points = target.data.len(), secs = started.elapsed().as_secs_f64(), "segment indexed");
         true
     }
@@ -290,7 +303,7 @@ impl Collection {
             let _ = index.create_field(&field, kind, points);
         }
         let indexes = self.build_indexes(&merged);
-        let sealed = Sealed::new(merged);
+        let sealed = Sealed::new(self.next_segment_id.fetch_add(1, Ordering::Relaxed), merged);
         let _ = sealed.hnsw.set(indexes);
         // swap: points deleted from the sources meanwhile are deleted from the result too
         let _w = self.writer.lock();
@@ -305,6 +318,7 @@ impl Collection {
         segs.sealed
             .retain(|s| !chosen.iter().any(|c| Arc::ptr_eq(c, s)));
         segs.sealed.push(Arc::new(sealed));
+        self.segments_changed.store(true, Ordering::Relaxed);
         tracing::debug!(collection = %self.name(), sources = chosen.len(), "segments merged");
         true
     }
@@ -313,6 +327,7 @@ impl Collection {
 /// Runs the optimizer of a collection on a background thread until the collection is dropped
 /// or stopped.
 pub(crate) fn spawn(c: &Arc<Collection>) {
+    c.background.store(true, Ordering::Relaxed);
     let weak: Weak<Collection> = Arc::downgrade(c);
     let name = c.name().to_string();
     let spawned = std::thread::Builder::new()

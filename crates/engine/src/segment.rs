@@ -11,11 +11,62 @@ use rvdb_filter::{Filter, Payload, PayloadIndex, PointId};
 
 use crate::types::NamedVectors;
 
+/// Where a column's values live: in memory (the appendable segment, segments built since the
+/// start) or in a memory-mapped segment file (sealed segments loaded at start).
+#[derive(Clone)]
+pub(crate) enum Values {
+    Owned(Vec<f32>),
+    /// `len` f32 values at byte `offset` of the mapped file (offset a multiple of 4).
+    Mapped {
+        map: crate::persist::Mapped,
+        offset: usize,
+        len: usize,
+    },
+}
+
+impl Default for Values {
+    fn default() -> Self {
+        Values::Owned(Vec::new())
+    }
+}
+
+impl std::fmt::Debug for Values {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Values::Owned(v) => write!(f, "Owned({} values)", v.len()),
+            Values::Mapped { len, .. } => write!(f, "Mapped({len} values)"),
+        }
+    }
+}
+
+impl Values {
+    pub(crate) fn as_slice(&self) -> &[f32] {
+        match self {
+            Values::Owned(v) => v,
+            Values::Mapped { map, offset, len } => {
+                bytemuck::cast_slice(&map[*offset..*offset + len * 4])
+            }
+        }
+    }
+
+    /// The values as an owned, growable vector (a mapped column is copied first; only the
+    /// appendable segment, which is never mapped, is written to in practice).
+    fn owned(&mut self) -> &mut Vec<f32> {
+        if let Values::Mapped { .. } = self {
+            *self = Values::Owned(self.as_slice().to_vec());
+        }
+        match self {
+            Values::Owned(v) => v,
+            Values::Mapped { .. } => unreachable!("just converted"),
+        }
+    }
+}
+
 /// The vectors of one vector space, row-major; absent vectors are zero rows marked absent.
 #[derive(Debug, Default)]
 pub(crate) struct Column {
     dim: Option<usize>,
-    data: Vec<f32>,
+    data: Values,
     present: Vec<bool>,
     /// How many rows have a vector (so "all present" is O(1)).
     present_count: usize,
@@ -28,7 +79,23 @@ impl Column {
 
     /// All rows, `len * dim` values.
     pub(crate) fn data(&self) -> &[f32] {
-        &self.data
+        self.data.as_slice()
+    }
+
+    /// Which rows have a vector.
+    pub(crate) fn present(&self) -> &[bool] {
+        &self.present
+    }
+
+    /// A column read back from a segment file.
+    pub(crate) fn from_parts(dim: Option<usize>, data: Values, present: Vec<bool>) -> Column {
+        let present_count = present.iter().filter(|&&p| p).count();
+        Column {
+            dim,
+            data,
+            present,
+            present_count,
+        }
     }
 
     pub(crate) fn is_present(&self, row: usize) -> bool {
@@ -42,23 +109,24 @@ impl Column {
 
     pub(crate) fn get(&self, row: usize) -> Option<&[f32]> {
         let d = self.dim?;
-        self.present[row].then(|| &self.data[row * d..(row + 1) * d])
+        self.present[row].then(|| &self.data()[row * d..(row + 1) * d])
     }
 
     /// The first vector of a space fixes its dimension; earlier rows were absent and zero-width.
     fn fix_dim(&mut self, v: Option<&[f32]>) {
         if let (Some(v), None) = (v, self.dim) {
             self.dim = Some(v.len());
-            self.data = vec![0.0; self.present.len() * v.len()];
+            self.data = Values::Owned(vec![0.0; self.present.len() * v.len()]);
         }
     }
 
     fn push(&mut self, v: Option<&[f32]>) {
         self.fix_dim(v);
         let d = self.dim.unwrap_or(0);
+        let data = self.data.owned();
         match v {
-            Some(v) => self.data.extend_from_slice(v),
-            None => self.data.resize(self.data.len() + d, 0.0),
+            Some(v) => data.extend_from_slice(v),
+            None => data.resize(data.len() + d, 0.0),
         }
         self.present.push(v.is_some());
         self.present_count += usize::from(v.is_some());
@@ -67,9 +135,10 @@ impl Column {
     fn set(&mut self, row: usize, v: Option<&[f32]>) {
         self.fix_dim(v);
         let d = self.dim.unwrap_or(0);
+        let data = self.data.owned();
         match v {
-            Some(v) => self.data[row * d..(row + 1) * d].copy_from_slice(v),
-            None => self.data[row * d..(row + 1) * d].fill(0.0),
+            Some(v) => data[row * d..(row + 1) * d].copy_from_slice(v),
+            None => data[row * d..(row + 1) * d].fill(0.0),
         }
         self.present_count =
             self.present_count + usize::from(v.is_some()) - usize::from(self.present[row]);
@@ -79,10 +148,11 @@ impl Column {
     fn swap_remove(&mut self, row: usize) {
         let d = self.dim.unwrap_or(0);
         let last = self.present.len() - 1;
+        let data = self.data.owned();
         if row != last {
-            self.data.copy_within(last * d..(last + 1) * d, row * d);
+            data.copy_within(last * d..(last + 1) * d, row * d);
         }
-        self.data.truncate(last * d);
+        data.truncate(last * d);
         self.present_count -= usize::from(self.present[row]);
         self.present.swap_remove(row);
     }
@@ -123,6 +193,40 @@ impl Segment {
         self.ids.len()
     }
 
+    /// A segment read back from its file (payload indexes are built by the caller).
+    pub(crate) fn from_parts(
+        columns: BTreeMap<String, Column>,
+        ids: Vec<PointId>,
+        versions: Vec<u64>,
+        payloads: Vec<Payload>,
+    ) -> Segment {
+        let index = ids
+            .iter()
+            .enumerate()
+            .map(|(r, id)| (*id, r as u32))
+            .collect();
+        Segment {
+            columns,
+            ids,
+            versions,
+            payloads,
+            index,
+            payload_index: PayloadIndex::default(),
+        }
+    }
+
+    pub(crate) fn ids(&self) -> &[PointId] {
+        &self.ids
+    }
+
+    pub(crate) fn versions(&self) -> &[u64] {
+        &self.versions
+    }
+
+    pub(crate) fn payloads(&self) -> &[Payload] {
+        &self.payloads
+    }
+
     /// An empty segment with the same vector spaces (and their fixed dimensions) and the same
     /// indexed payload fields.
     pub(crate) fn empty_like(&self) -> Segment {
@@ -155,7 +259,7 @@ impl Segment {
             .entry(name.to_string())
             .or_insert_with(|| Column {
                 dim,
-                data: vec![0.0; rows * dim.unwrap_or(0)],
+                data: Values::Owned(vec![0.0; rows * dim.unwrap_or(0)]),
                 present: vec![false; rows],
                 present_count: 0,
             });

@@ -17,6 +17,12 @@ use crate::segment::Segment;
 
 /// An immutable segment with tombstones and (once built) its vector indexes.
 pub(crate) struct Sealed {
+    /// Names its directory (`segments/<id>`) and its entry in `state.bin`.
+    pub(crate) id: u64,
+    /// Its directory has been written (rows and vectors).
+    pub(crate) persisted: AtomicBool,
+    /// Its graph files have been written.
+    pub(crate) graphs_persisted: AtomicBool,
     /// Immutable rows (its own payload index is moved out into `index`).
     pub(crate) data: Segment,
     /// Payload indexes of these rows (fields come and go with index create/delete).
@@ -28,10 +34,13 @@ pub(crate) struct Sealed {
 }
 
 impl Sealed {
-    pub(crate) fn new(mut data: Segment) -> Sealed {
+    pub(crate) fn new(id: u64, mut data: Segment) -> Sealed {
         let n = data.len();
         let index = data.take_payload_index();
         Sealed {
+            id,
+            persisted: AtomicBool::new(false),
+            graphs_persisted: AtomicBool::new(false),
             index: RwLock::new(index),
             deleted: (0..n).map(|_| AtomicBool::new(false)).collect(),
             live: AtomicUsize::new(n),

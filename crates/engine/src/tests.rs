@@ -278,12 +278,9 @@ fn everything_acknowledged_survives_reopen_with_and_without_checkpoints() {
                 .count();
             assert!(
                 wal_files <= 2,
-                "old log files are removed after a checkpoint: {wal_files}"
+                "old log files are removed after a flush: {wal_files}"
             );
-            assert!(dir
-                .path()
-                .join("store/collections/a/checkpoint.bin")
-                .exists());
+            assert!(dir.path().join("store/collections/a/state.bin").exists());
         }
     }
 }
@@ -743,4 +740,171 @@ fn filtered_recall_holds_for_every_filter_kind() {
         // tolerance: filtered HNSW may miss a few of the exact top-10
         assert!(recall >= 0.9, "{name}: recall@10 {recall}");
     }
+}
+
+fn dir_bytes(path: &Path) -> u64 {
+    let mut total = 0;
+    for e in std::fs::read_dir(path).unwrap() {
+        let e = e.unwrap();
+        let m = e.metadata().unwrap();
+        total += if m.is_dir() {
+            dir_bytes(&e.path())
+        } else {
+            m.len()
+        };
+    }
+    total
+}
+
+fn segment_ids(coll_dir: &Path) -> Vec<u64> {
+    let mut ids: Vec<u64> = std::fs::read_dir(coll_dir.join("segments"))
+        .unwrap()
+        .filter_map(|e| e.unwrap().file_name().to_str()?.parse().ok())
+        .collect();
+    ids.sort();
+    ids
+}
+
+#[test]
+fn sealed_segments_reopen_from_their_files_with_their_graphs() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = DatabaseOptions {
+        background_optimizer: false,
+        ..DatabaseOptions::persistent(dir.path())
+    };
+    let (before, hits_before) = {
+        let db = Database::open(opts.clone()).unwrap();
+        let c = sealed_collection(&db, "r", Distance::Cosine, 1500, 8);
+        c.create_index("g", crate::PayloadSchemaType::Integer).unwrap();
+        c.delete(vec![PointId::Num(3), PointId::Num(1400)]).unwrap();
+        c.optimize();
+        let info = c.info();
+        assert!(info.segments_count > 2);
+        assert_eq!(info.status, "green");
+        let req = SearchRequest::new(vec![0.3; 8], 10);
+        (snapshot(&db), c.search(&req).unwrap())
+    };
+    let coll = dir.path().join("collections/r");
+    let ids = segment_ids(&coll);
+    assert!(ids.len() >= 2, "segments on disk: {ids:?}");
+    for id in &ids {
+        let seg = coll.join("segments").join(id.to_string());
+        assert!(seg.join("segment.bin").exists() && seg.join("vectors-0.bin").exists());
+        assert!(seg.join("hnsw-0.bin").exists(), "graph of segment {id}");
+    }
+    let db = Database::open(opts).unwrap();
+    assert_eq!(snapshot(&db), before);
+    let c = db.collection("r").unwrap();
+    let info = c.info();
+    // the graphs were read back: nothing left to build
+    assert_eq!(info.status, "green");
+    assert!(info.indexed_vectors_count > 0);
+    let req = SearchRequest::new(vec![0.3; 8], 10);
+    let hits: Vec<PointId> = c.search(&req).unwrap().iter().map(|h| h.id).collect();
+    assert_eq!(hits, hits_before.iter().map(|h| h.id).collect::<Vec<_>>());
+    // the payload index is there again
+    assert_eq!(info.payload_schema.len(), 1);
+    assert!(info.payload_schema[0].points > 1000);
+}
+
+#[test]
+fn a_damaged_segment_is_quarantined_and_the_rest_still_opens() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = DatabaseOptions {
+        background_optimizer: false,
+        ..DatabaseOptions::persistent(dir.path())
+    };
+    {
+        let db = Database::open(opts.clone()).unwrap();
+        sealed_collection(&db, "r", Distance::Euclid, 900, 8).optimize();
+        db.create_collection("ok", CollectionConfig::with_dim(Distance::Dot, 2))
+            .unwrap();
+        db.collection("ok")
+            .unwrap()
+            .upsert(vec![p(1, &[1.0, 2.0], json!({}))])
+            .unwrap();
+    }
+    let coll = dir.path().join("collections/r");
+    let ids = segment_ids(&coll);
+    let victim = coll.join(format!("segments/{}/vectors-0.bin", ids[0]));
+    let mut bytes = std::fs::read(&victim).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x40;
+    std::fs::write(&victim, bytes).unwrap();
+
+    let db = Database::open(opts.clone()).unwrap();
+    let c = db.collection("r").unwrap();
+    let info = c.info();
+    assert_eq!(info.status, "red");
+    assert!(info.points_count < 900 && info.points_count > 0);
+    assert!(coll.join("quarantine").read_dir().unwrap().count() == 1);
+    assert_eq!(db.collection("ok").unwrap().points_count(), 1);
+    // writes still work
+    c.upsert(vec![p(5000, &[0.0; 8], json!({}))]).unwrap();
+    drop(db);
+
+    // a state file that does not check out fails that collection only
+    let state = dir.path().join("collections/ok/state.bin");
+    if !state.exists() {
+        let db = Database::open(opts.clone()).unwrap();
+        db.collection("ok").unwrap().optimize();
+        let _g = db.collection("ok").unwrap();
+        let c = db.collection("ok").unwrap();
+        let _o = c.optimizer_lock.lock();
+        c.flush().unwrap();
+    }
+    let mut bytes = std::fs::read(&state).unwrap();
+    bytes[12] ^= 1;
+    std::fs::write(&state, bytes).unwrap();
+    let db = Database::open(opts).unwrap();
+    assert!(db.collection("r").is_ok());
+    let err = db.collection("ok").err().unwrap().to_string();
+    assert!(err.contains("could not be loaded"), "{err}");
+    assert_eq!(db.failed_collections().len(), 1);
+}
+
+#[test]
+fn vacuum_gives_disk_space_back_and_leftovers_are_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = DatabaseOptions {
+        background_optimizer: false,
+        ..DatabaseOptions::persistent(dir.path())
+    };
+    let db = Database::open(opts.clone()).unwrap();
+    let mut cfg = CollectionConfig::with_dim(Distance::Euclid, 64);
+    cfg.settings.insert(
+        "optimizers_config".into(),
+        json!({"indexing_threshold": 1000, "vacuum_min_vector_number": 100}),
+    );
+    db.create_collection("v", cfg).unwrap();
+    let c = db.collection("v").unwrap();
+    for chunk in (0..6000u64).collect::<Vec<_>>().chunks(500) {
+        c.upsert(
+            chunk
+                .iter()
+                .map(|&i| p(i, &[i as f32; 64], json!({"i": i})))
+                .collect(),
+        )
+        .unwrap();
+        c.optimize();
+    }
+    c.optimize();
+    let coll = dir.path().join("collections/v");
+    let full = dir_bytes(&coll.join("segments"));
+    c.delete((0..5000).map(PointId::Num).collect()).unwrap();
+    c.optimize();
+    let after = dir_bytes(&coll.join("segments"));
+    assert!(
+        after * 3 < full,
+        "segments used {full} bytes, {after} after deleting 5/6 of the points"
+    );
+    assert_eq!(c.points_count(), 1000);
+    drop(c);
+    drop(db);
+    // leftovers of an interrupted flush are removed at the next start
+    std::fs::create_dir_all(coll.join("segments/.tmp-99")).unwrap();
+    std::fs::create_dir_all(coll.join("segments/98")).unwrap();
+    let db = Database::open(opts).unwrap();
+    assert_eq!(db.collection("v").unwrap().points_count(), 1000);
+    assert!(!coll.join("segments/.tmp-99").exists() && !coll.join("segments/98").exists());
 }

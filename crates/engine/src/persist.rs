@@ -1,0 +1,526 @@
+//! Segment files and the collection state file: what a collection keeps on disk besides its
+//! write-ahead log. Byte formats (little-endian; strings, ids, vectors and payloads as in
+//! `codec.rs`):
+//!
+//! `segments/<id>/segment.bin` — one sealed segment's rows, immutable once written:
+//! magic `RVDBSEG1`, then a checksummed block (`crc32c: u32` + body) whose body is
+//! `version: u32` (1), `segment_id: u64`, `rows: u64`, `spaces: u32` × (name string,
+//! `dim: u32` with `u32::MAX` = unknown, presence bitmap of `ceil(rows / 8)` bytes, bit `r % 8`
+//! of byte `r / 8` set when row `r` has a vector), then `rows` ids, `rows` × `version: u64`,
+//! `rows` payloads.
+//!
+//! `segments/<id>/vectors-<k>.bin` — the vectors of the k-th space (in name order) of that
+//! segment, memory-mapped at load: a 64-byte header (magic `RVDBVEC1`, `version: u32` (1),
+//! `dim: u32`, `rows: u64`, `crc32c: u32` of the data, `crc32c: u32` of header bytes 0..28, zero
+//! padding), then `rows × dim` f32 (absent vectors are zero rows).
+//!
+//! `segments/<id>/hnsw-<k>.bin` — that space's HNSW graph (`rvdb_index` byte format, which
+//! carries its own checksum). Optional: written once the optimizer has built it; a missing or
+//! damaged graph file is rebuilt, never trusted.
+//!
+//! `state.bin` — which segments make the collection as of one log sequence number: magic
+//! `RVDBSTA1`, then a checksummed block whose body is `version: u32` (1), `seq: u64` (every
+//! operation up to it is reflected, none after), `next_segment_id: u64`, `segments: u32` ×
+//! (`segment_id: u64`, `rows: u64`, tombstone bitmap of `ceil(rows / 8)` bytes), then the
+//! appendable segment's rows: `spaces: u32` × (name string, `dim: u32`), `count: u64`, `count` ×
+//! (id, `version: u64`, named vectors, payload).
+//!
+//! Commit protocol: a segment directory is written as `segments/.tmp-<id>` (every file fsynced,
+//! the directory fsynced), renamed to `segments/<id>` and `segments/` fsynced; only then can a
+//! `state.bin` name it. `state.bin` is replaced atomically (temporary file, fsync, rename,
+//! directory fsync). The log is truncated only up to the `seq` of a durable `state.bin`. At
+//! start, segment directories that `state.bin` does not name are leftovers (of a flush that did
+//! not finish, or of segments merged away) and are removed.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write;
+use std::ops::Deref;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rvdb_filter::{Payload, PointId};
+use rvdb_index::HnswIndex;
+use rvdb_storage::StorageError;
+
+use crate::codec::{Reader, Writer};
+use crate::segment::{Column, Segment, Values};
+use crate::segments::Sealed;
+use crate::{EngineError, Result};
+
+#[cfg(target_endian = "big")]
+compile_error!("segment files store f32 values little-endian and are mapped as they are");
+
+pub(crate) const SEGMENTS_DIR: &str = "segments";
+pub(crate) const STATE_FILE: &str = "state.bin";
+pub(crate) const QUARANTINE_DIR: &str = "quarantine";
+const SEGMENT_FILE: &str = "segment.bin";
+const SEGMENT_MAGIC: &[u8; 8] = b"RVDBSEG1";
+const VECTORS_MAGIC: &[u8; 8] = b"RVDBVEC1";
+const STATE_MAGIC: &[u8; 8] = b"RVDBSTA1";
+const VECTORS_HEADER: usize = 64;
+const FORMAT_VERSION: u32 = 1;
+
+fn vectors_file(k: usize) -> String {
+    format!("vectors-{k}.bin")
+}
+
+fn hnsw_file(k: usize) -> String {
+    format!("hnsw-{k}.bin")
+}
+
+pub(crate) fn segment_dir(collection_dir: &Path, id: u64) -> PathBuf {
+    collection_dir.join(SEGMENTS_DIR).join(id.to_string())
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> EngineError + '_ {
+    move |source| {
+        EngineError::Storage(StorageError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+}
+
+fn corrupt(path: &Path, reason: impl Into<String>) -> EngineError {
+    EngineError::Corrupt {
+        what: path.display().to_string(),
+        reason: reason.into(),
+    }
+}
+
+/// A read-only view of a whole file: memory-mapped, or (empty files) owned bytes.
+#[derive(Clone)]
+pub(crate) struct Mapped(Arc<MappedInner>);
+
+enum MappedInner {
+    Map(memmap2::Mmap),
+    Empty,
+}
+
+impl Deref for Mapped {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match &*self.0 {
+            MappedInner::Map(m) => m,
+            MappedInner::Empty => &[],
+        }
+    }
+}
+
+/// Maps a file read-only.
+pub(crate) fn map_file(path: &Path) -> Result<Mapped> {
+    let file = fs::File::open(path).map_err(io_err(path))?;
+    let len = file.metadata().map_err(io_err(path))?.len();
+    if len == 0 {
+        return Ok(Mapped(Arc::new(MappedInner::Empty)));
+    }
+    // SAFETY: segment files are immutable once renamed into place: nothing writes to them
+    // while mapped (they are replaced by new files, never modified in place). A file truncated
+    // by another process would fault on access; that is outside what we defend against.
+    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io_err(path))?;
+    Ok(Mapped(Arc::new(MappedInner::Map(map))))
+}
+
+/// Creates `path`, writes `parts` and fsyncs it.
+fn write_new(path: &Path, parts: &[&[u8]]) -> Result<()> {
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(io_err(path))?;
+    for p in parts {
+        f.write_all(p).map_err(io_err(path))?;
+    }
+    f.sync_all().map_err(io_err(path))
+}
+
+fn bitmap(bits: impl ExactSizeIterator<Item = bool>) -> Vec<u8> {
+    let mut out = vec![0u8; bits.len().div_ceil(8)];
+    for (i, b) in bits.enumerate() {
+        if b {
+            out[i / 8] |= 1 << (i % 8);
+        }
+    }
+    out
+}
+
+fn unbitmap(bytes: &[u8], n: usize) -> Vec<bool> {
+    (0..n).map(|i| bytes[i / 8] & (1 << (i % 8)) != 0).collect()
+}
+
+fn vectors_header(dim: usize, rows: usize, data: &[u8]) -> [u8; VECTORS_HEADER] {
+    let mut h = [0u8; VECTORS_HEADER];
+    h[..8].copy_from_slice(VECTORS_MAGIC);
+    h[8..12].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+    h[12..16].copy_from_slice(&(dim as u32).to_le_bytes());
+    h[16..24].copy_from_slice(&(rows as u64).to_le_bytes());
+    h[24..28].copy_from_slice(&crc32c::crc32c(data).to_le_bytes());
+    let hcrc = crc32c::crc32c(&h[..28]);
+    h[28..32].copy_from_slice(&hcrc.to_le_bytes());
+    h
+}
+
+fn encode_segment(id: u64, seg: &Segment) -> Vec<u8> {
+    let n = seg.len();
+    let mut w = Writer::default();
+    w.u32(FORMAT_VERSION);
+    w.u64(id);
+    w.u64(n as u64);
+    let cols: Vec<(&str, &Column)> = seg.columns().collect();
+    w.len(cols.len());
+    for (name, c) in &cols {
+        w.str(name);
+        w.u32(c.dim().map_or(u32::MAX, |d| d as u32));
+        w.0.extend_from_slice(&bitmap(c.present().iter().copied()));
+    }
+    for id in seg.ids() {
+        w.id(*id);
+    }
+    for v in seg.versions() {
+        w.u64(*v);
+    }
+    for p in seg.payloads() {
+        w.payload(p);
+    }
+    let mut out = SEGMENT_MAGIC.to_vec();
+    out.extend_from_slice(&rvdb_storage::checksummed(&w.0));
+    out
+}
+
+/// Writes a sealed segment's directory (rows, vectors and, when built, its graphs) and renames
+/// it into place.
+pub(crate) fn write_segment(
+    collection_dir: &Path,
+    id: u64,
+    seg: &Segment,
+    hnsw: Option<&BTreeMap<String, HnswIndex>>,
+) -> Result<()> {
+    let segments = collection_dir.join(SEGMENTS_DIR);
+    fs::create_dir_all(&segments).map_err(io_err(&segments))?;
+    let tmp = segments.join(format!(".tmp-{id}"));
+    if tmp.exists() {
+        fs::remove_dir_all(&tmp).map_err(io_err(&tmp))?;
+    }
+    let result = (|| -> Result<()> {
+        fs::create_dir(&tmp).map_err(io_err(&tmp))?;
+        write_new(&tmp.join(SEGMENT_FILE), &[&encode_segment(id, seg)])?;
+        for (k, (name, c)) in seg.columns().enumerate() {
+            let data: &[u8] = bytemuck::cast_slice(c.data());
+            let header = vectors_header(c.dim().unwrap_or(0), seg.len(), data);
+            write_new(&tmp.join(vectors_file(k)), &[&header, data])?;
+            if let Some(g) = hnsw.and_then(|h| h.get(name)) {
+                write_new(&tmp.join(hnsw_file(k)), &[&g.to_bytes()])?;
+            }
+        }
+        rvdb_storage::fsync_dir(&tmp)?;
+        let dest = segments.join(id.to_string());
+        fs::rename(&tmp, &dest).map_err(io_err(&dest))?;
+        rvdb_storage::fsync_dir(&segments)?;
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = fs::remove_dir_all(&tmp);
+    }
+    result
+}
+
+/// Adds the graphs of an already written segment (each file replaced atomically).
+pub(crate) fn write_hnsw(
+    collection_dir: &Path,
+    id: u64,
+    seg: &Segment,
+    hnsw: &BTreeMap<String, HnswIndex>,
+) -> Result<()> {
+    let dir = segment_dir(collection_dir, id);
+    for (k, (name, _)) in seg.columns().enumerate() {
+        if let Some(g) = hnsw.get(name) {
+            rvdb_storage::atomic_write(&dir.join(hnsw_file(k)), &g.to_bytes())?;
+        }
+    }
+    Ok(())
+}
+
+/// A segment read back from its directory.
+pub(crate) struct LoadedSegment {
+    pub(crate) data: Segment,
+    /// The graphs, when every space with vectors has a valid one.
+    pub(crate) hnsw: Option<BTreeMap<String, HnswIndex>>,
+}
+
+/// Loads a segment directory: rows decoded, vectors mapped (and their checksum verified), graphs
+/// loaded when present and valid.
+pub(crate) fn load_segment(collection_dir: &Path, id: u64, rows: u64) -> Result<LoadedSegment> {
+    let dir = segment_dir(collection_dir, id);
+    let path = dir.join(SEGMENT_FILE);
+    let bytes = fs::read(&path).map_err(io_err(&path))?;
+    let body = bytes
+        .strip_prefix(SEGMENT_MAGIC.as_slice())
+        .ok_or_else(|| corrupt(&path, "bad magic"))?;
+    let body =
+        rvdb_storage::verify_checksummed(body).ok_or_else(|| corrupt(&path, "checksum mismatch"))?;
+    let at = |e: EngineError| match e {
+        EngineError::Corrupt { reason, .. } => corrupt(&path, reason),
+        e => e,
+    };
+    let mut r = Reader::new(body, "segment file");
+    let version = r.u32().map_err(at)?;
+    if version != FORMAT_VERSION {
+        return Err(corrupt(&path, format!("unknown format version {version}")));
+    }
+    let (file_id, n) = (r.u64().map_err(at)?, r.u64().map_err(at)?);
+    if file_id != id || n != rows {
+        return Err(corrupt(
+            &path,
+            format!("holds segment {file_id} with {n} rows; the state names segment {id} with {rows}"),
+        ));
+    }
+    let n = n as usize;
+    let spaces = r.count().map_err(at)?;
+    let mut meta = Vec::new();
+    for _ in 0..spaces {
+        let name = r.str().map_err(at)?;
+        let dim = match r.u32().map_err(at)? {
+            u32::MAX => None,
+            d => Some(d as usize),
+        };
+        let present = unbitmap(r.take(n.div_ceil(8)).map_err(at)?, n);
+        meta.push((name, dim, present));
+    }
+    let mut ids = Vec::with_capacity(n);
+    for _ in 0..n {
+        ids.push(r.id().map_err(at)?);
+    }
+    let mut versions = Vec::with_capacity(n);
+    for _ in 0..n {
+        versions.push(r.u64().map_err(at)?);
+    }
+    let mut payloads: Vec<Payload> = Vec::with_capacity(n);
+    for _ in 0..n {
+        payloads.push(r.payload().map_err(at)?);
+    }
+    r.finish().map_err(at)?;
+
+    let mut columns = BTreeMap::new();
+    let mut graphs = BTreeMap::new();
+    let mut all_graphs = true;
+    for (k, (name, dim, present)) in meta.into_iter().enumerate() {
+        let vpath = dir.join(vectors_file(k));
+        let map = map_file(&vpath)?;
+        let d = dim.unwrap_or(0);
+        let data_len = n * d * 4;
+        if map.len() != VECTORS_HEADER + data_len {
+            return Err(corrupt(
+                &vpath,
+                format!("{} bytes, expected {}", map.len(), VECTORS_HEADER + data_len),
+            ));
+        }
+        let data = &map[VECTORS_HEADER..];
+        if map[..VECTORS_HEADER] != vectors_header(d, n, data) {
+            return Err(corrupt(&vpath, "header or checksum mismatch"));
+        }
+        let values = if (map.as_ptr() as usize + VECTORS_HEADER) % 4 == 0 {
+            Values::Mapped {
+                map: map.clone(),
+                offset: VECTORS_HEADER,
+                len: n * d,
+            }
+        } else {
+            Values::Owned(bytemuck::pod_collect_to_vec(data))
+        };
+        if dim.is_some() && present.iter().any(|&p| p) {
+            let gpath = dir.join(hnsw_file(k));
+            match fs::read(&gpath) {
+                Ok(bytes) => match HnswIndex::from_bytes(&bytes) {
+                    Ok(g) if g.len() == n => {
+                        graphs.insert(name.clone(), g);
+                    }
+                    Ok(_) | Err(_) => {
+                        tracing::warn!(path = %gpath.display(), "graph file is damaged; it will be rebuilt");
+                        all_graphs = false;
+                    }
+                },
+                Err(_) => all_graphs = false,
+            }
+        }
+        columns.insert(name, Column::from_parts(dim, values, present));
+    }
+    let data = Segment::from_parts(columns, ids, versions, payloads);
+    Ok(LoadedSegment {
+        data,
+        hnsw: all_graphs.then_some(graphs),
+    })
+}
+
+/// What `state.bin` says.
+pub(crate) struct State {
+    pub(crate) seq: u64,
+    pub(crate) next_segment_id: u64,
+    /// (segment id, rows, tombstones).
+    pub(crate) segments: Vec<(u64, u64, Vec<bool>)>,
+    pub(crate) appendable: Segment,
+}
+
+/// Writes the rows of a segment (the appendable one) in the state file's layout.
+fn encode_rows(w: &mut Writer, seg: &Segment) {
+    let cols: Vec<(&str, &Column)> = seg.columns().collect();
+    w.len(cols.len());
+    for (name, c) in &cols {
+        w.str(name);
+        w.u32(c.dim().map_or(u32::MAX, |d| d as u32));
+    }
+    w.u64(seg.len() as u64);
+    for r in 0..seg.len() {
+        w.id(seg.id(r));
+        w.u64(seg.version(r));
+        w.vectors(&seg.vectors(r));
+        w.payload(seg.payload(r));
+    }
+}
+
+fn decode_rows(r: &mut Reader) -> Result<Segment> {
+    let n_spaces = r.count()?;
+    let mut spaces = Vec::with_capacity(n_spaces.min(1024));
+    for _ in 0..n_spaces {
+        let name = r.str()?;
+        let dim = match r.u32()? {
+            u32::MAX => None,
+            d => Some(d as usize),
+        };
+        spaces.push((name, dim));
+    }
+    let mut seg = Segment::new(spaces.iter().map(|(n, d)| (n.as_str(), *d)));
+    let n = r.u64()?;
+    for _ in 0..n {
+        let id: PointId = r.id()?;
+        let version = r.u64()?;
+        let vectors = r.vectors()?;
+        let payload = r.payload()?;
+        for (name, v) in &vectors {
+            match spaces.iter().find(|(n, _)| n == name) {
+                Some((_, Some(d))) if *d == v.len() => {}
+                _ => return Err(r.corrupt(format!("vector `{name}` does not fit the collection"))),
+            }
+        }
+        seg.upsert(id, &vectors, payload, version);
+    }
+    Ok(seg)
+}
+
+/// The bytes of `state.bin`: the sealed segments (with their tombstones as of `seq`) and the
+/// appendable segment's rows.
+pub(crate) fn encode_state(
+    seq: u64,
+    next_segment_id: u64,
+    sealed: &[(u64, usize, Vec<u8>)],
+    appendable: &[u8],
+) -> Vec<u8> {
+    let mut w = Writer::default();
+    w.u32(FORMAT_VERSION);
+    w.u64(seq);
+    w.u64(next_segment_id);
+    w.len(sealed.len());
+    for (id, rows, tombstones) in sealed {
+        w.u64(*id);
+        w.u64(*rows as u64);
+        w.0.extend_from_slice(tombstones);
+    }
+    w.0.extend_from_slice(appendable);
+    let mut out = STATE_MAGIC.to_vec();
+    out.extend_from_slice(&rvdb_storage::checksummed(&w.0));
+    out
+}
+
+/// The appendable segment's part of `state.bin` (taken under the writer lock).
+pub(crate) fn encode_appendable(seg: &Segment) -> Vec<u8> {
+    let mut w = Writer::default();
+    encode_rows(&mut w, seg);
+    w.0
+}
+
+/// A sealed segment's tombstones as a bitmap (taken under the writer lock).
+pub(crate) fn tombstones(s: &Sealed) -> Vec<u8> {
+    bitmap((0..s.data.len()).map(|r| s.is_deleted(r)))
+}
+
+pub(crate) fn decode_state(path: &Path, bytes: &[u8]) -> Result<State> {
+    let body = bytes
+        .strip_prefix(STATE_MAGIC.as_slice())
+        .ok_or_else(|| corrupt(path, "bad magic"))?;
+    let body =
+        rvdb_storage::verify_checksummed(body).ok_or_else(|| corrupt(path, "checksum mismatch"))?;
+    let at = |e: EngineError| match e {
+        EngineError::Corrupt { reason, .. } => corrupt(path, reason),
+        e => e,
+    };
+    let mut r = Reader::new(body, "state file");
+    let version = r.u32().map_err(at)?;
+    if version != FORMAT_VERSION {
+        return Err(corrupt(path, format!("unknown format version {version}")));
+    }
+    let seq = r.u64().map_err(at)?;
+    let next_segment_id = r.u64().map_err(at)?;
+    let count = r.count().map_err(at)?;
+    let mut segments = Vec::with_capacity(count.min(1 << 16));
+    for _ in 0..count {
+        let id = r.u64().map_err(at)?;
+        let rows = r.u64().map_err(at)?;
+        let n = usize::try_from(rows).map_err(|_| corrupt(path, "huge segment"))?;
+        let bits = unbitmap(r.take(n.div_ceil(8)).map_err(at)?, n);
+        segments.push((id, rows, bits));
+    }
+    let appendable = decode_rows(&mut r).map_err(at)?;
+    r.finish().map_err(at)?;
+    Ok(State {
+        seq,
+        next_segment_id,
+        segments,
+        appendable,
+    })
+}
+
+/// Moves a damaged segment directory aside (to `quarantine/<id>-<unix time>`), so the
+/// collection can open without it and the files stay for inspection.
+pub(crate) fn quarantine(collection_dir: &Path, id: u64) -> Result<PathBuf> {
+    let qdir = collection_dir.join(QUARANTINE_DIR);
+    fs::create_dir_all(&qdir).map_err(io_err(&qdir))?;
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let dest = qdir.join(format!("{id}-{secs}"));
+    let src = segment_dir(collection_dir, id);
+    if src.exists() {
+        fs::rename(&src, &dest).map_err(io_err(&src))?;
+        rvdb_storage::fsync_dir(&collection_dir.join(SEGMENTS_DIR))?;
+    }
+    rvdb_storage::fsync_dir(&qdir)?;
+    Ok(dest)
+}
+
+/// Removes segment directories (and unfinished `.tmp-*` ones) that `keep` does not name.
+pub(crate) fn remove_unreferenced(collection_dir: &Path, keep: &[u64]) -> Result<usize> {
+    let segments = collection_dir.join(SEGMENTS_DIR);
+    let entries = match fs::read_dir(&segments) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(io_err(&segments)(e)),
+    };
+    let mut removed = 0;
+    for entry in entries {
+        let entry = entry.map_err(io_err(&segments))?;
+        let name = entry.file_name();
+        let referenced = name
+            .to_str()
+            .and_then(|s| s.parse::<u64>().ok())
+            .is_some_and(|id| keep.contains(&id));
+        if !referenced {
+            let path = entry.path();
+            fs::remove_dir_all(&path).map_err(io_err(&path))?;
+            removed += 1;
+        }
+    }
+    if removed > 0 {
+        rvdb_storage::fsync_dir(&segments)?;
+    }
+    Ok(removed)
+}
