@@ -76,7 +76,6 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Some(p) => DatabaseOptions::persistent(p),
         None => DatabaseOptions::in_memory(),
     };
-    let db = Database::open(options).context("could not open the storage")?;
     let cors = match (
         settings.enable_cors,
         settings.cors_allowed_origins.is_empty(),
@@ -85,17 +84,32 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         (true, true) => Cors::AnyOrigin,
         (true, false) => Cors::Origins(settings.cors_allowed_origins.clone()),
     };
-    let app = rvdb_api::router(
-        Arc::new(db),
-        ApiConfig {
+    let api_config = ApiConfig {
             max_body_bytes: settings.max_body_bytes,
             api_key: settings.api_key.clone(),
             read_only_api_key: settings.read_only_api_key.clone(),
             request_timeout: (settings.request_timeout_secs > 0)
                 .then(|| Duration::from_secs(settings.request_timeout_secs)),
             cors: cors.clone(),
-        },
-    );
+    };
+    // The port opens at once: /healthz and /livez answer while the collections load (in the
+    // background), /readyz and every other route answer 503 until they have.
+    let slot = Arc::new(std::sync::OnceLock::new());
+    let app = rvdb_api::loading_router(slot.clone());
+    let load = move || {
+        let started = std::time::Instant::now();
+        match Database::open(options) {
+            Ok(db) => {
+                tracing::info!(secs = started.elapsed().as_secs_f64(), "storage loaded; ready");
+                let _ = slot.set(rvdb_api::router(Arc::new(db), api_config));
+            }
+            Err(e) => {
+                eprintln!("Error: could not open the storage: {e}");
+                tracing::error!(error = %e, "could not open the storage");
+                std::process::exit(1);
+            }
+        }
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -121,6 +135,10 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         );
         let scheme = if tls.is_some() { "https" } else { "http" };
         println!("rustvecdb listening on {scheme}://{addr}");
+        std::thread::Builder::new()
+            .name("load".into())
+            .spawn(load)
+            .context("could not start loading")?;
         tracing::info!(%addr, scheme, kernel = rvdb_vector::active_kernel(), "serving");
         match tls {
             Some(acceptor) => {

@@ -60,13 +60,40 @@ impl Server {
             .strip_prefix("rustvecdb listening on ")
             .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
             .to_string();
-        Server {
+        let mut server = Server {
             child,
             base,
             client: reqwest::blocking::Client::builder()
                 .timeout(Duration::from_secs(30))
                 .build()
                 .unwrap(),
+        };
+        server.wait_ready();
+        server
+    }
+
+    /// Waits until GET /readyz answers 200 (the port opens before the collections are loaded).
+    /// HTTPS servers are left to their tests.
+    pub fn wait_ready(&mut self) {
+        if !self.base.starts_with("http://") {
+            return;
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(120);
+        loop {
+            if let Ok(r) = self.client.get(format!("{}/readyz", self.base)).send() {
+                // 401 (a key is required): the server answers, so it has loaded
+                if r.status().as_u16() != 503 {
+                    return;
+                }
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("the server exited while loading: {status}");
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the server did not become ready"
+            );
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 

@@ -84,6 +84,45 @@ pub fn collection_config(body: &serde_json::Value) -> Result<CollectionConfig, A
     }
 }
 
+/// A router for the time the database loads: `/healthz` and `/livez` answer at once, `/readyz`
+/// and every other route answer 503 until `slot` holds the full router (see [`router`]), then
+/// every request goes to it.
+pub fn loading_router(slot: Arc<std::sync::OnceLock<Router>>) -> Router {
+    use axum::http::{header, StatusCode};
+    use axum::response::IntoResponse;
+    use tower::ServiceExt;
+    Router::new().fallback_service(tower::service_fn(
+        move |req: axum::extract::Request| {
+            let slot = slot.clone();
+            async move {
+                if let Some(app) = slot.get() {
+                    return app.clone().oneshot(req).await;
+                }
+                let text = |body: &'static str| {
+                    (
+                        StatusCode::OK,
+                        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+                        body,
+                    )
+                        .into_response()
+                };
+                Ok(match req.uri().path() {
+                    "/healthz" => text("healthz check passed"),
+                    "/livez" => text("livez check passed"),
+                    _ => (
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        axum::Json(serde_json::json!({
+                            "status": {"error": "Service unavailable: collections are still loading"},
+                            "time": 0.0
+                        })),
+                    )
+                        .into_response(),
+                })
+            }
+        },
+    ))
+}
+
 /// What every handler can reach.
 #[derive(Clone)]
 pub(crate) struct AppState {
@@ -220,4 +259,32 @@ pub fn router(db: Arc<Database>, config: ApiConfig) -> Router {
         None => app,
     };
     app.with_state(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt;
+
+    async fn status(app: &Router, path: &str) -> u16 {
+        let req = Request::get(path).body(Body::empty()).unwrap();
+        app.clone().oneshot(req).await.unwrap().status().as_u16()
+    }
+
+    #[tokio::test]
+    async fn probes_answer_while_loading_and_readyz_only_once_loaded() {
+        let slot = Arc::new(std::sync::OnceLock::new());
+        let app = loading_router(slot.clone());
+        assert_eq!(status(&app, "/healthz").await, 200);
+        assert_eq!(status(&app, "/livez").await, 200);
+        assert_eq!(status(&app, "/readyz").await, 503);
+        assert_eq!(status(&app, "/collections").await, 503);
+        let db = Database::open(rvdb_engine::DatabaseOptions::in_memory()).unwrap();
+        let _ = slot.set(router(Arc::new(db), ApiConfig::default()));
+        assert_eq!(status(&app, "/readyz").await, 200);
+        assert_eq!(status(&app, "/collections").await, 200);
+        assert_eq!(status(&app, "/collections/nope").await, 404);
+    }
 }
