@@ -84,8 +84,14 @@
 
 mod error;
 mod fs;
+mod vfs;
 mod wal;
 
 pub use error::{Result, StorageError};
-pub use fs::{atomic_write, checksummed, fsync_dir, verify_checksummed};
-pub use wal::{Wal, WalOptions, WalRecord, MAX_RECORD_LEN, WAL_MAGIC};
+pub use fs::{
+    atomic_write, atomic_write_in, checksummed, fsync_dir, fsync_dir_in, verify_checksummed,
+};
+pub use vfs::{
+    default_vfs, FaultyVfs, FileVfs, Mapped, MemoryVfs, Vfs, VfsDirEntry, VfsFile, VfsMetadata,
+};
+pub use wal::{Wal, WalOptions, WalRecord, WalSync, WalSyncStats, MAX_RECORD_LEN, WAL_MAGIC};
