@@ -984,3 +984,231 @@ impl Vfs for FaultyVfs {
         self.inner.map(path)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Behaviour every backend shares, run under the directory `root`.
+    fn check_basic_ops(vfs: &dyn Vfs, root: &Path) {
+        let dir = root.join("a").join("b");
+        vfs.create_dir_all(&dir).unwrap();
+        vfs.create_dir_all(&dir).unwrap(); // idempotent
+        assert!(vfs.metadata(&dir).unwrap().is_dir);
+        assert!(!vfs.exists(&dir.join("f")));
+
+        let f = dir.join("f");
+        let file = vfs.create_new(&f).unwrap();
+        assert!(file.is_empty().unwrap());
+        file.write_all(b"hello ").unwrap();
+        file.write_all(b"world").unwrap();
+        file.sync_data().unwrap();
+        assert_eq!(file.len().unwrap(), 11);
+        drop(file);
+        assert_eq!(
+            vfs.create_new(&f).unwrap_err().kind(),
+            io::ErrorKind::AlreadyExists
+        );
+        assert_eq!(vfs.read(&f).unwrap(), b"hello world");
+        assert_eq!(
+            vfs.metadata(&f).unwrap(),
+            VfsMetadata {
+                len: 11,
+                is_dir: false
+            }
+        );
+
+        // Append handles start at the end; set_len truncates and moves there.
+        let file = vfs.open_append(&f).unwrap();
+        file.write_all(b"!").unwrap();
+        file.set_len(5).unwrap();
+        file.write_all(b"_x").unwrap();
+        file.sync_all().unwrap();
+        drop(file);
+        assert_eq!(vfs.read(&f).unwrap(), b"hello_x");
+
+        // create truncates.
+        let file = vfs.create(&f).unwrap();
+        file.write_all(b"new").unwrap();
+        drop(file);
+        assert_eq!(vfs.read(&f).unwrap(), b"new");
+
+        // map: content and an empty file.
+        let mapped = vfs.map(&f).unwrap();
+        assert_eq!(&*mapped, b"new");
+        let cloned = mapped.clone();
+        assert_eq!(cloned.as_ref(), b"new");
+        let empty = dir.join("empty");
+        drop(vfs.create(&empty).unwrap());
+        assert!(vfs.map(&empty).unwrap().is_empty());
+
+        // rename replaces, read_dir lists, remove_file removes.
+        vfs.rename(&f, &empty).unwrap();
+        assert!(!vfs.exists(&f));
+        assert_eq!(vfs.read(&empty).unwrap(), b"new");
+        vfs.create_dir_all(&dir.join("sub")).unwrap();
+        let mut entries = vfs.read_dir(&dir).unwrap();
+        entries.sort_by(|a, b| a.name.cmp(&b.name));
+        assert_eq!(
+            entries,
+            [
+                VfsDirEntry {
+                    name: "empty".into(),
+                    is_dir: false
+                },
+                VfsDirEntry {
+                    name: "sub".into(),
+                    is_dir: true
+                }
+            ]
+        );
+        vfs.fsync_dir(&dir).unwrap();
+        vfs.remove_file(&empty).unwrap();
+        assert_eq!(
+            vfs.read(&empty).unwrap_err().kind(),
+            io::ErrorKind::NotFound
+        );
+        assert_eq!(
+            vfs.open_append(&empty).unwrap_err().kind(),
+            io::ErrorKind::NotFound
+        );
+        assert!(vfs.fsync_dir(&dir.join("nope")).is_err());
+
+        vfs.remove_dir_all(&root.join("a")).unwrap();
+        assert!(!vfs.exists(&dir));
+        assert!(vfs.read_dir(root).unwrap().is_empty());
+    }
+
+    #[test]
+    fn file_vfs_basic_ops() {
+        let tmp = tempfile::tempdir().unwrap();
+        check_basic_ops(&FileVfs, tmp.path());
+    }
+
+    #[test]
+    fn memory_vfs_basic_ops() {
+        let vfs = MemoryVfs::new();
+        check_basic_ops(&vfs, Path::new("/root"));
+        // Paths are normalised.
+        assert!(vfs.exists(Path::new("root")));
+        assert!(vfs.exists(Path::new("./root/.")));
+    }
+
+    #[test]
+    fn file_vfs_map_sees_file_bytes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("seg");
+        let data: Vec<u8> = (0..10_000u32).map(|i| i as u8).collect();
+        fs::write(&path, &data).unwrap();
+        let mapped = FileVfs.map(&path).unwrap();
+        assert_eq!(&*mapped, &data[..]);
+        assert!(format!("{mapped:?}").contains("mmap"));
+        assert!(FileVfs.map(&tmp.path().join("missing")).is_err());
+    }
+
+    #[test]
+    fn memory_crash_drops_unsynced_bytes() {
+        let vfs = MemoryVfs::new();
+        let dir = Path::new("/d");
+        vfs.create_dir_all(dir).unwrap();
+        vfs.fsync_dir(Path::new("/")).unwrap();
+        let path = dir.join("f");
+        let file = vfs.create_new(&path).unwrap();
+        vfs.fsync_dir(dir).unwrap();
+        file.write_all(b"durable").unwrap();
+        file.sync_data().unwrap();
+        file.write_all(b" lost").unwrap();
+        assert_eq!(vfs.read(&path).unwrap(), b"durable lost");
+        assert_eq!(vfs.durable_read(&path).unwrap(), b"durable");
+        // A truncation that is not synced is undone too.
+        file.set_len(3).unwrap();
+        assert_eq!(vfs.durable_read(&path).unwrap(), b"durable");
+        vfs.crash();
+        assert_eq!(vfs.read(&path).unwrap(), b"durable");
+        // Handles from before the crash are dead.
+        assert!(file.write_all(b"x").is_err());
+        assert!(file.sync_data().is_err());
+        assert_eq!(vfs.sync_count(), 1);
+    }
+
+    #[test]
+    fn memory_crash_rolls_back_unsynced_directory_changes() {
+        let vfs = MemoryVfs::new();
+        let dir = Path::new("/d");
+        vfs.create_dir_all(dir).unwrap();
+        // The directory itself is not durable until its parent is synced.
+        assert!(vfs.crashed_copy().metadata(dir).is_err());
+        vfs.fsync_dir(Path::new("/")).unwrap();
+        assert!(vfs.crashed_copy().metadata(dir).unwrap().is_dir);
+
+        // A synced file whose creation was not: gone after a crash.
+        let a = dir.join("a");
+        let file = vfs.create_new(&a).unwrap();
+        file.write_all(b"aaa").unwrap();
+        file.sync_all().unwrap();
+        assert_eq!(vfs.durable_read(&a), None);
+        vfs.fsync_dir(dir).unwrap();
+        assert_eq!(vfs.durable_read(&a).unwrap(), b"aaa");
+
+        // Rename and removal without a directory sync are rolled back.
+        let b = dir.join("b");
+        vfs.rename(&a, &b).unwrap();
+        let after = vfs.crashed_copy();
+        assert_eq!(after.read(&a).unwrap(), b"aaa");
+        assert!(!after.exists(&b));
+        vfs.fsync_dir(dir).unwrap();
+        let after = vfs.crashed_copy();
+        assert!(!after.exists(&a));
+        assert_eq!(after.read(&b).unwrap(), b"aaa");
+        vfs.remove_file(&b).unwrap();
+        assert_eq!(vfs.durable_read(&b).unwrap(), b"aaa");
+        vfs.fsync_dir(dir).unwrap();
+        assert_eq!(vfs.durable_read(&b), None);
+
+        // Removing and re-creating a directory does not bring back its old
+        // entries, whatever is synced.
+        let c = dir.join("c");
+        drop(vfs.create_new(&c).unwrap());
+        vfs.fsync_dir(dir).unwrap();
+        vfs.remove_dir_all(dir).unwrap();
+        vfs.create_dir_all(dir).unwrap();
+        vfs.fsync_dir(Path::new("/")).unwrap();
+        vfs.crash();
+        assert!(vfs.read_dir(dir).unwrap().is_empty());
+    }
+
+    #[test]
+    fn faulty_vfs_injects_write_sync_and_disk_full_errors() {
+        let mem = MemoryVfs::new();
+        let vfs = FaultyVfs::new(Arc::new(mem.clone()));
+        let path = Path::new("/f");
+        let file = vfs.create_new(path).unwrap();
+
+        vfs.fail_nth_write(2);
+        file.write_all(b"1111").unwrap();
+        let err = file.write_all(b"2222").unwrap_err();
+        assert_eq!(err.to_string(), "injected write failure");
+        // A torn write: half of the buffer landed.
+        assert_eq!(mem.read(path).unwrap(), b"111122");
+        file.write_all(b"3").unwrap();
+        assert_eq!(vfs.write_count(), 3);
+
+        vfs.fail_nth_sync(1);
+        assert!(file.sync_data().is_err());
+        assert_eq!(mem.sync_count(), 0);
+        file.sync_data().unwrap();
+        assert_eq!((vfs.sync_count(), mem.sync_count()), (2, 1));
+
+        vfs.set_disk_full(true);
+        let err = file.write_all(b"full").unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::StorageFull);
+        assert!(crate::StorageError::io(path, err).is_disk_full());
+        assert_eq!(
+            vfs.create(Path::new("/g")).unwrap_err().kind(),
+            io::ErrorKind::StorageFull
+        );
+        vfs.set_disk_full(false);
+        file.write_all(b"ok").unwrap();
+        assert_eq!(vfs.read(path).unwrap(), b"1111223fuok");
+    }
+}
