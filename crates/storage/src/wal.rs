@@ -1457,4 +1457,358 @@ mod tests {
         assert_eq!(&frame[8..16], &0x0102_0304_0506_0708u64.to_le_bytes());
         assert_eq!(&frame[16..], b"abc");
     }
+
+    // ---- Vfs-based tests: fault injection, crashes, group commit ----
+
+    use crate::vfs::{FaultyVfs, MemoryVfs};
+
+    const MEM_DIR: &str = "/db/wal";
+
+    fn mem_open(vfs: &Arc<dyn Vfs>, limit: u64) -> (Wal, Vec<WalRecord>) {
+        Wal::open_in(Arc::clone(vfs), Path::new(MEM_DIR), opts(limit)).unwrap()
+    }
+
+    /// Lengths of the WAL files of a memory file system, by name.
+    fn mem_file_lens(vfs: &dyn Vfs) -> Vec<(String, u64)> {
+        let mut out: Vec<(String, u64)> = vfs
+            .read_dir(Path::new(MEM_DIR))
+            .unwrap()
+            .into_iter()
+            .map(|e| {
+                let len = vfs.metadata(&Path::new(MEM_DIR).join(&e.name)).unwrap().len;
+                (e.name.into_string().unwrap(), len)
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn injected_write_failure_leaves_no_partial_record() {
+        let mem = MemoryVfs::new();
+        let faulty = FaultyVfs::new(Arc::new(mem.clone()));
+        let vfs: Arc<dyn Vfs> = Arc::new(faulty.clone());
+        let (mut wal, _) = mem_open(&vfs, 1 << 20);
+        append_range(&mut wal, 1..=3);
+        let before = mem_file_lens(&mem);
+        for n in [1, 2] {
+            // n = 2: the failing write is the second one, after a good append.
+            faulty.fail_nth_write(n);
+            if n == 2 {
+                wal.append(4, &body(4)).unwrap();
+            }
+            let seq = wal.last_seq() + 1;
+            let err = wal.append(seq, &body(seq)).unwrap_err();
+            assert!(matches!(err, StorageError::Io { .. }), "{err}");
+            assert!(!err.is_disk_full());
+            assert_eq!(wal.last_seq(), seq - 1);
+        }
+        let after = mem_file_lens(&mem);
+        assert_eq!(after.len(), 1);
+        assert_eq!(after[0].1, before[0].1 + 16 + body(4).len() as u64);
+        assert_eq!(wal.size_bytes(), after[0].1);
+        append_range(&mut wal, 5..=6);
+        wal.sync().unwrap();
+        drop(wal);
+        mem.crash();
+        let (_, records) = mem_open(&vfs, 1 << 20);
+        assert_eq!(records, expected(1..=6));
+    }
+
+    #[test]
+    fn failed_fsync_is_sticky_until_reopen() {
+        let mem = MemoryVfs::new();
+        let faulty = FaultyVfs::new(Arc::new(mem.clone()));
+        let vfs: Arc<dyn Vfs> = Arc::new(faulty.clone());
+        let (mut wal, _) = mem_open(&vfs, 1 << 20);
+        let handle = wal.sync_handle();
+        wal.append_sync(1, &body(1)).unwrap();
+        assert_eq!(wal.durable_seq(), 1);
+
+        faulty.fail_nth_sync(1);
+        wal.append(2, &body(2)).unwrap();
+        let err = handle.sync_to(2).unwrap_err();
+        assert!(matches!(err, StorageError::SyncFailed { .. }), "{err}");
+        assert_eq!(wal.durable_seq(), 1);
+        // The next fsync would work, but the log refuses to pretend.
+        for _ in 0..2 {
+            let err = handle.sync_to(2).unwrap_err();
+            assert!(matches!(err, StorageError::SyncFailed { .. }), "{err}");
+        }
+        // What was durable before the failure stays acknowledged.
+        handle.sync_to(1).unwrap();
+        let err = wal.append(3, &body(3)).unwrap_err();
+        assert!(matches!(err, StorageError::SyncFailed { .. }), "{err}");
+        assert!(matches!(
+            wal.sync().unwrap_err(),
+            StorageError::SyncFailed { .. }
+        ));
+        assert!(matches!(
+            wal.rotate().unwrap_err(),
+            StorageError::SyncFailed { .. }
+        ));
+        assert!(matches!(
+            wal.append_sync(3, &body(3)).unwrap_err(),
+            StorageError::SyncFailed { .. }
+        ));
+        assert_eq!(wal.last_seq(), 2);
+        drop(wal);
+
+        // Reopening re-reads the disk and works again.
+        let (mut wal, records) = mem_open(&vfs, 1 << 20);
+        assert_eq!(records, expected(1..=2));
+        assert_eq!(wal.durable_seq(), 2);
+        wal.append_sync(3, &body(3)).unwrap();
+        drop(wal);
+        mem.crash();
+        let (_, records) = mem_open(&vfs, 1 << 20);
+        assert_eq!(records, expected(1..=3));
+    }
+
+    #[test]
+    fn failed_fsync_during_rotation_is_sticky() {
+        let mem = MemoryVfs::new();
+        let faulty = FaultyVfs::new(Arc::new(mem.clone()));
+        let vfs: Arc<dyn Vfs> = Arc::new(faulty.clone());
+        let (mut wal, _) = mem_open(&vfs, 0);
+        wal.append_sync(1, &body(1)).unwrap();
+        faulty.fail_nth_sync(1);
+        // Limit 0: this append rotates first, and the rotation's fsync fails.
+        let err = wal.append(2, &body(2)).unwrap_err();
+        assert!(matches!(err, StorageError::SyncFailed { .. }), "{err}");
+        assert!(wal.append(2, &body(2)).is_err());
+        assert!(wal.sync_handle().sync_to(1).is_ok());
+        assert_eq!(mem_file_lens(&mem).len(), 1);
+    }
+
+    #[test]
+    fn disk_full_is_reported_and_recoverable() {
+        let mem = MemoryVfs::new();
+        let faulty = FaultyVfs::new(Arc::new(mem.clone()));
+        let vfs: Arc<dyn Vfs> = Arc::new(faulty.clone());
+        let limit = 300;
+        let (mut wal, _) = mem_open(&vfs, limit);
+        let mut acked = Vec::new();
+        for seq in 1..=5 {
+            wal.append_sync(seq, &body(seq)).unwrap();
+            acked.push(seq);
+        }
+        let before = mem_file_lens(&mem);
+
+        faulty.set_disk_full(true);
+        for _ in 0..3 {
+            let err = wal.append(6, &body(6)).unwrap_err();
+            assert!(err.is_disk_full(), "{err}");
+        }
+        // Appending until a rotation is due: creating the new file fails too.
+        assert_eq!(mem_file_lens(&mem), before);
+        assert_eq!(wal.last_seq(), 5);
+        faulty.set_disk_full(false);
+
+        let mut seq = 6;
+        while mem_file_lens(&mem).len() == before.len() {
+            wal.append_sync(seq, &body(seq)).unwrap();
+            acked.push(seq);
+            seq += 1;
+        }
+        // The last append rotated; fill the disk while another rotation is due.
+        while wal.current().len <= limit {
+            wal.append_sync(seq, &body(seq)).unwrap();
+            acked.push(seq);
+            seq += 1;
+        }
+        let files = mem_file_lens(&mem).len();
+        faulty.set_disk_full(true);
+        let err = wal.append(seq, &body(seq)).unwrap_err();
+        assert!(err.is_disk_full(), "{err}");
+        assert_eq!(mem_file_lens(&mem).len(), files, "no half-created file");
+        faulty.set_disk_full(false);
+        for _ in 0..3 {
+            wal.append_sync(seq, &body(seq)).unwrap();
+            acked.push(seq);
+            seq += 1;
+        }
+        drop(wal);
+        mem.crash();
+        let (_, records) = mem_open(&vfs, limit);
+        assert_eq!(records, expected(acked));
+    }
+
+    #[test]
+    fn crash_keeps_exactly_the_synced_records() {
+        for limit in [1 << 20, 200, 0] {
+            let mem = MemoryVfs::new();
+            let vfs: Arc<dyn Vfs> = Arc::new(mem.clone());
+            let (mut wal, _) = mem_open(&vfs, limit);
+            let handle = wal.sync_handle();
+            append_range(&mut wal, 1..=20);
+            handle.sync_to(20).unwrap();
+            assert_eq!(handle.durable_seq(), 20);
+            append_range(&mut wal, 21..=30);
+            // Rotation syncs the file it leaves, so with a small limit more
+            // than what was acknowledged can be durable.
+            let durable = wal.durable_seq();
+            match limit {
+                0 => assert_eq!(durable, 29),
+                200 => assert!((21..30).contains(&durable), "{durable}"),
+                _ => assert_eq!(durable, 20),
+            }
+            mem.crash();
+            drop(wal);
+            let (mut wal, records) = mem_open(&vfs, limit);
+            // Exactly the durable records survive: none lost, none extra.
+            assert_eq!(records, expected(1..=durable), "limit {limit}");
+            // The log goes on from there, and survives the next crash.
+            let next = durable + 1;
+            wal.append(next, b"after crash").unwrap();
+            wal.sync().unwrap();
+            mem.crash();
+            drop(wal);
+            let (wal, records) = mem_open(&vfs, limit);
+            assert_eq!(wal.last_seq(), next);
+            assert_eq!(records.last().unwrap().body, b"after crash");
+        }
+    }
+
+    #[test]
+    fn crash_with_torn_synced_tail_recovers_the_good_prefix() {
+        let mem = MemoryVfs::new();
+        let vfs: Arc<dyn Vfs> = Arc::new(mem.clone());
+        let (mut wal, _) = mem_open(&vfs, 1 << 20);
+        append_range(&mut wal, 1..=8);
+        wal.sync().unwrap();
+        let path = wal.current().path.clone();
+        let good_len = wal.current().len;
+        let mut frame = Vec::new();
+        encode_frame(&mut frame, 9, &body(9));
+        drop(wal);
+        for cut in [1, 15, 16, frame.len() - 1] {
+            // Half a record reached the disk before the power failed.
+            let file = mem.open_append(&path).unwrap();
+            file.write_all(&frame[..cut]).unwrap();
+            file.sync_data().unwrap();
+            file.write_all(b"never synced").unwrap();
+            mem.crash();
+            let (wal, records) = mem_open(&vfs, 1 << 20);
+            assert_eq!(records, expected(1..=8), "cut {cut}");
+            assert_eq!(mem.read(&path).unwrap().len() as u64, good_len);
+            // The truncation was made durable by open.
+            assert_eq!(mem.durable_read(&path).unwrap().len() as u64, good_len);
+            assert_eq!(wal.last_seq(), 8);
+            drop(wal);
+        }
+    }
+
+    #[test]
+    fn crash_right_after_open_of_new_dir_keeps_the_log() {
+        let mem = MemoryVfs::new();
+        let vfs: Arc<dyn Vfs> = Arc::new(mem.clone());
+        let (mut wal, _) = mem_open(&vfs, 1 << 20);
+        wal.append_sync(1, b"one").unwrap();
+        mem.crash();
+        drop(wal);
+        // The directories and the first file were made durable by open.
+        let (_, records) = mem_open(&vfs, 1 << 20);
+        assert_eq!(seqs(&records), [1]);
+    }
+
+    #[test]
+    fn sync_to_beyond_last_append_is_refused() {
+        let mem = MemoryVfs::new();
+        let vfs: Arc<dyn Vfs> = Arc::new(mem);
+        let (mut wal, _) = mem_open(&vfs, 1 << 20);
+        let handle = wal.sync_handle();
+        handle.sync_to(0).unwrap();
+        let err = handle.sync_to(1).unwrap_err();
+        assert!(
+            matches!(&err, StorageError::Io { source, .. } if source.kind() == io::ErrorKind::InvalidInput),
+            "{err}"
+        );
+        wal.append(1, b"x").unwrap();
+        handle.sync_to(1).unwrap();
+        // Covered syncs do not fsync again.
+        let fsyncs = handle.stats().fsyncs;
+        handle.sync_to(1).unwrap();
+        wal.sync().unwrap();
+        assert_eq!(handle.stats().fsyncs, fsyncs);
+        assert_eq!(handle.stats().sync_calls, 5);
+    }
+
+    /// `threads` writers append under a mutex and call `sync_to` after
+    /// unlocking; after each `sync_to` the record must survive a crash.
+    fn group_commit_run(
+        vfs: Arc<dyn Vfs>,
+        dir: &Path,
+        limit: u64,
+        threads: u64,
+        per_thread: u64,
+        check: Option<MemoryVfs>,
+    ) -> WalSyncStats {
+        let (wal, _) = Wal::open_in(Arc::clone(&vfs), dir, opts(limit)).unwrap();
+        let handle = wal.sync_handle();
+        let wal = Mutex::new(wal);
+        std::thread::scope(|s| {
+            for t in 0..threads {
+                let (wal, handle, check) = (&wal, handle.clone(), check.clone());
+                s.spawn(move || {
+                    for i in 0..per_thread {
+                        let seq = {
+                            let mut wal = wal.lock();
+                            let seq = wal.last_seq() + 1;
+                            let body = format!("t{t}-i{i}-seq{seq}");
+                            wal.append(seq, body.as_bytes()).unwrap();
+                            seq
+                        };
+                        handle.sync_to(seq).unwrap();
+                        assert!(handle.durable_seq() >= seq);
+                        if let Some(mem) = &check {
+                            let after = mem.crashed_copy();
+                            let (_, records) =
+                                Wal::open_in(Arc::new(after), dir, opts(limit)).unwrap();
+                            let rec = records.iter().find(|r| r.seq == seq);
+                            let rec = rec.unwrap_or_else(|| panic!("seq {seq} not durable"));
+                            assert!(rec.body.ends_with(format!("seq{seq}").as_bytes()));
+                        }
+                    }
+                });
+            }
+        });
+        let wal = wal.into_inner();
+        assert_eq!(wal.last_seq(), threads * per_thread);
+        assert_eq!(wal.durable_seq(), threads * per_thread);
+        drop(wal);
+        let (_, records) = Wal::open_in(vfs, dir, opts(limit)).unwrap();
+        assert_eq!(
+            seqs(&records),
+            (1..=threads * per_thread).collect::<Vec<_>>()
+        );
+        handle.stats()
+    }
+
+    #[test]
+    fn group_commit_shares_fsyncs_and_every_acked_seq_is_durable() {
+        for limit in [1 << 20, 4096] {
+            let mem = MemoryVfs::new();
+            // A slow disk, so that writers pile up behind each fsync.
+            mem.set_sync_delay(std::time::Duration::from_micros(300));
+            let vfs: Arc<dyn Vfs> = Arc::new(mem.clone());
+            let appends = 8 * 200;
+            let stats = group_commit_run(vfs, Path::new(MEM_DIR), limit, 8, 200, Some(mem.clone()));
+            assert_eq!(stats.sync_calls, appends);
+            assert!(
+                stats.fsyncs < appends / 2,
+                "limit {limit}: {} fsyncs for {appends} appends",
+                stats.fsyncs
+            );
+            assert!(mem.sync_count() < appends / 2, "{}", mem.sync_count());
+        }
+    }
+
+    #[test]
+    fn group_commit_on_the_real_file_system() {
+        let tmp = tempfile::tempdir().unwrap();
+        let stats = group_commit_run(default_vfs(), tmp.path(), 2048, 4, 50, None);
+        assert_eq!(stats.sync_calls, 200);
+        assert!(stats.fsyncs <= 200 + 200 / 8, "{stats:?}");
+    }
 }
