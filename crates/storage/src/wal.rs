@@ -350,6 +350,8 @@ impl Wal {
         let mut records = Vec::new();
         let mut last_seq = 0u64;
         let count = found.len();
+        // The last file was just rewritten and synced by the recovery.
+        let mut last_synced = false;
         for (i, (first_seq, path)) in found.into_iter().enumerate() {
             let is_last = i + 1 == count;
             let data = vfs.read(&path).map_err(io_at(&path))?;
@@ -385,6 +387,7 @@ impl Wal {
                     fsync_dir_in(&*vfs, dir)?;
                     len = FILE_HEADER_LEN as u64;
                 }
+                last_synced = true;
             }
             files.push(WalFile {
                 path,
@@ -403,7 +406,9 @@ impl Wal {
                 }
                 // Replayed records may still sit in the page cache of a
                 // process that died without syncing: make them durable.
-                file.sync_data().map_err(io_at(path))?;
+                if !last_synced {
+                    file.sync_data().map_err(io_at(path))?;
+                }
                 Arc::from(file)
             }
             None => {
