@@ -2,6 +2,7 @@
 
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Result alias used throughout the crate.
 pub type Result<T> = std::result::Result<T, StorageError>;
@@ -38,6 +39,22 @@ pub enum StorageError {
         seq: u64,
         /// The last sequence number in the log.
         last_seq: u64,
+    },
+    /// An fsync of the WAL file `path` failed, in this call or an earlier
+    /// one. The log cannot tell which of its unsynced bytes reached the disk
+    /// (the kernel may have dropped them), so every later append and sync
+    /// fails with this error until the WAL is reopened, which re-reads what
+    /// is really on disk. Records acknowledged as durable before the failure
+    /// stay durable.
+    #[error(
+        "an fsync of WAL file {path} failed; the WAL must be reopened before further writes: {source}"
+    )]
+    SyncFailed {
+        /// The file whose fsync failed.
+        path: PathBuf,
+        /// The error of that fsync (shared by every later report of it).
+        #[source]
+        source: Arc<io::Error>,
     },
 }
 

@@ -1,11 +1,11 @@
 //! Atomic file replacement, directory fsync and a small checksum frame.
 
-use std::fs::{self, OpenOptions};
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::{io_at, Result, StorageError};
+use crate::vfs::{FileVfs, Vfs};
 
 /// Distinguishes temporary files of concurrent `atomic_write` calls in one process.
 static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -18,7 +18,7 @@ pub(crate) fn parent_dir(path: &Path) -> &Path {
     }
 }
 
-/// Write `bytes` to `path` atomically.
+/// Write `bytes` to `path` atomically, on the real file system.
 ///
 /// The data is written to a temporary file in the same directory (named
 /// `.{file name}.tmp.{pid}.{n}`), fsynced, renamed over `path`, and then the
@@ -26,6 +26,11 @@ pub(crate) fn parent_dir(path: &Path) -> &Path {
 /// content or the complete new content; a crash before the rename can leave
 /// the temporary file behind. On error the temporary file is removed.
 pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
+    atomic_write_in(&FileVfs, path, bytes)
+}
+
+/// [`atomic_write`] through `vfs`.
+pub fn atomic_write_in(vfs: &dyn Vfs, path: &Path, bytes: &[u8]) -> Result<()> {
     let file_name = path.file_name().ok_or_else(|| {
         StorageError::io(
             path,
@@ -42,52 +47,54 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
     ));
     let tmp_path: PathBuf = dir.join(tmp_name);
 
-    let result = write_and_sync_new(&tmp_path, bytes)
-        .and_then(|()| fs::rename(&tmp_path, path).map_err(io_at(path)));
+    let result = write_and_sync_new(vfs, &tmp_path, bytes)
+        .and_then(|()| vfs.rename(&tmp_path, path).map_err(io_at(path)));
     if let Err(e) = result {
-        let _ = fs::remove_file(&tmp_path);
+        let _ = vfs.remove_file(&tmp_path);
         return Err(e);
     }
-    fsync_dir(dir)
+    fsync_dir_in(vfs, dir)
 }
 
 /// Create `path` (which must not exist), write `bytes`, fsync it.
-fn write_and_sync_new(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
-        .map_err(io_at(path))?;
+fn write_and_sync_new(vfs: &dyn Vfs, path: &Path, bytes: &[u8]) -> Result<()> {
+    let file = vfs.create_new(path).map_err(io_at(path))?;
     file.write_all(bytes).map_err(io_at(path))?;
     file.sync_all().map_err(io_at(path))
 }
 
-/// fsync a directory, making file creations, renames and deletions inside it
-/// durable.
+/// fsync a directory of the real file system, making file creations, renames
+/// and deletions inside it durable.
 ///
 /// On Unix the directory is opened and `fsync`ed; a file system that reports
 /// that directories cannot be synchronised (`EINVAL`, unsupported) is treated
 /// as success. On other platforms this is a no-op.
 pub fn fsync_dir(path: &Path) -> Result<()> {
-    #[cfg(unix)]
-    {
-        let dir = fs::File::open(path).map_err(io_at(path))?;
-        match dir.sync_all() {
-            Ok(()) => Ok(()),
-            Err(e)
-                if e.kind() == io::ErrorKind::Unsupported
-                    || e.kind() == io::ErrorKind::InvalidInput =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(StorageError::io(path, e)),
+    fsync_dir_in(&FileVfs, path)
+}
+
+/// [`fsync_dir`] through `vfs`.
+pub fn fsync_dir_in(vfs: &dyn Vfs, path: &Path) -> Result<()> {
+    vfs.fsync_dir(path).map_err(io_at(path))
+}
+
+/// Create `dir` and its missing parents, then fsync the parent of every
+/// directory that was created, so that the new directories survive a crash.
+pub(crate) fn create_dir_all_durable(vfs: &dyn Vfs, dir: &Path) -> Result<()> {
+    let mut missing = Vec::new();
+    let mut cur = dir;
+    while !cur.as_os_str().is_empty() && !vfs.exists(cur) {
+        missing.push(cur);
+        match cur.parent() {
+            Some(p) => cur = p,
+            None => break,
         }
     }
-    #[cfg(not(unix))]
-    {
-        let _ = path;
-        Ok(())
+    vfs.create_dir_all(dir).map_err(io_at(dir))?;
+    for created in missing.iter().rev() {
+        fsync_dir_in(vfs, parent_dir(created))?;
     }
+    Ok(())
 }
 
 /// Frame `bytes` with a checksum: `crc32c(bytes)` as a little-endian `u32`,
@@ -109,6 +116,7 @@ pub fn verify_checksummed(data: &[u8]) -> Option<&[u8]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     #[test]
     fn atomic_write_replaces_and_leaves_no_temp_files() {

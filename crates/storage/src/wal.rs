@@ -1,16 +1,20 @@
-//! CRC-framed write-ahead log.
+//! CRC-framed write-ahead log with group commit.
 //!
-//! The on-disk format and the recovery rules are documented at the crate
-//! root (`lib.rs`).
+//! The on-disk format, the recovery rules and the durability semantics are
+//! documented at the crate root (`lib.rs`).
 
 use std::ffi::OsStr;
 use std::fmt;
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Seek, SeekFrom, Write};
+use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use parking_lot::{Condvar, Mutex};
 
 use crate::error::{io_at, Result, StorageError};
-use crate::fs::fsync_dir;
+use crate::fs::{create_dir_all_durable, fsync_dir_in};
+use crate::vfs::{default_vfs, Vfs, VfsFile};
 
 /// Magic bytes at the start of every WAL file.
 pub const WAL_MAGIC: [u8; 8] = *b"RVDBWAL1";
@@ -67,22 +71,26 @@ struct WalFile {
 }
 
 /// An open write-ahead log. See the [crate documentation](crate) for the
-/// on-disk format.
+/// on-disk format and the durability rules.
 ///
 /// Appends go to the newest ("current") file and are not durable until
-/// [`Wal::sync`] (or [`Wal::append_sync`]) returns.
+/// [`Wal::sync`], [`Wal::append_sync`] or [`WalSync::sync_to`] returns.
 pub struct Wal {
+    vfs: Arc<dyn Vfs>,
     dir: PathBuf,
     options: WalOptions,
     /// All live files, oldest first; never empty, the last one is current.
     files: Vec<WalFile>,
-    /// Write handle of the current file, positioned at its end.
-    file: File,
+    /// Write handle of the current file, positioned at its end; shared with
+    /// the sync state.
+    file: Arc<dyn VfsFile>,
     last_seq: u64,
     /// A failed append could not be rolled back; retry before the next write.
     rollback_pending: bool,
     /// Reused buffer for assembling a frame.
     frame: Vec<u8>,
+    /// Group-commit state shared with every [`WalSync`] handle.
+    sync: WalSync,
     /// Test hook: the next append writes only this many bytes, then fails.
     #[cfg(test)]
     fail_next_write_after: Option<usize>,
@@ -91,32 +99,249 @@ pub struct Wal {
 impl fmt::Debug for Wal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Wal")
+            .field("vfs", &self.vfs)
             .field("dir", &self.dir)
             .field("options", &self.options)
             .field("files", &self.files)
             .field("last_seq", &self.last_seq)
+            .field("durable_seq", &self.sync.durable_seq())
             .finish_non_exhaustive()
     }
 }
 
+/// A handle to make appended records durable without `&mut Wal`: the group
+/// commit of the WAL. Cheap to clone; see [`WalSync::sync_to`].
+#[derive(Clone)]
+pub struct WalSync {
+    shared: Arc<SyncShared>,
+}
+
+struct SyncShared {
+    state: Mutex<SyncState>,
+    /// Signalled whenever a leader's fsync finishes.
+    done: Condvar,
+    fsyncs: AtomicU64,
+    sync_calls: AtomicU64,
+}
+
+struct SyncState {
+    /// The current file and its path.
+    file: Arc<dyn VfsFile>,
+    path: PathBuf,
+    /// Last seq written to the log (every seq up to it is in the current
+    /// file or in an older, already synced one).
+    appended_seq: u64,
+    /// Every record with a seq up to this one is durable.
+    durable_seq: u64,
+    /// A leader is running an fsync.
+    syncing: bool,
+    /// The fsync that failed, when one did: sticky until the WAL is reopened.
+    failed: Option<(PathBuf, Arc<io::Error>)>,
+}
+
+/// Counters of a WAL's group commit, from [`WalSync::stats`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct WalSyncStats {
+    /// File data syncs issued (group commits, explicit syncs and rotations).
+    pub fsyncs: u64,
+    /// Calls of [`WalSync::sync_to`] (including those of [`Wal::sync`]).
+    pub sync_calls: u64,
+}
+
+impl fmt::Debug for WalSync {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.shared.state.lock();
+        f.debug_struct("WalSync")
+            .field("path", &state.path)
+            .field("appended_seq", &state.appended_seq)
+            .field("durable_seq", &state.durable_seq)
+            .field("failed", &state.failed.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SyncState {
+    fn sticky_error(&self) -> Option<StorageError> {
+        self.failed
+            .as_ref()
+            .map(|(path, source)| StorageError::SyncFailed {
+                path: path.clone(),
+                source: Arc::clone(source),
+            })
+    }
+}
+
+impl WalSync {
+    fn new(file: Arc<dyn VfsFile>, path: PathBuf, seq: u64) -> WalSync {
+        WalSync {
+            shared: Arc::new(SyncShared {
+                state: Mutex::new(SyncState {
+                    file,
+                    path,
+                    appended_seq: seq,
+                    durable_seq: seq,
+                    syncing: false,
+                    failed: None,
+                }),
+                done: Condvar::new(),
+                fsyncs: AtomicU64::new(0),
+                sync_calls: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// Return once every record with a seq up to `seq` is durable.
+    ///
+    /// Returns at once when an earlier sync already covered `seq`. Otherwise,
+    /// if another caller's fsync is running, waits for it (and checks
+    /// again); if none is, this caller becomes the leader and fsyncs the
+    /// current file, which makes every record appended so far durable and
+    /// releases every waiter whose seq it covers. So concurrent writers share
+    /// fsyncs.
+    ///
+    /// Fails with an `InvalidInput` I/O error when `seq` is above the last
+    /// appended seq (it would wait forever), and with
+    /// [`StorageError::SyncFailed`] when an fsync of the log has failed, now
+    /// or earlier: that error is sticky until the WAL is reopened (see the
+    /// [crate documentation](crate)). A `seq` that was durable before the
+    /// failure still returns `Ok`.
+    pub fn sync_to(&self, seq: u64) -> Result<()> {
+        self.shared.sync_calls.fetch_add(1, Ordering::Relaxed);
+        let mut state = self.shared.state.lock();
+        loop {
+            if seq <= state.durable_seq {
+                return Ok(());
+            }
+            if let Some(err) = state.sticky_error() {
+                return Err(err);
+            }
+            if seq > state.appended_seq {
+                return Err(StorageError::io(
+                    &state.path,
+                    io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        format!(
+                            "cannot sync the WAL to seq {seq}: the last appended seq is {}",
+                            state.appended_seq
+                        ),
+                    ),
+                ));
+            }
+            if state.syncing {
+                self.shared.done.wait(&mut state);
+                continue;
+            }
+            // Become the leader: fsync outside the lock, so that appends and
+            // new waiters can proceed meanwhile.
+            state.syncing = true;
+            let target = state.appended_seq;
+            let file = Arc::clone(&state.file);
+            let path = state.path.clone();
+            drop(state);
+            let result = file.sync_data();
+            self.shared.fsyncs.fetch_add(1, Ordering::Relaxed);
+            state = self.shared.state.lock();
+            state.syncing = false;
+            match result {
+                Ok(()) => state.durable_seq = state.durable_seq.max(target),
+                Err(e) => {
+                    tracing::error!(
+                        path = %path.display(),
+                        error = %e,
+                        "WAL: fsync failed; the log is unusable until reopened"
+                    );
+                    state.failed.get_or_insert((path, Arc::new(e)));
+                }
+            }
+            self.shared.done.notify_all();
+        }
+    }
+
+    /// Every record with a seq up to this one is durable.
+    pub fn durable_seq(&self) -> u64 {
+        self.shared.state.lock().durable_seq
+    }
+
+    /// Counters of fsyncs and sync calls since the WAL was opened.
+    pub fn stats(&self) -> WalSyncStats {
+        WalSyncStats {
+            fsyncs: self.shared.fsyncs.load(Ordering::Relaxed),
+            sync_calls: self.shared.sync_calls.load(Ordering::Relaxed),
+        }
+    }
+
+    fn check_failed(&self) -> Result<()> {
+        match self.shared.state.lock().sticky_error() {
+            Some(err) => Err(err),
+            None => Ok(()),
+        }
+    }
+
+    fn set_appended(&self, seq: u64) {
+        self.shared.state.lock().appended_seq = seq;
+    }
+
+    /// fsync `file` (the current file, about to be left behind) directly,
+    /// whatever `durable_seq` says: a torn write that a group commit synced
+    /// and a rollback then truncated must not stay in a file that is no
+    /// longer the last one. On success everything appended is durable.
+    fn sync_for_rotation(&self, file: &dyn VfsFile) -> Result<()> {
+        self.check_failed()?;
+        let result = file.sync_data();
+        self.shared.fsyncs.fetch_add(1, Ordering::Relaxed);
+        let mut state = self.shared.state.lock();
+        match result {
+            Ok(()) => {
+                state.durable_seq = state.durable_seq.max(state.appended_seq);
+                Ok(())
+            }
+            Err(e) => {
+                let path = state.path.clone();
+                state.failed.get_or_insert((path, Arc::new(e)));
+                self.shared.done.notify_all();
+                Err(state.sticky_error().expect("just set"))
+            }
+        }
+    }
+
+    /// Point the handle at a new, empty current file.
+    fn switch_file(&self, file: Arc<dyn VfsFile>, path: PathBuf) {
+        let mut state = self.shared.state.lock();
+        state.file = file;
+        state.path = path;
+    }
+}
+
 impl Wal {
-    /// Open the WAL in `dir` (created if missing) and return it together with
-    /// every record, in order.
+    /// Open the WAL in `dir` on the real file system (created if missing)
+    /// and return it together with every record, in order.
     ///
     /// A torn or corrupt tail of the last file is truncated away (see the
     /// [crate documentation](crate)); damage anywhere else is
     /// [`StorageError::Corrupt`]. When the directory holds no WAL file, an
     /// empty `wal-00000000000000000001.log` is created.
     pub fn open(dir: &Path, options: WalOptions) -> Result<(Wal, Vec<WalRecord>)> {
-        fs::create_dir_all(dir).map_err(io_at(dir))?;
+        Wal::open_in(default_vfs(), dir, options)
+    }
+
+    /// [`Wal::open`] through `vfs`.
+    ///
+    /// Directories that had to be created are made durable (their parents
+    /// are fsynced), and the current file is fsynced once, so every replayed
+    /// record is durable: [`Wal::durable_seq`] starts at [`Wal::last_seq`].
+    pub fn open_in(
+        vfs: Arc<dyn Vfs>,
+        dir: &Path,
+        options: WalOptions,
+    ) -> Result<(Wal, Vec<WalRecord>)> {
+        create_dir_all_durable(&*vfs, dir)?;
         let mut found = Vec::new();
-        for entry in fs::read_dir(dir).map_err(io_at(dir))? {
-            let entry = entry.map_err(io_at(dir))?;
-            let Some(first_seq) = parse_file_name(&entry.file_name()) else {
+        for entry in vfs.read_dir(dir).map_err(io_at(dir))? {
+            let Some(first_seq) = parse_file_name(&entry.name) else {
                 continue;
             };
-            if entry.file_type().map_err(io_at(&entry.path()))?.is_file() {
-                found.push((first_seq, entry.path()));
+            if !entry.is_dir {
+                found.push((first_seq, dir.join(&entry.name)));
             }
         }
         found.sort_unstable_by_key(|&(first_seq, _)| first_seq);
@@ -125,9 +350,11 @@ impl Wal {
         let mut records = Vec::new();
         let mut last_seq = 0u64;
         let count = found.len();
+        // The last file was just rewritten and synced by the recovery.
+        let mut last_synced = false;
         for (i, (first_seq, path)) in found.into_iter().enumerate() {
             let is_last = i + 1 == count;
-            let data = fs::read(&path).map_err(io_at(&path))?;
+            let data = vfs.read(&path).map_err(io_at(&path))?;
             let parsed = parse_file(&path, &data, is_last, first_seq, last_seq, &mut records)?;
             if let Some(seq) = parsed.max_seq {
                 last_seq = seq;
@@ -154,12 +381,13 @@ impl Wal {
                     );
                 }
                 if parsed.header_ok {
-                    truncate_file(&path, len)?;
+                    truncate_file(&*vfs, &path, len)?;
                 } else {
-                    drop(create_wal_file(&path, false)?);
-                    fsync_dir(dir)?;
+                    drop(create_wal_file(&*vfs, &path, false)?);
+                    fsync_dir_in(&*vfs, dir)?;
                     len = FILE_HEADER_LEN as u64;
                 }
+                last_synced = true;
             }
             files.push(WalFile {
                 path,
@@ -169,35 +397,41 @@ impl Wal {
             });
         }
 
-        let file = match files.last() {
+        let file: Arc<dyn VfsFile> = match files.last() {
             Some(current) => {
-                let mut file = OpenOptions::new()
-                    .write(true)
-                    .open(&current.path)
-                    .map_err(io_at(&current.path))?;
-                file.seek(SeekFrom::Start(current.len))
-                    .map_err(io_at(&current.path))?;
-                file
+                let path = &current.path;
+                let file = vfs.open_append(path).map_err(io_at(path))?;
+                if file.len().map_err(io_at(path))? != current.len {
+                    file.set_len(current.len).map_err(io_at(path))?;
+                }
+                // Replayed records may still sit in the page cache of a
+                // process that died without syncing: make them durable.
+                if !last_synced {
+                    file.sync_data().map_err(io_at(path))?;
+                }
+                Arc::from(file)
             }
             None => {
                 let path = dir.join(file_name(1));
-                let file = create_wal_file(&path, true)?;
-                fsync_dir(dir)?;
+                let file = create_wal_file(&*vfs, &path, true)?;
+                fsync_dir_in(&*vfs, dir)?;
                 files.push(WalFile {
                     path,
                     first_seq: 1,
                     max_seq: None,
                     len: FILE_HEADER_LEN as u64,
                 });
-                file
+                Arc::from(file)
             }
         };
         // The current file's name promises that every seq below it was used,
         // even when the files holding those records were removed.
-        let current_first = files.last().map_or(1, |f| f.first_seq);
-        last_seq = last_seq.max(current_first.saturating_sub(1));
+        let current = files.last().expect("WAL has a current file");
+        last_seq = last_seq.max(current.first_seq.saturating_sub(1));
+        let sync = WalSync::new(Arc::clone(&file), current.path.clone(), last_seq);
 
         let wal = Wal {
+            vfs,
             dir: dir.to_path_buf(),
             options,
             files,
@@ -205,6 +439,7 @@ impl Wal {
             last_seq,
             rollback_pending: false,
             frame: Vec::new(),
+            sync,
             #[cfg(test)]
             fail_next_write_after: None,
         };
@@ -212,14 +447,16 @@ impl Wal {
     }
 
     /// Append one record with a single write to the current file. The record
-    /// is not durable until [`Wal::sync`].
+    /// is not durable until [`Wal::sync`] or [`WalSync::sync_to`].
     ///
     /// Fails with [`StorageError::OutOfOrder`] (writing nothing) unless
     /// `seq > self.last_seq()`, and with an `InvalidInput` I/O error when the
     /// body exceeds [`MAX_RECORD_LEN`]. Rotates to a new file first when the
     /// current file is larger than [`WalOptions::file_size_limit`]. On a write
-    /// error the file is truncated back to its previous length, so the log
-    /// holds no partial record and stays appendable.
+    /// error (a full disk included) the file is truncated back to its
+    /// previous length, so the log holds no partial record and stays
+    /// appendable. After a failed fsync every append fails with
+    /// [`StorageError::SyncFailed`] until the WAL is reopened.
     pub fn append(&mut self, seq: u64, body: &[u8]) -> Result<()> {
         if seq <= self.last_seq {
             return Err(StorageError::OutOfOrder {
@@ -239,6 +476,7 @@ impl Wal {
                 ),
             ));
         }
+        self.sync.check_failed()?;
         self.finish_rollback()?;
         let current = self.current();
         if current.max_seq.is_some() && current.len > self.options.file_size_limit {
@@ -257,6 +495,7 @@ impl Wal {
                 current.len += frame_len;
                 current.max_seq = Some(seq);
                 self.last_seq = seq;
+                self.sync.set_appended(seq);
                 Ok(())
             }
             Err(e) => {
@@ -266,12 +505,12 @@ impl Wal {
         }
     }
 
-    /// Make every appended record durable (`fdatasync` of the current file;
-    /// older files were synced when the log rotated away from them).
+    /// Make every appended record durable: `sync_to(self.last_seq())` of
+    /// the [group commit](WalSync::sync_to). Older files were synced when
+    /// the log rotated away from them.
     pub fn sync(&mut self) -> Result<()> {
         self.finish_rollback()?;
-        let path = &self.files.last().expect("WAL has a current file").path;
-        self.file.sync_data().map_err(io_at(path))
+        self.sync.sync_to(self.last_seq)
     }
 
     /// [`Wal::append`] followed by [`Wal::sync`].
@@ -280,25 +519,37 @@ impl Wal {
         self.sync()
     }
 
+    /// A handle with which any thread can wait for appended records to become
+    /// durable, sharing fsyncs with the others (group commit).
+    pub fn sync_handle(&self) -> WalSync {
+        self.sync.clone()
+    }
+
+    /// Every record with a seq up to this one is durable.
+    pub fn durable_seq(&self) -> u64 {
+        self.sync.durable_seq()
+    }
+
     /// Sync and close the current file and start a new, empty one named
     /// after `last_seq() + 1`; the directory is fsynced. A no-op when the
     /// current file holds no record yet.
     pub fn rotate(&mut self) -> Result<()> {
+        self.sync.check_failed()?;
         self.finish_rollback()?;
         if self.current().max_seq.is_none() || self.last_seq == u64::MAX {
             return Ok(());
         }
-        let old_path = &self.files.last().expect("WAL has a current file").path;
-        self.file.sync_data().map_err(io_at(old_path))?;
+        self.sync.sync_for_rotation(&*self.file)?;
 
         let first_seq = self.last_seq + 1;
         let path = self.dir.join(file_name(first_seq));
-        let file = create_wal_file(&path, true)?;
-        if let Err(e) = fsync_dir(&self.dir) {
+        let file: Arc<dyn VfsFile> = Arc::from(create_wal_file(&*self.vfs, &path, true)?);
+        if let Err(e) = fsync_dir_in(&*self.vfs, &self.dir) {
             drop(file);
-            let _ = fs::remove_file(&path);
+            let _ = self.vfs.remove_file(&path);
             return Err(e);
         }
+        self.sync.switch_file(Arc::clone(&file), path.clone());
         self.files.push(WalFile {
             path,
             first_seq,
@@ -319,13 +570,13 @@ impl Wal {
             if oldest.max_seq.is_some_and(|max| max >= seq) {
                 break;
             }
-            match fs::remove_file(&oldest.path) {
+            match self.vfs.remove_file(&oldest.path) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                 Err(e) => {
                     let err = StorageError::io(&oldest.path, e);
                     if removed {
-                        let _ = fsync_dir(&self.dir);
+                        let _ = fsync_dir_in(&*self.vfs, &self.dir);
                     }
                     return Err(err);
                 }
@@ -334,7 +585,7 @@ impl Wal {
             removed = true;
         }
         if removed {
-            fsync_dir(&self.dir)?;
+            fsync_dir_in(&*self.vfs, &self.dir)?;
         }
         Ok(())
     }
@@ -391,10 +642,7 @@ impl Wal {
     }
 
     fn truncate_current(&mut self) -> io::Result<()> {
-        let len = self.current().len;
-        self.file.set_len(len)?;
-        self.file.seek(SeekFrom::Start(len))?;
-        Ok(())
+        self.file.set_len(self.current().len)
     }
 }
 
@@ -430,17 +678,12 @@ fn encode_frame(buf: &mut Vec<u8>, seq: u64, body: &[u8]) {
 
 /// Create (or truncate) a WAL file, write the header and fsync it. On
 /// failure the file is removed again when `remove_on_error`.
-fn create_wal_file(path: &Path, remove_on_error: bool) -> Result<File> {
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(path)
-        .map_err(io_at(path))?;
+fn create_wal_file(vfs: &dyn Vfs, path: &Path, remove_on_error: bool) -> Result<Box<dyn VfsFile>> {
+    let file = vfs.create(path).map_err(io_at(path))?;
     if let Err(e) = file.write_all(&WAL_MAGIC).and_then(|()| file.sync_all()) {
         drop(file);
         if remove_on_error {
-            let _ = fs::remove_file(path);
+            let _ = vfs.remove_file(path);
         }
         return Err(StorageError::io(path, e));
     }
@@ -448,11 +691,8 @@ fn create_wal_file(path: &Path, remove_on_error: bool) -> Result<File> {
 }
 
 /// Truncate `path` to `len` bytes and fsync it.
-fn truncate_file(path: &Path, len: u64) -> Result<()> {
-    let file = OpenOptions::new()
-        .write(true)
-        .open(path)
-        .map_err(io_at(path))?;
+fn truncate_file(vfs: &dyn Vfs, path: &Path, len: u64) -> Result<()> {
+    let file = vfs.open_append(path).map_err(io_at(path))?;
     file.set_len(len).map_err(io_at(path))?;
     file.sync_all().map_err(io_at(path))
 }
@@ -629,6 +869,7 @@ fn valid_record_follows(data: &[u8], offset: usize) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     fn opts(file_size_limit: u64) -> WalOptions {
         WalOptions { file_size_limit }
@@ -1220,5 +1461,359 @@ mod tests {
         assert_eq!(&frame[4..8], &crc32c::crc32c(&crc_input).to_le_bytes());
         assert_eq!(&frame[8..16], &0x0102_0304_0506_0708u64.to_le_bytes());
         assert_eq!(&frame[16..], b"abc");
+    }
+
+    // ---- Vfs-based tests: fault injection, crashes, group commit ----
+
+    use crate::vfs::{FaultyVfs, MemoryVfs};
+
+    const MEM_DIR: &str = "/db/wal";
+
+    fn mem_open(vfs: &Arc<dyn Vfs>, limit: u64) -> (Wal, Vec<WalRecord>) {
+        Wal::open_in(Arc::clone(vfs), Path::new(MEM_DIR), opts(limit)).unwrap()
+    }
+
+    /// Lengths of the WAL files of a memory file system, by name.
+    fn mem_file_lens(vfs: &dyn Vfs) -> Vec<(String, u64)> {
+        let mut out: Vec<(String, u64)> = vfs
+            .read_dir(Path::new(MEM_DIR))
+            .unwrap()
+            .into_iter()
+            .map(|e| {
+                let len = vfs.metadata(&Path::new(MEM_DIR).join(&e.name)).unwrap().len;
+                (e.name.into_string().unwrap(), len)
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn injected_write_failure_leaves_no_partial_record() {
+        let mem = MemoryVfs::new();
+        let faulty = FaultyVfs::new(Arc::new(mem.clone()));
+        let vfs: Arc<dyn Vfs> = Arc::new(faulty.clone());
+        let (mut wal, _) = mem_open(&vfs, 1 << 20);
+        append_range(&mut wal, 1..=3);
+        let before = mem_file_lens(&mem);
+        for n in [1, 2] {
+            // n = 2: the failing write is the second one, after a good append.
+            faulty.fail_nth_write(n);
+            if n == 2 {
+                wal.append(4, &body(4)).unwrap();
+            }
+            let seq = wal.last_seq() + 1;
+            let err = wal.append(seq, &body(seq)).unwrap_err();
+            assert!(matches!(err, StorageError::Io { .. }), "{err}");
+            assert!(!err.is_disk_full());
+            assert_eq!(wal.last_seq(), seq - 1);
+        }
+        let after = mem_file_lens(&mem);
+        assert_eq!(after.len(), 1);
+        assert_eq!(after[0].1, before[0].1 + 16 + body(4).len() as u64);
+        assert_eq!(wal.size_bytes(), after[0].1);
+        append_range(&mut wal, 5..=6);
+        wal.sync().unwrap();
+        drop(wal);
+        mem.crash();
+        let (_, records) = mem_open(&vfs, 1 << 20);
+        assert_eq!(records, expected(1..=6));
+    }
+
+    #[test]
+    fn failed_fsync_is_sticky_until_reopen() {
+        let mem = MemoryVfs::new();
+        let faulty = FaultyVfs::new(Arc::new(mem.clone()));
+        let vfs: Arc<dyn Vfs> = Arc::new(faulty.clone());
+        let (mut wal, _) = mem_open(&vfs, 1 << 20);
+        let handle = wal.sync_handle();
+        wal.append_sync(1, &body(1)).unwrap();
+        assert_eq!(wal.durable_seq(), 1);
+
+        faulty.fail_nth_sync(1);
+        wal.append(2, &body(2)).unwrap();
+        let err = handle.sync_to(2).unwrap_err();
+        assert!(matches!(err, StorageError::SyncFailed { .. }), "{err}");
+        assert_eq!(wal.durable_seq(), 1);
+        // The next fsync would work, but the log refuses to pretend.
+        for _ in 0..2 {
+            let err = handle.sync_to(2).unwrap_err();
+            assert!(matches!(err, StorageError::SyncFailed { .. }), "{err}");
+        }
+        // What was durable before the failure stays acknowledged.
+        handle.sync_to(1).unwrap();
+        let err = wal.append(3, &body(3)).unwrap_err();
+        assert!(matches!(err, StorageError::SyncFailed { .. }), "{err}");
+        assert!(matches!(
+            wal.sync().unwrap_err(),
+            StorageError::SyncFailed { .. }
+        ));
+        assert!(matches!(
+            wal.rotate().unwrap_err(),
+            StorageError::SyncFailed { .. }
+        ));
+        assert!(matches!(
+            wal.append_sync(3, &body(3)).unwrap_err(),
+            StorageError::SyncFailed { .. }
+        ));
+        assert_eq!(wal.last_seq(), 2);
+        drop(wal);
+
+        // Reopening re-reads the disk and works again.
+        let (mut wal, records) = mem_open(&vfs, 1 << 20);
+        assert_eq!(records, expected(1..=2));
+        assert_eq!(wal.durable_seq(), 2);
+        wal.append_sync(3, &body(3)).unwrap();
+        drop(wal);
+        mem.crash();
+        let (_, records) = mem_open(&vfs, 1 << 20);
+        assert_eq!(records, expected(1..=3));
+    }
+
+    #[test]
+    fn failed_fsync_during_rotation_is_sticky() {
+        let mem = MemoryVfs::new();
+        let faulty = FaultyVfs::new(Arc::new(mem.clone()));
+        let vfs: Arc<dyn Vfs> = Arc::new(faulty.clone());
+        let (mut wal, _) = mem_open(&vfs, 0);
+        wal.append_sync(1, &body(1)).unwrap();
+        faulty.fail_nth_sync(1);
+        // Limit 0: this append rotates first, and the rotation's fsync fails.
+        let err = wal.append(2, &body(2)).unwrap_err();
+        assert!(matches!(err, StorageError::SyncFailed { .. }), "{err}");
+        assert!(wal.append(2, &body(2)).is_err());
+        assert!(wal.sync_handle().sync_to(1).is_ok());
+        assert_eq!(mem_file_lens(&mem).len(), 1);
+    }
+
+    #[test]
+    fn disk_full_is_reported_and_recoverable() {
+        let mem = MemoryVfs::new();
+        let faulty = FaultyVfs::new(Arc::new(mem.clone()));
+        let vfs: Arc<dyn Vfs> = Arc::new(faulty.clone());
+        let limit = 300;
+        let (mut wal, _) = mem_open(&vfs, limit);
+        let mut acked = Vec::new();
+        for seq in 1..=5 {
+            wal.append_sync(seq, &body(seq)).unwrap();
+            acked.push(seq);
+        }
+        let before = mem_file_lens(&mem);
+
+        faulty.set_disk_full(true);
+        for _ in 0..3 {
+            let err = wal.append(6, &body(6)).unwrap_err();
+            assert!(err.is_disk_full(), "{err}");
+        }
+        // Appending until a rotation is due: creating the new file fails too.
+        assert_eq!(mem_file_lens(&mem), before);
+        assert_eq!(wal.last_seq(), 5);
+        faulty.set_disk_full(false);
+
+        let mut seq = 6;
+        while mem_file_lens(&mem).len() == before.len() {
+            wal.append_sync(seq, &body(seq)).unwrap();
+            acked.push(seq);
+            seq += 1;
+        }
+        // The last append rotated; fill the disk while another rotation is due.
+        while wal.current().len <= limit {
+            wal.append_sync(seq, &body(seq)).unwrap();
+            acked.push(seq);
+            seq += 1;
+        }
+        let files = mem_file_lens(&mem).len();
+        faulty.set_disk_full(true);
+        let err = wal.append(seq, &body(seq)).unwrap_err();
+        assert!(err.is_disk_full(), "{err}");
+        assert_eq!(mem_file_lens(&mem).len(), files, "no half-created file");
+        faulty.set_disk_full(false);
+        for _ in 0..3 {
+            wal.append_sync(seq, &body(seq)).unwrap();
+            acked.push(seq);
+            seq += 1;
+        }
+        drop(wal);
+        mem.crash();
+        let (_, records) = mem_open(&vfs, limit);
+        assert_eq!(records, expected(acked));
+    }
+
+    #[test]
+    fn crash_keeps_exactly_the_synced_records() {
+        for limit in [1 << 20, 200, 0] {
+            let mem = MemoryVfs::new();
+            let vfs: Arc<dyn Vfs> = Arc::new(mem.clone());
+            let (mut wal, _) = mem_open(&vfs, limit);
+            let handle = wal.sync_handle();
+            append_range(&mut wal, 1..=20);
+            handle.sync_to(20).unwrap();
+            assert_eq!(handle.durable_seq(), 20);
+            append_range(&mut wal, 21..=30);
+            // Rotation syncs the file it leaves, so with a small limit more
+            // than what was acknowledged can be durable.
+            let durable = wal.durable_seq();
+            match limit {
+                0 => assert_eq!(durable, 29),
+                200 => assert!((21..30).contains(&durable), "{durable}"),
+                _ => assert_eq!(durable, 20),
+            }
+            mem.crash();
+            drop(wal);
+            let (mut wal, records) = mem_open(&vfs, limit);
+            // Exactly the durable records survive: none lost, none extra.
+            assert_eq!(records, expected(1..=durable), "limit {limit}");
+            // The log goes on from there, and survives the next crash.
+            let next = durable + 1;
+            wal.append(next, b"after crash").unwrap();
+            wal.sync().unwrap();
+            mem.crash();
+            drop(wal);
+            let (wal, records) = mem_open(&vfs, limit);
+            assert_eq!(wal.last_seq(), next);
+            assert_eq!(records.last().unwrap().body, b"after crash");
+        }
+    }
+
+    #[test]
+    fn crash_with_torn_synced_tail_recovers_the_good_prefix() {
+        let mem = MemoryVfs::new();
+        let vfs: Arc<dyn Vfs> = Arc::new(mem.clone());
+        let (mut wal, _) = mem_open(&vfs, 1 << 20);
+        append_range(&mut wal, 1..=8);
+        wal.sync().unwrap();
+        let path = wal.current().path.clone();
+        let good_len = wal.current().len;
+        let mut frame = Vec::new();
+        encode_frame(&mut frame, 9, &body(9));
+        drop(wal);
+        for cut in [1, 15, 16, frame.len() - 1] {
+            // Half a record reached the disk before the power failed.
+            let file = mem.open_append(&path).unwrap();
+            file.write_all(&frame[..cut]).unwrap();
+            file.sync_data().unwrap();
+            file.write_all(b"never synced").unwrap();
+            mem.crash();
+            let (wal, records) = mem_open(&vfs, 1 << 20);
+            assert_eq!(records, expected(1..=8), "cut {cut}");
+            assert_eq!(mem.read(&path).unwrap().len() as u64, good_len);
+            // The truncation was made durable by open.
+            assert_eq!(mem.durable_read(&path).unwrap().len() as u64, good_len);
+            assert_eq!(wal.last_seq(), 8);
+            drop(wal);
+        }
+    }
+
+    #[test]
+    fn crash_right_after_open_of_new_dir_keeps_the_log() {
+        let mem = MemoryVfs::new();
+        let vfs: Arc<dyn Vfs> = Arc::new(mem.clone());
+        let (mut wal, _) = mem_open(&vfs, 1 << 20);
+        wal.append_sync(1, b"one").unwrap();
+        mem.crash();
+        drop(wal);
+        // The directories and the first file were made durable by open.
+        let (_, records) = mem_open(&vfs, 1 << 20);
+        assert_eq!(seqs(&records), [1]);
+    }
+
+    #[test]
+    fn sync_to_beyond_last_append_is_refused() {
+        let mem = MemoryVfs::new();
+        let vfs: Arc<dyn Vfs> = Arc::new(mem);
+        let (mut wal, _) = mem_open(&vfs, 1 << 20);
+        let handle = wal.sync_handle();
+        handle.sync_to(0).unwrap();
+        let err = handle.sync_to(1).unwrap_err();
+        assert!(
+            matches!(&err, StorageError::Io { source, .. } if source.kind() == io::ErrorKind::InvalidInput),
+            "{err}"
+        );
+        wal.append(1, b"x").unwrap();
+        handle.sync_to(1).unwrap();
+        // Covered syncs do not fsync again.
+        let fsyncs = handle.stats().fsyncs;
+        handle.sync_to(1).unwrap();
+        wal.sync().unwrap();
+        assert_eq!(handle.stats().fsyncs, fsyncs);
+        assert_eq!(handle.stats().sync_calls, 5);
+    }
+
+    /// `threads` writers append under a mutex and call `sync_to` after
+    /// unlocking; after each `sync_to` the record must survive a crash.
+    fn group_commit_run(
+        vfs: Arc<dyn Vfs>,
+        dir: &Path,
+        limit: u64,
+        threads: u64,
+        per_thread: u64,
+        check: Option<MemoryVfs>,
+    ) -> WalSyncStats {
+        let (wal, _) = Wal::open_in(Arc::clone(&vfs), dir, opts(limit)).unwrap();
+        let handle = wal.sync_handle();
+        let wal = Mutex::new(wal);
+        std::thread::scope(|s| {
+            for t in 0..threads {
+                let (wal, handle, check) = (&wal, handle.clone(), check.clone());
+                s.spawn(move || {
+                    for i in 0..per_thread {
+                        let seq = {
+                            let mut wal = wal.lock();
+                            let seq = wal.last_seq() + 1;
+                            let body = format!("t{t}-i{i}-seq{seq}");
+                            wal.append(seq, body.as_bytes()).unwrap();
+                            seq
+                        };
+                        handle.sync_to(seq).unwrap();
+                        assert!(handle.durable_seq() >= seq);
+                        if let Some(mem) = &check {
+                            let after = mem.crashed_copy();
+                            let (_, records) =
+                                Wal::open_in(Arc::new(after), dir, opts(limit)).unwrap();
+                            let rec = records.iter().find(|r| r.seq == seq);
+                            let rec = rec.unwrap_or_else(|| panic!("seq {seq} not durable"));
+                            assert!(rec.body.ends_with(format!("seq{seq}").as_bytes()));
+                        }
+                    }
+                });
+            }
+        });
+        let wal = wal.into_inner();
+        assert_eq!(wal.last_seq(), threads * per_thread);
+        assert_eq!(wal.durable_seq(), threads * per_thread);
+        drop(wal);
+        let (_, records) = Wal::open_in(vfs, dir, opts(limit)).unwrap();
+        assert_eq!(
+            seqs(&records),
+            (1..=threads * per_thread).collect::<Vec<_>>()
+        );
+        handle.stats()
+    }
+
+    #[test]
+    fn group_commit_shares_fsyncs_and_every_acked_seq_is_durable() {
+        for limit in [1 << 20, 4096] {
+            let mem = MemoryVfs::new();
+            // A slow disk, so that writers pile up behind each fsync.
+            mem.set_sync_delay(std::time::Duration::from_micros(300));
+            let vfs: Arc<dyn Vfs> = Arc::new(mem.clone());
+            let appends = 8 * 200;
+            let stats = group_commit_run(vfs, Path::new(MEM_DIR), limit, 8, 200, Some(mem.clone()));
+            assert_eq!(stats.sync_calls, appends);
+            assert!(
+                stats.fsyncs < appends / 2,
+                "limit {limit}: {} fsyncs for {appends} appends",
+                stats.fsyncs
+            );
+            assert!(mem.sync_count() < appends / 2, "{}", mem.sync_count());
+        }
+    }
+
+    #[test]
+    fn group_commit_on_the_real_file_system() {
+        let tmp = tempfile::tempdir().unwrap();
+        let stats = group_commit_run(default_vfs(), tmp.path(), 2048, 4, 50, None);
+        assert_eq!(stats.sync_calls, 200);
+        assert!(stats.fsyncs <= 200 + 200 / 8, "{stats:?}");
     }
 }
