@@ -85,12 +85,12 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         (true, false) => Cors::Origins(settings.cors_allowed_origins.clone()),
     };
     let api_config = ApiConfig {
-            max_body_bytes: settings.max_body_bytes,
-            api_key: settings.api_key.clone(),
-            read_only_api_key: settings.read_only_api_key.clone(),
-            request_timeout: (settings.request_timeout_secs > 0)
-                .then(|| Duration::from_secs(settings.request_timeout_secs)),
-            cors: cors.clone(),
+        max_body_bytes: settings.max_body_bytes,
+        api_key: settings.api_key.clone(),
+        read_only_api_key: settings.read_only_api_key.clone(),
+        request_timeout: (settings.request_timeout_secs > 0)
+            .then(|| Duration::from_secs(settings.request_timeout_secs)),
+        cors: cors.clone(),
     };
     // The port opens at once: /healthz and /livez answer while the collections load (in the
     // background), /readyz and every other route answer 503 until they have.
@@ -100,7 +100,10 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let started = std::time::Instant::now();
         match Database::open(options) {
             Ok(db) => {
-                tracing::info!(secs = started.elapsed().as_secs_f64(), "storage loaded; ready");
+                tracing::info!(
+                    secs = started.elapsed().as_secs_f64(),
+                    "storage loaded; ready"
+                );
                 let _ = slot.set(rvdb_api::router(Arc::new(db), api_config));
             }
             Err(e) => {

@@ -91,36 +91,34 @@ pub fn loading_router(slot: Arc<std::sync::OnceLock<Router>>) -> Router {
     use axum::http::{header, StatusCode};
     use axum::response::IntoResponse;
     use tower::ServiceExt;
-    Router::new().fallback_service(tower::service_fn(
-        move |req: axum::extract::Request| {
-            let slot = slot.clone();
-            async move {
-                if let Some(app) = slot.get() {
-                    return app.clone().oneshot(req).await;
-                }
-                let text = |body: &'static str| {
-                    (
-                        StatusCode::OK,
-                        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-                        body,
-                    )
-                        .into_response()
-                };
-                Ok(match req.uri().path() {
-                    "/healthz" => text("healthz check passed"),
-                    "/livez" => text("livez check passed"),
-                    _ => (
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        axum::Json(serde_json::json!({
-                            "status": {"error": "Service unavailable: collections are still loading"},
-                            "time": 0.0
-                        })),
-                    )
-                        .into_response(),
-                })
+    Router::new().fallback_service(tower::service_fn(move |req: axum::extract::Request| {
+        let slot = slot.clone();
+        async move {
+            if let Some(app) = slot.get() {
+                return app.clone().oneshot(req).await;
             }
-        },
-    ))
+            let text = |body: &'static str| {
+                (
+                    StatusCode::OK,
+                    [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+                    body,
+                )
+                    .into_response()
+            };
+            Ok(match req.uri().path() {
+                "/healthz" => text("healthz check passed"),
+                "/livez" => text("livez check passed"),
+                _ => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    axum::Json(serde_json::json!({
+                        "status": {"error": "Service unavailable: collections are still loading"},
+                        "time": 0.0
+                    })),
+                )
+                    .into_response(),
+            })
+        }
+    }))
 }
 
 /// What every handler can reach.

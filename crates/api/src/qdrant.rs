@@ -9,8 +9,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use rvdb_engine::{
-    AliasAction, Collection, CollectionConfig, Database, Distance, Lookup, PayloadSchemaType,
-    PointUpdate, UpdateResult, VectorParams, VectorsConfig,
+    AliasAction, Collection, CollectionConfig, Database, Distance, Durability, Lookup,
+    PayloadSchemaType, PointUpdate, UpdateResult, VectorParams, VectorsConfig,
 };
 use serde_json::{json, Map, Value};
 
@@ -62,8 +62,8 @@ pub(crate) async fn readyz() -> Response {
         .into_response()
 }
 
-/// `?wait=true` answers "completed"; otherwise "acknowledged" (the write is durable and
-/// visible either way when the answer comes).
+/// `?wait=true` answers "completed" once the write's log record is fsynced; otherwise (Qdrant's
+/// default) "acknowledged" as soon as it is appended to the log (and applied: visible to reads).
 fn wait(params: Params) -> Result<bool, ApiError> {
     let Query(q) = params
         .map_err(|e| ApiError::bad_request(format!("Bad query string: {}", e.body_text())))?;
@@ -73,6 +73,14 @@ fn wait(params: Params) -> Result<bool, ApiError> {
         Some(v) => Err(ApiError::bad_request(format!(
             "Wrong input: wait: expected true or false, got `{v}`"
         ))),
+    }
+}
+
+fn durability(wait: bool) -> Durability {
+    if wait {
+        Durability::Fsync
+    } else {
+        Durability::Logged
     }
 }
 
@@ -335,7 +343,7 @@ pub(crate) async fn upsert(
             Some(points) => points,
             None => convert::points_list(&object(body.json()?, "")?)?,
         };
-        Ok(c.upsert(points)?)
+        Ok(c.upsert_with(points, durability(wait))?)
     })
     .await??;
     Ok(t.ok(update_json(r, wait)))
@@ -360,7 +368,7 @@ async fn run_update(
     update: PointUpdate,
 ) -> ApiResult {
     let wait = wait(params)?;
-    let r = blocking(move || c.update(update)).await??;
+    let r = blocking(move || c.update_with(update, durability(wait))).await??;
     Ok(t.ok(update_json(r, wait)))
 }
 
@@ -522,7 +530,10 @@ pub(crate) async fn batch_update(
     let results = blocking(move || -> Result<Vec<Value>, rvdb_engine::EngineError> {
         updates
             .into_iter()
-            .map(|u| c.update(u).map(|r| update_json(r, wait)))
+            .map(|u| {
+                c.update_with(u, durability(wait))
+                    .map(|r| update_json(r, wait))
+            })
             .collect()
     })
     .await??;

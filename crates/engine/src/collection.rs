@@ -11,16 +11,16 @@ use parking_lot::{Mutex, RwLock};
 use serde_json::Value;
 
 use rvdb_filter::{JsonPath, Payload, PayloadSchemaType, PointId};
-use rvdb_storage::{Wal, WalOptions};
+use rvdb_storage::{Wal, WalOptions, WalSync};
 use rvdb_vector::Distance;
 
 use crate::codec::{decode_checkpoint, Operation};
-use crate::persist;
 use crate::config::StoredConfig;
+use crate::persist;
 use crate::segment::Segment;
 use crate::segments::{Loc, Sealed, Segments};
 use crate::types::{NamedVectors, PointSelector, PointUpdate, VectorParams, VectorsConfig};
-use crate::{CollectionConfig, EngineError, PointStruct, Result, UpdateResult};
+use crate::{CollectionConfig, Durability, EngineError, PointStruct, Result, UpdateResult};
 
 /// The largest vector dimension accepted (Qdrant's limit).
 pub const MAX_DIM: usize = 65_536;
@@ -50,6 +50,9 @@ pub struct Collection {
     pub(crate) background: AtomicBool,
     /// What went wrong at load (quarantined segments); the status is "red" while any.
     pub(crate) problems: Mutex<Vec<String>>,
+    /// Makes appended log records durable, sharing one fsync among concurrent writers (group
+    /// commit); `None` in memory.
+    wal_sync: Option<WalSync>,
     /// Serialises writers: a write holds it from log append to in-memory apply, so the log's
     /// order is the apply order. Searches never take it.
     pub(crate) writer: Mutex<Writer>,
@@ -146,6 +149,7 @@ impl Collection {
             segments_changed: AtomicBool::new(false),
             background: AtomicBool::new(false),
             problems: Mutex::new(Vec::new()),
+            wal_sync: None,
             writer: Mutex::new(Writer {
                 wal: None,
                 last_seq: 0,
@@ -286,6 +290,7 @@ impl Collection {
             segments_changed: AtomicBool::new(false),
             background: AtomicBool::new(false),
             problems: Mutex::new(problems),
+            wal_sync: Some(wal.sync_handle()),
             writer: Mutex::new(Writer {
                 wal: Some(wal),
                 last_seq,
@@ -446,6 +451,15 @@ impl Collection {
         self.update(PointUpdate::Upsert(points))
     }
 
+    /// [`Collection::upsert`] with a choice of when to answer.
+    pub fn upsert_with(
+        &self,
+        points: Vec<PointStruct>,
+        durability: Durability,
+    ) -> Result<UpdateResult> {
+        self.update_with(PointUpdate::Upsert(points), durability)
+    }
+
     /// Deletes points by id; ids that do not exist are ignored (Qdrant's semantics).
     pub fn delete(&self, ids: Vec<PointId>) -> Result<UpdateResult> {
         self.update(PointUpdate::Delete(PointSelector::Ids(ids)))
@@ -461,8 +475,36 @@ impl Collection {
 
         let result = self.commit(&mut w, Operation::Delete(vec![id]));
         drop(w);
+        self.finish_write(result, Durability::Fsync)
+    }
+
+    /// After the writer lock is released: waits for the log record to be durable (when asked
+    /// to), then flushes if one is due and no background optimizer does.
+    fn finish_write(
+        &self,
+        result: Result<UpdateResult>,
+        durability: Durability,
+    ) -> Result<UpdateResult> {
+        let r = result?;
+        if durability == Durability::Fsync {
+            if let Some(sync) = &self.wal_sync {
+                sync.sync_to(r.operation_id)?;
+            }
+        }
         self.flush_inline_if_due();
-        result
+        Ok(r)
+    }
+
+    /// Makes every appended log record durable (for writes acknowledged before their fsync);
+    /// the background optimizer calls it between steps.
+    pub(crate) fn sync_log(&self) -> Result<()> {
+        if let Some(sync) = &self.wal_sync {
+            let appended = self.writer.lock().last_seq;
+            if sync.durable_seq() < appended {
+                sync.sync_to(appended)?;
+            }
+        }
+        Ok(())
     }
 
     /// Ids a selector names: existing ones (in the order given), and the first missing one.
@@ -506,6 +548,12 @@ impl Collection {
     /// applied. Updates of payloads or vectors that name missing points apply to the others and
     /// then fail with the first missing id (Qdrant's semantics).
     pub fn update(&self, update: PointUpdate) -> Result<UpdateResult> {
+        self.update_with(update, Durability::Fsync)
+    }
+
+    /// [`Collection::update`] with a choice of when to answer: after the log record is fsynced
+    /// (shared with concurrent writers), or as soon as it is appended.
+    pub fn update_with(&self, update: PointUpdate, durability: Durability) -> Result<UpdateResult> {
         let mut batch_dims = BTreeMap::new();
         let update = match update {
             PointUpdate::Upsert(mut points) => {
@@ -618,8 +666,7 @@ impl Collection {
         };
         let result = self.commit(&mut w, op);
         drop(w);
-        let result = result?;
-        self.flush_inline_if_due();
+        let result = self.finish_write(result, durability)?;
         match missing {
             Some(id) => Err(EngineError::PointNotFound(id)),
             None => Ok(result),
@@ -633,16 +680,9 @@ impl Collection {
         }
         let seq = w.last_seq + 1;
         if let Some(wal) = w.wal.as_mut() {
-            if let Err(e) = wal.append_sync(seq, &op.encode()) {
-                if wal.last_seq() >= seq {
-                    // Written but not confirmed durable (the fsync failed): the outcome is
-                    // unknown to the client, and a restart would replay the record, so memory
-                    // follows the log rather than diverge from it.
-                    w.last_seq = seq;
-                    apply(&mut self.points.write(), op, seq);
-                }
-                return Err(e.into());
-            }
+            // a failed append leaves nothing of the record in the log (it is rolled back), so
+            // the write is refused whole; the fsync comes after the writer lock is released
+            wal.append(seq, &op.encode())?;
         }
         w.last_seq = seq;
         {
@@ -702,7 +742,8 @@ impl Collection {
                 // later records go to a new file, so the older ones can be dropped whole
                 wal.rotate()?;
             }
-            let tombstones: Vec<Vec<u8>> = segs.sealed.iter().map(|s| persist::tombstones(s)).collect();
+            let tombstones: Vec<Vec<u8>> =
+                segs.sealed.iter().map(|s| persist::tombstones(s)).collect();
             (
                 w.last_seq,
                 segs.sealed.clone(),
@@ -745,7 +786,9 @@ impl Collection {
         match std::fs::remove_file(dir.join(CHECKPOINT_FILE)) {
             Ok(()) => rvdb_storage::fsync_dir(dir)?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => tracing::warn!(collection = %self.name, error = %e, "could not remove the old checkpoint"),
+            Err(e) => {
+                tracing::warn!(collection = %self.name, error = %e, "could not remove the old checkpoint")
+            }
         }
         let keep: Vec<u64> = sealed.iter().map(|s| s.id).collect();
         let removed = persist::remove_unreferenced(dir, &keep)?;

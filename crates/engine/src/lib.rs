@@ -41,9 +41,10 @@ pub use rvdb_filter::{
 };
 pub use rvdb_vector::Distance;
 pub use types::{
-    CollectionConfig, NamedVectors, OrderBy, PayloadSelector, PointSelector, PointStruct,
-    PointUpdate, QueryParams, RecommendStrategy, Record, ScoreQuery, ScoredPoint, ScrollRequest,
-    SearchRequest, UpdateResult, VectorParams, VectorSelector, VectorsConfig, DEFAULT_VECTOR,
+    CollectionConfig, Durability, NamedVectors, OrderBy, PayloadSelector, PointSelector,
+    PointStruct, PointUpdate, QueryParams, RecommendStrategy, Record, ScoreQuery, ScoredPoint,
+    ScrollRequest, SearchRequest, UpdateResult, VectorParams, VectorSelector, VectorsConfig,
+    DEFAULT_VECTOR,
 };
 
 /// The engine's result type.

@@ -338,6 +338,9 @@ pub(crate) fn spawn(c: &Arc<Collection>) {
                 break;
             }
             let did = c.optimize_step();
+            if let Err(e) = c.sync_log() {
+                tracing::error!(collection = %c.name(), error = %e, "log fsync failed");
+            }
             drop(c);
             if !did {
                 std::thread::sleep(Duration::from_millis(25));

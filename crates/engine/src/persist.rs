@@ -257,8 +257,8 @@ pub(crate) fn load_segment(collection_dir: &Path, id: u64, rows: u64) -> Result<
     let body = bytes
         .strip_prefix(SEGMENT_MAGIC.as_slice())
         .ok_or_else(|| corrupt(&path, "bad magic"))?;
-    let body =
-        rvdb_storage::verify_checksummed(body).ok_or_else(|| corrupt(&path, "checksum mismatch"))?;
+    let body = rvdb_storage::verify_checksummed(body)
+        .ok_or_else(|| corrupt(&path, "checksum mismatch"))?;
     let at = |e: EngineError| match e {
         EngineError::Corrupt { reason, .. } => corrupt(&path, reason),
         e => e,
@@ -272,7 +272,9 @@ pub(crate) fn load_segment(collection_dir: &Path, id: u64, rows: u64) -> Result<
     if file_id != id || n != rows {
         return Err(corrupt(
             &path,
-            format!("holds segment {file_id} with {n} rows; the state names segment {id} with {rows}"),
+            format!(
+                "holds segment {file_id} with {n} rows; the state names segment {id} with {rows}"
+            ),
         ));
     }
     let n = n as usize;
@@ -312,7 +314,11 @@ pub(crate) fn load_segment(collection_dir: &Path, id: u64, rows: u64) -> Result<
         if map.len() != VECTORS_HEADER + data_len {
             return Err(corrupt(
                 &vpath,
-                format!("{} bytes, expected {}", map.len(), VECTORS_HEADER + data_len),
+                format!(
+                    "{} bytes, expected {}",
+                    map.len(),
+                    VECTORS_HEADER + data_len
+                ),
             ));
         }
         let data = &map[VECTORS_HEADER..];

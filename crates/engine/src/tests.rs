@@ -775,7 +775,8 @@ fn sealed_segments_reopen_from_their_files_with_their_graphs() {
     let (before, hits_before) = {
         let db = Database::open(opts.clone()).unwrap();
         let c = sealed_collection(&db, "r", Distance::Cosine, 1500, 8);
-        c.create_index("g", crate::PayloadSchemaType::Integer).unwrap();
+        c.create_index("g", crate::PayloadSchemaType::Integer)
+            .unwrap();
         c.delete(vec![PointId::Num(3), PointId::Num(1400)]).unwrap();
         c.optimize();
         let info = c.info();

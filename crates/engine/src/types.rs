@@ -239,12 +239,24 @@ pub struct ScrollRequest {
     pub with_vector: VectorSelector,
 }
 
+/// When a write is answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// After its log record is fsynced (Qdrant's `wait=true`); concurrent writers share fsyncs.
+    #[default]
+    Fsync,
+    /// As soon as its log record is appended (Qdrant's `wait=false`): it survives a crash of
+    /// the process, and reaches the disk with the next fsync (another writer's, or the
+    /// background optimizer's within milliseconds), not necessarily before the answer.
+    Logged,
+}
+
 /// The outcome of an acknowledged write (Qdrant's `UpdateResult`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct UpdateResult {
     /// The write's sequence number in the collection's log.
     pub operation_id: u64,
-    /// Always "completed": the write is durable and visible when this is returned.
+    /// Always "completed": the write is applied (and, with `Durability::Fsync`, durable).
     pub status: &'static str,
 }
 
