@@ -184,6 +184,35 @@ impl Server {
         Ok((status, v))
     }
 
+    /// Polls GET /readyz until it answers 200 (a server may answer 503 while it loads its
+    /// storage); returns the answers seen before that, as (status, body), a failed request as
+    /// status 0. Panics when `timeout` passes without a 200.
+    pub fn wait_ready(&self, timeout: Duration) -> Vec<(u16, String)> {
+        let start = std::time::Instant::now();
+        let mut seen = Vec::new();
+        loop {
+            let answer = self
+                .client
+                .get(self.url("/readyz"))
+                .send()
+                .map_err(|e| e.to_string())
+                .and_then(|r| {
+                    let status = r.status().as_u16();
+                    r.text().map(|t| (status, t)).map_err(|e| e.to_string())
+                });
+            match answer {
+                Ok((200, _)) => return seen,
+                Ok(other) => seen.push(other),
+                Err(e) => seen.push((0, e)),
+            }
+            assert!(
+                start.elapsed() < timeout,
+                "GET /readyz: no 200 within {timeout:?}; answers: {seen:?}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// SIGTERM and wait for a clean exit.
     pub fn stop(mut self) {
         let ok = Command::new("kill")
