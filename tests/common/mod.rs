@@ -68,13 +68,13 @@ impl Server {
                 .build()
                 .unwrap(),
         };
-        server.wait_ready();
+        server.await_loaded();
         server
     }
 
     /// Waits until GET /readyz answers 200 (the port opens before the collections are loaded).
     /// HTTPS servers are left to their tests.
-    pub fn wait_ready(&mut self) {
+    fn await_loaded(&mut self) {
         if !self.base.starts_with("http://") {
             return;
         }
