@@ -34,7 +34,8 @@ impl From<EngineError> for ApiError {
         let status = match &e {
             EngineError::CollectionNotFound(_)
             | EngineError::PointNotFound(_)
-            | EngineError::AliasNotFound(_) => StatusCode::NOT_FOUND,
+            | EngineError::AliasNotFound(_)
+            | EngineError::SnapshotNotFound(_) => StatusCode::NOT_FOUND,
             EngineError::AlreadyExists(_) => StatusCode::CONFLICT,
             EngineError::BadInput(_) => StatusCode::BAD_REQUEST,
             EngineError::Storage(_) if e.is_disk_full() => StatusCode::INSUFFICIENT_STORAGE,

@@ -301,6 +301,34 @@ impl Collection {
         })
     }
 
+    /// The collection's directory (`None` in memory).
+    pub(crate) fn dir(&self) -> Option<&Path> {
+        self.dir.as_deref()
+    }
+
+    /// Ids of the sealed segments, in order.
+    pub(crate) fn sealed_ids(&self) -> Vec<u64> {
+        self.points.read().sealed.iter().map(|s| s.id).collect()
+    }
+
+    /// `config.json` and a checkpoint with every point, as of one sequence number.
+    pub(crate) fn dump(&self) -> (Vec<u8>, Vec<u8>) {
+        let w = self.writer.lock();
+        let config = self.config.read().to_bytes();
+        let points = crate::codec::encode_checkpoint(&self.points.read(), w.last_seq);
+        (config, points)
+    }
+
+    /// Forgets the collection's files (it goes on in memory).
+    pub(crate) fn detach_files(&mut self) {
+        self.dir = None;
+        self.wal_sync = None;
+        let w = self.writer.get_mut();
+        w.wal = None;
+        w.checkpoint_after = u64::MAX;
+        w.min_checkpoint_bytes = u64::MAX;
+    }
+
     /// Stops the optimizer (waiting for a step in progress) and refuses later writes.
     pub(crate) fn close(&self) {
         self.stop.store(true, Ordering::Relaxed);

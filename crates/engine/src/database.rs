@@ -35,6 +35,9 @@ pub struct DatabaseOptions {
     /// A collection folds its log into a checkpoint once the log exceeds this many bytes
     /// (and the previous checkpoint's size).
     pub checkpoint_wal_bytes: u64,
+    /// Where snapshots are written (`None`: `<storage>/snapshots`, or a temporary directory
+    /// in memory).
+    pub snapshots_path: Option<PathBuf>,
     /// Run each collection's optimizer on a background thread (off: call
     /// `Collection::optimize` yourself, as deterministic tests do).
     pub background_optimizer: bool,
@@ -45,6 +48,7 @@ impl DatabaseOptions {
         DatabaseOptions {
             storage_path: None,
             checkpoint_wal_bytes: 64 << 20,
+            snapshots_path: None,
             background_optimizer: true,
         }
     }
@@ -271,6 +275,98 @@ impl Database {
             alias_writer: Mutex::new(()),
             _lock: Some(lock),
         })
+    }
+
+    /// `<storage>/collections`, when persistent.
+    pub(crate) fn root(&self) -> Option<&Path> {
+        self.root.as_deref()
+    }
+
+    /// Puts a collection staged at `staged` (a directory beside the collections) in place of
+    /// collection `name` (if any): the old one is closed and its directory renamed away, the
+    /// staged one renamed into place and opened; if that fails, the old one comes back.
+    pub(crate) fn swap_in(&self, name: &str, staged: &Path) -> Result<()> {
+        let root = self.root.as_ref().expect("a durable database");
+        let mut map = self.collections.write();
+        if self.aliases.read().contains_key(name) {
+            return Err(EngineError::bad(format!(
+                "Collection name `{name}` is already used by an alias"
+            )));
+        }
+        let dest = root.join(name);
+        let grave = root.join(format!(".deleted-{}", uuid::Uuid::new_v4()));
+        if let Some(old) = map.get(name) {
+            old.close();
+        }
+        let had_dir = dest.exists();
+        let reopen_old = |map: &mut BTreeMap<String, Arc<Collection>>| {
+            if had_dir {
+                if let Ok(c) = Collection::open(name, &dest, self.options.checkpoint_wal_bytes) {
+                    let c = Arc::new(c);
+                    if self.options.background_optimizer {
+                        crate::optimizer::spawn(&c);
+                    }
+                    map.insert(name.to_string(), c);
+                }
+            }
+        };
+        if had_dir {
+            if let Err(e) = fs::rename(&dest, &grave) {
+                reopen_old(&mut map);
+                return Err(io_err(&dest)(e));
+            }
+        }
+        if let Err(e) = fs::rename(staged, &dest) {
+            if had_dir {
+                let _ = fs::rename(&grave, &dest);
+            }
+            reopen_old(&mut map);
+            return Err(io_err(&dest)(e));
+        }
+        fsync_dir(root)?;
+        match Collection::open(name, &dest, self.options.checkpoint_wal_bytes) {
+            Ok(c) => {
+                let c = Arc::new(c);
+                if self.options.background_optimizer {
+                    crate::optimizer::spawn(&c);
+                }
+                map.insert(name.to_string(), c);
+                self.failed.write().remove(name);
+                if had_dir {
+                    if let Err(e) = fs::remove_dir_all(&grave) {
+                        tracing::warn!(path = %grave.display(), error = %e, "could not remove the replaced collection's files");
+                    }
+                }
+                Ok(())
+            }
+            Err(e) => {
+                let _ = fs::rename(&dest, root.join(format!(".tmp-{}", uuid::Uuid::new_v4())));
+                if had_dir {
+                    let _ = fs::rename(&grave, &dest);
+                }
+                let _ = fsync_dir(root);
+                reopen_old(&mut map);
+                Err(e)
+            }
+        }
+    }
+
+    /// Puts an in-memory collection in place of collection `name` (if any).
+    pub(crate) fn put_collection(&self, name: &str, c: Arc<Collection>) -> Result<()> {
+        let mut map = self.collections.write();
+        if self.aliases.read().contains_key(name) {
+            return Err(EngineError::bad(format!(
+                "Collection name `{name}` is already used by an alias"
+            )));
+        }
+        if let Some(old) = map.get(name) {
+            old.close();
+        }
+        if self.options.background_optimizer {
+            crate::optimizer::spawn(&c);
+        }
+        map.insert(name.to_string(), c);
+        Ok(())
     }
 
     /// The options the database was opened with.

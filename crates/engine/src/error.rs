@@ -15,6 +15,9 @@ pub enum EngineError {
     /// The caller named an alias that does not exist.
     #[error("Not found: Alias `{0}` doesn't exist!")]
     AliasNotFound(String),
+    /// The caller named a snapshot that does not exist.
+    #[error("Not found: Snapshot `{0}` doesn't exist!")]
+    SnapshotNotFound(String),
     /// The collection exists already.
     #[error("Wrong input: Collection `{0}` already exists!")]
     AlreadyExists(String),

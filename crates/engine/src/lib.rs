@@ -29,6 +29,7 @@ mod query;
 mod read;
 mod segment;
 mod segments;
+mod snapshot;
 mod types;
 
 pub use collection::{Collection, CollectionInfo, PayloadFieldInfo, MAX_DIM};
@@ -40,6 +41,7 @@ pub use rvdb_filter::{
     Payload, PayloadSchemaType, PointId,
 };
 pub use rvdb_vector::Distance;
+pub use snapshot::{file_sha256, validate_snapshot_name, SnapshotDescription};
 pub use types::{
     CollectionConfig, Durability, NamedVectors, OrderBy, PayloadSelector, PointSelector,
     PointStruct, PointUpdate, QueryParams, RecommendStrategy, Record, ScoreQuery, ScoredPoint,

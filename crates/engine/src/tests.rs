@@ -909,3 +909,107 @@ fn vacuum_gives_disk_space_back_and_leftovers_are_removed() {
     assert_eq!(db.collection("v").unwrap().points_count(), 1000);
     assert!(!coll.join("segments/.tmp-99").exists() && !coll.join("segments/98").exists());
 }
+
+#[test]
+fn snapshots_round_trip_between_databases_and_replace_a_collection_whole() {
+    let src_dir = tempfile::tempdir().unwrap();
+    let dst_dir = tempfile::tempdir().unwrap();
+    let manual = |p: &Path| DatabaseOptions {
+        background_optimizer: false,
+        ..DatabaseOptions::persistent(p)
+    };
+    let src = Database::open(manual(src_dir.path())).unwrap();
+    let c = sealed_collection(&src, "r", Distance::Cosine, 700, 8);
+    c.delete(vec![PointId::Num(5)]).unwrap();
+    c.upsert(vec![p(100_000, &[1.0; 8], json!({"late": true}))])
+        .unwrap();
+    src.update_aliases(&[crate::AliasAction::Create {
+        alias: "al".into(),
+        collection: "r".into(),
+    }])
+    .unwrap();
+    let want = snapshot(&src);
+    let d = src.create_snapshot("al").unwrap();
+    assert!(d.name.starts_with("r-") && d.name.ends_with(".snapshot"));
+    let file = src.snapshot_path("r", &d.name).unwrap();
+    assert_eq!(
+        d.checksum.as_deref(),
+        Some(crate::file_sha256(&file).unwrap().as_str())
+    );
+    assert_eq!(src.list_snapshots("r").unwrap(), vec![d.clone()]);
+
+    // into a fresh database, and into an in-memory one
+    let dst = Database::open(manual(dst_dir.path())).unwrap();
+    dst.recover_snapshot("r", &file, d.checksum.as_deref())
+        .unwrap();
+    assert_eq!(snapshot(&dst), want);
+    let mem = manual_db();
+    mem.recover_snapshot("r", &file, None).unwrap();
+    assert_eq!(snapshot(&mem), want);
+    let msnap = mem.create_snapshot("r").unwrap();
+    let mfile = mem.snapshot_path("r", &msnap.name).unwrap();
+
+    // over a collection of the same name: replaced whole
+    dst.collection("r")
+        .unwrap()
+        .upsert(vec![p(7_777_777, &[0.5; 8], json!({}))])
+        .unwrap();
+    dst.recover_snapshot("r", &mfile, None).unwrap();
+    assert_eq!(snapshot(&dst), want);
+    drop(dst);
+    let dst = Database::open(manual(dst_dir.path())).unwrap();
+    assert_eq!(snapshot(&dst), want, "the recovered collection is durable");
+
+    // a damaged snapshot or a wrong checksum leaves the collection as it was
+    let bad = dst_dir.path().join("bad.snapshot");
+    let mut bytes = std::fs::read(&file).unwrap();
+    let n = bytes.len();
+    bytes[n / 2] ^= 0x55;
+    std::fs::write(&bad, &bytes).unwrap();
+    assert!(dst.recover_snapshot("r", &bad, None).is_err());
+    let err = dst
+        .recover_snapshot("r", &file, Some("00ff"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("checksum"), "{err}");
+    std::fs::write(&bad, b"not a tar").unwrap();
+    assert!(dst.recover_snapshot("r", &bad, None).is_err());
+    assert_eq!(snapshot(&dst), want);
+
+    // snapshots can be deleted
+    src.delete_snapshot("r", &d.name).unwrap();
+    assert!(src.list_snapshots("r").unwrap().is_empty());
+    assert!(matches!(
+        src.delete_snapshot("r", &d.name),
+        Err(EngineError::SnapshotNotFound(_))
+    ));
+}
+
+#[test]
+fn a_full_snapshot_restores_every_collection_and_the_aliases() {
+    let src_dir = tempfile::tempdir().unwrap();
+    let src = Database::open(DatabaseOptions {
+        background_optimizer: false,
+        ..DatabaseOptions::persistent(src_dir.path())
+    })
+    .unwrap();
+    write_workload(&src);
+    src.update_aliases(&[crate::AliasAction::Create {
+        alias: "first".into(),
+        collection: "a".into(),
+    }])
+    .unwrap();
+    let want = snapshot(&src);
+    let d = src.create_full_snapshot().unwrap();
+    assert_eq!(src.list_full_snapshots().unwrap().len(), 1);
+    let file = src.full_snapshot_path(&d.name).unwrap();
+    let dst = manual_db();
+    let names = dst
+        .recover_full_snapshot(&file, d.checksum.as_deref())
+        .unwrap();
+    assert_eq!(names, ["a", "b"]);
+    assert_eq!(snapshot(&dst), want);
+    assert_eq!(dst.aliases(), [("first".to_string(), "a".to_string())]);
+    src.delete_full_snapshot(&d.name).unwrap();
+    assert!(src.list_full_snapshots().unwrap().is_empty());
+}

@@ -1,0 +1,619 @@
+//! Snapshots: a collection (or every collection) as one tar file that can be downloaded and
+//! recovered into this or another server.
+//!
+//! A collection snapshot holds `config.json`, `state.bin`, the segment directories it names and
+//! the log files past it (a durable collection, taken right after a flush, so the log part is
+//! short), or `config.json` and a `checkpoint.bin` with every point (an in-memory collection).
+//! Either layout opens like a collection directory. A full snapshot holds
+//! `collections/<name>.snapshot` for every collection and `aliases.json`.
+//!
+//! Next to each snapshot file, `<file>.checksum` holds its SHA-256 (hex), reported when listed.
+//! Recovery unpacks into a hidden directory beside the collections, opens it there (which checks
+//! every checksum), and only then swaps it in for the collection of the same name: a damaged
+//! snapshot leaves the existing collection as it was.
+
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+
+use crate::collection::{Collection, CONFIG_FILE};
+use crate::{Database, EngineError, Result};
+
+/// What the snapshot routes report of a snapshot file (Qdrant's `SnapshotDescription`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct SnapshotDescription {
+    pub name: String,
+    /// UTC, `YYYY-MM-DDTHH:MM:SS`.
+    pub creation_time: Option<String>,
+    pub size: u64,
+    /// SHA-256 of the file, hex.
+    pub checksum: Option<String>,
+}
+
+pub(crate) const SUFFIX: &str = ".snapshot";
+const CHECKSUM_SUFFIX: &str = ".checksum";
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> EngineError + '_ {
+    move |source| {
+        EngineError::Storage(rvdb_storage::StorageError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+}
+
+/// Civil UTC date and time of a Unix time (Howard Hinnant's days-from-civil, inverted).
+fn utc(secs: u64) -> (i64, u32, u32, u32, u32, u32) {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (
+        y,
+        m,
+        d,
+        (rem / 3600) as u32,
+        (rem % 3600 / 60) as u32,
+        (rem % 60) as u32,
+    )
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn iso_time(secs: u64) -> String {
+    let (y, mo, d, h, mi, s) = utc(secs);
+    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}")
+}
+
+/// Checks a snapshot name from a URL: a plain file name ending in `.snapshot`.
+pub fn validate_snapshot_name(name: &str) -> Result<()> {
+    if name.is_empty()
+        || name.starts_with('.')
+        || name.contains(['/', '\\'])
+        || !name.ends_with(SUFFIX)
+    {
+        return Err(EngineError::bad(format!(
+            "snapshot name `{name}`: expected a file name ending in `{SUFFIX}`"
+        )));
+    }
+    Ok(())
+}
+
+/// SHA-256 of a file, hex.
+pub fn file_sha256(path: &Path) -> Result<String> {
+    let mut f = fs::File::open(path).map_err(io_err(path))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).map_err(io_err(path))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(hex(&h.finalize()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn describe(path: &Path) -> Result<SnapshotDescription> {
+    let meta = fs::metadata(path).map_err(io_err(path))?;
+    let checksum = fs::read_to_string(checksum_path(path))
+        .ok()
+        .map(|s| s.trim().to_string());
+    let created = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| iso_time(d.as_secs()));
+    Ok(SnapshotDescription {
+        name: path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_string(),
+        creation_time: created,
+        size: meta.len(),
+        checksum,
+    })
+}
+
+fn checksum_path(path: &Path) -> PathBuf {
+    let mut p = path.as_os_str().to_owned();
+    p.push(CHECKSUM_SUFFIX);
+    PathBuf::from(p)
+}
+
+/// Every `.snapshot` file in `dir`, newest first.
+fn list_dir(dir: &Path) -> Result<Vec<SnapshotDescription>> {
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io_err(dir)(e)),
+    };
+    let mut out = Vec::new();
+    for e in entries {
+        let e = e.map_err(io_err(dir))?;
+        let name = e.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if name.ends_with(SUFFIX) && !name.starts_with('.') && e.path().is_file() {
+            out.push(describe(&e.path())?);
+        }
+    }
+    out.sort_by(|a, b| {
+        b.creation_time
+            .cmp(&a.creation_time)
+            .then(a.name.cmp(&b.name))
+    });
+    Ok(out)
+}
+
+const MANIFEST: &str = "manifest.json";
+
+/// A tar being written, and the manifest of what went in (written last).
+pub(crate) struct Tarball {
+    builder: tar::Builder<std::io::BufWriter<fs::File>>,
+    /// path → (size, SHA-256 hex)
+    manifest: std::collections::BTreeMap<String, (u64, String)>,
+}
+
+impl Tarball {
+    fn add_bytes(&mut self, path: &str, bytes: &[u8]) -> Result<()> {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(bytes.len() as u64);
+        header.set_mode(0o644);
+        header.set_mtime(now_secs());
+        header.set_cksum();
+        self.builder
+            .append_data(&mut header, path, bytes)
+            .map_err(io_err(Path::new(path)))?;
+        self.manifest.insert(
+            path.to_string(),
+            (bytes.len() as u64, hex(&Sha256::digest(bytes))),
+        );
+        Ok(())
+    }
+
+    fn add_file(&mut self, name: &str, path: &Path) -> Result<()> {
+        // read whole, so a file that grows meanwhile (the log) is taken as one consistent
+        // prefix
+        let bytes = fs::read(path).map_err(io_err(path))?;
+        self.add_bytes(name, &bytes)
+    }
+}
+
+/// Checks an unpacked snapshot against its manifest: every file listed, with its size and
+/// SHA-256, and nothing else.
+fn verify_manifest(dir: &Path) -> Result<()> {
+    let bad = |why: String| EngineError::bad(format!("snapshot is damaged: {why}"));
+    let bytes = fs::read(dir.join(MANIFEST)).map_err(|_| bad(format!("no {MANIFEST} inside")))?;
+    let manifest: std::collections::BTreeMap<String, (u64, String)> =
+        serde_json::from_slice(&bytes).map_err(|e| bad(format!("{MANIFEST}: {e}")))?;
+    let mut seen = 0;
+    for (name, (size, sum)) in &manifest {
+        let path = dir.join(name);
+        let data = fs::read(&path).map_err(|_| bad(format!("{name} is missing")))?;
+        if data.len() as u64 != *size || hex(&Sha256::digest(&data)) != *sum {
+            return Err(bad(format!("{name} does not match its checksum")));
+        }
+        seen += 1;
+    }
+    let mut on_disk = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in fs::read_dir(&d).map_err(io_err(&d))? {
+            let e = e.map_err(io_err(&d))?;
+            if e.path().is_dir() {
+                stack.push(e.path());
+            } else {
+                on_disk += 1;
+            }
+        }
+    }
+    if on_disk != seen + 1 {
+        return Err(bad(format!(
+            "{} files inside, the manifest lists {seen}",
+            on_disk - 1
+        )));
+    }
+    Ok(())
+}
+
+/// Writes a tar built by `fill` to `dir/<stem>-<time>.snapshot` (through a hidden temporary
+/// name, fsynced, with its checksum file), and describes it.
+fn write_snapshot(
+    dir: &Path,
+    stem: &str,
+    fill: impl FnOnce(&mut Tarball) -> Result<()>,
+) -> Result<SnapshotDescription> {
+    fs::create_dir_all(dir).map_err(io_err(dir))?;
+    let (y, mo, d, h, mi, s) = utc(now_secs());
+    let base = format!("{stem}-{y:04}-{mo:02}-{d:02}-{h:02}-{mi:02}-{s:02}");
+    let mut name = format!("{base}{SUFFIX}");
+    let mut n = 1;
+    while dir.join(&name).exists() {
+        n += 1;
+        name = format!("{base}-{n}{SUFFIX}");
+    }
+    let final_path = dir.join(&name);
+    let tmp = dir.join(format!(".{name}.tmp"));
+    let result = (|| -> Result<()> {
+        let file = fs::File::create(&tmp).map_err(io_err(&tmp))?;
+        let mut tb = Tarball {
+            builder: tar::Builder::new(std::io::BufWriter::new(file)),
+            manifest: Default::default(),
+        };
+        fill(&mut tb)?;
+        let manifest = serde_json::to_vec_pretty(&tb.manifest).expect("manifest serializes");
+        tb.add_bytes(MANIFEST, &manifest)?;
+        let file = tb
+            .builder
+            .into_inner()
+            .map_err(io_err(&tmp))?
+            .into_inner()
+            .map_err(|e| io_err(&tmp)(e.into_error()))?;
+        file.sync_all().map_err(io_err(&tmp))?;
+        let sum = file_sha256(&tmp)?;
+        rvdb_storage::atomic_write(&checksum_path(&final_path), sum.as_bytes())?;
+        fs::rename(&tmp, &final_path).map_err(io_err(&final_path))?;
+        Ok(rvdb_storage::fsync_dir(dir)?)
+    })();
+    if let Err(e) = result {
+        let _ = fs::remove_file(&tmp);
+        let _ = fs::remove_file(checksum_path(&final_path));
+        return Err(e);
+    }
+    describe(&final_path)
+}
+
+/// Unpacks a tar into `dest` (created), refusing entries that would land outside it.
+fn unpack(archive: &Path, dest: &Path) -> Result<()> {
+    let file = fs::File::open(archive).map_err(io_err(archive))?;
+    fs::create_dir_all(dest).map_err(io_err(dest))?;
+    let mut ar = tar::Archive::new(std::io::BufReader::new(file));
+    let entries = ar
+        .entries()
+        .map_err(|e| EngineError::bad(format!("snapshot: not a tar archive: {e}")))?;
+    for entry in entries {
+        let mut entry =
+            entry.map_err(|e| EngineError::bad(format!("snapshot: damaged archive: {e}")))?;
+        // `unpack_in` refuses absolute paths and `..`
+        let ok = entry
+            .unpack_in(dest)
+            .map_err(|e| EngineError::bad(format!("snapshot: damaged archive: {e}")))?;
+        if !ok {
+            return Err(EngineError::bad(
+                "snapshot: an entry points outside the snapshot",
+            ));
+        }
+    }
+    verify_manifest(dest)
+}
+
+impl Collection {
+    /// Writes a snapshot of this collection into `dir`.
+    pub(crate) fn snapshot_to(&self, dir: &Path) -> Result<SnapshotDescription> {
+        // no optimizer step or flush while the files are read: the state file and the
+        // segments it names stay as they are; the log only grows
+        let _o = self.optimizer_lock.lock();
+        match self.dir() {
+            Some(cdir) => {
+                self.flush()?;
+                let cdir = cdir.to_path_buf();
+                write_snapshot(dir, self.name(), |b| {
+                    b.add_file(CONFIG_FILE, &cdir.join(CONFIG_FILE))?;
+                    let state = cdir.join(crate::persist::STATE_FILE);
+                    b.add_file(crate::persist::STATE_FILE, &state)?;
+                    for id in self.sealed_ids() {
+                        let sdir = crate::persist::segment_dir(&cdir, id);
+                        let mut files: Vec<_> = fs::read_dir(&sdir)
+                            .map_err(io_err(&sdir))?
+                            .filter_map(|e| e.ok())
+                            .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+                            .collect();
+                        files.sort_by_key(|e| e.file_name());
+                        for f in files {
+                            let name = format!(
+                                "{}/{id}/{}",
+                                crate::persist::SEGMENTS_DIR,
+                                f.file_name().to_string_lossy()
+                            );
+                            b.add_file(&name, &f.path())?;
+                        }
+                    }
+                    let wal = cdir.join("wal");
+                    let mut logs: Vec<_> = fs::read_dir(&wal)
+                        .map_err(io_err(&wal))?
+                        .filter_map(|e| e.ok())
+                        .collect();
+                    logs.sort_by_key(|e| e.file_name());
+                    for f in logs {
+                        let name = format!("wal/{}", f.file_name().to_string_lossy());
+                        b.add_file(&name, &f.path())?;
+                    }
+                    Ok(())
+                })
+            }
+            None => {
+                let (config, checkpoint) = self.dump();
+                write_snapshot(dir, self.name(), |b| {
+                    b.add_bytes(CONFIG_FILE, &config)?;
+                    b.add_bytes("checkpoint.bin", &checkpoint)
+                })
+            }
+        }
+    }
+}
+
+impl Database {
+    /// Where snapshots go: `snapshots_path` if set, else `<storage>/snapshots`, else (in
+    /// memory) a directory in the system's temporary directory.
+    pub fn snapshots_dir(&self) -> PathBuf {
+        if let Some(p) = &self.options().snapshots_path {
+            return p.clone();
+        }
+        match &self.options().storage_path {
+            Some(s) => s.join("snapshots"),
+            None => {
+                std::env::temp_dir().join(format!("rustvecdb-snapshots-{}", std::process::id()))
+            }
+        }
+    }
+
+    fn collection_snapshots_dir(&self, name: &str) -> PathBuf {
+        self.snapshots_dir().join("collections").join(name)
+    }
+
+    /// Creates a snapshot of a collection (by name or alias).
+    pub fn create_snapshot(&self, name: &str) -> Result<SnapshotDescription> {
+        let c = self.collection(name)?;
+        let dir = self.collection_snapshots_dir(c.name());
+        let d = c.snapshot_to(&dir)?;
+        tracing::info!(collection = c.name(), snapshot = %d.name, size = d.size, "snapshot created");
+        Ok(d)
+    }
+
+    /// The snapshots of a collection, newest first.
+    pub fn list_snapshots(&self, name: &str) -> Result<Vec<SnapshotDescription>> {
+        let c = self.collection(name)?;
+        list_dir(&self.collection_snapshots_dir(c.name()))
+    }
+
+    /// The file of a collection's snapshot (`NotFound`-style error if there is none).
+    pub fn snapshot_path(&self, name: &str, snapshot: &str) -> Result<PathBuf> {
+        validate_snapshot_name(snapshot)?;
+        let c = self.collection(name)?;
+        let path = self.collection_snapshots_dir(c.name()).join(snapshot);
+        if !path.is_file() {
+            return Err(EngineError::SnapshotNotFound(snapshot.to_string()));
+        }
+        Ok(path)
+    }
+
+    /// Deletes a collection's snapshot.
+    pub fn delete_snapshot(&self, name: &str, snapshot: &str) -> Result<()> {
+        let path = self.snapshot_path(name, snapshot)?;
+        remove_snapshot_file(&path)
+    }
+
+    /// Creates a snapshot of the whole storage: every collection and the aliases.
+    pub fn create_full_snapshot(&self) -> Result<SnapshotDescription> {
+        let work = self
+            .snapshots_dir()
+            .join(format!(".full-{}", uuid::Uuid::new_v4()));
+        let result = (|| {
+            let mut parts = Vec::new();
+            for name in self.collection_names() {
+                let Ok(c) = self.collection(&name) else {
+                    continue;
+                };
+                let d = c.snapshot_to(&work)?;
+                parts.push((name, work.join(&d.name)));
+            }
+            let aliases = serde_json::to_vec_pretty(
+                &self
+                    .aliases()
+                    .into_iter()
+                    .collect::<std::collections::BTreeMap<_, _>>(),
+            )
+            .expect("aliases serialize");
+            write_snapshot(&self.snapshots_dir(), "full-snapshot", |b| {
+                for (name, path) in &parts {
+                    b.add_file(&format!("collections/{name}{SUFFIX}"), path)?;
+                }
+                b.add_bytes("aliases.json", &aliases)
+            })
+        })();
+        let _ = fs::remove_dir_all(&work);
+        let d = result?;
+        tracing::info!(snapshot = %d.name, size = d.size, "full snapshot created");
+        Ok(d)
+    }
+
+    /// The full snapshots, newest first.
+    pub fn list_full_snapshots(&self) -> Result<Vec<SnapshotDescription>> {
+        list_dir(&self.snapshots_dir())
+    }
+
+    /// The file of a full snapshot.
+    pub fn full_snapshot_path(&self, snapshot: &str) -> Result<PathBuf> {
+        validate_snapshot_name(snapshot)?;
+        let path = self.snapshots_dir().join(snapshot);
+        if !path.is_file() {
+            return Err(EngineError::SnapshotNotFound(snapshot.to_string()));
+        }
+        Ok(path)
+    }
+
+    pub fn delete_full_snapshot(&self, snapshot: &str) -> Result<()> {
+        remove_snapshot_file(&self.full_snapshot_path(snapshot)?)
+    }
+
+    /// A directory for uploads on the snapshots' file system (so the final rename is cheap).
+    pub fn upload_dir(&self) -> Result<PathBuf> {
+        let dir = self.snapshots_dir().join(".uploads");
+        fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+        Ok(dir)
+    }
+
+    /// Replaces (or creates) collection `name` with the content of a snapshot file. The
+    /// snapshot is unpacked and opened beside the collections first; the existing collection
+    /// is only replaced once that has worked. `checksum`: the SHA-256 the file must have.
+    pub fn recover_snapshot(&self, name: &str, file: &Path, checksum: Option<&str>) -> Result<()> {
+        crate::database::validate_name(name)?;
+        if let Some(want) = checksum {
+            let got = file_sha256(file)?;
+            if !got.eq_ignore_ascii_case(want.trim()) {
+                return Err(EngineError::bad(format!(
+                    "checksum: the snapshot's SHA-256 is {got}, expected {want}"
+                )));
+            }
+        }
+        let staging_root = match self.root() {
+            Some(root) => root.to_path_buf(),
+            None => self.snapshots_dir(),
+        };
+        let tmp = staging_root.join(format!(".tmp-{}", uuid::Uuid::new_v4()));
+        let result = (|| {
+            unpack(file, &tmp)?;
+            if !tmp.join(CONFIG_FILE).is_file() {
+                return Err(EngineError::bad(
+                    "snapshot: no config.json inside; is this a collection snapshot?",
+                ));
+            }
+            // opening checks every file's checksum; the trial copy is dropped again
+            let trial = Collection::open(name, &tmp, u64::MAX)
+                .map_err(|e| EngineError::bad(format!("snapshot cannot be recovered: {e}")))?;
+            if !trial.problems.lock().is_empty() {
+                return Err(EngineError::bad(format!(
+                    "snapshot cannot be recovered: {}",
+                    trial.problems.lock().join("; ")
+                )));
+            }
+            match self.root() {
+                Some(_) => {
+                    drop(trial);
+                    self.swap_in(name, &tmp)
+                }
+                None => self.put_collection(name, Arc::new(trial.into_memory())),
+            }
+        })();
+        let _ = fs::remove_dir_all(&tmp);
+        if result.is_ok() {
+            tracing::info!(collection = name, snapshot = %file.display(), "collection recovered from a snapshot");
+        }
+        result
+    }
+
+    /// Recovers every collection of a full snapshot, then its aliases.
+    pub fn recover_full_snapshot(
+        &self,
+        file: &Path,
+        checksum: Option<&str>,
+    ) -> Result<Vec<String>> {
+        if let Some(want) = checksum {
+            let got = file_sha256(file)?;
+            if !got.eq_ignore_ascii_case(want.trim()) {
+                return Err(EngineError::bad(format!(
+                    "checksum: the snapshot's SHA-256 is {got}, expected {want}"
+                )));
+            }
+        }
+        let work = self
+            .snapshots_dir()
+            .join(format!(".recover-{}", uuid::Uuid::new_v4()));
+        let result = (|| {
+            unpack(file, &work)?;
+            let dir = work.join("collections");
+            let mut names = Vec::new();
+            if let Ok(entries) = fs::read_dir(&dir) {
+                for e in entries.flatten() {
+                    let n = e.file_name().to_string_lossy().to_string();
+                    if let Some(stem) = n.strip_suffix(SUFFIX) {
+                        names.push(stem.to_string());
+                    }
+                }
+            }
+            if names.is_empty() && !work.join("aliases.json").is_file() {
+                return Err(EngineError::bad(
+                    "snapshot: neither collections nor aliases.json inside; is this a full snapshot?",
+                ));
+            }
+            names.sort();
+            for n in &names {
+                self.recover_snapshot(n, &dir.join(format!("{n}{SUFFIX}")), None)?;
+            }
+            if let Ok(bytes) = fs::read(work.join("aliases.json")) {
+                let aliases: std::collections::BTreeMap<String, String> =
+                    serde_json::from_slice(&bytes)
+                        .map_err(|e| EngineError::bad(format!("snapshot: aliases.json: {e}")))?;
+                let actions: Vec<crate::AliasAction> = aliases
+                    .into_iter()
+                    .filter(|(_, c)| self.collection_exists(c))
+                    .map(|(alias, collection)| crate::AliasAction::Create { alias, collection })
+                    .collect();
+                self.update_aliases(&actions)?;
+            }
+            Ok(names)
+        })();
+        let _ = fs::remove_dir_all(&work);
+        result
+    }
+}
+
+fn remove_snapshot_file(path: &Path) -> Result<()> {
+    fs::remove_file(path).map_err(io_err(path))?;
+    let _ = fs::remove_file(checksum_path(path));
+    if let Some(dir) = path.parent() {
+        rvdb_storage::fsync_dir(dir)?;
+    }
+    Ok(())
+}
+
+impl Collection {
+    /// The same collection, detached from its files (for an in-memory database).
+    pub(crate) fn into_memory(self) -> Collection {
+        let mut c = self;
+        c.detach_files();
+        c.stop.store(false, Ordering::Relaxed);
+        c
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_dates() {
+        assert_eq!(iso_time(0), "1970-01-01T00:00:00");
+        assert_eq!(iso_time(951_782_400), "2000-02-29T00:00:00");
+        assert_eq!(iso_time(1_700_000_000), "2023-11-14T22:13:20");
+        assert_eq!(iso_time(4_102_444_799), "2099-12-31T23:59:59");
+    }
+
+    #[test]
+    fn names_are_plain_snapshot_files() {
+        assert!(validate_snapshot_name("a-2024.snapshot").is_ok());
+        for bad in ["", "../x.snapshot", "a/b.snapshot", ".x.snapshot", "x.tar"] {
+            assert!(validate_snapshot_name(bad).is_err(), "{bad}");
+        }
+    }
+}
