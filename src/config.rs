@@ -82,6 +82,9 @@ pub struct Settings {
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     pub storage_path: Option<PathBuf>,
+    /// Where snapshots are written (unset: `<storage_path>/snapshots`, or a temporary
+    /// directory in memory).
+    pub snapshots_path: Option<PathBuf>,
     pub log_level: String,
 }
 
@@ -101,13 +104,14 @@ impl Default for Settings {
             tls_cert: None,
             tls_key: None,
             storage_path: None,
+            snapshots_path: None,
             log_level: "info".into(),
         }
     }
 }
 
 /// Every setting the file and `RVDB__…` variables may hold.
-const KEYS: [&str; 13] = [
+const KEYS: [&str; 14] = [
     "log_level",
     "service.api_key",
     "service.cors_allowed_origins",
@@ -118,6 +122,7 @@ const KEYS: [&str; 13] = [
     "service.max_request_size_mb",
     "service.read_only_api_key",
     "service.request_timeout_secs",
+    "storage.snapshots_path",
     "storage.storage_path",
     "tls.cert",
     "tls.key",
@@ -393,6 +398,9 @@ impl Settings {
                 "storage.storage_path" => {
                     s.storage_path = nonempty(text(cx, key, v)?).map(PathBuf::from)
                 }
+                "storage.snapshots_path" => {
+                    s.snapshots_path = nonempty(text(cx, key, v)?).map(PathBuf::from)
+                }
                 other => unreachable!("{other} is in KEYS but not handled"),
             }
         }
@@ -489,7 +497,7 @@ impl Settings {
                 "enable_tls": self.enable_tls,
             },
             "tls": {"cert": self.tls_cert, "key": self.tls_key},
-            "storage": {"storage_path": self.storage_path},
+            "storage": {"storage_path": self.storage_path, "snapshots_path": self.snapshots_path},
         })
     }
 

@@ -72,10 +72,11 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(f) = &settings.config_file {
         tracing::info!(file = %f.display(), "config file read");
     }
-    let options = match &settings.storage_path {
+    let mut options = match &settings.storage_path {
         Some(p) => DatabaseOptions::persistent(p),
         None => DatabaseOptions::in_memory(),
     };
+    options.snapshots_path = settings.snapshots_path.clone();
     let cors = match (
         settings.enable_cors,
         settings.cors_allowed_origins.is_empty(),

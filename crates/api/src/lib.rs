@@ -16,6 +16,7 @@ mod layers;
 mod metrics;
 mod qdrant;
 mod render;
+mod snapshots;
 mod wire;
 
 use std::sync::Arc;
@@ -218,6 +219,36 @@ pub fn router(db: Arc<Database>, config: ApiConfig) -> Router {
             put(handlers::put_point)
                 .get(handlers::get_point)
                 .delete(handlers::delete_point),
+        )
+        .route(
+            "/collections/{name}/snapshots",
+            get(snapshots::list).post(snapshots::create),
+        )
+        .route(
+            "/collections/{name}/snapshots/recover",
+            put(snapshots::recover),
+        )
+        .route(
+            "/collections/{name}/snapshots/upload",
+            // snapshots are streamed to disk, so no body limit applies
+            post(snapshots::upload).layer(DefaultBodyLimit::disable()),
+        )
+        .route(
+            "/collections/{name}/snapshots/{snapshot}",
+            get(snapshots::download).delete(snapshots::delete),
+        )
+        .route(
+            "/snapshots",
+            get(snapshots::list_full).post(snapshots::create_full),
+        )
+        .route("/snapshots/recover", put(snapshots::recover_full))
+        .route(
+            "/snapshots/upload",
+            post(snapshots::upload_full).layer(DefaultBodyLimit::disable()),
+        )
+        .route(
+            "/snapshots/{snapshot}",
+            get(snapshots::download_full).delete(snapshots::delete_full),
         )
         .route("/metrics", {
             let obs = observer.clone();

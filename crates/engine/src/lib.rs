@@ -40,6 +40,7 @@ pub use rvdb_filter::{
     parse_datetime as parse_datetime_micros, select_payload, Cardinality, Filter, JsonPath,
     Payload, PayloadSchemaType, PointId,
 };
+pub use rvdb_storage::StorageError;
 pub use rvdb_vector::Distance;
 pub use snapshot::{file_sha256, validate_snapshot_name, SnapshotDescription};
 pub use types::{

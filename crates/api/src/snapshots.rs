@@ -1,0 +1,330 @@
+//! Qdrant's snapshot routes: per collection (`/collections/{name}/snapshots…`) and for the whole
+//! storage (`/snapshots…`): create, list, download, delete, recover from a file, upload.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use axum::body::Body;
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Multipart, Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+use tokio::io::AsyncWriteExt;
+
+use crate::extract::{JsonBody, Timer};
+use crate::handlers::{blocking, path};
+use crate::{ApiError, AppState};
+
+type ApiResult = Result<Response, ApiError>;
+type Params = Result<Query<HashMap<String, String>>, QueryRejection>;
+
+/// `priority` and `checksum` of the recover and upload routes (`wait` is accepted: every
+/// snapshot call answers when it is done).
+struct RecoverParams {
+    checksum: Option<String>,
+}
+
+fn params(p: Params) -> Result<HashMap<String, String>, ApiError> {
+    p.map(|Query(q)| q)
+        .map_err(|e| ApiError::bad_request(format!("Bad query string: {}", e.body_text())))
+}
+
+fn check_priority(v: Option<&str>, at: &str) -> Result<(), ApiError> {
+    match v {
+        None | Some("no_sync" | "snapshot" | "replica") => Ok(()),
+        Some(other) => Err(ApiError::bad_request(format!(
+            "Wrong input: {at}: expected one of no_sync, snapshot, replica, got `{other}`"
+        ))),
+    }
+}
+
+fn check_wait(q: &HashMap<String, String>) -> Result<(), ApiError> {
+    match q.get("wait").map(String::as_str) {
+        None | Some("true" | "false") => Ok(()),
+        Some(v) => Err(ApiError::bad_request(format!(
+            "Wrong input: wait: expected true or false, got `{v}`"
+        ))),
+    }
+}
+
+fn recover_params(q: &HashMap<String, String>) -> Result<RecoverParams, ApiError> {
+    check_wait(q)?;
+    check_priority(q.get("priority").map(String::as_str), "priority")?;
+    Ok(RecoverParams {
+        checksum: q.get("checksum").cloned(),
+    })
+}
+
+/// A snapshot location: `file:///abs/path` or an absolute path on the server.
+fn location(body: &Value) -> Result<PathBuf, ApiError> {
+    let bad = |why: &str| ApiError::bad_request(format!("Wrong input: location: {why}"));
+    let loc = body
+        .get("location")
+        .ok_or_else(|| bad("missing"))?
+        .as_str()
+        .ok_or_else(|| bad("expected a string"))?;
+    if loc.starts_with("http://") || loc.starts_with("https://") {
+        return Err(bad(
+            "downloading from a URL is not supported; upload the file to …/snapshots/upload, or give a file:// path on the server",
+        ));
+    }
+    let p = loc.strip_prefix("file://").unwrap_or(loc);
+    let p = PathBuf::from(p);
+    if !p.is_absolute() {
+        return Err(bad("expected file:///absolute/path or an absolute path"));
+    }
+    if !p.is_file() {
+        return Err(ApiError {
+            status: StatusCode::NOT_FOUND,
+            message: format!("Not found: snapshot file {} does not exist", p.display()),
+        });
+    }
+    Ok(p)
+}
+
+fn body_recover_params(body: &Value) -> Result<RecoverParams, ApiError> {
+    if !body.is_object() {
+        return Err(ApiError::bad_request(
+            "Wrong input: expected a JSON object with `location`",
+        ));
+    }
+    check_priority(body.get("priority").and_then(Value::as_str), "priority")?;
+    let checksum = match body.get("checksum") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "Wrong input: checksum: expected a string",
+            ))
+        }
+    };
+    Ok(RecoverParams { checksum })
+}
+
+/// Streams a snapshot file.
+async fn send_file(path: PathBuf) -> ApiResult {
+    let file = tokio::fs::File::open(&path).await.map_err(|e| ApiError {
+        status: StatusCode::INTERNAL_SERVER_ERROR,
+        message: format!("Service internal error: cannot read the snapshot: {e}"),
+    })?;
+    let len = file.metadata().await.map(|m| m.len()).ok();
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("snapshot")
+        .to_string();
+    let mut resp = Body::from_stream(tokio_util::io::ReaderStream::new(file)).into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/octet-stream"),
+    );
+    if let Ok(v) = header::HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    if let Some(len) = len {
+        h.insert(header::CONTENT_LENGTH, len.into());
+    }
+    Ok(resp)
+}
+
+/// Saves the multipart field `snapshot` (or the first file field) to a temporary file.
+async fn receive_upload(s: &AppState, mut form: Multipart) -> Result<TempFile, ApiError> {
+    let db = s.db.clone();
+    let dir = blocking(move || db.upload_dir()).await??;
+    let bad = |e: axum::extract::multipart::MultipartError| {
+        ApiError::bad_request(format!("Wrong input: multipart body: {}", e.body_text()))
+    };
+    while let Some(mut field) = form.next_field().await.map_err(bad)? {
+        if field.name() != Some("snapshot") && field.file_name().is_none() {
+            continue;
+        }
+        let tmp = TempFile(dir.join(format!("{}.upload", uuid::Uuid::new_v4())));
+        let io = |e: std::io::Error| {
+            ApiError::from(rvdb_engine::EngineError::Storage(rvdb_storage_io_error(
+                &tmp.0, e,
+            )))
+        };
+        let mut out = tokio::fs::File::create(&tmp.0).await.map_err(io)?;
+        while let Some(chunk) = field.chunk().await.map_err(bad)? {
+            out.write_all(&chunk).await.map_err(io)?;
+        }
+        out.flush().await.map_err(io)?;
+        return Ok(tmp);
+    }
+    Err(ApiError::bad_request(
+        "Wrong input: multipart body: no `snapshot` file field",
+    ))
+}
+
+fn rvdb_storage_io_error(path: &std::path::Path, e: std::io::Error) -> rvdb_engine::StorageError {
+    rvdb_engine::StorageError::Io {
+        path: path.to_path_buf(),
+        source: e,
+    }
+}
+
+/// A file removed when dropped.
+struct TempFile(PathBuf);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+// ---- per collection ----
+
+pub(crate) async fn create(
+    t: Timer,
+    State(s): State<AppState>,
+    name: Result<Path<String>, PathRejection>,
+    q: Params,
+) -> ApiResult {
+    check_wait(&params(q)?)?;
+    let name = path(name)?;
+    let db = s.db.clone();
+    let d = blocking(move || db.create_snapshot(&name)).await??;
+    Ok(t.ok(d))
+}
+
+pub(crate) async fn list(
+    t: Timer,
+    State(s): State<AppState>,
+    name: Result<Path<String>, PathRejection>,
+) -> ApiResult {
+    let name = path(name)?;
+    let db = s.db.clone();
+    Ok(t.ok(blocking(move || db.list_snapshots(&name)).await??))
+}
+
+pub(crate) async fn download(
+    State(s): State<AppState>,
+    p: Result<Path<(String, String)>, PathRejection>,
+) -> ApiResult {
+    let (name, snap) = path(p)?;
+    let db = s.db.clone();
+    send_file(blocking(move || db.snapshot_path(&name, &snap)).await??).await
+}
+
+pub(crate) async fn delete(
+    t: Timer,
+    State(s): State<AppState>,
+    p: Result<Path<(String, String)>, PathRejection>,
+    q: Params,
+) -> ApiResult {
+    check_wait(&params(q)?)?;
+    let (name, snap) = path(p)?;
+    let db = s.db.clone();
+    blocking(move || db.delete_snapshot(&name, &snap)).await??;
+    Ok(t.ok(true))
+}
+
+/// PUT /collections/{name}/snapshots/recover `{"location", "priority", "checksum"}`.
+pub(crate) async fn recover(
+    t: Timer,
+    State(s): State<AppState>,
+    name: Result<Path<String>, PathRejection>,
+    q: Params,
+    JsonBody(body): JsonBody,
+) -> ApiResult {
+    check_wait(&params(q)?)?;
+    let name = path(name)?;
+    let rp = body_recover_params(&body)?;
+    let file = location(&body)?;
+    let db = s.db.clone();
+    blocking(move || db.recover_snapshot(&name, &file, rp.checksum.as_deref())).await??;
+    Ok(t.ok(true))
+}
+
+/// POST /collections/{name}/snapshots/upload (multipart, field `snapshot`).
+pub(crate) async fn upload(
+    t: Timer,
+    State(s): State<AppState>,
+    name: Result<Path<String>, PathRejection>,
+    q: Params,
+    form: Multipart,
+) -> ApiResult {
+    let rp = recover_params(&params(q)?)?;
+    let name = path(name)?;
+    let file = receive_upload(&s, form).await?;
+    let db = s.db.clone();
+    blocking(move || {
+        let r = db.recover_snapshot(&name, &file.0, rp.checksum.as_deref());
+        drop(file);
+        r
+    })
+    .await??;
+    Ok(t.ok(true))
+}
+
+// ---- whole storage ----
+
+pub(crate) async fn create_full(t: Timer, State(s): State<AppState>, q: Params) -> ApiResult {
+    check_wait(&params(q)?)?;
+    let db = s.db.clone();
+    Ok(t.ok(blocking(move || db.create_full_snapshot()).await??))
+}
+
+pub(crate) async fn list_full(t: Timer, State(s): State<AppState>) -> ApiResult {
+    let db = s.db.clone();
+    Ok(t.ok(blocking(move || db.list_full_snapshots()).await??))
+}
+
+pub(crate) async fn download_full(
+    State(s): State<AppState>,
+    p: Result<Path<String>, PathRejection>,
+) -> ApiResult {
+    let snap = path(p)?;
+    let db = s.db.clone();
+    send_file(blocking(move || db.full_snapshot_path(&snap)).await??).await
+}
+
+pub(crate) async fn delete_full(
+    t: Timer,
+    State(s): State<AppState>,
+    p: Result<Path<String>, PathRejection>,
+    q: Params,
+) -> ApiResult {
+    check_wait(&params(q)?)?;
+    let snap = path(p)?;
+    let db = s.db.clone();
+    blocking(move || db.delete_full_snapshot(&snap)).await??;
+    Ok(t.ok(true))
+}
+
+/// PUT /snapshots/recover `{"location", "checksum"}` (not in Qdrant's API, which recovers a
+/// full snapshot only at start): recovers every collection in it, then its aliases.
+pub(crate) async fn recover_full(
+    t: Timer,
+    State(s): State<AppState>,
+    q: Params,
+    JsonBody(body): JsonBody,
+) -> ApiResult {
+    check_wait(&params(q)?)?;
+    let rp = body_recover_params(&body)?;
+    let file = location(&body)?;
+    let db = s.db.clone();
+    blocking(move || db.recover_full_snapshot(&file, rp.checksum.as_deref())).await??;
+    Ok(t.ok(true))
+}
+
+/// POST /snapshots/upload (multipart, field `snapshot`): like `recover_full`, from an upload.
+pub(crate) async fn upload_full(
+    t: Timer,
+    State(s): State<AppState>,
+    q: Params,
+    form: Multipart,
+) -> ApiResult {
+    let rp = recover_params(&params(q)?)?;
+    let file = receive_upload(&s, form).await?;
+    let db = s.db.clone();
+    blocking(move || {
+        let r = db.recover_full_snapshot(&file.0, rp.checksum.as_deref());
+        drop(file);
+        r
+    })
+    .await??;
+    Ok(t.ok(true))
+}

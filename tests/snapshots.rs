@@ -1,0 +1,244 @@
+//! Snapshots over HTTP (Qdrant's routes): create, list, download, delete, upload (multipart),
+//! recover from a file, per collection and for the whole storage; restore into a fresh server
+//! and over a collection of the same name; damaged snapshots leave collections untouched.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::Server;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+/// Every point of a collection: id → (vector, payload).
+fn points(s: &Server, coll: &str) -> BTreeMap<String, (Value, Value)> {
+    let r = s.ok(
+        "POST",
+        &format!("/collections/{coll}/points/scroll"),
+        Some(&json!({"limit": 100000, "with_payload": true, "with_vector": true})),
+    );
+    r["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["id"].to_string(),
+                (p["vector"].clone(), p["payload"].clone()),
+            )
+        })
+        .collect()
+}
+
+fn fill(s: &Server, coll: &str, n: u64) {
+    s.ok(
+        "PUT",
+        &format!("/collections/{coll}"),
+        Some(&json!({
+            "vectors": {"size": 4, "distance": "Cosine"},
+            // seal (and persist) a segment every ~60 points
+            "optimizers_config": {"indexing_threshold": 1}
+        })),
+    );
+    for chunk in (0..n).collect::<Vec<_>>().chunks(100) {
+        let pts: Vec<Value> = chunk
+            .iter()
+            .map(|&i| json!({"id": i, "vector": [1.0, i as f64, (i % 7) as f64, 0.5], "payload": {"i": i, "tag": format!("t{}", i % 3)}}))
+            .collect();
+        s.ok(
+            "PUT",
+            &format!("/collections/{coll}/points?wait=true"),
+            Some(&json!({"points": pts})),
+        );
+    }
+    s.ok(
+        "POST",
+        &format!("/collections/{coll}/points/delete?wait=true"),
+        Some(&json!({"points": [1, 2, 3]})),
+    );
+}
+
+fn download(s: &Server, path: &str) -> Vec<u8> {
+    let resp = reqwest::blocking::get(s.url(path)).unwrap();
+    assert_eq!(resp.status().as_u16(), 200, "GET {path}");
+    resp.bytes().unwrap().to_vec()
+}
+
+fn upload(s: &Server, path: &str, bytes: Vec<u8>) -> (u16, Value) {
+    let form = reqwest::blocking::multipart::Form::new().part(
+        "snapshot",
+        reqwest::blocking::multipart::Part::bytes(bytes).file_name("x.snapshot"),
+    );
+    let resp = reqwest::blocking::Client::new()
+        .post(s.url(path))
+        .multipart(form)
+        .send()
+        .unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().unwrap_or(Value::Null))
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[test]
+fn a_collection_snapshot_round_trips_through_download_upload_and_file_recovery() {
+    let dir_a = tempfile::tempdir().unwrap();
+    let a = Server::persistent(dir_a.path());
+    fill(&a, "c", 400);
+    let want = points(&a, "c");
+    assert_eq!(want.len(), 397);
+
+    let d = a.ok("POST", "/collections/c/snapshots?wait=true", None);
+    let name = d["name"].as_str().unwrap().to_string();
+    assert!(name.starts_with("c-") && name.ends_with(".snapshot"), "{d}");
+    assert!(d["size"].as_u64().unwrap() > 0);
+    assert!(d["creation_time"].as_str().unwrap().contains('T'));
+    let list = a.ok("GET", "/collections/c/snapshots", None);
+    assert_eq!(list, json!([d]));
+    let bytes = download(&a, &format!("/collections/c/snapshots/{name}"));
+    assert_eq!(bytes.len() as u64, d["size"].as_u64().unwrap());
+    assert_eq!(sha256(&bytes), d["checksum"].as_str().unwrap());
+
+    // upload into a fresh in-memory server, checksum checked
+    let b = Server::start();
+    let (status, v) = upload(
+        &b,
+        &format!(
+            "/collections/c/snapshots/upload?priority=snapshot&checksum={}",
+            sha256(&bytes)
+        ),
+        bytes.clone(),
+    );
+    assert_eq!((status, &v["result"]), (200, &json!(true)), "{v}");
+    assert_eq!(points(&b, "c"), want);
+
+    // a wrong checksum, a damaged file and garbage are refused; the collection stays whole
+    let (status, v) = upload(
+        &b,
+        "/collections/c/snapshots/upload?checksum=abcd",
+        bytes.clone(),
+    );
+    assert_eq!(status, 400, "{v}");
+    assert!(
+        v["status"]["error"].as_str().unwrap().contains("checksum"),
+        "{v}"
+    );
+    let mut damaged = bytes.clone();
+    let mid = damaged.len() / 2;
+    damaged[mid] ^= 0x20;
+    assert_eq!(
+        upload(&b, "/collections/c/snapshots/upload", damaged).0,
+        400
+    );
+    assert_eq!(
+        upload(&b, "/collections/c/snapshots/upload", b"junk".to_vec()).0,
+        400
+    );
+    assert_eq!(points(&b, "c"), want);
+
+    // recover from a file on the server, over a collection of the same name, in a durable
+    // server; the result survives a restart
+    let dir_c = tempfile::tempdir().unwrap();
+    let c = Server::persistent(dir_c.path());
+    c.ok(
+        "PUT",
+        "/collections/c",
+        Some(&json!({"vectors": {"size": 2, "distance": "Dot"}})),
+    );
+    c.ok(
+        "PUT",
+        "/collections/c/points?wait=true",
+        Some(&json!({"points": [{"id": 999999, "vector": [1, 2]}]})),
+    );
+    let file = dir_a.path().join("snapshots/collections/c").join(&name);
+    assert!(file.is_file(), "snapshots live under <storage>/snapshots");
+    c.ok(
+        "PUT",
+        "/collections/c/snapshots/recover",
+        Some(
+            &json!({"location": format!("file://{}", file.display()), "checksum": sha256(&bytes)}),
+        ),
+    );
+    assert_eq!(points(&c, "c"), want);
+    let info = c.ok("GET", "/collections/c", None);
+    assert_eq!(info["config"]["params"]["vectors"]["size"], 4);
+    c.stop();
+    let c = Server::persistent(dir_c.path());
+    assert_eq!(points(&c, "c"), want);
+    // writes go on after a recovery
+    c.ok(
+        "PUT",
+        "/collections/c/points?wait=true",
+        Some(&json!({"points": [{"id": 5000, "vector": [1, 1, 1, 1]}]})),
+    );
+
+    // bad requests
+    let e = c.fail(
+        "PUT",
+        "/collections/c/snapshots/recover",
+        Some(&json!({"location": "https://example.com/x.snapshot"})),
+        400,
+    );
+    assert!(e.contains("location"), "{e}");
+    c.fail(
+        "PUT",
+        "/collections/c/snapshots/recover",
+        Some(&json!({"location": "file:///nonexistent/x.snapshot"})),
+        404,
+    );
+    c.fail("GET", "/collections/c/snapshots/..%2Fx.snapshot", None, 400);
+    c.fail("GET", "/collections/nope/snapshots", None, 404);
+
+    // delete
+    a.ok("DELETE", &format!("/collections/c/snapshots/{name}"), None);
+    a.fail(
+        "GET",
+        &format!("/collections/c/snapshots/{name}"),
+        None,
+        404,
+    );
+    assert_eq!(a.ok("GET", "/collections/c/snapshots", None), json!([]));
+}
+
+#[test]
+fn a_full_snapshot_restores_every_collection_and_alias() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = Server::persistent(dir.path());
+    fill(&a, "one", 150);
+    a.ok(
+        "PUT",
+        "/collections/two",
+        Some(&json!({"vectors": {"size": 2, "distance": "Euclid"}})),
+    );
+    a.ok(
+        "PUT",
+        "/collections/two/points?wait=true",
+        Some(&json!({"points": [{"id": 7, "vector": [0.5, 0.25], "payload": {"k": "v"}}]})),
+    );
+    a.ok(
+        "POST",
+        "/collections/aliases",
+        Some(&json!({"actions": [{"create_alias": {"collection_name": "one", "alias_name": "first"}}]})),
+    );
+    let d = a.ok("POST", "/snapshots", None);
+    let name = d["name"].as_str().unwrap().to_string();
+    assert!(name.starts_with("full-snapshot-"), "{d}");
+    assert_eq!(a.ok("GET", "/snapshots", None), json!([d]));
+    let bytes = download(&a, &format!("/snapshots/{name}"));
+    assert_eq!(sha256(&bytes), d["checksum"].as_str().unwrap());
+
+    let b = Server::start();
+    let (status, v) = upload(&b, "/snapshots/upload", bytes);
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(points(&b, "one"), points(&a, "one"));
+    assert_eq!(points(&b, "two"), points(&a, "two"));
+    assert_eq!(points(&b, "first"), points(&a, "one"));
+
+    a.ok("DELETE", &format!("/snapshots/{name}"), None);
+    assert_eq!(a.ok("GET", "/snapshots", None), json!([]));
+}
