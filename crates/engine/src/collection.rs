@@ -11,7 +11,7 @@ use parking_lot::{Mutex, RwLock};
 use serde_json::Value;
 
 use rvdb_filter::{JsonPath, Payload, PayloadSchemaType, PointId};
-use rvdb_storage::{Wal, WalOptions, WalSync};
+use rvdb_storage::{Vfs, Wal, WalOptions, WalSync};
 use rvdb_vector::Distance;
 
 use crate::codec::{decode_checkpoint, Operation};
@@ -50,6 +50,8 @@ pub struct Collection {
     pub(crate) background: AtomicBool,
     /// What went wrong at load (quarantined segments); the status is "red" while any.
     pub(crate) problems: Mutex<Vec<String>>,
+    /// The file system the collection's files live on.
+    vfs: Arc<dyn Vfs>,
     /// Makes appended log records durable, sharing one fsync among concurrent writers (group
     /// commit); `None` in memory.
     wal_sync: Option<WalSync>,
@@ -149,6 +151,7 @@ impl Collection {
             segments_changed: AtomicBool::new(false),
             background: AtomicBool::new(false),
             problems: Mutex::new(Vec::new()),
+            vfs: rvdb_storage::default_vfs(),
             wal_sync: None,
             writer: Mutex::new(Writer {
                 wal: None,
@@ -163,8 +166,14 @@ impl Collection {
     /// Opens a collection directory: reads its config and `state.bin`, maps the segments it
     /// names (a damaged one is quarantined and reported, not fatal), then replays the log past
     /// the state's sequence number.
-    pub(crate) fn open(name: &str, dir: &Path, min_checkpoint_bytes: u64) -> Result<Collection> {
-        let stored = StoredConfig::read(&dir.join(CONFIG_FILE))?;
+    pub(crate) fn open(
+        name: &str,
+        dir: &Path,
+        min_checkpoint_bytes: u64,
+        vfs: Arc<dyn Vfs>,
+    ) -> Result<Collection> {
+        let v: &dyn Vfs = &*vfs;
+        let stored = StoredConfig::read(v, &dir.join(CONFIG_FILE))?;
         let named = |e: EngineError| match e {
             EngineError::Corrupt { what, reason } => EngineError::Corrupt {
                 what: format!("{what} of collection `{name}`"),
@@ -175,13 +184,13 @@ impl Collection {
         let state_path = dir.join(persist::STATE_FILE);
         let mut problems = Vec::new();
         let mut sealed = Vec::new();
-        let (mut seg, mut last_seq, next_segment_id) = match std::fs::read(&state_path) {
+        let (mut seg, mut last_seq, next_segment_id) = match v.read(&state_path) {
             Ok(bytes) => {
                 let state = persist::decode_state(&state_path, &bytes)?;
                 let loaded: Vec<_> = state
                     .segments
                     .par_iter()
-                    .map(|(id, rows, _)| persist::load_segment(dir, *id, *rows))
+                    .map(|(id, rows, _)| persist::load_segment(v, dir, *id, *rows))
                     .collect();
                 for ((id, _, tombstones), loaded) in state.segments.iter().zip(loaded) {
                     match loaded {
@@ -200,7 +209,7 @@ impl Collection {
                             sealed.push(Arc::new(s));
                         }
                         Err(e) => {
-                            let moved = persist::quarantine(dir, *id)?;
+                            let moved = persist::quarantine(v, dir, *id)?;
                             let msg = format!(
                                 "segment {id} is damaged ({e}); its points are missing until it is restored; files moved to {}",
                                 moved.display()
@@ -214,7 +223,7 @@ impl Collection {
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 // a collection written before segment files existed keeps a checkpoint
-                match std::fs::read(dir.join(CHECKPOINT_FILE)) {
+                match v.read(&dir.join(CHECKPOINT_FILE)) {
                     Ok(bytes) => {
                         let (seg, seq) = decode_checkpoint(&bytes).map_err(named)?;
                         (seg, seq, 1)
@@ -240,7 +249,7 @@ impl Collection {
             }
         };
         let keep: Vec<u64> = sealed.iter().map(|s| s.id).collect();
-        persist::remove_unreferenced(dir, &keep)?;
+        persist::remove_unreferenced(v, dir, &keep)?;
         // spaces added by a collection update after the state was written
         for (space, p) in stored.config.vectors.spaces() {
             seg.add_space(space, p.size);
@@ -249,9 +258,9 @@ impl Collection {
         let mut segs = Segments::new(seg);
         segs.sealed = sealed;
         let state_seq = last_seq;
-        let (wal, records) = Wal::open(&dir.join(WAL_DIR), WalOptions::default())?;
+        let (wal, records) = Wal::open_in(vfs.clone(), &dir.join(WAL_DIR), WalOptions::default())?;
         // the log directory may have just been created: make its entry durable too
-        rvdb_storage::fsync_dir(dir)?;
+        rvdb_storage::fsync_dir_in(v, dir)?;
         let mut replayed = 0usize;
         for rec in records {
             // records up to the state are already in it: replay is idempotent
@@ -290,6 +299,7 @@ impl Collection {
             segments_changed: AtomicBool::new(false),
             background: AtomicBool::new(false),
             problems: Mutex::new(problems),
+            vfs,
             wal_sync: Some(wal.sync_handle()),
             writer: Mutex::new(Writer {
                 wal: Some(wal),
@@ -794,7 +804,7 @@ impl Collection {
                 &entries,
                 &appendable,
             );
-            rvdb_storage::atomic_write(&dir.join(persist::STATE_FILE), &bytes)?;
+            rvdb_storage::atomic_write_in(&*self.vfs, &dir.join(persist::STATE_FILE), &bytes)?;
             Ok(bytes.len())
         })();
         let state_bytes = match result {
@@ -811,15 +821,15 @@ impl Collection {
             }
             w.checkpoint_after = w.min_checkpoint_bytes.max(state_bytes as u64);
         }
-        match std::fs::remove_file(dir.join(CHECKPOINT_FILE)) {
-            Ok(()) => rvdb_storage::fsync_dir(dir)?,
+        match self.vfs.remove_file(&dir.join(CHECKPOINT_FILE)) {
+            Ok(()) => rvdb_storage::fsync_dir_in(&*self.vfs, dir)?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => {
                 tracing::warn!(collection = %self.name, error = %e, "could not remove the old checkpoint")
             }
         }
         let keep: Vec<u64> = sealed.iter().map(|s| s.id).collect();
-        let removed = persist::remove_unreferenced(dir, &keep)?;
+        let removed = persist::remove_unreferenced(&*self.vfs, dir, &keep)?;
         tracing::debug!(collection = %self.name, seq, segments = keep.len(), removed, state_bytes, "flushed");
         Ok(())
     }
@@ -830,13 +840,13 @@ impl Collection {
             return Ok(());
         };
         if !s.persisted.load(Ordering::Relaxed) {
-            persist::write_segment(dir, s.id, &s.data, s.hnsw.get())?;
+            persist::write_segment(&*self.vfs, dir, s.id, &s.data, s.hnsw.get())?;
             s.persisted.store(true, Ordering::Relaxed);
             s.graphs_persisted
                 .store(s.hnsw.get().is_some(), Ordering::Relaxed);
         } else if !s.graphs_persisted.load(Ordering::Relaxed) {
             if let Some(g) = s.hnsw.get() {
-                persist::write_hnsw(dir, s.id, &s.data, g)?;
+                persist::write_hnsw(&*self.vfs, dir, s.id, &s.data, g)?;
                 s.graphs_persisted.store(true, Ordering::Relaxed);
             }
         }
@@ -846,7 +856,7 @@ impl Collection {
     /// Rewrites `config.json` (under the writer lock, so config changes are serialised).
     fn store_config(&self, stored: &StoredConfig) -> Result<()> {
         if let Some(dir) = &self.dir {
-            rvdb_storage::atomic_write(&dir.join(CONFIG_FILE), &stored.to_bytes())?;
+            rvdb_storage::atomic_write_in(&*self.vfs, &dir.join(CONFIG_FILE), &stored.to_bytes())?;
         }
         Ok(())
     }

@@ -73,11 +73,13 @@ impl StoredConfig {
         serde_json::to_vec_pretty(&file).expect("config serializes")
     }
 
-    pub(crate) fn read(path: &Path) -> Result<StoredConfig> {
-        let bytes = std::fs::read(path).map_err(|source| rvdb_storage::StorageError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+    pub(crate) fn read(vfs: &dyn rvdb_storage::Vfs, path: &Path) -> Result<StoredConfig> {
+        let bytes = vfs
+            .read(path)
+            .map_err(|source| rvdb_storage::StorageError::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
         let corrupt = |reason: String| EngineError::Corrupt {
             what: path.display().to_string(),
             reason,

@@ -14,14 +14,14 @@
 //! deleted by renaming it to a hidden name first. Hidden leftovers of a crash are removed at start.
 
 use std::collections::BTreeMap;
-use std::fs::{self, File};
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
 use serde::Serialize;
 
-use rvdb_storage::{atomic_write, fsync_dir, StorageError};
+use rvdb_storage::{atomic_write_in, fsync_dir_in, StorageError, Vfs};
 
 use crate::collection::CONFIG_FILE;
 use crate::config::StoredConfig;
@@ -38,6 +38,9 @@ pub struct DatabaseOptions {
     /// Where snapshots are written (`None`: `<storage>/snapshots`, or a temporary directory
     /// in memory).
     pub snapshots_path: Option<PathBuf>,
+    /// The file system to keep the files on (`None`: the real one, and the storage directory
+    /// is locked against other processes; tests pass an in-memory or fault-injecting one).
+    pub vfs: Option<Arc<dyn Vfs>>,
     /// Run each collection's optimizer on a background thread (off: call
     /// `Collection::optimize` yourself, as deterministic tests do).
     pub background_optimizer: bool,
@@ -49,6 +52,7 @@ impl DatabaseOptions {
             storage_path: None,
             checkpoint_wal_bytes: 64 << 20,
             snapshots_path: None,
+            vfs: None,
             background_optimizer: true,
         }
     }
@@ -128,6 +132,8 @@ pub struct Database {
     alias_writer: Mutex<()>,
     /// Held for the database's lifetime so that two servers never share a directory.
     _lock: Option<File>,
+    /// Where the files live.
+    vfs: Arc<dyn Vfs>,
 }
 
 const ALIASES_FILE: &str = "aliases.json";
@@ -184,48 +190,57 @@ impl Database {
                 aliases: RwLock::new(BTreeMap::new()),
                 alias_writer: Mutex::new(()),
                 _lock: None,
+                vfs: rvdb_storage::default_vfs(),
             });
         };
-        if dir.is_file() {
+        let vfs = options
+            .vfs
+            .clone()
+            .unwrap_or_else(rvdb_storage::default_vfs);
+        let v: &dyn Vfs = &*vfs;
+        if v.metadata(&dir).is_ok_and(|m| !m.is_dir) {
             return Err(EngineError::StorageUnavailable(format!(
                 "storage path {} is a file; it must be a directory (it is created if missing)",
                 dir.display()
             )));
         }
         let root = dir.join("collections");
-        fs::create_dir_all(&root).map_err(io_err(&root))?;
+        v.create_dir_all(&root).map_err(io_err(&root))?;
         // the directories may have just been created: make their entries durable
-        fsync_dir(&dir)?;
+        fsync_dir_in(v, &dir)?;
         if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
-            fsync_dir(parent)?;
+            fsync_dir_in(v, parent)?;
         }
-        let lock_path = dir.join(".lock");
-        let lock = File::create(&lock_path).map_err(io_err(&lock_path))?;
-        if lock.try_lock().is_err() {
-            return Err(EngineError::StorageUnavailable(format!(
-                "storage directory {} is in use by another process",
-                dir.display()
-            )));
-        }
-        let mut entries: Vec<_> = fs::read_dir(&root)
-            .map_err(io_err(&root))?
-            .collect::<std::io::Result<_>>()
-            .map_err(io_err(&root))?;
-        entries.sort_by_key(|e| e.file_name());
+        let lock = match options.vfs {
+            Some(_) => None,
+            None => {
+                let lock_path = dir.join(".lock");
+                let lock = File::create(&lock_path).map_err(io_err(&lock_path))?;
+                if lock.try_lock().is_err() {
+                    return Err(EngineError::StorageUnavailable(format!(
+                        "storage directory {} is in use by another process",
+                        dir.display()
+                    )));
+                }
+                Some(lock)
+            }
+        };
+        let mut entries = v.read_dir(&root).map_err(io_err(&root))?;
+        entries.sort_by(|a, b| a.name.cmp(&b.name));
         let mut names = Vec::new();
         for entry in entries {
-            let path = entry.path();
-            let Some(name) = entry.file_name().to_str().map(str::to_string) else {
+            let path = root.join(&entry.name);
+            let Some(name) = entry.name.to_str().map(str::to_string) else {
                 tracing::warn!(path = %path.display(), "skipping a directory whose name is not UTF-8");
                 continue;
             };
             if name.starts_with('.') {
                 // a create or delete interrupted by a crash
                 tracing::info!(path = %path.display(), "removing leftover of an interrupted operation");
-                fs::remove_dir_all(&path).map_err(io_err(&path))?;
+                v.remove_dir_all(&path).map_err(io_err(&path))?;
                 continue;
             }
-            if path.is_dir() {
+            if entry.is_dir {
                 names.push((name, path));
             }
         }
@@ -235,7 +250,9 @@ impl Database {
             use rayon::prelude::*;
             names
                 .par_iter()
-                .map(|(name, path)| Collection::open(name, path, options.checkpoint_wal_bytes))
+                .map(|(name, path)| {
+                    Collection::open(name, path, options.checkpoint_wal_bytes, vfs.clone())
+                })
                 .collect()
         };
         let mut collections = BTreeMap::new();
@@ -255,9 +272,9 @@ impl Database {
                 }
             }
         }
-        fsync_dir(&root)?;
+        fsync_dir_in(v, &root)?;
         let aliases_path = dir.join(ALIASES_FILE);
-        let aliases: BTreeMap<String, String> = match fs::read(&aliases_path) {
+        let aliases: BTreeMap<String, String> = match v.read(&aliases_path) {
             Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| EngineError::Corrupt {
                 what: aliases_path.display().to_string(),
                 reason: e.to_string(),
@@ -273,7 +290,8 @@ impl Database {
             failed: RwLock::new(failed),
             aliases: RwLock::new(aliases),
             alias_writer: Mutex::new(()),
-            _lock: Some(lock),
+            _lock: lock,
+            vfs,
         })
     }
 
@@ -298,10 +316,16 @@ impl Database {
         if let Some(old) = map.get(name) {
             old.close();
         }
-        let had_dir = dest.exists();
+        let v: &dyn Vfs = &*self.vfs;
+        let had_dir = v.exists(&dest);
         let reopen_old = |map: &mut BTreeMap<String, Arc<Collection>>| {
             if had_dir {
-                if let Ok(c) = Collection::open(name, &dest, self.options.checkpoint_wal_bytes) {
+                if let Ok(c) = Collection::open(
+                    name,
+                    &dest,
+                    self.options.checkpoint_wal_bytes,
+                    self.vfs.clone(),
+                ) {
                     let c = Arc::new(c);
                     if self.options.background_optimizer {
                         crate::optimizer::spawn(&c);
@@ -311,20 +335,25 @@ impl Database {
             }
         };
         if had_dir {
-            if let Err(e) = fs::rename(&dest, &grave) {
+            if let Err(e) = v.rename(&dest, &grave) {
                 reopen_old(&mut map);
                 return Err(io_err(&dest)(e));
             }
         }
-        if let Err(e) = fs::rename(staged, &dest) {
+        if let Err(e) = v.rename(staged, &dest) {
             if had_dir {
-                let _ = fs::rename(&grave, &dest);
+                let _ = v.rename(&grave, &dest);
             }
             reopen_old(&mut map);
             return Err(io_err(&dest)(e));
         }
-        fsync_dir(root)?;
-        match Collection::open(name, &dest, self.options.checkpoint_wal_bytes) {
+        fsync_dir_in(v, root)?;
+        match Collection::open(
+            name,
+            &dest,
+            self.options.checkpoint_wal_bytes,
+            self.vfs.clone(),
+        ) {
             Ok(c) => {
                 let c = Arc::new(c);
                 if self.options.background_optimizer {
@@ -333,18 +362,18 @@ impl Database {
                 map.insert(name.to_string(), c);
                 self.failed.write().remove(name);
                 if had_dir {
-                    if let Err(e) = fs::remove_dir_all(&grave) {
+                    if let Err(e) = v.remove_dir_all(&grave) {
                         tracing::warn!(path = %grave.display(), error = %e, "could not remove the replaced collection's files");
                     }
                 }
                 Ok(())
             }
             Err(e) => {
-                let _ = fs::rename(&dest, root.join(format!(".tmp-{}", uuid::Uuid::new_v4())));
+                let _ = v.rename(&dest, &root.join(format!(".tmp-{}", uuid::Uuid::new_v4())));
                 if had_dir {
-                    let _ = fs::rename(&grave, &dest);
+                    let _ = v.rename(&grave, &dest);
                 }
-                let _ = fsync_dir(root);
+                let _ = fsync_dir_in(v, root);
                 reopen_old(&mut map);
                 Err(e)
             }
@@ -407,23 +436,29 @@ impl Database {
             Some(root) => {
                 let tmp = root.join(format!(".tmp-{}", uuid::Uuid::new_v4()));
                 let build = || -> Result<()> {
-                    fs::create_dir(&tmp).map_err(io_err(&tmp))?;
+                    let v: &dyn Vfs = &*self.vfs;
+                    v.create_dir_all(&tmp).map_err(io_err(&tmp))?;
                     let stored = StoredConfig {
                         config: config.clone(),
                         payload_schema: BTreeMap::new(),
                     };
-                    atomic_write(&tmp.join(CONFIG_FILE), &stored.to_bytes())?;
-                    fsync_dir(&tmp)?;
+                    atomic_write_in(v, &tmp.join(CONFIG_FILE), &stored.to_bytes())?;
+                    fsync_dir_in(v, &tmp)?;
                     let dest = root.join(name);
-                    fs::rename(&tmp, &dest).map_err(io_err(&dest))?;
-                    fsync_dir(root)?;
+                    v.rename(&tmp, &dest).map_err(io_err(&dest))?;
+                    fsync_dir_in(v, root)?;
                     Ok(())
                 };
                 if let Err(e) = build() {
-                    let _ = fs::remove_dir_all(&tmp);
+                    let _ = self.vfs.remove_dir_all(&tmp);
                     return Err(e);
                 }
-                Collection::open(name, &root.join(name), self.options.checkpoint_wal_bytes)?
+                Collection::open(
+                    name,
+                    &root.join(name),
+                    self.options.checkpoint_wal_bytes,
+                    self.vfs.clone(),
+                )?
             }
         };
         let c = Arc::new(c);
@@ -451,9 +486,9 @@ impl Database {
         if let Some(root) = &self.root {
             let dir = root.join(name);
             let grave = root.join(format!(".deleted-{}", uuid::Uuid::new_v4()));
-            fs::rename(&dir, &grave).map_err(io_err(&dir))?;
-            fsync_dir(root)?;
-            if let Err(e) = fs::remove_dir_all(&grave) {
+            self.vfs.rename(&dir, &grave).map_err(io_err(&dir))?;
+            fsync_dir_in(&*self.vfs, root)?;
+            if let Err(e) = self.vfs.remove_dir_all(&grave) {
                 // the rename made the delete durable; the files go at the next start
                 tracing::warn!(path = %grave.display(), error = %e, "could not remove deleted collection files");
             }
@@ -568,7 +603,7 @@ impl Database {
     fn store_aliases(&self, aliases: &BTreeMap<String, String>) -> Result<()> {
         if let Some(dir) = &self.options.storage_path {
             let bytes = serde_json::to_vec_pretty(aliases).expect("aliases serialize");
-            atomic_write(&dir.join(ALIASES_FILE), &bytes)?;
+            atomic_write_in(&*self.vfs, &dir.join(ALIASES_FILE), &bytes)?;
         }
         Ok(())
     }

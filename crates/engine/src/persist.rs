@@ -33,15 +33,11 @@
 //! not finish, or of segments merged away) and are removed.
 
 use std::collections::BTreeMap;
-use std::fs;
-use std::io::Write;
-use std::ops::Deref;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use rvdb_filter::{Payload, PointId};
 use rvdb_index::HnswIndex;
-use rvdb_storage::StorageError;
+use rvdb_storage::{StorageError, Vfs};
 
 use crate::codec::{Reader, Writer};
 use crate::segment::{Column, Segment, Values};
@@ -89,46 +85,11 @@ fn corrupt(path: &Path, reason: impl Into<String>) -> EngineError {
     }
 }
 
-/// A read-only view of a whole file: memory-mapped, or (empty files) owned bytes.
-#[derive(Clone)]
-pub(crate) struct Mapped(Arc<MappedInner>);
-
-enum MappedInner {
-    Map(memmap2::Mmap),
-    Empty,
-}
-
-impl Deref for Mapped {
-    type Target = [u8];
-    fn deref(&self) -> &[u8] {
-        match &*self.0 {
-            MappedInner::Map(m) => m,
-            MappedInner::Empty => &[],
-        }
-    }
-}
-
-/// Maps a file read-only.
-pub(crate) fn map_file(path: &Path) -> Result<Mapped> {
-    let file = fs::File::open(path).map_err(io_err(path))?;
-    let len = file.metadata().map_err(io_err(path))?.len();
-    if len == 0 {
-        return Ok(Mapped(Arc::new(MappedInner::Empty)));
-    }
-    // SAFETY: segment files are immutable once renamed into place: nothing writes to them
-    // while mapped (they are replaced by new files, never modified in place). A file truncated
-    // by another process would fault on access; that is outside what we defend against.
-    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io_err(path))?;
-    Ok(Mapped(Arc::new(MappedInner::Map(map))))
-}
+pub(crate) use rvdb_storage::Mapped;
 
 /// Creates `path`, writes `parts` and fsyncs it.
-fn write_new(path: &Path, parts: &[&[u8]]) -> Result<()> {
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
-        .map_err(io_err(path))?;
+fn write_new(vfs: &dyn Vfs, path: &Path, parts: &[&[u8]]) -> Result<()> {
+    let f = vfs.create_new(path).map_err(io_err(path))?;
     for p in parts {
         f.write_all(p).map_err(io_err(path))?;
     }
@@ -191,42 +152,47 @@ fn encode_segment(id: u64, seg: &Segment) -> Vec<u8> {
 /// Writes a sealed segment's directory (rows, vectors and, when built, its graphs) and renames
 /// it into place.
 pub(crate) fn write_segment(
+    vfs: &dyn Vfs,
     collection_dir: &Path,
     id: u64,
     seg: &Segment,
     hnsw: Option<&BTreeMap<String, HnswIndex>>,
 ) -> Result<()> {
     let segments = collection_dir.join(SEGMENTS_DIR);
-    fs::create_dir_all(&segments).map_err(io_err(&segments))?;
+    if !vfs.exists(&segments) {
+        vfs.create_dir_all(&segments).map_err(io_err(&segments))?;
+        rvdb_storage::fsync_dir_in(vfs, collection_dir)?;
+    }
     let tmp = segments.join(format!(".tmp-{id}"));
-    if tmp.exists() {
-        fs::remove_dir_all(&tmp).map_err(io_err(&tmp))?;
+    if vfs.exists(&tmp) {
+        vfs.remove_dir_all(&tmp).map_err(io_err(&tmp))?;
     }
     let result = (|| -> Result<()> {
-        fs::create_dir(&tmp).map_err(io_err(&tmp))?;
-        write_new(&tmp.join(SEGMENT_FILE), &[&encode_segment(id, seg)])?;
+        vfs.create_dir_all(&tmp).map_err(io_err(&tmp))?;
+        write_new(vfs, &tmp.join(SEGMENT_FILE), &[&encode_segment(id, seg)])?;
         for (k, (name, c)) in seg.columns().enumerate() {
             let data: &[u8] = bytemuck::cast_slice(c.data());
             let header = vectors_header(c.dim().unwrap_or(0), seg.len(), data);
-            write_new(&tmp.join(vectors_file(k)), &[&header, data])?;
+            write_new(vfs, &tmp.join(vectors_file(k)), &[&header, data])?;
             if let Some(g) = hnsw.and_then(|h| h.get(name)) {
-                write_new(&tmp.join(hnsw_file(k)), &[&g.to_bytes()])?;
+                write_new(vfs, &tmp.join(hnsw_file(k)), &[&g.to_bytes()])?;
             }
         }
-        rvdb_storage::fsync_dir(&tmp)?;
+        rvdb_storage::fsync_dir_in(vfs, &tmp)?;
         let dest = segments.join(id.to_string());
-        fs::rename(&tmp, &dest).map_err(io_err(&dest))?;
-        rvdb_storage::fsync_dir(&segments)?;
+        vfs.rename(&tmp, &dest).map_err(io_err(&dest))?;
+        rvdb_storage::fsync_dir_in(vfs, &segments)?;
         Ok(())
     })();
     if result.is_err() {
-        let _ = fs::remove_dir_all(&tmp);
+        let _ = vfs.remove_dir_all(&tmp);
     }
     result
 }
 
 /// Adds the graphs of an already written segment (each file replaced atomically).
 pub(crate) fn write_hnsw(
+    vfs: &dyn Vfs,
     collection_dir: &Path,
     id: u64,
     seg: &Segment,
@@ -235,7 +201,7 @@ pub(crate) fn write_hnsw(
     let dir = segment_dir(collection_dir, id);
     for (k, (name, _)) in seg.columns().enumerate() {
         if let Some(g) = hnsw.get(name) {
-            rvdb_storage::atomic_write(&dir.join(hnsw_file(k)), &g.to_bytes())?;
+            rvdb_storage::atomic_write_in(vfs, &dir.join(hnsw_file(k)), &g.to_bytes())?;
         }
     }
     Ok(())
@@ -250,10 +216,15 @@ pub(crate) struct LoadedSegment {
 
 /// Loads a segment directory: rows decoded, vectors mapped (and their checksum verified), graphs
 /// loaded when present and valid.
-pub(crate) fn load_segment(collection_dir: &Path, id: u64, rows: u64) -> Result<LoadedSegment> {
+pub(crate) fn load_segment(
+    vfs: &dyn Vfs,
+    collection_dir: &Path,
+    id: u64,
+    rows: u64,
+) -> Result<LoadedSegment> {
     let dir = segment_dir(collection_dir, id);
     let path = dir.join(SEGMENT_FILE);
-    let bytes = fs::read(&path).map_err(io_err(&path))?;
+    let bytes = vfs.read(&path).map_err(io_err(&path))?;
     let body = bytes
         .strip_prefix(SEGMENT_MAGIC.as_slice())
         .ok_or_else(|| corrupt(&path, "bad magic"))?;
@@ -308,7 +279,7 @@ pub(crate) fn load_segment(collection_dir: &Path, id: u64, rows: u64) -> Result<
     let mut all_graphs = true;
     for (k, (name, dim, present)) in meta.into_iter().enumerate() {
         let vpath = dir.join(vectors_file(k));
-        let map = map_file(&vpath)?;
+        let map = vfs.map(&vpath).map_err(io_err(&vpath))?;
         let d = dim.unwrap_or(0);
         let data_len = n * d * 4;
         if map.len() != VECTORS_HEADER + data_len {
@@ -325,7 +296,7 @@ pub(crate) fn load_segment(collection_dir: &Path, id: u64, rows: u64) -> Result<
         if map[..VECTORS_HEADER] != vectors_header(d, n, data) {
             return Err(corrupt(&vpath, "header or checksum mismatch"));
         }
-        let values = if (map.as_ptr() as usize + VECTORS_HEADER) % 4 == 0 {
+        let values = if (map.as_ptr() as usize + VECTORS_HEADER).is_multiple_of(4) {
             Values::Mapped {
                 map: map.clone(),
                 offset: VECTORS_HEADER,
@@ -336,7 +307,7 @@ pub(crate) fn load_segment(collection_dir: &Path, id: u64, rows: u64) -> Result<
         };
         if dim.is_some() && present.iter().any(|&p| p) {
             let gpath = dir.join(hnsw_file(k));
-            match fs::read(&gpath) {
+            match vfs.read(&gpath) {
                 Ok(bytes) => match HnswIndex::from_bytes(&bytes) {
                     Ok(g) if g.len() == n => {
                         graphs.insert(name.clone(), g);
@@ -487,46 +458,54 @@ pub(crate) fn decode_state(path: &Path, bytes: &[u8]) -> Result<State> {
 
 /// Moves a damaged segment directory aside (to `quarantine/<id>-<unix time>`), so the
 /// collection can open without it and the files stay for inspection.
-pub(crate) fn quarantine(collection_dir: &Path, id: u64) -> Result<PathBuf> {
+pub(crate) fn quarantine(vfs: &dyn Vfs, collection_dir: &Path, id: u64) -> Result<PathBuf> {
     let qdir = collection_dir.join(QUARANTINE_DIR);
-    fs::create_dir_all(&qdir).map_err(io_err(&qdir))?;
+    vfs.create_dir_all(&qdir).map_err(io_err(&qdir))?;
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     let dest = qdir.join(format!("{id}-{secs}"));
     let src = segment_dir(collection_dir, id);
-    if src.exists() {
-        fs::rename(&src, &dest).map_err(io_err(&src))?;
-        rvdb_storage::fsync_dir(&collection_dir.join(SEGMENTS_DIR))?;
+    if vfs.exists(&src) {
+        vfs.rename(&src, &dest).map_err(io_err(&src))?;
+        rvdb_storage::fsync_dir_in(vfs, &collection_dir.join(SEGMENTS_DIR))?;
     }
-    rvdb_storage::fsync_dir(&qdir)?;
+    rvdb_storage::fsync_dir_in(vfs, &qdir)?;
     Ok(dest)
 }
 
 /// Removes segment directories (and unfinished `.tmp-*` ones) that `keep` does not name.
-pub(crate) fn remove_unreferenced(collection_dir: &Path, keep: &[u64]) -> Result<usize> {
+pub(crate) fn remove_unreferenced(
+    vfs: &dyn Vfs,
+    collection_dir: &Path,
+    keep: &[u64],
+) -> Result<usize> {
     let segments = collection_dir.join(SEGMENTS_DIR);
-    let entries = match fs::read_dir(&segments) {
+    let entries = match vfs.read_dir(&segments) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
         Err(e) => return Err(io_err(&segments)(e)),
     };
     let mut removed = 0;
     for entry in entries {
-        let entry = entry.map_err(io_err(&segments))?;
-        let name = entry.file_name();
-        let referenced = name
+        let referenced = entry
+            .name
             .to_str()
             .and_then(|s| s.parse::<u64>().ok())
             .is_some_and(|id| keep.contains(&id));
         if !referenced {
-            let path = entry.path();
-            fs::remove_dir_all(&path).map_err(io_err(&path))?;
+            let path = segments.join(&entry.name);
+            let r = if entry.is_dir {
+                vfs.remove_dir_all(&path)
+            } else {
+                vfs.remove_file(&path)
+            };
+            r.map_err(io_err(&path))?;
             removed += 1;
         }
     }
     if removed > 0 {
-        rvdb_storage::fsync_dir(&segments)?;
+        rvdb_storage::fsync_dir_in(vfs, &segments)?;
     }
     Ok(removed)
 }

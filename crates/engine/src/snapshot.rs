@@ -498,8 +498,9 @@ impl Database {
                     "snapshot: no config.json inside; is this a collection snapshot?",
                 ));
             }
-            // opening checks every file's checksum; the trial copy is dropped again
-            let trial = Collection::open(name, &tmp, u64::MAX)
+            // opening checks every file's checksum; the trial copy is dropped again (the
+            // snapshot was unpacked onto the real file system)
+            let trial = Collection::open(name, &tmp, u64::MAX, rvdb_storage::default_vfs())
                 .map_err(|e| EngineError::bad(format!("snapshot cannot be recovered: {e}")))?;
             if !trial.problems.lock().is_empty() {
                 return Err(EngineError::bad(format!(
