@@ -25,6 +25,14 @@ pub enum BenchCommand {
     /// i32). `--filtered-truth`: one record per query: the query's label, then the exact
     /// nearest rows among those with that label, best first.
     Ann(AnnArgs),
+    /// Restart time of a durable database: load `--n` points, seal, index and flush them, then
+    /// time `Database::open` (segments mapped, graphs read back, log tail replayed) and the
+    /// first search after it.
+    Restart(crate::bench_durability::RestartArgs),
+    /// Acknowledged writes per second through the log: one point per write, for each number of
+    /// concurrent writers, with wait=true (fsynced; concurrent writers share fsyncs) and
+    /// wait=false (appended).
+    Wal(crate::bench_durability::WalArgs),
 }
 
 #[derive(Debug, Args)]
@@ -104,6 +112,8 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     match cmd {
         BenchCommand::Exact(a) => exact(a),
         BenchCommand::Ann(a) => ann(a),
+        BenchCommand::Restart(a) => crate::bench_durability::restart(a),
+        BenchCommand::Wal(a) => crate::bench_durability::wal(a),
     }
 }
 

@@ -3,6 +3,7 @@
 //! a benchmark.
 
 mod bench;
+mod bench_durability;
 mod config;
 mod import;
 mod tls;
