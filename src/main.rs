@@ -6,6 +6,7 @@ mod bench;
 mod bench_durability;
 mod config;
 mod import;
+mod snapshot;
 mod tls;
 
 use std::net::SocketAddr;
@@ -36,6 +37,9 @@ enum Command {
     /// Load vectors from .fvecs, .npy or JSON lines into a collection of a running server
     /// (--url) or of a storage directory (--storage-path).
     Import(import::ImportArgs),
+    /// Create, list and restore snapshots (of a running server, or into a storage directory).
+    #[command(subcommand)]
+    Snapshot(snapshot::SnapshotCommand),
     /// Run a benchmark and print one JSON line per measurement.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -46,6 +50,7 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Some(Command::Bench(cmd)) => bench::run(cmd),
         Some(Command::Import(args)) => import::run(args),
+        Some(Command::Snapshot(cmd)) => snapshot::run(cmd),
         Some(Command::Serve(args)) => serve(args),
         None => serve(cli.serve),
     }

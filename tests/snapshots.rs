@@ -242,3 +242,109 @@ fn a_full_snapshot_restores_every_collection_and_alias() {
     a.ok("DELETE", &format!("/snapshots/{name}"), None);
     assert_eq!(a.ok("GET", "/snapshots", None), json!([]));
 }
+
+fn cli(args: &[&str]) -> (bool, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rustvecdb"))
+        .args(args)
+        .env_remove("RVDB_API_KEY")
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn the_snapshot_command_creates_lists_downloads_and_restores() {
+    let a = Server::start();
+    fill(&a, "c", 120);
+    let want = points(&a, "c");
+    let work = tempfile::tempdir().unwrap();
+    let file = work.path().join("c.snapshot");
+    let (ok, out, err) = cli(&[
+        "snapshot",
+        "create",
+        "--url",
+        &a.base,
+        "--collection",
+        "c",
+        "--out",
+        file.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    let d: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        sha256(&std::fs::read(&file).unwrap()),
+        d["checksum"].as_str().unwrap()
+    );
+    let (ok, out, err) = cli(&["snapshot", "list", "--url", &a.base, "--collection", "c"]);
+    assert!(ok, "{err}");
+    assert_eq!(serde_json::from_str::<Value>(&out).unwrap(), json!([d]));
+
+    // into a running server (uploaded), under another name
+    let b = Server::start();
+    let (ok, _, err) = cli(&[
+        "snapshot",
+        "restore",
+        file.to_str().unwrap(),
+        "--url",
+        &b.base,
+        "--collection",
+        "copy",
+    ]);
+    assert!(ok, "{err}");
+    assert_eq!(points(&b, "copy"), want);
+
+    // into a storage directory, then served from it
+    let store = work.path().join("store");
+    let (ok, _, err) = cli(&[
+        "snapshot",
+        "restore",
+        file.to_str().unwrap(),
+        "--storage-path",
+        store.to_str().unwrap(),
+        "--collection",
+        "c",
+    ]);
+    assert!(ok, "{err}");
+    let s = Server::persistent(&store);
+    assert_eq!(points(&s, "c"), want);
+    drop(s);
+
+    // a full snapshot, restored into an empty storage directory
+    let full = work.path().join("full.snapshot");
+    let (ok, _, err) = cli(&[
+        "snapshot",
+        "create",
+        "--url",
+        &a.base,
+        "--out",
+        full.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    let store2 = work.path().join("store2");
+    let (ok, _, err) = cli(&[
+        "snapshot",
+        "restore",
+        full.to_str().unwrap(),
+        "--storage-path",
+        store2.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    let s = Server::persistent(&store2);
+    assert_eq!(points(&s, "c"), want);
+
+    // errors are reported, not panicked
+    let (ok, _, err) = cli(&[
+        "snapshot",
+        "restore",
+        "/nonexistent.snapshot",
+        "--url",
+        &b.base,
+    ]);
+    assert!(!ok && err.contains("no such file"), "{err}");
+    let (ok, _, err) = cli(&["snapshot", "list", "--url", &b.base, "--collection", "nope"]);
+    assert!(!ok && err.contains("404"), "{err}");
+}
