@@ -101,6 +101,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     // The port opens at once: /healthz and /livez answer while the collections load (in the
     // background), /readyz and every other route answer 503 until they have.
+    let in_memory = options.storage_path.is_none();
     let slot = Arc::new(std::sync::OnceLock::new());
     let app = rvdb_api::loading_router(slot.clone());
     let load = move || {
@@ -144,11 +145,17 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             "HTTP settings"
         );
         let scheme = if tls.is_some() { "https" } else { "http" };
-        println!("rustvecdb listening on {scheme}://{addr}");
-        std::thread::Builder::new()
-            .name("load".into())
-            .spawn(load)
-            .context("could not start loading")?;
+        if in_memory {
+            // nothing to load: ready before the first request can arrive
+            load();
+            println!("rustvecdb listening on {scheme}://{addr}");
+        } else {
+            println!("rustvecdb listening on {scheme}://{addr}");
+            std::thread::Builder::new()
+                .name("load".into())
+                .spawn(load)
+                .context("could not start loading")?;
+        }
         tracing::info!(%addr, scheme, kernel = rvdb_vector::active_kernel(), "serving");
         match tls {
             Some(acceptor) => {
