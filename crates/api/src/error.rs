@@ -46,13 +46,13 @@ impl From<EngineError> for ApiError {
         if status.is_server_error() {
             tracing::error!(error = %e, "request failed on the server side");
         }
-        let message = match status {
-            StatusCode::INSUFFICIENT_STORAGE => {
-                "Service internal error: no space left on the storage device; the write was not applied".to_string()
-            }
-            StatusCode::INTERNAL_SERVER_ERROR => {
-                "Service internal error: storage failure, the write was not acknowledged (details in the server log)".to_string()
-            }
+        let message = match &e {
+            EngineError::Storage(_) if status == StatusCode::INSUFFICIENT_STORAGE => format!(
+                "Service internal error: no space left on the storage device; the write was not applied ({e})"
+            ),
+            EngineError::Storage(_) => format!(
+                "{e}; the write was not acknowledged (it may or may not have reached the disk if the failure was an fsync)"
+            ),
             _ => e.to_string(),
         };
         ApiError { status, message }
@@ -77,4 +77,32 @@ pub(crate) fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Resp
         message: "Service internal error: unexpected failure (details in the server log)".into(),
     }
     .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rvdb_engine::StorageError;
+
+    fn io(kind: std::io::Error) -> EngineError {
+        EngineError::Storage(StorageError::Io {
+            path: "/data/wal.log".into(),
+            source: kind,
+        })
+    }
+
+    #[test]
+    fn a_full_disk_is_507_and_other_io_errors_are_500_with_the_reason() {
+        let full = ApiError::from(io(std::io::Error::from_raw_os_error(28)));
+        assert_eq!(full.status, StatusCode::INSUFFICIENT_STORAGE);
+        assert!(full.message.contains("no space left"), "{}", full.message);
+        let eio = ApiError::from(io(std::io::Error::from_raw_os_error(5)));
+        assert_eq!(eio.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(eio.message.contains("/data/wal.log"), "{}", eio.message);
+        let broken = ApiError::from(EngineError::StorageUnavailable(
+            "collection `a` could not be loaded: bad".into(),
+        ));
+        assert_eq!(broken.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(broken.message.contains("could not be loaded"));
+    }
 }
