@@ -286,6 +286,7 @@ pub(crate) async fn telemetry(t: Timer, obs: Arc<Observer>) -> Response {
                 "wal_bytes": c.wal_bytes,
                 "optimizer_status": "ok",
                 "optimizer_running": c.status == "yellow",
+                "problems": c.problems,
                 "vectors": c.vectors.iter().map(|(name, distance, dim)| json!({
                     "name": name, "distance": distance, "size": dim,
                 })).collect::<Vec<_>>(),
@@ -330,6 +331,9 @@ pub(crate) async fn telemetry(t: Timer, obs: Arc<Observer>) -> Response {
             "total_points": stats.total_points,
             "storage": stats.storage,
             "collections": collections,
+            "failed_to_load": obs.db.failed_collections().into_iter()
+                .map(|(name, error)| json!({"name": name, "error": error}))
+                .collect::<Vec<_>>(),
         },
         "requests": {
             "total": total,

@@ -95,6 +95,8 @@ pub struct CollectionInfo {
     pub indexed_vectors_count: usize,
     /// Bytes of write-ahead log not yet folded into a checkpoint (0 in memory).
     pub wal_bytes: u64,
+    /// What went wrong when it was loaded (quarantined segments); status is "red" while any.
+    pub problems: Vec<String>,
 }
 
 impl CollectionInfo {
@@ -432,6 +434,7 @@ impl Collection {
             segments_count: segs.sealed.len() + 1,
             indexed_vectors_count,
             wal_bytes,
+            problems: self.problems.lock().clone(),
         }
     }
 
@@ -778,7 +781,10 @@ impl Collection {
             let segs = self.points.read();
             if let Some(wal) = w.wal.as_mut() {
                 // later records go to a new file, so the older ones can be dropped whole
-                wal.rotate()?;
+                if let Err(e) = wal.rotate() {
+                    self.segments_changed.store(true, Ordering::Relaxed);
+                    return Err(e.into());
+                }
             }
             let tombstones: Vec<Vec<u8>> =
                 segs.sealed.iter().map(|s| persist::tombstones(s)).collect();

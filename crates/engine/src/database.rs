@@ -94,6 +94,8 @@ pub struct CollectionSummary {
     pub status: &'static str,
     /// Vectors in segments whose HNSW index is built.
     pub indexed_vectors_count: usize,
+    /// What went wrong when it was loaded (quarantined segments).
+    pub problems: Vec<String>,
 }
 
 impl From<CollectionInfo> for CollectionSummary {
@@ -114,6 +116,7 @@ impl From<CollectionInfo> for CollectionSummary {
             segments_count: i.segments_count,
             status: i.status,
             indexed_vectors_count: i.indexed_vectors_count,
+            problems: i.problems,
         }
     }
 }
@@ -144,6 +147,18 @@ pub enum AliasAction {
     Create { alias: String, collection: String },
     Delete { alias: String },
     Rename { old: String, new: String },
+}
+
+/// Prefix of a collection directory being replaced by a snapshot recovery:
+/// `.replaced-<uuid>-<name>`.
+const REPLACED_PREFIX: &str = ".replaced-";
+
+/// The collection a `.replaced-<uuid>-<name>` directory belongs to.
+fn replaced_name(dir: &str) -> Option<&str> {
+    let rest = dir.strip_prefix(REPLACED_PREFIX)?;
+    // a UUID is 36 characters, then `-`
+    rest.get(37..)
+        .filter(|n| !n.is_empty() && rest.as_bytes()[36] == b'-')
 }
 
 /// Longest collection name (a file name on every common file system).
@@ -234,6 +249,19 @@ impl Database {
                 tracing::warn!(path = %path.display(), "skipping a directory whose name is not UTF-8");
                 continue;
             };
+            if let Some(original) = replaced_name(&name) {
+                // a snapshot recovery interrupted between its two renames: the old collection
+                // comes back unless the new one made it into place
+                if v.exists(&root.join(original)) {
+                    v.remove_dir_all(&path).map_err(io_err(&path))?;
+                } else {
+                    tracing::warn!(collection = original, "a snapshot recovery was interrupted; the collection as it was before is restored");
+                    v.rename(&path, &root.join(original))
+                        .map_err(io_err(&path))?;
+                    names.push((original.to_string(), root.join(original)));
+                }
+                continue;
+            }
             if name.starts_with('.') {
                 // a create or delete interrupted by a crash
                 tracing::info!(path = %path.display(), "removing leftover of an interrupted operation");
@@ -312,7 +340,9 @@ impl Database {
             )));
         }
         let dest = root.join(name);
-        let grave = root.join(format!(".deleted-{}", uuid::Uuid::new_v4()));
+        // if the process dies between the two renames below, the next start finds no `<name>`
+        // but this directory, and renames it back (see `open`)
+        let grave = root.join(format!("{REPLACED_PREFIX}{}-{name}", uuid::Uuid::new_v4()));
         if let Some(old) = map.get(name) {
             old.close();
         }
@@ -478,6 +508,18 @@ impl Database {
     pub fn delete_collection(&self, name: &str) -> Result<bool> {
         let mut map = self.collections.write();
         let Some(c) = map.get(name).cloned() else {
+            // one that could not be loaded can be deleted (its files go)
+            if self.failed.read().contains_key(name) {
+                if let Some(root) = &self.root {
+                    let dir = root.join(name);
+                    let grave = root.join(format!(".deleted-{}", uuid::Uuid::new_v4()));
+                    self.vfs.rename(&dir, &grave).map_err(io_err(&dir))?;
+                    fsync_dir_in(&*self.vfs, root)?;
+                    let _ = self.vfs.remove_dir_all(&grave);
+                }
+                self.failed.write().remove(name);
+                return Ok(true);
+            }
             return Ok(false);
         };
         // wait for a running optimizer step or flush, then refuse further writes, so that

@@ -304,7 +304,23 @@ fn unpack(archive: &Path, dest: &Path) -> Result<()> {
             ));
         }
     }
-    verify_manifest(dest)
+    verify_manifest(dest)?;
+    sync_tree(dest)
+}
+
+/// Makes every unpacked file and directory durable before the tree is swapped in.
+fn sync_tree(dir: &Path) -> Result<()> {
+    for e in fs::read_dir(dir).map_err(io_err(dir))? {
+        let path = e.map_err(io_err(dir))?.path();
+        if path.is_dir() {
+            sync_tree(&path)?;
+        } else {
+            fs::File::open(&path)
+                .and_then(|f| f.sync_all())
+                .map_err(io_err(&path))?;
+        }
+    }
+    Ok(rvdb_storage::fsync_dir(dir)?)
 }
 
 impl Collection {

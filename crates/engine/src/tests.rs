@@ -1234,3 +1234,50 @@ mod faults {
         assert!(got.contains_key(&PointId::Num(501)) && !got.contains_key(&PointId::Num(500)));
     }
 }
+
+#[test]
+fn a_recovery_interrupted_between_its_renames_brings_the_old_collection_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = DatabaseOptions {
+        background_optimizer: false,
+        ..DatabaseOptions::persistent(dir.path())
+    };
+    {
+        let db = Database::open(opts.clone()).unwrap();
+        db.create_collection("my-coll", CollectionConfig::with_dim(Distance::Dot, 2))
+            .unwrap();
+        db.collection("my-coll")
+            .unwrap()
+            .upsert(vec![p(1, &[1.0, 2.0], json!({}))])
+            .unwrap();
+    }
+    // as if the process died after renaming the old directory away
+    let root = dir.path().join("collections");
+    std::fs::rename(
+        root.join("my-coll"),
+        root.join(format!(".replaced-{}-my-coll", uuid::Uuid::new_v4())),
+    )
+    .unwrap();
+    let db = Database::open(opts.clone()).unwrap();
+    assert_eq!(db.collection("my-coll").unwrap().points_count(), 1);
+    drop(db);
+    // and after the new one was in place: the old copy goes
+    let stale = root.join(format!(".replaced-{}-my-coll", uuid::Uuid::new_v4()));
+    std::fs::create_dir(&stale).unwrap();
+    let db = Database::open(opts).unwrap();
+    assert_eq!(db.collection("my-coll").unwrap().points_count(), 1);
+    assert!(!stale.exists());
+    // a collection that cannot be loaded can be deleted
+    drop(db);
+    std::fs::write(root.join("my-coll/config.json"), b"{").unwrap();
+    let db = Database::open(DatabaseOptions {
+        background_optimizer: false,
+        ..DatabaseOptions::persistent(dir.path())
+    })
+    .unwrap();
+    assert!(db.collection("my-coll").is_err());
+    assert!(db.delete_collection("my-coll").unwrap());
+    assert!(db.failed_collections().is_empty());
+    db.create_collection("my-coll", CollectionConfig::with_dim(Distance::Dot, 2))
+        .unwrap();
+}
