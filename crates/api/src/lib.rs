@@ -9,11 +9,13 @@
 
 mod auth;
 mod convert;
+mod dashboard;
 mod error;
 mod extract;
 mod handlers;
 mod layers;
 mod metrics;
+mod openapi;
 mod qdrant;
 mod render;
 mod wire;
@@ -29,6 +31,12 @@ use rvdb_engine::{CollectionConfig, Database};
 pub use error::ApiError;
 pub use layers::Cors;
 pub use qdrant::QDRANT_API_VERSION;
+
+/// The OpenAPI 3.1 document of this API, as GET /openapi.json serves it (pretty JSON, final
+/// newline); `docs/openapi.json` is a committed copy.
+pub fn openapi_json() -> String {
+    openapi::spec_json()
+}
 
 /// Settings of the HTTP layer.
 #[derive(Clone)]
@@ -190,6 +198,9 @@ pub fn router(db: Arc<Database>, config: ApiConfig) -> Router {
             let obs = observer.clone();
             get(move |t: extract::Timer| metrics::telemetry(t, obs))
         })
+        .route("/openapi.json", get(openapi::openapi_json))
+        .route("/dashboard", get(dashboard::index))
+        .route("/dashboard/{file}", get(dashboard::asset))
         .fallback(handlers::no_route)
         .method_not_allowed_fallback(handlers::method_not_allowed)
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
