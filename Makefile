@@ -10,6 +10,7 @@ build:
 test:           ## every test: unit tests per crate, HTTP tests against the real binary, qdrant-client's, then the dashboard in headless Chromium
 	cargo test --release --workspace
 	tests/python/run.sh
+	tests/browser/run.sh
 
 test-python:    ## only the qdrant-client compatibility suite (needs target/release/rustvecdb)
 	tests/python/run.sh
