@@ -44,7 +44,7 @@ pub(crate) struct MinShould {
 #[derive(ToSchema, Deserialize)]
 #[serde(untagged)]
 pub(crate) enum Condition {
-    Field(FieldCondition),
+    Field(Box<FieldCondition>),
     HasId(HasIdCondition),
     HasVector(HasVectorCondition),
     IsEmpty(IsEmptyCondition),
