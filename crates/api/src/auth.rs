@@ -1,5 +1,5 @@
 //! API keys, as Qdrant does them: with `service.api_key` set, every request except the probes
-//! (`/`, `/healthz`, `/livez`, `/readyz`) carries the key in an `api-key` header or as
+//! (`/`, `/healthz`, `/livez`, `/readyz`) and the dashboard's static files carries the key in an `api-key` header or as
 //! `Authorization: Bearer <key>`. A `service.read_only_api_key` may read (every GET and the
 //! POSTs that only read: retrieve, scroll, count, search, query, recommend, …) and nothing else.
 //!

@@ -43,8 +43,8 @@ pub fn openapi_json() -> String {
 pub struct ApiConfig {
     /// Largest request body accepted, in bytes (larger ones get 413).
     pub max_body_bytes: usize,
-    /// Read-write key: when set (or `read_only_api_key` is), every route but `/` and the probes
-    /// needs a key in `api-key` or `Authorization: Bearer`.
+    /// Read-write key: when set (or `read_only_api_key` is), every route but `/`, the probes and
+    /// the dashboard's static files needs a key in `api-key` or `Authorization: Bearer`.
     pub api_key: Option<String>,
     /// A key that may only read.
     pub read_only_api_key: Option<String>,
