@@ -38,9 +38,10 @@ pub(crate) struct RecordOut {
     payload: Option<Payload>,
     /// `null` unless asked for with `with_vector`.
     vector: Option<VectorOut>,
-    /// The `order_by` key's value, when ordering by one.
+    /// The `order_by` key's value, when ordering by one (a datetime as microseconds since the
+    /// Unix epoch).
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<f64>)]
     order_value: Option<Value>,
 }
 
@@ -68,9 +69,10 @@ pub(crate) struct ScoredOut {
     #[schema(value_type = Option<crate::openapi::common::Payload>)]
     payload: Option<Payload>,
     vector: Option<VectorOut>,
-    /// The `order_by` key's value, when ordering by one.
+    /// The `order_by` key's value, when ordering by one (a datetime as microseconds since the
+    /// Unix epoch).
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<f64>)]
     order_value: Option<Value>,
 }
 

@@ -333,7 +333,7 @@ pub(crate) struct CollectionSummary {
     /// Its dimension, once known.
     pub dim: Option<u64>,
     /// Every vector space as `[name, distance, dimension or null]` (name `""`: the unnamed).
-    #[schema(value_type = Vec<Vec<Object>>)]
+    #[schema(value_type = Vec<Vec<Value>>)]
     pub vectors: Vec<Value>,
     pub points_count: u64,
     pub wal_bytes: u64,

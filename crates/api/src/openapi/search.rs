@@ -171,17 +171,31 @@ pub(crate) struct QueryRequestBatch {
     pub searches: Vec<QueryRequest>,
 }
 
-/// POST …/points/query/groups: a query whose hits are grouped by a payload key; `limit` is the
-/// number of groups.
+/// POST …/points/query/groups: a query (the fields of [`QueryRequest`]) whose hits are grouped
+/// by a payload key; `limit` is the number of groups.
 #[derive(ToSchema, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct QueryGroupsRequest {
     /// The payload key whose value (a string or an integer) names the group.
     pub group_by: String,
-    /// Hits per group (default 3).
+    /// Hits per group (default 3, at least 1).
     #[schema(minimum = 1)]
     pub group_size: Option<u64>,
-    #[serde(flatten)]
-    pub query: QueryRequest,
+    pub prefetch: Option<Prefetches>,
+    pub query: Option<QueryInterface>,
+    pub using: Option<String>,
+    pub filter: Option<Filter>,
+    pub params: Option<SearchParams>,
+    pub score_threshold: Option<f32>,
+    /// Groups to return (default 10, at least 1).
+    #[schema(minimum = 1)]
+    pub limit: Option<u64>,
+    pub offset: Option<u64>,
+    /// Default `false`.
+    pub with_payload: Option<WithPayload>,
+    #[serde(alias = "with_vectors")]
+    pub with_vector: Option<WithVector>,
+    pub lookup_from: Option<LookupLocation>,
 }
 
 /// A dense vector of the unnamed space, or a named one.
