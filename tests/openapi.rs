@@ -82,6 +82,10 @@ fn dashboard_is_open_without_a_key_and_the_api_is_not() {
     }
     let (status, _, _) = server.get_text("/dashboard/secrets.json", &[]);
     assert_eq!(status, 404);
+    // a trailing slash finds the page too (reqwest follows the redirect)
+    let (status, content_type, _) = server.get_text("/dashboard/", &[]);
+    assert_eq!(status, 200);
+    assert!(content_type.starts_with("text/html"), "{content_type}");
     // no external fetches: nothing in the page or its assets points off this server
     for path in ["/dashboard", "/dashboard/app.js", "/dashboard/style.css"] {
         let (_, _, body) = server.get_text(path, &[]);

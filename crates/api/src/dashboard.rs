@@ -44,6 +44,17 @@ pub(crate) async fn index() -> Response {
     page("text/html; charset=utf-8", INDEX)
 }
 
+/// GET /dashboard/: a permanent redirect to the page.
+#[utoipa::path(get, path = "/dashboard/", tag = "dashboard",
+    responses((status = 308, description = "Redirect to /dashboard", headers(("location" = String)))))]
+pub(crate) async fn slash() -> Response {
+    (
+        axum::http::StatusCode::PERMANENT_REDIRECT,
+        [(header::LOCATION, "/dashboard")],
+    )
+        .into_response()
+}
+
 /// GET /dashboard/{file}: the page's script and style sheet.
 #[utoipa::path(get, path = "/dashboard/{file}", tag = "dashboard",
     params(("file" = String, Path, description = "`app.js` or `style.css`")),

@@ -200,6 +200,7 @@ pub fn router(db: Arc<Database>, config: ApiConfig) -> Router {
         })
         .route("/openapi.json", get(openapi::openapi_json))
         .route("/dashboard", get(dashboard::index))
+        .route("/dashboard/", get(dashboard::slash))
         .route("/dashboard/{file}", get(dashboard::asset))
         .fallback(handlers::no_route)
         .method_not_allowed_fallback(handlers::method_not_allowed)

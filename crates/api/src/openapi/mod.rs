@@ -56,6 +56,7 @@ use crate::{dashboard, handlers, metrics, qdrant};
         metrics::telemetry,
         openapi_json,
         dashboard::index,
+        dashboard::slash,
         dashboard::asset,
         handlers::list_collections,
         handlers::create_collection,

@@ -99,7 +99,12 @@ fn the_spec_names_this_server_and_every_operation_answers_errors_in_the_envelope
     for (path, item) in spec["paths"].as_object().unwrap() {
         for (method, op) in item.as_object().unwrap() {
             let responses = op["responses"].as_object().unwrap();
-            assert!(responses.contains_key("200"), "{method} {path}");
+            assert!(
+                responses
+                    .keys()
+                    .any(|s| s.starts_with('2') || s.starts_with('3')),
+                "{method} {path} documents no success answer"
+            );
             if path.starts_with("/collections") {
                 assert!(
                     responses.keys().any(|s| s.starts_with('4')),
