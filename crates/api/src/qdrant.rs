@@ -603,7 +603,7 @@ fn prefix(mut e: ApiError, at: &str) -> ApiError {
 
 /// POST /collections/{name}/points/scroll.
 #[utoipa::path(post, path = "/collections/{name}/points/scroll", tag = "points",
-    params(crate::openapi::common::CollectionPath), request_body(content = Option<crate::openapi::points::ScrollRequest>, description = "May be empty (`null`): the first 10 points"),
+    params(crate::openapi::common::CollectionPath), request_body(content = Option<crate::openapi::points::ScrollRequest>, description = "`null` stands for `{}` (the first 10 points); an empty body is refused"),
     responses((status = 200, description = "A page of points and the next page's offset", body = crate::openapi::points::ScrollResponse)))]
 pub(crate) async fn scroll(
     t: Timer,
@@ -638,7 +638,7 @@ pub(crate) async fn scroll(
 
 /// POST /collections/{name}/points/count.
 #[utoipa::path(post, path = "/collections/{name}/points/count", tag = "points",
-    params(crate::openapi::common::CollectionPath), request_body(content = Option<crate::openapi::points::CountRequest>, description = "May be empty (`null`): count every point"),
+    params(crate::openapi::common::CollectionPath), request_body(content = Option<crate::openapi::points::CountRequest>, description = "`null` stands for `{}` (count every point); an empty body is refused"),
     responses((status = 200, description = "How many points match", body = crate::openapi::points::CountResponse)))]
 pub(crate) async fn count(
     t: Timer,
