@@ -137,10 +137,8 @@ pub fn restart(a: RestartArgs) -> anyhow::Result<()> {
         if !db.collection_exists("bench") {
             let mut cfg = CollectionConfig::with_dim(Distance::Euclid, a.dim);
             if !a.index {
-                cfg.settings.insert(
-                    "optimizers_config".into(),
-                    json!({"indexing_threshold": 0}),
-                );
+                cfg.settings
+                    .insert("optimizers_config".into(), json!({"indexing_threshold": 0}));
             }
             db.create_collection("bench", cfg)?;
             let c = db.collection("bench")?;
@@ -195,7 +193,11 @@ pub fn restart(a: RestartArgs) -> anyhow::Result<()> {
         let t = Instant::now();
         let hits = c.search(&SearchRequest::new(q.clone(), 10))?;
         first_query_ms.push(t.elapsed().as_secs_f64() * 1e3);
-        anyhow::ensure!(hits.len() == 10, "a search after the restart found {}", hits.len());
+        anyhow::ensure!(
+            hits.len() == 10,
+            "a search after the restart found {}",
+            hits.len()
+        );
         let info = c.info();
         points = info.points_count;
         status = info.status;
@@ -221,7 +223,10 @@ pub fn restart(a: RestartArgs) -> anyhow::Result<()> {
 pub fn wal(a: WalArgs) -> anyhow::Result<()> {
     let (dir, _guard) = temp_or(a.dir)?;
     let db = Arc::new(Database::open(options(&dir))?);
-    for (mode, durability) in [("wait=true", Durability::Fsync), ("wait=false", Durability::Logged)] {
+    for (mode, durability) in [
+        ("wait=true", Durability::Fsync),
+        ("wait=false", Durability::Logged),
+    ] {
         for &writers in &a.writers {
             let name = format!("w{writers}-{}", mode.replace('=', "_"));
             db.create_collection(&name, CollectionConfig::with_dim(Distance::Dot, a.dim))?;

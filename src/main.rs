@@ -1,6 +1,6 @@
 //! The `rustvecdb` binary: reads the settings (config file, environment, flags), sets up
 //! logging and serves the HTTP API (optionally over TLS); or imports a file of vectors; or runs
-//! a benchmark.
+//! a benchmark; or prints the API's OpenAPI document.
 
 mod bench;
 mod bench_durability;
@@ -43,6 +43,9 @@ enum Command {
     /// Run a benchmark and print one JSON line per measurement.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Print the OpenAPI document that GET /openapi.json serves
+    /// (`rustvecdb openapi > docs/openapi.json` refreshes the committed copy).
+    Openapi,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -51,6 +54,10 @@ fn main() -> anyhow::Result<()> {
         Some(Command::Bench(cmd)) => bench::run(cmd),
         Some(Command::Import(args)) => import::run(args),
         Some(Command::Snapshot(cmd)) => snapshot::run(cmd),
+        Some(Command::Openapi) => {
+            print!("{}", rvdb_api::openapi_json());
+            Ok(())
+        }
         Some(Command::Serve(args)) => serve(args),
         None => serve(cli.serve),
     }

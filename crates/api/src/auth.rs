@@ -1,5 +1,5 @@
 //! API keys, as Qdrant does them: with `service.api_key` set, every request except the probes
-//! (`/`, `/healthz`, `/livez`, `/readyz`) carries the key in an `api-key` header or as
+//! (`/`, `/healthz`, `/livez`, `/readyz`) and the dashboard's static files carries the key in an `api-key` header or as
 //! `Authorization: Bearer <key>`. A `service.read_only_api_key` may read (every GET and the
 //! POSTs that only read: retrieve, scroll, count, search, query, recommend, …) and nothing else.
 //!
@@ -22,6 +22,24 @@ use crate::ApiError;
 
 /// Paths anyone may call, key or not (Qdrant's whitelist: the root and the probes).
 pub(crate) const OPEN_PATHS: [&str; 4] = ["/", "/healthz", "/livez", "/readyz"];
+
+/// The dashboard's page and assets are open too: they hold no data, and the page asks for the
+/// key it then sends with every API call.
+const DASHBOARD: &str = "/dashboard";
+
+/// Whether a request path (or a route template) needs no key.
+pub(crate) fn is_open_path(path: &str) -> bool {
+    OPEN_PATHS.contains(&path)
+        || path == DASHBOARD
+        || path
+            .strip_prefix(DASHBOARD)
+            .is_some_and(|rest| rest.starts_with('/'))
+}
+
+/// Whether a POST route template only reads.
+pub(crate) fn post_reads_only(route: &str) -> bool {
+    READ_ONLY_POSTS.binary_search(&route).is_ok()
+}
 
 /// POST routes that only read (route templates). Sorted: looked up by binary search.
 const READ_ONLY_POSTS: [&str; 17] = [
@@ -132,14 +150,14 @@ fn read_only_refused(method: &Method, route: &str) -> Response {
 fn reads_only(method: &Method, route: &str) -> bool {
     match *method {
         Method::GET | Method::HEAD => true,
-        Method::POST => READ_ONLY_POSTS.binary_search(&route).is_ok(),
+        Method::POST => post_reads_only(route),
         _ => false,
     }
 }
 
 /// The middleware (added only when a key is set).
 pub(crate) async fn require_key(State(keys): State<Keys>, req: Request, next: Next) -> Response {
-    if OPEN_PATHS.contains(&req.uri().path()) {
+    if is_open_path(req.uri().path()) {
         return next.run(req).await;
     }
     let Some(presented) = presented_key(&req) else {
@@ -208,6 +226,27 @@ mod tests {
         let only_ro = Keys::new(None, Some("ro"), 1).unwrap();
         assert_eq!(only_ro.access(b"ro"), Some(Access::ReadOnly));
         assert_eq!(only_ro.access(b""), None);
+    }
+
+    #[test]
+    fn only_the_probes_and_the_dashboard_are_open() {
+        for open in [
+            "/",
+            "/healthz",
+            "/dashboard",
+            "/dashboard/app.js",
+            "/dashboard/",
+        ] {
+            assert!(is_open_path(open), "{open}");
+        }
+        for closed in [
+            "/collections",
+            "/dashboards",
+            "/dashboardx/a",
+            "/openapi.json",
+        ] {
+            assert!(!is_open_path(closed), "{closed}");
+        }
     }
 
     #[test]

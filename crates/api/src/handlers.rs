@@ -40,10 +40,14 @@ fn point_id(raw: &str) -> Result<PointId, ApiError> {
         .map_err(|e| ApiError::bad_request(format!("Wrong input: {e}")))
 }
 
+#[utoipa::path(get, path = "/health", tag = "service",
+    responses((status = 200, description = "The server is up", body = crate::openapi::collections::HealthResponse)))]
 pub(crate) async fn health(t: Timer) -> Response {
     t.ok(json!({"status": "ok", "title": "rustvecdb", "version": env!("CARGO_PKG_VERSION")}))
 }
 
+#[utoipa::path(get, path = "/stats", tag = "service",
+    responses((status = 200, description = "Collections, points, storage and uptime", body = crate::openapi::collections::StatsResponse)))]
 pub(crate) async fn stats(t: Timer, State(s): State<AppState>) -> ApiResult {
     let db = s.db.clone();
     let stats = blocking(move || db.stats()).await?;
@@ -53,12 +57,20 @@ pub(crate) async fn stats(t: Timer, State(s): State<AppState>) -> ApiResult {
     Ok(t.ok(v))
 }
 
+#[utoipa::path(get, path = "/collections", tag = "collections",
+    responses((status = 200, description = "The collections' names", body = crate::openapi::collections::CollectionsListResponse)))]
 pub(crate) async fn list_collections(t: Timer, State(s): State<AppState>) -> Response {
     let names = s.db.collection_names();
     t.ok(json!({"collections": names.iter().map(|n| json!({"name": n})).collect::<Vec<_>>()}))
 }
 
 /// PUT /collections/{name}: the seed's `{"name", "distance"}` or Qdrant's `{"vectors": {…}}`.
+#[utoipa::path(put, path = "/collections/{name}", tag = "collections",
+    params(crate::openapi::common::CollectionPath), request_body = crate::openapi::collections::CreateCollection,
+    responses(
+        (status = 200, description = "Created", body = crate::openapi::common::BoolResponse),
+        (status = 409, description = "A collection of that name exists", body = crate::openapi::common::ErrorResponse),
+    ))]
 pub(crate) async fn create_collection(
     t: Timer,
     State(s): State<AppState>,
@@ -85,6 +97,9 @@ pub(crate) async fn create_collection(
 }
 
 /// Qdrant's CollectionInfo shape.
+#[utoipa::path(get, path = "/collections/{name}", tag = "collections",
+    params(crate::openapi::common::CollectionPath),
+    responses((status = 200, description = "Status, sizes and configuration", body = crate::openapi::collections::CollectionInfoResponse)))]
 pub(crate) async fn get_collection(
     t: Timer,
     State(s): State<AppState>,
@@ -96,6 +111,9 @@ pub(crate) async fn get_collection(
 }
 
 /// Deletes a collection; a missing one answers `result: false` (as Qdrant does).
+#[utoipa::path(delete, path = "/collections/{name}", tag = "collections",
+    params(crate::openapi::common::CollectionPath),
+    responses((status = 200, description = "`true` if it existed, `false` if not", body = crate::openapi::common::BoolResponse)))]
 pub(crate) async fn delete_collection(
     t: Timer,
     State(s): State<AppState>,
@@ -116,6 +134,9 @@ fn to_point(body: PointBody) -> PointStruct {
 }
 
 /// PUT /collections/{name}/points/{id}: one point, `{"vector", "payload"}`.
+#[utoipa::path(put, path = "/collections/{name}/points/{id}", tag = "points",
+    params(crate::openapi::common::PointPath), request_body = crate::wire::PointBody,
+    responses((status = 200, description = "Stored", body = crate::openapi::points::SeedUpsertResponse)))]
 pub(crate) async fn put_point(
     t: Timer,
     State(s): State<AppState>,
@@ -138,6 +159,9 @@ pub(crate) async fn put_point(
 
 /// POST /collections/{name}/points: a JSON array of points is a seed batch upsert; an object
 /// with `ids` is Qdrant's retrieve.
+#[utoipa::path(post, path = "/collections/{name}/points", tag = "points",
+    params(crate::openapi::common::CollectionPath), request_body = crate::openapi::points::PostPoints,
+    responses((status = 200, description = "The batch's result, or the retrieved points", body = crate::openapi::points::PostPointsResponse)))]
 pub(crate) async fn post_points(
     t: Timer,
     State(s): State<AppState>,
@@ -166,10 +190,12 @@ pub(crate) async fn post_points(
 }
 
 /// One page of GET …/points.
-#[derive(serde::Serialize)]
-struct PointsPage {
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct PointsPage {
     points: Vec<render::RecordOut>,
+    /// Points in the collection.
     total: usize,
+    /// The `offset` of the next page; `null` on the last page.
     next_offset: Option<usize>,
 }
 
@@ -186,6 +212,9 @@ fn query_usize(q: &HashMap<String, String>, key: &str) -> Result<Option<usize>, 
 }
 
 /// GET /collections/{name}/points[?limit=&offset=]: points in id order.
+#[utoipa::path(get, path = "/collections/{name}/points", tag = "points",
+    params(crate::openapi::common::CollectionPath, crate::openapi::points::ListPointsQuery),
+    responses((status = 200, description = "A page of points in id order", body = crate::openapi::points::PointsPageResponse)))]
 pub(crate) async fn list_points(
     t: Timer,
     State(s): State<AppState>,
@@ -207,6 +236,9 @@ pub(crate) async fn list_points(
     }))
 }
 
+#[utoipa::path(get, path = "/collections/{name}/points/{id}", tag = "points",
+    params(crate::openapi::common::PointPath),
+    responses((status = 200, description = "The point, with payload and vectors", body = crate::openapi::points::RecordResponse)))]
 pub(crate) async fn get_point(
     t: Timer,
     State(s): State<AppState>,
@@ -221,6 +253,9 @@ pub(crate) async fn get_point(
     }
 }
 
+#[utoipa::path(delete, path = "/collections/{name}/points/{id}", tag = "points",
+    params(crate::openapi::common::PointPath),
+    responses((status = 200, description = "Deleted (404 if it did not exist)", body = crate::openapi::common::UpdateResponse)))]
 pub(crate) async fn delete_point(
     t: Timer,
     State(s): State<AppState>,
@@ -235,6 +270,9 @@ pub(crate) async fn delete_point(
 
 /// POST /collections/{name}/points/search: the seed's search and Qdrant's legacy one
 /// (`with_payload` defaults to true here, as the seed's users expect).
+#[utoipa::path(post, path = "/collections/{name}/points/search", tag = "search",
+    params(crate::openapi::common::CollectionPath), request_body = crate::openapi::search::SearchRequest,
+    responses((status = 200, description = "Hits, best first (payloads included by default)", body = crate::openapi::search::SearchResponse)))]
 pub(crate) async fn search(
     t: Timer,
     State(s): State<AppState>,

@@ -9,11 +9,13 @@
 
 mod auth;
 mod convert;
+mod dashboard;
 mod error;
 mod extract;
 mod handlers;
 mod layers;
 mod metrics;
+mod openapi;
 mod qdrant;
 mod render;
 mod snapshots;
@@ -31,13 +33,19 @@ pub use error::ApiError;
 pub use layers::Cors;
 pub use qdrant::QDRANT_API_VERSION;
 
+/// The OpenAPI 3.1 document of this API, as GET /openapi.json serves it (pretty JSON, final
+/// newline); `docs/openapi.json` is a committed copy.
+pub fn openapi_json() -> String {
+    openapi::spec_json()
+}
+
 /// Settings of the HTTP layer.
 #[derive(Clone)]
 pub struct ApiConfig {
     /// Largest request body accepted, in bytes (larger ones get 413).
     pub max_body_bytes: usize,
-    /// Read-write key: when set (or `read_only_api_key` is), every route but `/` and the probes
-    /// needs a key in `api-key` or `Authorization: Bearer`.
+    /// Read-write key: when set (or `read_only_api_key` is), every route but `/`, the probes and
+    /// the dashboard's static files needs a key in `api-key` or `Authorization: Bearer`.
     pub api_key: Option<String>,
     /// A key that may only read.
     pub read_only_api_key: Option<String>,
@@ -258,6 +266,10 @@ pub fn router(db: Arc<Database>, config: ApiConfig) -> Router {
             let obs = observer.clone();
             get(move |t: extract::Timer| metrics::telemetry(t, obs))
         })
+        .route("/openapi.json", get(openapi::openapi_json))
+        .route("/dashboard", get(dashboard::index))
+        .route("/dashboard/", get(dashboard::slash))
+        .route("/dashboard/{file}", get(dashboard::asset))
         .fallback(handlers::no_route)
         .method_not_allowed_fallback(handlers::method_not_allowed)
         .layer(DefaultBodyLimit::max(config.max_body_bytes))

@@ -245,6 +245,8 @@ fn render_gauges(out: &mut String, stats: &DatabaseStats, uptime: Duration) {
 }
 
 /// GET /metrics.
+#[utoipa::path(get, path = "/metrics", tag = "service",
+    responses((status = 200, description = "Prometheus text format 0.0.4: request counters and latency histograms by route template, collection gauges", content_type = "text/plain; version=0.0.4", body = String)))]
 pub(crate) async fn metrics(obs: Arc<Observer>) -> Response {
     let stats = match stats(obs.db.clone()).await {
         Ok(s) => s,
@@ -268,6 +270,8 @@ pub(crate) async fn metrics(obs: Arc<Observer>) -> Response {
 }
 
 /// GET /telemetry: version, uptime, collections and request counters, in the envelope.
+#[utoipa::path(get, path = "/telemetry", tag = "service",
+    responses((status = 200, description = "Version, uptime, collections and request statistics", body = crate::openapi::collections::TelemetryResponse)))]
 pub(crate) async fn telemetry(t: Timer, obs: Arc<Observer>) -> Response {
     let stats = match stats(obs.db.clone()).await {
         Ok(s) => s,

@@ -26,6 +26,8 @@ type Params = Result<Query<HashMap<String, String>>, QueryRejection>;
 /// The version of the Qdrant API this server implements (the client checks it).
 pub const QDRANT_API_VERSION: &str = "1.19.0";
 
+#[utoipa::path(get, path = "/", tag = "service",
+    responses((status = 200, description = "Name and versions (not in the envelope)", body = crate::openapi::collections::RootInfo)))]
 pub(crate) async fn root() -> Response {
     axum::Json(json!({
         "title": "rustvecdb - vector search engine (Qdrant-compatible API)",
@@ -35,6 +37,8 @@ pub(crate) async fn root() -> Response {
     .into_response()
 }
 
+#[utoipa::path(get, path = "/healthz", tag = "service",
+    responses((status = 200, description = "`healthz check passed`", content_type = "text/plain", body = String)))]
 pub(crate) async fn healthz() -> Response {
     (
         StatusCode::OK,
@@ -44,6 +48,8 @@ pub(crate) async fn healthz() -> Response {
         .into_response()
 }
 
+#[utoipa::path(get, path = "/livez", tag = "service",
+    responses((status = 200, description = "`livez check passed`", content_type = "text/plain", body = String)))]
 pub(crate) async fn livez() -> Response {
     (
         StatusCode::OK,
@@ -53,6 +59,8 @@ pub(crate) async fn livez() -> Response {
         .into_response()
 }
 
+#[utoipa::path(get, path = "/readyz", tag = "service",
+    responses((status = 200, description = "`all shards are ready`", content_type = "text/plain", body = String)))]
 pub(crate) async fn readyz() -> Response {
     (
         StatusCode::OK,
@@ -207,6 +215,9 @@ fn merge_into(settings: &mut Map<String, Value>, key: &str, v: Value) {
     }
 }
 
+#[utoipa::path(get, path = "/collections/{name}/exists", tag = "collections",
+    params(crate::openapi::common::CollectionPath),
+    responses((status = 200, description = "Whether a collection or alias of that name exists", body = crate::openapi::collections::CollectionExistenceResponse)))]
 pub(crate) async fn collection_exists(
     t: Timer,
     State(s): State<AppState>,
@@ -218,6 +229,9 @@ pub(crate) async fn collection_exists(
 }
 
 /// PATCH /collections/{name}.
+#[utoipa::path(patch, path = "/collections/{name}", tag = "collections",
+    params(crate::openapi::common::CollectionPath), request_body = crate::openapi::collections::UpdateCollection,
+    responses((status = 200, description = "Updated", body = crate::openapi::common::BoolResponse)))]
 pub(crate) async fn update_collection(
     t: Timer,
     State(s): State<AppState>,
@@ -253,6 +267,12 @@ pub(crate) async fn update_collection(
     Ok(t.ok(true))
 }
 
+#[utoipa::path(post, path = "/collections/aliases", tag = "aliases",
+    request_body = crate::openapi::collections::ChangeAliasesOperation,
+    responses(
+        (status = 200, description = "All actions applied", body = crate::openapi::common::BoolResponse),
+        (status = 409, description = "The alias exists", body = crate::openapi::common::ErrorResponse),
+    ))]
 pub(crate) async fn update_aliases(
     t: Timer,
     State(s): State<AppState>,
@@ -305,10 +325,15 @@ fn aliases_json(list: Vec<(String, String)>) -> Value {
     json!({"aliases": list.into_iter().map(|(a, c)| json!({"alias_name": a, "collection_name": c})).collect::<Vec<_>>()})
 }
 
+#[utoipa::path(get, path = "/aliases", tag = "aliases",
+    responses((status = 200, description = "Every alias", body = crate::openapi::collections::CollectionsAliasesResponse)))]
 pub(crate) async fn list_aliases(t: Timer, State(s): State<AppState>) -> Response {
     t.ok(aliases_json(s.db.aliases()))
 }
 
+#[utoipa::path(get, path = "/collections/{name}/aliases", tag = "aliases",
+    params(crate::openapi::common::CollectionPath),
+    responses((status = 200, description = "The collection's aliases", body = crate::openapi::collections::CollectionsAliasesResponse)))]
 pub(crate) async fn collection_aliases(
     t: Timer,
     State(s): State<AppState>,
@@ -327,6 +352,9 @@ pub(crate) async fn collection_aliases(
 }
 
 /// PUT /collections/{name}/points: `{"points": […]}` or `{"batch": {…}}`.
+#[utoipa::path(put, path = "/collections/{name}/points", tag = "points",
+    params(crate::openapi::common::CollectionPath, crate::openapi::common::WaitQuery), request_body = crate::openapi::points::PointInsertOperations,
+    responses((status = 200, description = "Stored", body = crate::openapi::common::UpdateResponse)))]
 pub(crate) async fn upsert(
     t: Timer,
     State(s): State<AppState>,
@@ -372,8 +400,15 @@ async fn run_update(
     Ok(t.ok(update_json(r, wait)))
 }
 
+/// A write route: `$body` is the parsed JSON object; its spec (`#[utoipa::path]`) is
+/// built from the method, path, body schema and a description.
 macro_rules! update_route {
-    ($name:ident, |$body:ident| $make:expr) => {
+    ($method:ident $path:literal, $schema:ty, $doc:literal, $name:ident, |$body:ident| $make:expr) => {
+        #[doc = $doc]
+        #[utoipa::path($method, path = $path, tag = "points", description = $doc,
+            params(crate::openapi::common::CollectionPath, crate::openapi::common::WaitQuery),
+            request_body = $schema,
+            responses((status = 200, description = "Applied", body = crate::openapi::common::UpdateResponse)))]
         pub(crate) async fn $name(
             t: Timer,
             State(s): State<AppState>,
@@ -389,20 +424,47 @@ macro_rules! update_route {
     };
 }
 
-update_route!(delete_points, |b| PointUpdate::Delete(convert::selector(
-    &b, ""
-)?));
-update_route!(set_payload, |b| parse_set_payload(&b, "")?);
-update_route!(overwrite_payload, |b| PointUpdate::OverwritePayload {
-    payload: convert::payload_field(&b, "payload", "")?.ok_or_else(|| bad("payload", "missing"))?,
-    selector: convert::selector(&b, "")?,
-});
-update_route!(delete_payload, |b| parse_delete_payload(&b, "")?);
-update_route!(clear_payload, |b| PointUpdate::ClearPayload(
-    convert::selector(&b, "")?
-));
-update_route!(update_vectors, |b| parse_update_vectors(&b, "")?);
-update_route!(delete_vectors, |b| parse_delete_vectors(&b, "")?);
+use crate::openapi::points as op;
+
+update_route!(
+    post "/collections/{name}/points/delete", op::PointsSelector,
+    "Deletes the points with these ids, or those a filter matches.",
+    delete_points, |b| PointUpdate::Delete(convert::selector(&b, "")?)
+);
+update_route!(
+    post "/collections/{name}/points/payload", op::SetPayload,
+    "Merges keys into the selected points' payloads.",
+    set_payload, |b| parse_set_payload(&b, "")?
+);
+update_route!(
+    put "/collections/{name}/points/payload", op::OverwritePayload,
+    "Replaces the selected points' payloads.",
+    overwrite_payload, |b| PointUpdate::OverwritePayload {
+        payload: convert::payload_field(&b, "payload", "")?
+            .ok_or_else(|| bad("payload", "missing"))?,
+        selector: convert::selector(&b, "")?,
+    }
+);
+update_route!(
+    post "/collections/{name}/points/payload/delete", op::DeletePayload,
+    "Removes keys from the selected points' payloads.",
+    delete_payload, |b| parse_delete_payload(&b, "")?
+);
+update_route!(
+    post "/collections/{name}/points/payload/clear", op::PointsSelector,
+    "Removes the whole payload of the selected points.",
+    clear_payload, |b| PointUpdate::ClearPayload(convert::selector(&b, "")?)
+);
+update_route!(
+    put "/collections/{name}/points/vectors", op::UpdateVectors,
+    "Sets vectors of existing points, keeping their other vectors.",
+    update_vectors, |b| parse_update_vectors(&b, "")?
+);
+update_route!(
+    post "/collections/{name}/points/vectors/delete", op::DeleteVectors,
+    "Drops named vectors of the selected points.",
+    delete_vectors, |b| parse_delete_vectors(&b, "")?
+);
 
 fn parse_set_payload(b: &Obj, at: &str) -> Result<PointUpdate, ApiError> {
     Ok(PointUpdate::SetPayload {
@@ -482,6 +544,9 @@ fn parse_delete_vectors(b: &Obj, at: &str) -> Result<PointUpdate, ApiError> {
 }
 
 /// POST /collections/{name}/points/batch: operations applied in order; the first failure stops.
+#[utoipa::path(post, path = "/collections/{name}/points/batch", tag = "points",
+    params(crate::openapi::common::CollectionPath, crate::openapi::common::WaitQuery), request_body = crate::openapi::points::UpdateOperations,
+    responses((status = 200, description = "One result per operation", body = crate::openapi::common::UpdateBatchResponse)))]
 pub(crate) async fn batch_update(
     t: Timer,
     State(s): State<AppState>,
@@ -548,6 +613,9 @@ fn prefix(mut e: ApiError, at: &str) -> ApiError {
 }
 
 /// POST /collections/{name}/points/scroll.
+#[utoipa::path(post, path = "/collections/{name}/points/scroll", tag = "points",
+    params(crate::openapi::common::CollectionPath), request_body(content = Option<crate::openapi::points::ScrollRequest>, description = "`null` stands for `{}` (the first 10 points); an empty body is refused"),
+    responses((status = 200, description = "A page of points and the next page's offset", body = crate::openapi::points::ScrollResponse)))]
 pub(crate) async fn scroll(
     t: Timer,
     State(s): State<AppState>,
@@ -580,6 +648,9 @@ pub(crate) async fn scroll(
 }
 
 /// POST /collections/{name}/points/count.
+#[utoipa::path(post, path = "/collections/{name}/points/count", tag = "points",
+    params(crate::openapi::common::CollectionPath), request_body(content = Option<crate::openapi::points::CountRequest>, description = "`null` stands for `{}` (count every point); an empty body is refused"),
+    responses((status = 200, description = "How many points match", body = crate::openapi::points::CountResponse)))]
 pub(crate) async fn count(
     t: Timer,
     State(s): State<AppState>,
@@ -641,12 +712,16 @@ fn each_search<T>(
 }
 
 /// The result of one query (serialized from the hits directly: f32 scores stay short).
-#[derive(serde::Serialize)]
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[schema(as = QueryResult)]
 pub(crate) struct QueryOut {
     points: Vec<render::ScoredOut>,
 }
 
 /// POST /collections/{name}/points/query.
+#[utoipa::path(post, path = "/collections/{name}/points/query", tag = "search",
+    params(crate::openapi::common::CollectionPath), request_body = crate::openapi::search::QueryRequest,
+    responses((status = 200, description = "Hits, best first", body = crate::openapi::search::QueryResponse)))]
 pub(crate) async fn query(
     t: Timer,
     State(s): State<AppState>,
@@ -663,6 +738,9 @@ pub(crate) async fn query(
 }
 
 /// POST /collections/{name}/points/query/batch.
+#[utoipa::path(post, path = "/collections/{name}/points/query/batch", tag = "search",
+    params(crate::openapi::common::CollectionPath), request_body = crate::openapi::search::QueryRequestBatch,
+    responses((status = 200, description = "One result per query", body = crate::openapi::search::QueryBatchResponse)))]
 pub(crate) async fn query_batch(
     t: Timer,
     State(s): State<AppState>,
@@ -703,6 +781,9 @@ fn group_ids(values: Vec<&Value>) -> Option<Vec<Value>> {
 }
 
 /// POST /collections/{name}/points/query/groups.
+#[utoipa::path(post, path = "/collections/{name}/points/query/groups", tag = "search",
+    params(crate::openapi::common::CollectionPath), request_body = crate::openapi::search::QueryGroupsRequest,
+    responses((status = 200, description = "Groups of hits, best group first", body = crate::openapi::search::GroupsResponse)))]
 pub(crate) async fn query_groups(
     t: Timer,
     State(s): State<AppState>,
@@ -817,6 +898,9 @@ pub(crate) fn legacy_search(
     })
 }
 
+#[utoipa::path(post, path = "/collections/{name}/points/search/batch", tag = "search",
+    params(crate::openapi::common::CollectionPath), request_body = crate::openapi::search::SearchRequestBatch,
+    responses((status = 200, description = "One list of hits per search", body = crate::openapi::search::SearchBatchResponse)))]
 pub(crate) async fn search_batch(
     t: Timer,
     State(s): State<AppState>,
@@ -851,6 +935,9 @@ fn legacy_recommend(b: &Obj, at: &str) -> Result<convert::QueryRequest, ApiError
     convert::query_request(&q, at)
 }
 
+#[utoipa::path(post, path = "/collections/{name}/points/recommend", tag = "search",
+    params(crate::openapi::common::CollectionPath), request_body = crate::openapi::search::RecommendRequest,
+    responses((status = 200, description = "Hits, best first", body = crate::openapi::search::SearchResponse)))]
 pub(crate) async fn recommend(
     t: Timer,
     State(s): State<AppState>,
@@ -864,6 +951,9 @@ pub(crate) async fn recommend(
     Ok(t.ok(render::hits(hits)))
 }
 
+#[utoipa::path(post, path = "/collections/{name}/points/recommend/batch", tag = "search",
+    params(crate::openapi::common::CollectionPath), request_body = crate::openapi::search::RecommendRequestBatch,
+    responses((status = 200, description = "One list of hits per request", body = crate::openapi::search::SearchBatchResponse)))]
 pub(crate) async fn recommend_batch(
     t: Timer,
     State(s): State<AppState>,
@@ -884,6 +974,9 @@ pub(crate) async fn recommend_batch(
 }
 
 /// PUT /collections/{name}/index.
+#[utoipa::path(put, path = "/collections/{name}/index", tag = "indexes",
+    params(crate::openapi::common::CollectionPath, crate::openapi::common::WaitQuery), request_body = crate::openapi::collections::CreateFieldIndex,
+    responses((status = 200, description = "Indexed", body = crate::openapi::common::UpdateResponse)))]
 pub(crate) async fn create_index(
     t: Timer,
     State(s): State<AppState>,
@@ -916,6 +1009,9 @@ pub(crate) async fn create_index(
     Ok(t.ok(update_json(r, wait)))
 }
 
+#[utoipa::path(delete, path = "/collections/{name}/index/{field}", tag = "indexes",
+    params(crate::openapi::common::IndexPath, crate::openapi::common::WaitQuery),
+    responses((status = 200, description = "Dropped", body = crate::openapi::common::UpdateResponse)))]
 pub(crate) async fn delete_index(
     t: Timer,
     State(s): State<AppState>,

@@ -8,11 +8,13 @@ use serde_json::{json, Map, Value};
 
 /// A point's vectors as Qdrant shows them: a list when only the unnamed vector is there,
 /// otherwise an object of named vectors.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(untagged)]
+#[schema(as = VectorStructOutput)]
 pub(crate) enum VectorOut {
     Single(Vec<f32>),
-    Named(NamedVectors),
+    // NamedVectors spelled out: the schema derive needs the map type to see it
+    Named(std::collections::BTreeMap<String, Vec<f32>>),
 }
 
 pub(crate) fn vectors_out(v: Option<NamedVectors>) -> Option<VectorOut> {
@@ -25,12 +27,21 @@ pub(crate) fn vectors_out(v: Option<NamedVectors>) -> Option<VectorOut> {
     Some(VectorOut::Named(v))
 }
 
-#[derive(Serialize)]
+/// A stored point.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Record)]
 pub(crate) struct RecordOut {
+    #[schema(value_type = crate::openapi::common::ExtendedPointId)]
     id: PointId,
+    /// `null` when not asked for (or empty).
+    #[schema(value_type = Option<crate::openapi::common::Payload>)]
     payload: Option<Payload>,
+    /// `null` unless asked for with `with_vector`.
     vector: Option<VectorOut>,
+    /// The `order_by` key's value, when ordering by one (a datetime as microseconds since the
+    /// Unix epoch).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<f64>)]
     order_value: Option<Value>,
 }
 
@@ -45,14 +56,23 @@ impl From<Record> for RecordOut {
     }
 }
 
-#[derive(Serialize)]
+/// A hit.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = ScoredPoint)]
 pub(crate) struct ScoredOut {
+    #[schema(value_type = crate::openapi::common::ExtendedPointId)]
     id: PointId,
+    /// The log position of the point's last write.
     version: u64,
+    /// Larger is better for Cosine and Dot; smaller for Euclid and Manhattan.
     score: f32,
+    #[schema(value_type = Option<crate::openapi::common::Payload>)]
     payload: Option<Payload>,
     vector: Option<VectorOut>,
+    /// The `order_by` key's value, when ordering by one (a datetime as microseconds since the
+    /// Unix epoch).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<f64>)]
     order_value: Option<Value>,
 }
 

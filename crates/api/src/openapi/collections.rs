@@ -1,0 +1,416 @@
+//! Collection, alias and payload-index bodies (`qdrant::create_config`, `update_collection`,
+//! `update_aliases`, `create_index`) and what the collection routes answer
+//! (`render::collection_info`, `handlers::stats`).
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use super::common::envelope;
+
+/// A distance function (matched without regard to case; `Euclidean` and `DotProduct` are
+/// accepted spellings of `Euclid` and `Dot`).
+#[derive(ToSchema, Deserialize)]
+pub(crate) enum Distance {
+    Cosine,
+    Euclid,
+    Euclidean,
+    Dot,
+    DotProduct,
+    Manhattan,
+}
+
+/// One dense vector space. Other per-vector settings are stored and reported back as given.
+#[derive(ToSchema, Deserialize)]
+pub(crate) struct VectorParams {
+    /// Dimension.
+    #[schema(minimum = 1)]
+    pub size: u64,
+    pub distance: Distance,
+    pub on_disk: Option<bool>,
+    #[schema(value_type = Option<Object>)]
+    pub hnsw_config: Option<Value>,
+    #[schema(value_type = Option<Object>)]
+    pub quantization_config: Option<Value>,
+    pub datatype: Option<String>,
+}
+
+/// One unnamed vector space, or named ones.
+#[derive(ToSchema, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum VectorsConfig {
+    Single(VectorParams),
+    Named(BTreeMap<String, VectorParams>),
+}
+
+/// PUT /collections/{name}: Qdrant's body (`vectors`, required in it) or the seed's
+/// (`distance`; the dimension is fixed by the first point). The other settings are stored and
+/// reported back; sparse vectors, multi-vectors and `init_from` are refused.
+#[derive(ToSchema, Deserialize)]
+#[schema(example = json!({"vectors": {"size": 4, "distance": "Cosine"}}))]
+pub(crate) struct CreateCollection {
+    /// Seed body: must equal the name in the path when given.
+    pub name: Option<String>,
+    /// Seed body: the distance of the unnamed vector.
+    pub distance: Option<Distance>,
+    /// Qdrant body: the vector spaces.
+    pub vectors: Option<VectorsConfig>,
+    pub shard_number: Option<u32>,
+    pub replication_factor: Option<u32>,
+    pub write_consistency_factor: Option<u32>,
+    pub on_disk_payload: Option<bool>,
+    #[schema(value_type = Option<Object>)]
+    pub hnsw_config: Option<Value>,
+    #[schema(value_type = Option<Object>)]
+    pub optimizers_config: Option<Value>,
+    #[schema(value_type = Option<Object>)]
+    pub wal_config: Option<Value>,
+    #[schema(value_type = Option<Object>)]
+    pub quantization_config: Option<Value>,
+    #[schema(value_type = Option<Object>)]
+    pub strict_mode_config: Option<Value>,
+    /// Any JSON object, reported back in the collection's config.
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<Value>,
+    pub sharding_method: Option<String>,
+    /// Only an empty object is accepted (sparse vectors are not supported).
+    #[schema(value_type = Option<Object>)]
+    pub sparse_vectors: Option<Value>,
+}
+
+/// PATCH /collections/{name}: settings to merge into the stored ones.
+#[derive(ToSchema, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct UpdateCollection {
+    /// Per named vector: settings to merge (e.g. `on_disk`, `hnsw_config`).
+    #[schema(value_type = Option<BTreeMap<String, Object>>)]
+    pub vectors: Option<BTreeMap<String, Value>>,
+    /// Collection parameters (e.g. `replication_factor`, `on_disk_payload`).
+    #[schema(value_type = Option<Object>)]
+    pub params: Option<Value>,
+    #[schema(value_type = Option<Object>)]
+    pub hnsw_config: Option<Value>,
+    #[schema(value_type = Option<Object>)]
+    pub optimizers_config: Option<Value>,
+    #[schema(value_type = Option<Object>)]
+    pub quantization_config: Option<Value>,
+    #[schema(value_type = Option<Object>)]
+    pub strict_mode_config: Option<Value>,
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<Value>,
+}
+
+/// GET /collections/{name}: Qdrant's CollectionInfo.
+#[derive(ToSchema)]
+pub(crate) struct CollectionInfo {
+    /// `green`: nothing to do; `yellow`: the optimizer is working.
+    pub status: String,
+    /// Always `ok`.
+    pub optimizer_status: String,
+    /// Vectors in segments whose HNSW index is built.
+    pub indexed_vectors_count: u64,
+    pub points_count: u64,
+    /// Sealed segments plus the appendable one.
+    pub segments_count: u64,
+    pub config: CollectionConfigOut,
+    /// Payload indexes by key.
+    pub payload_schema: BTreeMap<String, PayloadIndexInfo>,
+}
+
+/// The stored configuration, Qdrant's defaults filled in.
+#[derive(ToSchema)]
+pub(crate) struct CollectionConfigOut {
+    pub params: CollectionParamsOut,
+    #[schema(value_type = Object)]
+    pub hnsw_config: Value,
+    #[schema(value_type = Object)]
+    pub optimizer_config: Value,
+    #[schema(value_type = Object)]
+    pub wal_config: Value,
+    #[schema(value_type = Option<Object>)]
+    pub quantization_config: Option<Value>,
+    #[schema(value_type = Object)]
+    pub strict_mode_config: Value,
+    /// Only when the collection has metadata.
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<Value>,
+}
+
+#[derive(ToSchema)]
+pub(crate) struct CollectionParamsOut {
+    pub vectors: VectorsConfigOut,
+    pub shard_number: u32,
+    pub replication_factor: u32,
+    pub write_consistency_factor: u32,
+    pub on_disk_payload: bool,
+    /// Only when given at creation.
+    pub sharding_method: Option<String>,
+}
+
+/// The unnamed vector space, or the named ones.
+#[derive(ToSchema, serde::Serialize)]
+#[serde(untagged)]
+pub(crate) enum VectorsConfigOut {
+    Single(VectorParamsOut),
+    Named(BTreeMap<String, VectorParamsOut>),
+}
+
+/// A vector space as stored (other settings given at creation are reported too).
+#[derive(ToSchema, serde::Serialize)]
+pub(crate) struct VectorParamsOut {
+    /// `null` until the first point of a seed-created collection fixes it.
+    pub size: Option<u64>,
+    /// `Cosine`, `Euclid`, `Dot` or `Manhattan`.
+    pub distance: String,
+}
+
+/// One payload index.
+#[derive(ToSchema)]
+pub(crate) struct PayloadIndexInfo {
+    pub data_type: PayloadSchemaType,
+    #[schema(value_type = Object)]
+    pub params: Value,
+    /// Points with a value at the key.
+    pub points: u64,
+}
+
+/// GET /collections.
+#[derive(ToSchema)]
+pub(crate) struct CollectionsList {
+    pub collections: Vec<CollectionDescription>,
+}
+
+#[derive(ToSchema)]
+pub(crate) struct CollectionDescription {
+    pub name: String,
+}
+
+/// GET /collections/{name}/exists.
+#[derive(ToSchema)]
+pub(crate) struct CollectionExistence {
+    /// True for a collection or an alias of one.
+    pub exists: bool,
+}
+
+/// POST /collections/aliases: actions applied in order, all or none.
+#[derive(ToSchema, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"actions": [{"create_alias": {"collection_name": "docs", "alias_name": "live"}}]}))]
+pub(crate) struct ChangeAliasesOperation {
+    pub actions: Vec<AliasOperation>,
+}
+
+#[derive(ToSchema, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum AliasOperation {
+    Create(CreateAliasOperation),
+    Delete(DeleteAliasOperation),
+    Rename(RenameAliasOperation),
+}
+
+#[derive(ToSchema, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CreateAliasOperation {
+    pub create_alias: CreateAlias,
+}
+
+#[derive(ToSchema, Deserialize)]
+pub(crate) struct CreateAlias {
+    pub collection_name: String,
+    pub alias_name: String,
+}
+
+#[derive(ToSchema, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DeleteAliasOperation {
+    pub delete_alias: DeleteAlias,
+}
+
+#[derive(ToSchema, Deserialize)]
+pub(crate) struct DeleteAlias {
+    pub alias_name: String,
+}
+
+#[derive(ToSchema, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RenameAliasOperation {
+    pub rename_alias: RenameAlias,
+}
+
+#[derive(ToSchema, Deserialize)]
+pub(crate) struct RenameAlias {
+    pub old_alias_name: String,
+    pub new_alias_name: String,
+}
+
+/// GET /aliases and GET /collections/{name}/aliases.
+#[derive(ToSchema)]
+pub(crate) struct CollectionsAliases {
+    pub aliases: Vec<AliasDescription>,
+}
+
+#[derive(ToSchema)]
+pub(crate) struct AliasDescription {
+    pub alias_name: String,
+    pub collection_name: String,
+}
+
+/// A payload index type.
+#[derive(ToSchema, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum PayloadSchemaType {
+    Keyword,
+    Integer,
+    Float,
+    Bool,
+    Geo,
+    Text,
+    Uuid,
+    Datetime,
+}
+
+/// PUT /collections/{name}/index.
+#[derive(ToSchema, Deserialize)]
+#[schema(example = json!({"field_name": "city", "field_schema": "keyword"}))]
+pub(crate) struct CreateFieldIndex {
+    pub field_name: String,
+    pub field_schema: PayloadFieldSchema,
+}
+
+/// An index type, or `{"type": …, …}` (the other parameters are accepted).
+#[derive(ToSchema, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum PayloadFieldSchema {
+    Type(PayloadSchemaType),
+    Params(PayloadSchemaParams),
+}
+
+#[derive(ToSchema, Deserialize)]
+pub(crate) struct PayloadSchemaParams {
+    #[serde(rename = "type")]
+    pub type_: PayloadSchemaType,
+}
+
+/// GET /: the server's name and versions (not in the envelope).
+#[derive(ToSchema)]
+pub(crate) struct RootInfo {
+    pub title: String,
+    /// The Qdrant API version this server implements.
+    pub version: String,
+    pub rustvecdb_version: String,
+}
+
+/// GET /health.
+#[derive(ToSchema)]
+pub(crate) struct HealthInfo {
+    /// Always `ok`.
+    pub status: String,
+    pub title: String,
+    pub version: String,
+}
+
+/// GET /stats.
+#[derive(ToSchema)]
+pub(crate) struct DatabaseStats {
+    pub collections_count: u64,
+    pub total_points: u64,
+    /// `memory` or `disk`.
+    pub storage: String,
+    pub storage_path: Option<String>,
+    pub collections: Vec<CollectionSummary>,
+    pub uptime_seconds: u64,
+    pub version: String,
+}
+
+/// One collection in GET /stats.
+#[derive(ToSchema)]
+pub(crate) struct CollectionSummary {
+    pub name: String,
+    /// The distance of the unnamed vector (or of the first named one).
+    pub distance: String,
+    /// Its dimension, once known.
+    pub dim: Option<u64>,
+    /// Every vector space as `[name, distance, dimension or null]` (name `""`: the unnamed).
+    #[schema(value_type = Vec<Vec<Value>>)]
+    pub vectors: Vec<Value>,
+    pub points_count: u64,
+    pub wal_bytes: u64,
+    pub segments_count: u64,
+    /// `green` or `yellow` (the optimizer has work).
+    pub status: String,
+    pub indexed_vectors_count: u64,
+}
+
+envelope! {
+    CollectionInfoResponse => CollectionInfo;
+    CollectionsListResponse => CollectionsList;
+    CollectionExistenceResponse => CollectionExistence;
+    CollectionsAliasesResponse => CollectionsAliases;
+    HealthResponse => HealthInfo;
+    StatsResponse => DatabaseStats;
+}
+
+/// GET /telemetry.
+#[derive(ToSchema)]
+pub(crate) struct Telemetry {
+    pub app: TelemetryApp,
+    pub collections: TelemetryCollections,
+    pub requests: TelemetryRequests,
+}
+
+#[derive(ToSchema)]
+pub(crate) struct TelemetryApp {
+    pub name: String,
+    pub version: String,
+    pub qdrant_api_version: String,
+    pub startup_unix_seconds: u64,
+    pub uptime_seconds: f64,
+}
+
+#[derive(ToSchema)]
+pub(crate) struct TelemetryCollections {
+    pub number_of_collections: u64,
+    pub total_points: u64,
+    /// `memory` or `disk`.
+    pub storage: String,
+    pub collections: Vec<CollectionTelemetry>,
+}
+
+#[derive(ToSchema)]
+pub(crate) struct CollectionTelemetry {
+    /// The collection's name.
+    pub id: String,
+    pub points_count: u64,
+    pub segments_count: u64,
+    pub indexed_vectors_count: u64,
+    /// `green` or `yellow`.
+    pub status: String,
+    pub wal_bytes: u64,
+    pub optimizer_status: String,
+    pub optimizer_running: bool,
+    pub vectors: Vec<VectorTelemetry>,
+}
+
+#[derive(ToSchema)]
+pub(crate) struct VectorTelemetry {
+    /// `""` for the unnamed vector.
+    pub name: String,
+    pub distance: String,
+    pub size: Option<u64>,
+}
+
+#[derive(ToSchema)]
+pub(crate) struct TelemetryRequests {
+    /// Requests answered since the start.
+    pub total: u64,
+    /// `{"responses": {"METHOD /route/template": {"<status>": {count, avg_duration_micros,
+    /// min_duration_micros, max_duration_micros, total_duration_micros}}}}`.
+    #[schema(value_type = Object)]
+    pub rest: Value,
+}
+
+envelope! {
+    TelemetryResponse => Telemetry;
+}
