@@ -176,6 +176,9 @@ impl Drop for TempFile {
 
 // ---- per collection ----
 
+#[utoipa::path(post, path = "/collections/{name}/snapshots", tag = "snapshots",
+    params(crate::openapi::common::CollectionPath, crate::openapi::common::WaitQuery),
+    responses((status = 200, description = "Created (after a flush of the collection)", body = crate::openapi::snapshots::SnapshotResponse)))]
 pub(crate) async fn create(
     t: Timer,
     State(s): State<AppState>,
@@ -189,6 +192,9 @@ pub(crate) async fn create(
     Ok(t.ok(d))
 }
 
+#[utoipa::path(get, path = "/collections/{name}/snapshots", tag = "snapshots",
+    params(crate::openapi::common::CollectionPath),
+    responses((status = 200, description = "The collection's snapshots", body = crate::openapi::snapshots::SnapshotListResponse)))]
 pub(crate) async fn list(
     t: Timer,
     State(s): State<AppState>,
@@ -199,6 +205,9 @@ pub(crate) async fn list(
     Ok(t.ok(blocking(move || db.list_snapshots(&name)).await??))
 }
 
+#[utoipa::path(get, path = "/collections/{name}/snapshots/{snapshot}", tag = "snapshots",
+    params(crate::openapi::snapshots::SnapshotPath),
+    responses((status = 200, description = "The snapshot file", content_type = "application/octet-stream", body = Vec<u8>)))]
 pub(crate) async fn download(
     State(s): State<AppState>,
     p: Result<Path<(String, String)>, PathRejection>,
@@ -208,6 +217,9 @@ pub(crate) async fn download(
     send_file(blocking(move || db.snapshot_path(&name, &snap)).await??).await
 }
 
+#[utoipa::path(delete, path = "/collections/{name}/snapshots/{snapshot}", tag = "snapshots",
+    params(crate::openapi::snapshots::SnapshotPath, crate::openapi::common::WaitQuery),
+    responses((status = 200, description = "Deleted", body = crate::openapi::common::BoolResponse)))]
 pub(crate) async fn delete(
     t: Timer,
     State(s): State<AppState>,
@@ -222,6 +234,9 @@ pub(crate) async fn delete(
 }
 
 /// PUT /collections/{name}/snapshots/recover `{"location", "priority", "checksum"}`.
+#[utoipa::path(put, path = "/collections/{name}/snapshots/recover", tag = "snapshots",
+    params(crate::openapi::common::CollectionPath, crate::openapi::common::WaitQuery), request_body = crate::openapi::snapshots::SnapshotRecover,
+    responses((status = 200, description = "Recovered: the collection of that name (if any) was replaced whole", body = crate::openapi::common::BoolResponse)))]
 pub(crate) async fn recover(
     t: Timer,
     State(s): State<AppState>,
@@ -239,6 +254,10 @@ pub(crate) async fn recover(
 }
 
 /// POST /collections/{name}/snapshots/upload (multipart, field `snapshot`).
+#[utoipa::path(post, path = "/collections/{name}/snapshots/upload", tag = "snapshots",
+    params(crate::openapi::common::CollectionPath, crate::openapi::snapshots::UploadQuery),
+    request_body(content = crate::openapi::snapshots::SnapshotUpload, content_type = "multipart/form-data"),
+    responses((status = 200, description = "Recovered from the upload: the collection of that name (if any) was replaced whole", body = crate::openapi::common::BoolResponse)))]
 pub(crate) async fn upload(
     t: Timer,
     State(s): State<AppState>,
@@ -261,17 +280,25 @@ pub(crate) async fn upload(
 
 // ---- whole storage ----
 
+#[utoipa::path(post, path = "/snapshots", tag = "snapshots",
+    params(crate::openapi::common::WaitQuery),
+    responses((status = 200, description = "Created: every collection and the aliases", body = crate::openapi::snapshots::SnapshotResponse)))]
 pub(crate) async fn create_full(t: Timer, State(s): State<AppState>, q: Params) -> ApiResult {
     check_wait(&params(q)?)?;
     let db = s.db.clone();
     Ok(t.ok(blocking(move || db.create_full_snapshot()).await??))
 }
 
+#[utoipa::path(get, path = "/snapshots", tag = "snapshots",
+    responses((status = 200, description = "The full snapshots", body = crate::openapi::snapshots::SnapshotListResponse)))]
 pub(crate) async fn list_full(t: Timer, State(s): State<AppState>) -> ApiResult {
     let db = s.db.clone();
     Ok(t.ok(blocking(move || db.list_full_snapshots()).await??))
 }
 
+#[utoipa::path(get, path = "/snapshots/{snapshot}", tag = "snapshots",
+    params(crate::openapi::snapshots::FullSnapshotPath),
+    responses((status = 200, description = "The snapshot file", content_type = "application/octet-stream", body = Vec<u8>)))]
 pub(crate) async fn download_full(
     State(s): State<AppState>,
     p: Result<Path<String>, PathRejection>,
@@ -281,6 +308,9 @@ pub(crate) async fn download_full(
     send_file(blocking(move || db.full_snapshot_path(&snap)).await??).await
 }
 
+#[utoipa::path(delete, path = "/snapshots/{snapshot}", tag = "snapshots",
+    params(crate::openapi::snapshots::FullSnapshotPath, crate::openapi::common::WaitQuery),
+    responses((status = 200, description = "Deleted", body = crate::openapi::common::BoolResponse)))]
 pub(crate) async fn delete_full(
     t: Timer,
     State(s): State<AppState>,
@@ -296,6 +326,9 @@ pub(crate) async fn delete_full(
 
 /// PUT /snapshots/recover `{"location", "checksum"}` (not in Qdrant's API, which recovers a
 /// full snapshot only at start): recovers every collection in it, then its aliases.
+#[utoipa::path(put, path = "/snapshots/recover", tag = "snapshots",
+    params(crate::openapi::common::WaitQuery), request_body = crate::openapi::snapshots::SnapshotRecover,
+    responses((status = 200, description = "Every collection of the snapshot recovered (each replaced whole), then its aliases", body = crate::openapi::common::BoolResponse)))]
 pub(crate) async fn recover_full(
     t: Timer,
     State(s): State<AppState>,
@@ -311,6 +344,10 @@ pub(crate) async fn recover_full(
 }
 
 /// POST /snapshots/upload (multipart, field `snapshot`): like `recover_full`, from an upload.
+#[utoipa::path(post, path = "/snapshots/upload", tag = "snapshots",
+    params(crate::openapi::snapshots::UploadQuery),
+    request_body(content = crate::openapi::snapshots::SnapshotUpload, content_type = "multipart/form-data"),
+    responses((status = 200, description = "Every collection of the uploaded snapshot recovered, then its aliases", body = crate::openapi::common::BoolResponse)))]
 pub(crate) async fn upload_full(
     t: Timer,
     State(s): State<AppState>,

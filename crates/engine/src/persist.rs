@@ -222,6 +222,7 @@ pub(crate) fn load_segment(
     id: u64,
     rows: u64,
 ) -> Result<LoadedSegment> {
+    let started = std::time::Instant::now();
     let dir = segment_dir(collection_dir, id);
     let path = dir.join(SEGMENT_FILE);
     let bytes = vfs.read(&path).map_err(io_err(&path))?;
@@ -323,6 +324,12 @@ pub(crate) fn load_segment(
         columns.insert(name, Column::from_parts(dim, values, present));
     }
     let data = Segment::from_parts(columns, ids, versions, payloads);
+    tracing::debug!(
+        segment = id,
+        rows = n,
+        secs = started.elapsed().as_secs_f64(),
+        "segment loaded"
+    );
     Ok(LoadedSegment {
         data,
         hnsw: all_graphs.then_some(graphs),

@@ -105,7 +105,8 @@ pub(crate) struct UpdateCollection {
 /// GET /collections/{name}: Qdrant's CollectionInfo.
 #[derive(ToSchema)]
 pub(crate) struct CollectionInfo {
-    /// `green`: nothing to do; `yellow`: the optimizer is working.
+    /// `green`: nothing to do; `yellow`: the optimizer is working; `red`: segments were
+    /// quarantined at load (their points are missing).
     pub status: String,
     /// Always `ok`.
     pub optimizer_status: String,
@@ -338,9 +339,11 @@ pub(crate) struct CollectionSummary {
     pub points_count: u64,
     pub wal_bytes: u64,
     pub segments_count: u64,
-    /// `green` or `yellow` (the optimizer has work).
+    /// `green`, `yellow` (the optimizer has work) or `red` (see `problems`).
     pub status: String,
     pub indexed_vectors_count: u64,
+    /// What went wrong when it was loaded (quarantined segments).
+    pub problems: Vec<String>,
 }
 
 envelope! {
@@ -376,6 +379,14 @@ pub(crate) struct TelemetryCollections {
     /// `memory` or `disk`.
     pub storage: String,
     pub collections: Vec<CollectionTelemetry>,
+    /// Collections whose files could not be loaded at start, with the reason.
+    pub failed_to_load: Vec<FailedCollection>,
+}
+
+#[derive(ToSchema)]
+pub(crate) struct FailedCollection {
+    pub name: String,
+    pub error: String,
 }
 
 #[derive(ToSchema)]
@@ -385,11 +396,13 @@ pub(crate) struct CollectionTelemetry {
     pub points_count: u64,
     pub segments_count: u64,
     pub indexed_vectors_count: u64,
-    /// `green` or `yellow`.
+    /// `green`, `yellow` or `red` (see `problems`).
     pub status: String,
     pub wal_bytes: u64,
     pub optimizer_status: String,
     pub optimizer_running: bool,
+    /// What went wrong when it was loaded (quarantined segments).
+    pub problems: Vec<String>,
     pub vectors: Vec<VectorTelemetry>,
 }
 

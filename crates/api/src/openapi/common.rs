@@ -152,11 +152,13 @@ pub(crate) struct IndexPath {
     pub field: String,
 }
 
-/// `?wait=`: only changes the reported status.
+/// `?wait=`: when the write is answered.
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct WaitQuery {
-    /// `true`: answer `completed`; `false` (the default): `acknowledged`. Either way the write
-    /// is durable and visible when the answer comes.
+    /// `true`: answer `completed` once the write's log record is fsynced (concurrent writers
+    /// share fsyncs); `false` (the default): `acknowledged` once it is appended to the log and
+    /// applied (visible to reads, kept through a crash of the process, fsynced within
+    /// milliseconds).
     pub wait: Option<bool>,
 }

@@ -18,6 +18,7 @@ pub(crate) mod common;
 pub(crate) mod filter;
 pub(crate) mod points;
 pub(crate) mod search;
+pub(crate) mod snapshots;
 
 use std::sync::LazyLock;
 
@@ -30,7 +31,7 @@ use utoipa::openapi::{
 };
 use utoipa::{Modify, OpenApi};
 
-use crate::{dashboard, handlers, metrics, qdrant};
+use crate::{dashboard, handlers, metrics, qdrant, snapshots as snap};
 
 /// The spec's root: every documented route, with the conventions added by [`Conventions`].
 #[derive(OpenApi)]
@@ -92,6 +93,18 @@ use crate::{dashboard, handlers, metrics, qdrant};
         qdrant::search_batch,
         qdrant::recommend,
         qdrant::recommend_batch,
+        snap::list,
+        snap::create,
+        snap::download,
+        snap::delete,
+        snap::recover,
+        snap::upload,
+        snap::list_full,
+        snap::create_full,
+        snap::download_full,
+        snap::delete_full,
+        snap::recover_full,
+        snap::upload_full,
     ),
     components(schemas(common::ErrorResponse)),
     modifiers(&Conventions),
@@ -103,6 +116,7 @@ use crate::{dashboard, handlers, metrics, qdrant};
         (name = "indexes", description = "Payload indexes"),
         (name = "points", description = "Write, read and page through points"),
         (name = "search", description = "Nearest neighbours, recommendations, fusion, groups"),
+        (name = "snapshots", description = "Back up and restore collections, or the whole storage"),
     ),
 )]
 pub(crate) struct ApiDoc;
