@@ -215,7 +215,7 @@ pub(crate) struct LoadedSegment {
 }
 
 /// Loads a segment directory: rows decoded, vectors mapped (and their checksum verified), graphs
-/// loaded when present and valid.
+/// loaded when present and valid. The graphs are read while the rows are decoded.
 pub(crate) fn load_segment(
     vfs: &dyn Vfs,
     collection_dir: &Path,
@@ -224,6 +224,47 @@ pub(crate) fn load_segment(
 ) -> Result<LoadedSegment> {
     let started = std::time::Instant::now();
     let dir = segment_dir(collection_dir, id);
+    let (parts, mut graphs) = rayon::join(
+        || load_rows(vfs, &dir, id, rows),
+        || load_graphs(vfs, &dir, rows as usize),
+    );
+    let (columns, ids, versions, payloads) = parts?;
+    let mut chosen = BTreeMap::new();
+    let mut all_graphs = true;
+    for (k, (name, c)) in columns.iter().enumerate() {
+        if c.dim().is_none() || !c.present().iter().any(|&p| p) {
+            continue;
+        }
+        match graphs.remove(&k) {
+            Some(g) => {
+                chosen.insert(name.clone(), g);
+            }
+            None => all_graphs = false,
+        }
+    }
+    let n = ids.len();
+    let data = Segment::from_parts(columns, ids, versions, payloads);
+    tracing::debug!(
+        segment = id,
+        rows = n,
+        secs = started.elapsed().as_secs_f64(),
+        "segment loaded"
+    );
+    Ok(LoadedSegment {
+        data,
+        hnsw: all_graphs.then_some(chosen),
+    })
+}
+
+type Rows = (
+    BTreeMap<String, Column>,
+    Vec<PointId>,
+    Vec<u64>,
+    Vec<Payload>,
+);
+
+/// `segment.bin` decoded and the vectors files mapped and verified.
+fn load_rows(vfs: &dyn Vfs, dir: &Path, id: u64, rows: u64) -> Result<Rows> {
     let path = dir.join(SEGMENT_FILE);
     let bytes = vfs.read(&path).map_err(io_err(&path))?;
     let body = bytes
@@ -276,8 +317,6 @@ pub(crate) fn load_segment(
     r.finish().map_err(at)?;
 
     let mut columns = BTreeMap::new();
-    let mut graphs = BTreeMap::new();
-    let mut all_graphs = true;
     for (k, (name, dim, present)) in meta.into_iter().enumerate() {
         let vpath = dir.join(vectors_file(k));
         let map = vfs.map(&vpath).map_err(io_err(&vpath))?;
@@ -306,34 +345,45 @@ pub(crate) fn load_segment(
         } else {
             Values::Owned(bytemuck::pod_collect_to_vec(data))
         };
-        if dim.is_some() && present.iter().any(|&p| p) {
-            let gpath = dir.join(hnsw_file(k));
-            match vfs.read(&gpath) {
-                Ok(bytes) => match HnswIndex::from_bytes(&bytes) {
-                    Ok(g) if g.len() == n => {
-                        graphs.insert(name.clone(), g);
-                    }
-                    Ok(_) | Err(_) => {
-                        tracing::warn!(path = %gpath.display(), "graph file is damaged; it will be rebuilt");
-                        all_graphs = false;
-                    }
-                },
-                Err(_) => all_graphs = false,
-            }
-        }
         columns.insert(name, Column::from_parts(dim, values, present));
     }
-    let data = Segment::from_parts(columns, ids, versions, payloads);
-    tracing::debug!(
-        segment = id,
-        rows = n,
-        secs = started.elapsed().as_secs_f64(),
-        "segment loaded"
-    );
-    Ok(LoadedSegment {
-        data,
-        hnsw: all_graphs.then_some(graphs),
-    })
+    Ok((columns, ids, versions, payloads))
+}
+
+/// Every valid `hnsw-<k>.bin` of a segment directory, by `k` (a damaged one is left out, with a
+/// warning: its graph is rebuilt).
+fn load_graphs(vfs: &dyn Vfs, dir: &Path, n: usize) -> BTreeMap<usize, HnswIndex> {
+    let mut out = BTreeMap::new();
+    let Ok(entries) = vfs.read_dir(dir) else {
+        return out;
+    };
+    for e in entries {
+        let Some(k) = e
+            .name
+            .to_str()
+            .and_then(|s| s.strip_prefix("hnsw-")?.strip_suffix(".bin")?.parse().ok())
+        else {
+            continue;
+        };
+        let gpath = dir.join(hnsw_file(k));
+        // decoded straight from the mapped file (one copy, into the graph's own layout)
+        let decoded = vfs
+            .map(&gpath)
+            .map_err(|e| e.to_string())
+            .and_then(|m| HnswIndex::from_bytes(&m));
+        match decoded {
+            Ok(g) if g.len() == n => {
+                out.insert(k, g);
+            }
+            Ok(g) => {
+                tracing::warn!(path = %gpath.display(), nodes = g.len(), rows = n, "graph file does not fit its segment; it will be rebuilt");
+            }
+            Err(e) => {
+                tracing::warn!(path = %gpath.display(), error = %e, "graph file is damaged; it will be rebuilt");
+            }
+        }
+    }
+    out
 }
 
 /// What `state.bin` says.
