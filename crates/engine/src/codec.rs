@@ -282,31 +282,7 @@ pub(crate) fn decode_checkpoint(bytes: &[u8]) -> Result<(Segment, u64)> {
         rvdb_storage::verify_checksummed(rest).ok_or_else(|| corrupt("checksum mismatch"))?;
     let mut r = Reader::new(body, "checkpoint");
     let last_seq = r.u64()?;
-    let n_spaces = r.count()?;
-    let mut spaces = Vec::with_capacity(n_spaces.min(1024));
-    for _ in 0..n_spaces {
-        let name = r.str()?;
-        let dim = match r.u32()? {
-            u32::MAX => None,
-            d => Some(d as usize),
-        };
-        spaces.push((name, dim));
-    }
-    let mut seg = Segment::new(spaces.iter().map(|(n, d)| (n.as_str(), *d)));
-    let n = r.u64()? as usize;
-    for _ in 0..n {
-        let id = r.id()?;
-        let version = r.u64()?;
-        let vectors = r.vectors()?;
-        let payload = r.payload()?;
-        for (name, v) in &vectors {
-            match spaces.iter().find(|(n, _)| n == name) {
-                Some((_, Some(d))) if *d == v.len() => {}
-                _ => return Err(r.corrupt(format!("vector `{name}` does not fit the collection"))),
-            }
-        }
-        seg.upsert(id, &vectors, payload, version);
-    }
+    let seg = crate::persist::decode_rows(&mut r)?;
     r.finish()?;
     Ok((seg, last_seq))
 }

@@ -350,16 +350,7 @@ impl Database {
         let had_dir = v.exists(&dest);
         let reopen_old = |map: &mut BTreeMap<String, Arc<Collection>>| {
             if had_dir {
-                if let Ok(c) = Collection::open(
-                    name,
-                    &dest,
-                    self.options.checkpoint_wal_bytes,
-                    self.vfs.clone(),
-                ) {
-                    let c = Arc::new(c);
-                    if self.options.background_optimizer {
-                        crate::optimizer::spawn(&c);
-                    }
+                if let Ok(c) = self.open_dir(name, &dest) {
                     map.insert(name.to_string(), c);
                 }
             }
@@ -378,17 +369,8 @@ impl Database {
             return Err(io_err(&dest)(e));
         }
         fsync_dir_in(v, root)?;
-        match Collection::open(
-            name,
-            &dest,
-            self.options.checkpoint_wal_bytes,
-            self.vfs.clone(),
-        ) {
+        match self.open_dir(name, &dest) {
             Ok(c) => {
-                let c = Arc::new(c);
-                if self.options.background_optimizer {
-                    crate::optimizer::spawn(&c);
-                }
                 map.insert(name.to_string(), c);
                 self.failed.write().remove(name);
                 if had_dir {
@@ -408,6 +390,36 @@ impl Database {
                 Err(e)
             }
         }
+    }
+
+    /// Opens the collection directory `dir` and starts its optimizer.
+    fn open_dir(&self, name: &str, dir: &Path) -> Result<Arc<Collection>> {
+        let c = Arc::new(Collection::open(
+            name,
+            dir,
+            self.options.checkpoint_wal_bytes,
+            self.vfs.clone(),
+        )?);
+        if self.options.background_optimizer {
+            crate::optimizer::spawn(&c);
+        }
+        Ok(c)
+    }
+
+    /// Removes a collection's directory (if durable): renamed to a hidden name first (the
+    /// durable delete), then removed; files that cannot be removed go at the next start.
+    fn remove_dir(&self, name: &str) -> Result<()> {
+        let Some(root) = &self.root else {
+            return Ok(());
+        };
+        let dir = root.join(name);
+        let grave = root.join(format!(".deleted-{}", uuid::Uuid::new_v4()));
+        self.vfs.rename(&dir, &grave).map_err(io_err(&dir))?;
+        fsync_dir_in(&*self.vfs, root)?;
+        if let Err(e) = self.vfs.remove_dir_all(&grave) {
+            tracing::warn!(path = %grave.display(), error = %e, "could not remove deleted collection files");
+        }
+        Ok(())
     }
 
     /// Puts an in-memory collection in place of collection `name` (if any).
@@ -462,7 +474,13 @@ impl Database {
         }
         let distance = config.vectors.spaces()[0].1.distance;
         let c = match &self.root {
-            None => Collection::in_memory(name, config),
+            None => {
+                let c = Arc::new(Collection::in_memory(name, config));
+                if self.options.background_optimizer {
+                    crate::optimizer::spawn(&c);
+                }
+                c
+            }
             Some(root) => {
                 let tmp = root.join(format!(".tmp-{}", uuid::Uuid::new_v4()));
                 let build = || -> Result<()> {
@@ -483,18 +501,9 @@ impl Database {
                     let _ = self.vfs.remove_dir_all(&tmp);
                     return Err(e);
                 }
-                Collection::open(
-                    name,
-                    &root.join(name),
-                    self.options.checkpoint_wal_bytes,
-                    self.vfs.clone(),
-                )?
+                self.open_dir(name, &root.join(name))?
             }
         };
-        let c = Arc::new(c);
-        if self.options.background_optimizer {
-            crate::optimizer::spawn(&c);
-        }
         map.insert(name.to_string(), c);
         tracing::info!(
             collection = name,
@@ -510,13 +519,7 @@ impl Database {
         let Some(c) = map.get(name).cloned() else {
             // one that could not be loaded can be deleted (its files go)
             if self.failed.read().contains_key(name) {
-                if let Some(root) = &self.root {
-                    let dir = root.join(name);
-                    let grave = root.join(format!(".deleted-{}", uuid::Uuid::new_v4()));
-                    self.vfs.rename(&dir, &grave).map_err(io_err(&dir))?;
-                    fsync_dir_in(&*self.vfs, root)?;
-                    let _ = self.vfs.remove_dir_all(&grave);
-                }
+                self.remove_dir(name)?;
                 self.failed.write().remove(name);
                 return Ok(true);
             }
@@ -525,16 +528,7 @@ impl Database {
         // wait for a running optimizer step or flush, then refuse further writes, so that
         // nothing writes into the directory once it is gone (or reused by a new collection)
         c.close();
-        if let Some(root) = &self.root {
-            let dir = root.join(name);
-            let grave = root.join(format!(".deleted-{}", uuid::Uuid::new_v4()));
-            self.vfs.rename(&dir, &grave).map_err(io_err(&dir))?;
-            fsync_dir_in(&*self.vfs, root)?;
-            if let Err(e) = self.vfs.remove_dir_all(&grave) {
-                // the rename made the delete durable; the files go at the next start
-                tracing::warn!(path = %grave.display(), error = %e, "could not remove deleted collection files");
-            }
-        }
+        self.remove_dir(name)?;
         if let Some(c) = map.remove(name) {
             c.stop.store(true, std::sync::atomic::Ordering::Relaxed);
         }

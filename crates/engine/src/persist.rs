@@ -412,7 +412,8 @@ fn encode_rows(w: &mut Writer, seg: &Segment) {
     }
 }
 
-fn decode_rows(r: &mut Reader) -> Result<Segment> {
+/// Reads rows written by `encode_rows` (also the body of a legacy checkpoint after its `seq`).
+pub(crate) fn decode_rows(r: &mut Reader) -> Result<Segment> {
     let n_spaces = r.count()?;
     let mut spaces = Vec::with_capacity(n_spaces.min(1024));
     for _ in 0..n_spaces {
