@@ -537,7 +537,7 @@ impl Collection {
     }
 
     /// Makes every appended log record durable (for writes acknowledged before their fsync);
-    /// the background optimizer calls it between steps.
+    /// the log-sync thread started with the background optimizer calls it every 10 ms.
     pub(crate) fn sync_log(&self) -> Result<()> {
         if let Some(sync) = &self.wal_sync {
             let appended = self.writer.lock().last_seq;

@@ -26,6 +26,8 @@ const DEFAULT_VACUUM_MIN_VECTORS: usize = 1_000;
 const DEFAULT_MAX_SEGMENTS: usize = 8;
 /// Smallest group of points (one payload value) that gets its own extra graph links.
 const MIN_GROUP_FOR_LINKS: usize = 16;
+/// How often the log of a collection is fsynced when writes were answered before their fsync.
+const LOG_SYNC_INTERVAL: Duration = Duration::from_millis(10);
 
 impl Collection {
     fn optimizer_setting(&self, key: &str) -> Option<Value> {
@@ -338,9 +340,6 @@ pub(crate) fn spawn(c: &Arc<Collection>) {
                 break;
             }
             let did = c.optimize_step();
-            if let Err(e) = c.sync_log() {
-                tracing::error!(collection = %c.name(), error = %e, "log fsync failed");
-            }
             drop(c);
             if !did {
                 std::thread::sleep(Duration::from_millis(25));
@@ -348,5 +347,29 @@ pub(crate) fn spawn(c: &Arc<Collection>) {
         });
     if let Err(e) = spawned {
         tracing::error!(collection = %name, error = %e, "could not start the optimizer");
+    }
+    // writes answered before their fsync (wait=false) reach the disk within milliseconds, even
+    // while the optimizer is busy with a long index build
+    let weak: Weak<Collection> = Arc::downgrade(c);
+    let spawned = std::thread::Builder::new()
+        .name(format!("log-sync-{name}"))
+        .spawn(move || loop {
+            let Some(c) = weak.upgrade() else { break };
+            if c.stop.load(Ordering::Relaxed) {
+                break;
+            }
+            let failed = c.sync_log().err();
+            if let Some(e) = &failed {
+                tracing::error!(collection = %c.name(), error = %e, "log fsync failed");
+            }
+            drop(c);
+            std::thread::sleep(if failed.is_some() {
+                Duration::from_secs(1)
+            } else {
+                LOG_SYNC_INTERVAL
+            });
+        });
+    if let Err(e) = spawned {
+        tracing::error!(collection = %name, error = %e, "could not start the log syncer");
     }
 }

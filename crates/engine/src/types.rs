@@ -247,7 +247,7 @@ pub enum Durability {
     Fsync,
     /// As soon as its log record is appended (Qdrant's `wait=false`): it survives a crash of
     /// the process, and reaches the disk with the next fsync (another writer's, or the
-    /// background optimizer's within milliseconds), not necessarily before the answer.
+    /// log-sync thread's within ~10 ms), not necessarily before the answer.
     Logged,
 }
 
