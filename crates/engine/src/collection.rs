@@ -540,7 +540,9 @@ impl Collection {
     /// the log-sync thread started with the background optimizer calls it every 10 ms.
     pub(crate) fn sync_log(&self) -> Result<()> {
         if let Some(sync) = &self.wal_sync {
-            let appended = self.writer.lock().last_seq;
+            // what the log holds (after a recovery from a checkpoint the collection's sequence
+            // can be ahead of a fresh log's)
+            let appended = self.writer.lock().wal.as_ref().map_or(0, |w| w.last_seq());
             if sync.durable_seq() < appended {
                 sync.sync_to(appended)?;
             }

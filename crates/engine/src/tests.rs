@@ -956,6 +956,16 @@ fn snapshots_round_trip_between_databases_and_replace_a_collection_whole() {
         .unwrap();
     dst.recover_snapshot("r", &mfile, None).unwrap();
     assert_eq!(snapshot(&dst), want);
+    // its sequence is ahead of its fresh log's: the log still syncs, and writes go on
+    let r = dst.collection("r").unwrap();
+    r.sync_log().unwrap();
+    r.upsert_with(
+        vec![p(123_456, &[0.25; 8], json!({}))],
+        crate::Durability::Logged,
+    )
+    .unwrap();
+    r.sync_log().unwrap();
+    r.delete(vec![PointId::Num(123_456)]).unwrap();
     drop(dst);
     let dst = Database::open(manual(dst_dir.path())).unwrap();
     assert_eq!(snapshot(&dst), want, "the recovered collection is durable");
