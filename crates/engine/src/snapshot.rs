@@ -191,11 +191,50 @@ impl Tarball {
         Ok(())
     }
 
+    /// Streams a file into the archive (hashing it on the way): exactly the length it has when
+    /// opened, so a file that grows meanwhile (the log) is taken as one consistent prefix.
     fn add_file(&mut self, name: &str, path: &Path) -> Result<()> {
-        // read whole, so a file that grows meanwhile (the log) is taken as one consistent
-        // prefix
-        let bytes = fs::read(path).map_err(io_err(path))?;
-        self.add_bytes(name, &bytes)
+        let file = fs::File::open(path).map_err(io_err(path))?;
+        let len = file.metadata().map_err(io_err(path))?.len();
+        let mut header = tar::Header::new_gnu();
+        header.set_size(len);
+        header.set_mode(0o644);
+        header.set_mtime(now_secs());
+        header.set_cksum();
+        let mut reader = Hashing {
+            inner: file.take(len),
+            hash: Sha256::new(),
+            read: 0,
+        };
+        self.builder
+            .append_data(&mut header, name, &mut reader)
+            .map_err(io_err(path))?;
+        if reader.read != len {
+            // the file shrank while it was read: nothing here truncates files under a snapshot
+            return Err(io_err(path)(std::io::Error::other(format!(
+                "{} bytes read of {len}",
+                reader.read
+            ))));
+        }
+        self.manifest
+            .insert(name.to_string(), (len, hex(&reader.hash.finalize())));
+        Ok(())
+    }
+}
+
+/// A reader that hashes what passes through it.
+struct Hashing<R> {
+    inner: R,
+    hash: Sha256,
+    read: u64,
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hash.update(&buf[..n]);
+        self.read += n as u64;
+        Ok(n)
     }
 }
 
@@ -209,8 +248,14 @@ fn verify_manifest(dir: &Path) -> Result<()> {
     let mut seen = 0;
     for (name, (size, sum)) in &manifest {
         let path = dir.join(name);
-        let data = fs::read(&path).map_err(|_| bad(format!("{name} is missing")))?;
-        if data.len() as u64 != *size || hex(&Sha256::digest(&data)) != *sum {
+        let file = fs::File::open(&path).map_err(|_| bad(format!("{name} is missing")))?;
+        let mut reader = Hashing {
+            inner: file,
+            hash: Sha256::new(),
+            read: 0,
+        };
+        std::io::copy(&mut reader, &mut std::io::sink()).map_err(io_err(&path))?;
+        if reader.read != *size || hex(&reader.hash.finalize()) != *sum {
             return Err(bad(format!("{name} does not match its checksum")));
         }
         seen += 1;
