@@ -98,6 +98,14 @@ def main():
         line = proc.stdout.readline()
         port = int(line.strip().rsplit(":", 1)[1])
         c = Client(port)
+        # the port opens before the storage is loaded: wait for /readyz
+        while True:
+            c.conn.request("GET", "/readyz")
+            resp = c.conn.getresponse()
+            resp.read()
+            if resp.status == 200:
+                break
+            time.sleep(0.01)
         c.call("PUT", "/collections/bench", json.dumps({
             "vectors": {"size": len(base[0]), "distance": "Euclid"},
             "hnsw_config": {"m": 16, "ef_construct": 100},
