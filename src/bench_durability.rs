@@ -30,6 +30,10 @@ pub struct RestartArgs {
     /// Restarts to time; the median is reported.
     #[arg(long, default_value_t = 3)]
     restarts: usize,
+    /// Give every point a payload `{"g": i % 100, "k": "t<i % 10>"}` and index both fields
+    /// (integer and keyword): the indexes are rebuilt from the payloads at load.
+    #[arg(long)]
+    payload_index: bool,
 }
 
 #[derive(Debug, Args)]
@@ -148,15 +152,27 @@ pub fn restart(a: RestartArgs) -> anyhow::Result<()> {
             }
             db.create_collection("bench", cfg)?;
             let c = db.collection("bench")?;
+            if a.payload_index {
+                c.create_index("g", rvdb_engine::PayloadSchemaType::Integer)?;
+                c.create_index("k", rvdb_engine::PayloadSchemaType::Keyword)?;
+            }
             let mut r = rng(42);
             let batch = 1000;
             for start in (0..a.n).step_by(batch) {
                 let pts = (start..(start + batch).min(a.n))
                     .map(|i| {
+                        let payload = if a.payload_index {
+                            json!({"g": i % 100, "k": format!("t{}", i % 10)})
+                                .as_object()
+                                .cloned()
+                                .unwrap_or_default()
+                        } else {
+                            Default::default()
+                        };
                         PointStruct::new(
                             (i as u64).into(),
                             (0..a.dim).map(|_| r()).collect(),
-                            Default::default(),
+                            payload,
                         )
                     })
                     .collect();
@@ -215,6 +231,7 @@ pub fn restart(a: RestartArgs) -> anyhow::Result<()> {
             "points": points,
             "dim": a.dim,
             "indexed": a.index,
+            "payload_indexes": if a.payload_index { 2 } else { 0 },
             "status_after_open": status,
             "storage_bytes": bytes,
             "open_seconds_median": median(open_secs.clone()),
