@@ -192,14 +192,17 @@ impl Collection {
                 let loaded: Vec<_> = state
                     .segments
                     .par_iter()
-                    .map(|(id, rows, _)| persist::load_segment(v, dir, *id, *rows))
+                    .map(|(id, rows, _)| {
+                        // the payload indexes are built while the graphs are read
+                        persist::load_segment(v, dir, *id, *rows, &|seg| {
+                            build_indexes(seg, &stored.payload_schema)
+                        })
+                    })
                     .collect();
                 for ((id, _, tombstones), loaded) in state.segments.iter().zip(loaded) {
                     match loaded {
                         Ok(l) => {
-                            let mut data = l.data;
-                            build_indexes(&mut data, &stored.payload_schema)?;
-                            let s = Sealed::new(*id, data);
+                            let s = Sealed::new(*id, l.data);
                             for (r, _) in tombstones.iter().enumerate().filter(|(_, &d)| d) {
                                 s.delete_row(r);
                             }

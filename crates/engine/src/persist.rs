@@ -215,35 +215,41 @@ pub(crate) struct LoadedSegment {
 }
 
 /// Loads a segment directory: rows decoded, vectors mapped (and their checksum verified), graphs
-/// loaded when present and valid. The graphs are read while the rows are decoded.
+/// loaded when present and valid; `index` then builds the payload indexes. The graphs are read
+/// while the rows are decoded and indexed.
 pub(crate) fn load_segment(
     vfs: &dyn Vfs,
     collection_dir: &Path,
     id: u64,
     rows: u64,
+    index: &(dyn Fn(&mut Segment) -> Result<()> + Sync),
 ) -> Result<LoadedSegment> {
     let started = std::time::Instant::now();
     let dir = segment_dir(collection_dir, id);
-    let (parts, mut graphs) = rayon::join(
-        || load_rows(vfs, &dir, id, rows),
+    let (data, mut graphs) = rayon::join(
+        || {
+            let (columns, ids, versions, payloads) = load_rows(vfs, &dir, id, rows)?;
+            let mut data = Segment::from_parts(columns, ids, versions, payloads);
+            index(&mut data)?;
+            Ok::<_, EngineError>(data)
+        },
         || load_graphs(vfs, &dir, rows as usize),
     );
-    let (columns, ids, versions, payloads) = parts?;
+    let data = data?;
     let mut chosen = BTreeMap::new();
     let mut all_graphs = true;
-    for (k, (name, c)) in columns.iter().enumerate() {
+    for (k, (name, c)) in data.columns().enumerate() {
         if c.dim().is_none() || !c.present().iter().any(|&p| p) {
             continue;
         }
         match graphs.remove(&k) {
             Some(g) => {
-                chosen.insert(name.clone(), g);
+                chosen.insert(name.to_string(), g);
             }
             None => all_graphs = false,
         }
     }
-    let n = ids.len();
-    let data = Segment::from_parts(columns, ids, versions, payloads);
+    let n = data.len();
     tracing::debug!(
         segment = id,
         rows = n,
