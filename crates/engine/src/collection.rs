@@ -125,6 +125,20 @@ pub(crate) fn new_segment(config: &CollectionConfig) -> Segment {
     )
 }
 
+/// Builds the payload indexes of `schema` that the segment does not have yet.
+fn build_missing_indexes(
+    seg: &mut Segment,
+    schema: &BTreeMap<String, PayloadSchemaType>,
+) -> Result<()> {
+    let have = seg.payload_index().fields();
+    let missing: BTreeMap<String, PayloadSchemaType> = schema
+        .iter()
+        .filter(|(f, k)| !have.iter().any(|(h, hk, _)| h == *f && hk == *k))
+        .map(|(f, k)| (f.clone(), *k))
+        .collect();
+    build_indexes(seg, &missing)
+}
+
 fn build_indexes(seg: &mut Segment, schema: &BTreeMap<String, PayloadSchemaType>) -> Result<()> {
     for (field, kind) in schema {
         let (index, points) = seg.payload_index_mut();
@@ -194,8 +208,13 @@ impl Collection {
                     .par_iter()
                     .map(|(id, rows, _)| {
                         // the payload indexes are built while the graphs are read
-                        persist::load_segment(v, dir, *id, *rows, &|seg| {
-                            build_indexes(seg, &stored.payload_schema)
+                        persist::load_segment(v, dir, *id, *rows, &|seg, stored_index| {
+                            if let Some(mut ix) = stored_index {
+                                // fields created or dropped since the segment was written
+                                ix.retain_fields(|f, k| stored.payload_schema.get(f) == Some(&k));
+                                seg.set_payload_index(ix);
+                            }
+                            build_missing_indexes(seg, &stored.payload_schema)
                         })
                     })
                     .collect();
@@ -851,7 +870,14 @@ impl Collection {
             return Ok(());
         };
         if !s.persisted.load(Ordering::Relaxed) {
-            persist::write_segment(&*self.vfs, dir, s.id, &s.data, s.hnsw.get())?;
+            persist::write_segment(
+                &*self.vfs,
+                dir,
+                s.id,
+                &s.data,
+                &s.index.read(),
+                s.hnsw.get(),
+            )?;
             s.persisted.store(true, Ordering::Relaxed);
             s.graphs_persisted
                 .store(s.hnsw.get().is_some(), Ordering::Relaxed);

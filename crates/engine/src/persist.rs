@@ -35,7 +35,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use rvdb_filter::{Payload, PointId};
+use rvdb_filter::{Payload, PayloadIndex, PointId};
 use rvdb_index::HnswIndex;
 use rvdb_storage::{StorageError, Vfs};
 
@@ -51,6 +51,8 @@ pub(crate) const SEGMENTS_DIR: &str = "segments";
 pub(crate) const STATE_FILE: &str = "state.bin";
 pub(crate) const QUARANTINE_DIR: &str = "quarantine";
 const SEGMENT_FILE: &str = "segment.bin";
+const PAYLOAD_INDEX_FILE: &str = "payload-index.bin";
+const PAYLOAD_INDEX_MAGIC: &[u8; 8] = b"RVDBPIX1";
 const SEGMENT_MAGIC: &[u8; 8] = b"RVDBSEG1";
 const VECTORS_MAGIC: &[u8; 8] = b"RVDBVEC1";
 const STATE_MAGIC: &[u8; 8] = b"RVDBSTA1";
@@ -156,6 +158,7 @@ pub(crate) fn write_segment(
     collection_dir: &Path,
     id: u64,
     seg: &Segment,
+    payload_index: &PayloadIndex,
     hnsw: Option<&BTreeMap<String, HnswIndex>>,
 ) -> Result<()> {
     let segments = collection_dir.join(SEGMENTS_DIR);
@@ -170,6 +173,14 @@ pub(crate) fn write_segment(
     let result = (|| -> Result<()> {
         vfs.create_dir_all(&tmp).map_err(io_err(&tmp))?;
         write_new(vfs, &tmp.join(SEGMENT_FILE), &[&encode_segment(id, seg)])?;
+        write_new(
+            vfs,
+            &tmp.join(PAYLOAD_INDEX_FILE),
+            &[
+                PAYLOAD_INDEX_MAGIC,
+                &rvdb_storage::checksummed(&payload_index.to_bytes()),
+            ],
+        )?;
         for (k, (name, c)) in seg.columns().enumerate() {
             let data: &[u8] = bytemuck::cast_slice(c.data());
             let header = vectors_header(c.dim().unwrap_or(0), seg.len(), data);
@@ -222,7 +233,7 @@ pub(crate) fn load_segment(
     collection_dir: &Path,
     id: u64,
     rows: u64,
-    index: &(dyn Fn(&mut Segment) -> Result<()> + Sync),
+    index: &(dyn Fn(&mut Segment, Option<PayloadIndex>) -> Result<()> + Sync),
 ) -> Result<LoadedSegment> {
     let started = std::time::Instant::now();
     let dir = segment_dir(collection_dir, id);
@@ -230,7 +241,7 @@ pub(crate) fn load_segment(
         || {
             let (columns, ids, versions, payloads) = load_rows(vfs, &dir, id, rows)?;
             let mut data = Segment::from_parts(columns, ids, versions, payloads);
-            index(&mut data)?;
+            index(&mut data, load_payload_index(vfs, &dir))?;
             Ok::<_, EngineError>(data)
         },
         || load_graphs(vfs, &dir, rows as usize),
@@ -354,6 +365,25 @@ fn load_rows(vfs: &dyn Vfs, dir: &Path, id: u64, rows: u64) -> Result<Rows> {
         columns.insert(name, Column::from_parts(dim, values, present));
     }
     Ok((columns, ids, versions, payloads))
+}
+
+/// The stored payload indexes of a segment, if its file is there and valid (a damaged one is
+/// left out, with a warning: the indexes are rebuilt from the payloads).
+fn load_payload_index(vfs: &dyn Vfs, dir: &Path) -> Option<PayloadIndex> {
+    let path = dir.join(PAYLOAD_INDEX_FILE);
+    let bytes = vfs.read(&path).ok()?;
+    let decoded = bytes
+        .strip_prefix(PAYLOAD_INDEX_MAGIC.as_slice())
+        .and_then(rvdb_storage::verify_checksummed)
+        .ok_or_else(|| "bad magic or checksum".to_string())
+        .and_then(PayloadIndex::from_bytes);
+    match decoded {
+        Ok(ix) => Some(ix),
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e, "payload index file is damaged; the indexes are rebuilt from the payloads");
+            None
+        }
+    }
 }
 
 /// Every valid `hnsw-<k>.bin` of a segment directory, by `k` (a damaged one is left out, with a

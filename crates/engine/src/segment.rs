@@ -239,6 +239,11 @@ impl Segment {
         s
     }
 
+    /// Puts payload indexes in (read back from a segment's files).
+    pub(crate) fn set_payload_index(&mut self, index: PayloadIndex) {
+        self.payload_index = index;
+    }
+
     /// Moves the payload indexes out (a sealed segment keeps them behind a lock).
     pub(crate) fn take_payload_index(&mut self) -> PayloadIndex {
         std::mem::take(&mut self.payload_index)

@@ -792,6 +792,10 @@ fn sealed_segments_reopen_from_their_files_with_their_graphs() {
         let seg = coll.join("segments").join(id.to_string());
         assert!(seg.join("segment.bin").exists() && seg.join("vectors-0.bin").exists());
         assert!(seg.join("hnsw-0.bin").exists(), "graph of segment {id}");
+        assert!(
+            seg.join("payload-index.bin").exists(),
+            "payload index of segment {id}"
+        );
     }
     let db = Database::open(opts).unwrap();
     assert_eq!(snapshot(&db), before);
@@ -803,9 +807,49 @@ fn sealed_segments_reopen_from_their_files_with_their_graphs() {
     let req = SearchRequest::new(vec![0.3; 8], 10);
     let hits: Vec<PointId> = c.search(&req).unwrap().iter().map(|h| h.id).collect();
     assert_eq!(hits, hits_before.iter().map(|h| h.id).collect::<Vec<_>>());
-    // the payload index is there again
+    // the payload index is there again (read back from its file)
     assert_eq!(info.payload_schema.len(), 1);
-    assert!(info.payload_schema[0].points > 1000);
+    let g_points = info.payload_schema[0].points;
+    assert!(g_points > 1000);
+    let filtered = |c: &Collection| {
+        let mut req = SearchRequest::new(vec![0.3; 8], 10);
+        req.filter = Some(
+            crate::Filter::from_qdrant(&json!({"must": [{"key": "g", "match": {"value": 3}}]}))
+                .unwrap(),
+        );
+        c.search(&req)
+            .unwrap()
+            .iter()
+            .map(|h| h.id)
+            .collect::<Vec<_>>()
+    };
+    let want = filtered(&c);
+    assert_eq!(want.len(), 10);
+    // an index created after the segments were written is built at load; a damaged index
+    // file is rebuilt from the payloads
+    c.create_index("i", crate::PayloadSchemaType::Integer)
+        .unwrap();
+    drop(c);
+    drop(db);
+    let victim = coll.join(format!("segments/{}/payload-index.bin", ids[0]));
+    let mut bytes = std::fs::read(&victim).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x10;
+    std::fs::write(&victim, bytes).unwrap();
+    let db = Database::open(DatabaseOptions {
+        background_optimizer: false,
+        ..DatabaseOptions::persistent(dir.path())
+    })
+    .unwrap();
+    let c = db.collection("r").unwrap();
+    let schema = c.info().payload_schema;
+    assert_eq!(schema.len(), 2);
+    assert_eq!(
+        schema.iter().find(|f| f.field == "g").unwrap().points,
+        g_points
+    );
+    assert!(schema.iter().find(|f| f.field == "i").unwrap().points > 1000);
+    assert_eq!(filtered(&c), want);
 }
 
 #[test]

@@ -727,5 +727,6 @@ fn at_least(parts: &[Cardinality], k: usize, total: usize) -> Cardinality {
     Cardinality::clamped(min.min(max), p * total as f64, max)
 }
 
+mod codec;
 #[cfg(test)]
 mod tests;
