@@ -177,7 +177,8 @@ fn a_collection_snapshot_round_trips_through_download_upload_and_file_recovery()
         Some(&json!({"points": [{"id": 5000, "vector": [1, 1, 1, 1]}]})),
     );
 
-    // bad requests
+    // bad requests (none changes the collection)
+    let before_refusals = points(&c, "c");
     let e = c.fail(
         "PUT",
         "/collections/c/snapshots/recover",
@@ -192,7 +193,49 @@ fn a_collection_snapshot_round_trips_through_download_upload_and_file_recovery()
         404,
     );
     c.fail("GET", "/collections/c/snapshots/..%2Fx.snapshot", None, 400);
+    c.fail("GET", "/collections/c/snapshots/none.snapshot", None, 404);
     c.fail("GET", "/collections/nope/snapshots", None, 404);
+    c.fail("POST", "/collections/nope/snapshots", None, 404);
+    c.fail("GET", "/snapshots/none.snapshot", None, 404);
+    let e = c.fail(
+        "PUT",
+        "/collections/c/snapshots/recover",
+        Some(&json!(["file:///x"])),
+        400,
+    );
+    assert!(e.contains("location"), "{e}");
+    let e = c.fail(
+        "PUT",
+        "/collections/c/snapshots/recover",
+        Some(&json!({"location": file.to_str().unwrap(), "priority": "urgent"})),
+        400,
+    );
+    assert!(e.contains("priority"), "{e}");
+    let e = c.fail(
+        "PUT",
+        "/collections/c/snapshots/recover",
+        Some(&json!({"location": "relative/x.snapshot"})),
+        400,
+    );
+    assert!(e.contains("absolute"), "{e}");
+    c.fail("POST", "/collections/c/snapshots?wait=maybe", None, 400);
+    // a multipart body without a file
+    let form = reqwest::blocking::multipart::Form::new().text("other", "x");
+    let resp = reqwest::blocking::Client::new()
+        .post(c.url("/collections/c/snapshots/upload"))
+        .multipart(form)
+        .send()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 400);
+    let v: Value = resp.json().unwrap();
+    assert!(
+        v["status"]["error"].as_str().unwrap().contains("snapshot"),
+        "{v}"
+    );
+    assert!(
+        points(&c, "c") == before_refusals,
+        "refused recoveries change nothing"
+    );
 
     // delete
     a.ok("DELETE", &format!("/collections/c/snapshots/{name}"), None);
