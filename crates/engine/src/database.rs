@@ -133,6 +133,11 @@ pub struct Database {
     aliases: RwLock<BTreeMap<String, String>>,
     /// Serialises alias changes (and their file).
     alias_writer: Mutex<()>,
+    /// Serialises changes to the set of collections and aliases (create, delete, recovery,
+    /// alias updates). They do their file work and wait for a closing collection's optimizer
+    /// under it; the collections map is locked only to look up and to insert or remove, so
+    /// requests to other collections never wait for them.
+    structure: Mutex<()>,
     /// Held for the database's lifetime so that two servers never share a directory.
     _lock: Option<File>,
     /// Where the files live.
@@ -204,6 +209,7 @@ impl Database {
                 failed: RwLock::new(BTreeMap::new()),
                 aliases: RwLock::new(BTreeMap::new()),
                 alias_writer: Mutex::new(()),
+                structure: Mutex::new(()),
                 _lock: None,
                 vfs: rvdb_storage::default_vfs(),
             });
@@ -318,6 +324,7 @@ impl Database {
             failed: RwLock::new(failed),
             aliases: RwLock::new(aliases),
             alias_writer: Mutex::new(()),
+            structure: Mutex::new(()),
             _lock: lock,
             vfs,
         })
@@ -333,7 +340,7 @@ impl Database {
     /// staged one renamed into place and opened; if that fails, the old one comes back.
     pub(crate) fn swap_in(&self, name: &str, staged: &Path) -> Result<()> {
         let root = self.root.as_ref().expect("a durable database");
-        let mut map = self.collections.write();
+        let _s = self.structure.lock();
         if self.aliases.read().contains_key(name) {
             return Err(EngineError::bad(format!(
                 "Collection name `{name}` is already used by an alias"
@@ -343,21 +350,22 @@ impl Database {
         // if the process dies between the two renames below, the next start finds no `<name>`
         // but this directory, and renames it back (see `open`)
         let grave = root.join(format!("{REPLACED_PREFIX}{}-{name}", uuid::Uuid::new_v4()));
-        if let Some(old) = map.get(name) {
+        let old = self.collections.read().get(name).cloned();
+        if let Some(old) = old {
             old.close();
         }
         let v: &dyn Vfs = &*self.vfs;
         let had_dir = v.exists(&dest);
-        let reopen_old = |map: &mut BTreeMap<String, Arc<Collection>>| {
+        let reopen_old = || {
             if had_dir {
                 if let Ok(c) = self.open_dir(name, &dest) {
-                    map.insert(name.to_string(), c);
+                    self.collections.write().insert(name.to_string(), c);
                 }
             }
         };
         if had_dir {
             if let Err(e) = v.rename(&dest, &grave) {
-                reopen_old(&mut map);
+                reopen_old();
                 return Err(io_err(&dest)(e));
             }
         }
@@ -365,13 +373,13 @@ impl Database {
             if had_dir {
                 let _ = v.rename(&grave, &dest);
             }
-            reopen_old(&mut map);
+            reopen_old();
             return Err(io_err(&dest)(e));
         }
         fsync_dir_in(v, root)?;
         match self.open_dir(name, &dest) {
             Ok(c) => {
-                map.insert(name.to_string(), c);
+                self.collections.write().insert(name.to_string(), c);
                 self.failed.write().remove(name);
                 if had_dir {
                     if let Err(e) = v.remove_dir_all(&grave) {
@@ -386,7 +394,7 @@ impl Database {
                     let _ = v.rename(&grave, &dest);
                 }
                 let _ = fsync_dir_in(v, root);
-                reopen_old(&mut map);
+                reopen_old();
                 Err(e)
             }
         }
@@ -424,19 +432,20 @@ impl Database {
 
     /// Puts an in-memory collection in place of collection `name` (if any).
     pub(crate) fn put_collection(&self, name: &str, c: Arc<Collection>) -> Result<()> {
-        let mut map = self.collections.write();
+        let _s = self.structure.lock();
         if self.aliases.read().contains_key(name) {
             return Err(EngineError::bad(format!(
                 "Collection name `{name}` is already used by an alias"
             )));
         }
-        if let Some(old) = map.get(name) {
+        let old = self.collections.read().get(name).cloned();
+        if let Some(old) = old {
             old.close();
         }
         if self.options.background_optimizer {
             crate::optimizer::spawn(&c);
         }
-        map.insert(name.to_string(), c);
+        self.collections.write().insert(name.to_string(), c);
         Ok(())
     }
 
@@ -463,8 +472,8 @@ impl Database {
                 }
             }
         }
-        let mut map = self.collections.write();
-        if map.contains_key(name) || self.failed.read().contains_key(name) {
+        let _s = self.structure.lock();
+        if self.collections.read().contains_key(name) || self.failed.read().contains_key(name) {
             return Err(EngineError::AlreadyExists(name.to_string()));
         }
         if self.aliases.read().contains_key(name) {
@@ -504,7 +513,7 @@ impl Database {
                 self.open_dir(name, &root.join(name))?
             }
         };
-        map.insert(name.to_string(), c);
+        self.collections.write().insert(name.to_string(), c);
         tracing::info!(
             collection = name,
             distance = distance.as_str(),
@@ -515,8 +524,9 @@ impl Database {
 
     /// Deletes a collection and its files; returns whether it existed.
     pub fn delete_collection(&self, name: &str) -> Result<bool> {
-        let mut map = self.collections.write();
-        let Some(c) = map.get(name).cloned() else {
+        let s = self.structure.lock();
+        let found = self.collections.read().get(name).cloned();
+        let Some(c) = found else {
             // one that could not be loaded can be deleted (its files go)
             if self.failed.read().contains_key(name) {
                 self.remove_dir(name)?;
@@ -529,10 +539,8 @@ impl Database {
         // nothing writes into the directory once it is gone (or reused by a new collection)
         c.close();
         self.remove_dir(name)?;
-        if let Some(c) = map.remove(name) {
-            c.stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        }
-        drop(map);
+        self.collections.write().remove(name);
+        drop(s);
         // its aliases go with it
         let _g = self.alias_writer.lock();
         let mut aliases = self.aliases.read().clone();
@@ -593,6 +601,7 @@ impl Database {
 
     /// Applies alias changes all together, or none of them.
     pub fn update_aliases(&self, actions: &[AliasAction]) -> Result<()> {
+        let _s = self.structure.lock();
         let _g = self.alias_writer.lock();
         let mut aliases = self.aliases.read().clone();
         let collections = self.collections.read();

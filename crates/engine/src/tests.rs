@@ -1335,3 +1335,30 @@ fn a_recovery_interrupted_between_its_renames_brings_the_old_collection_back() {
     db.create_collection("my-coll", CollectionConfig::with_dim(Distance::Dot, 2))
         .unwrap();
 }
+
+#[test]
+fn deleting_a_collection_whose_optimizer_is_busy_does_not_hold_up_the_others() {
+    let db = std::sync::Arc::new(manual_db());
+    for name in ["slow", "other"] {
+        db.create_collection(name, CollectionConfig::with_dim(Distance::Dot, 2))
+            .unwrap();
+    }
+    let slow = db.collection("slow").unwrap();
+    // as if an index build were running on `slow`
+    let busy = slow.optimizer_lock.lock();
+    let deleter = {
+        let db = db.clone();
+        std::thread::spawn(move || db.delete_collection("slow").unwrap())
+    };
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    // the delete waits for `slow`'s optimizer; requests to other collections do not wait for it
+    let other = db.collection("other").unwrap();
+    other.upsert(vec![p(1, &[1.0, 2.0], json!({}))]).unwrap();
+    assert_eq!(db.collection("other").unwrap().points_count(), 1);
+    assert!(db.collection_names().contains(&"other".to_string()));
+    drop(busy);
+    assert!(deleter.join().unwrap());
+    assert!(db.collection("slow").is_err());
+    // a write through the handle taken before the delete is refused
+    assert!(slow.upsert(vec![p(2, &[1.0, 0.0], json!({}))]).is_err());
+}
