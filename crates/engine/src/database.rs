@@ -317,7 +317,7 @@ impl Database {
             Err(e) => return Err(io_err(&aliases_path)(e)),
         };
         tracing::info!(path = %dir.display(), collections = collections.len(), "storage opened");
-        Ok(Database {
+        let db = Database {
             options,
             root: Some(root),
             collections: RwLock::new(collections),
@@ -327,7 +327,11 @@ impl Database {
             structure: Mutex::new(()),
             _lock: lock,
             vfs,
-        })
+        };
+        if db.options.vfs.is_none() {
+            crate::snapshot::remove_leftovers(&db.snapshots_dir());
+        }
+        Ok(db)
     }
 
     /// `<storage>/collections`, when persistent.

@@ -368,6 +368,43 @@ fn sync_tree(dir: &Path) -> Result<()> {
     Ok(rvdb_storage::fsync_dir(dir)?)
 }
 
+/// Removes what snapshot work interrupted by a crash left in the snapshots directory: hidden
+/// entries (`.uploads/`, `.full-*`, `.recover-*`, `.<name>.tmp`), at the top and in each
+/// collection's directory. Failures are only logged.
+pub(crate) fn remove_leftovers(dir: &Path) {
+    let hidden = |d: &Path| -> Vec<PathBuf> {
+        fs::read_dir(d)
+            .map(|rd| {
+                rd.flatten()
+                    .filter(|e| e.file_name().to_string_lossy().starts_with('.'))
+                    .map(|e| e.path())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mut leftovers = hidden(dir);
+    if let Ok(rd) = fs::read_dir(dir.join("collections")) {
+        for e in rd.flatten() {
+            leftovers.extend(hidden(&e.path()));
+        }
+    }
+    for path in leftovers {
+        let removed = if path.is_dir() {
+            fs::remove_dir_all(&path)
+        } else {
+            fs::remove_file(&path)
+        };
+        match removed {
+            Ok(()) => {
+                tracing::info!(path = %path.display(), "removed a leftover of interrupted snapshot work")
+            }
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "could not remove a leftover of snapshot work")
+            }
+        }
+    }
+}
+
 impl Collection {
     /// Writes a snapshot of this collection into `dir`.
     pub(crate) fn snapshot_to(&self, dir: &Path) -> Result<SnapshotDescription> {
