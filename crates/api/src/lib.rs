@@ -97,7 +97,7 @@ pub fn collection_config(body: &serde_json::Value) -> Result<CollectionConfig, A
 /// and every other route answer 503 until `slot` holds the full router (see [`router`]), then
 /// every request goes to it.
 pub fn loading_router(slot: Arc<std::sync::OnceLock<Router>>) -> Router {
-    use axum::http::{header, StatusCode};
+    use axum::http::StatusCode;
     use axum::response::IntoResponse;
     use tower::ServiceExt;
     Router::new().fallback_service(tower::service_fn(move |req: axum::extract::Request| {
@@ -106,17 +106,9 @@ pub fn loading_router(slot: Arc<std::sync::OnceLock<Router>>) -> Router {
             if let Some(app) = slot.get() {
                 return app.clone().oneshot(req).await;
             }
-            let text = |body: &'static str| {
-                (
-                    StatusCode::OK,
-                    [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-                    body,
-                )
-                    .into_response()
-            };
             Ok(match req.uri().path() {
-                "/healthz" => text("healthz check passed"),
-                "/livez" => text("livez check passed"),
+                "/healthz" => qdrant::plain_text("healthz check passed"),
+                "/livez" => qdrant::plain_text("livez check passed"),
                 _ => (
                     StatusCode::SERVICE_UNAVAILABLE,
                     axum::Json(serde_json::json!({

@@ -37,37 +37,32 @@ pub(crate) async fn root() -> Response {
     .into_response()
 }
 
-#[utoipa::path(get, path = "/healthz", tag = "service",
-    responses((status = 200, description = "`healthz check passed`", content_type = "text/plain", body = String)))]
-pub(crate) async fn healthz() -> Response {
+/// A 200 with a plain-text body (the probes' answers).
+pub(crate) fn plain_text(body: &'static str) -> Response {
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        "healthz check passed",
+        body,
     )
         .into_response()
+}
+
+#[utoipa::path(get, path = "/healthz", tag = "service",
+    responses((status = 200, description = "`healthz check passed`", content_type = "text/plain", body = String)))]
+pub(crate) async fn healthz() -> Response {
+    plain_text("healthz check passed")
 }
 
 #[utoipa::path(get, path = "/livez", tag = "service",
     responses((status = 200, description = "`livez check passed`", content_type = "text/plain", body = String)))]
 pub(crate) async fn livez() -> Response {
-    (
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        "livez check passed",
-    )
-        .into_response()
+    plain_text("livez check passed")
 }
 
 #[utoipa::path(get, path = "/readyz", tag = "service",
     responses((status = 200, description = "`all shards are ready`", content_type = "text/plain", body = String)))]
 pub(crate) async fn readyz() -> Response {
-    (
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        "all shards are ready",
-    )
-        .into_response()
+    plain_text("all shards are ready")
 }
 
 /// `?wait=true` answers "completed" once the write's log record is fsynced; otherwise (Qdrant's

@@ -386,6 +386,18 @@ impl MemState {
         Ok(node)
     }
 
+    /// Removes `path`'s entry from its directory (not yet durable: until the directory is
+    /// fsynced a crash brings it back).
+    fn unlink(&mut self, path: &Path) -> io::Result<()> {
+        let (dir, name) = self.parent_of(path)?;
+        self.dirs
+            .get_mut(&dir)
+            .expect("live dir")
+            .live
+            .remove(&name);
+        Ok(())
+    }
+
     /// The directory holding `path` and the last component.
     fn parent_of(&self, path: &Path) -> io::Result<(u64, OsString)> {
         let mut parts = components(path)?;
@@ -746,27 +758,13 @@ impl Vfs for MemoryVfs {
     fn remove_file(&self, path: &Path) -> io::Result<()> {
         let mut state = self.inner.state.lock();
         state.file_id(path)?;
-        let (dir, name) = state.parent_of(path)?;
-        state
-            .dirs
-            .get_mut(&dir)
-            .expect("live dir")
-            .live
-            .remove(&name);
-        Ok(())
+        state.unlink(path)
     }
 
     fn remove_dir_all(&self, path: &Path) -> io::Result<()> {
         let mut state = self.inner.state.lock();
         state.dir_id(path)?;
-        let (dir, name) = state.parent_of(path)?;
-        state
-            .dirs
-            .get_mut(&dir)
-            .expect("live dir")
-            .live
-            .remove(&name);
-        Ok(())
+        state.unlink(path)
     }
 
     fn fsync_dir(&self, path: &Path) -> io::Result<()> {
