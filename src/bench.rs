@@ -33,6 +33,10 @@ pub enum BenchCommand {
     /// concurrent writers, with wait=true (fsynced; concurrent writers share fsyncs) and
     /// wait=false (appended).
     Wal(crate::bench_durability::WalArgs),
+    /// The server under many concurrent clients: starts it (or uses --url), loads a clustered
+    /// data set, then reports throughput, p50/p90/p99/max latency and recall@10 per number of
+    /// connections for searches alone, then a mixed run of upserts (wait=true) and searches.
+    Load(crate::bench_load::LoadArgs),
 }
 
 #[derive(Debug, Args)]
@@ -114,6 +118,7 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Ann(a) => ann(a),
         BenchCommand::Restart(a) => crate::bench_durability::restart(a),
         BenchCommand::Wal(a) => crate::bench_durability::wal(a),
+        BenchCommand::Load(a) => crate::bench_load::load(a),
     }
 }
 

@@ -59,6 +59,18 @@ pub struct ServeArgs {
     /// PEM private key for HTTPS (tls.key).
     #[arg(long, value_name = "FILE")]
     pub tls_key: Option<PathBuf>,
+    /// Search worker threads (reads run on them, one request each at a time); 0: one per core
+    /// (performance.max_search_threads) [default: 0].
+    #[arg(long, value_name = "N")]
+    pub search_threads: Option<usize>,
+    /// Reads that may wait for a search worker; past that a read is answered 503 at once
+    /// (performance.search_queue_size) [default: 1024].
+    #[arg(long, value_name = "N")]
+    pub search_queue: Option<usize>,
+    /// How long a request that arrives while the collections load waits for them before it is
+    /// answered 503 (service.loading_wait_secs) [default: 60].
+    #[arg(long, value_name = "SECS")]
+    pub loading_wait_secs: Option<u64>,
     /// Print the effective settings as JSON (keys redacted) and exit.
     #[arg(long)]
     pub print_config: bool,
@@ -86,6 +98,10 @@ pub struct Settings {
     /// directory in memory).
     pub snapshots_path: Option<PathBuf>,
     pub log_level: String,
+    /// 0: one per core.
+    pub search_threads: usize,
+    pub search_queue: usize,
+    pub loading_wait_secs: u64,
 }
 
 impl Default for Settings {
@@ -106,19 +122,25 @@ impl Default for Settings {
             storage_path: None,
             snapshots_path: None,
             log_level: "info".into(),
+            search_threads: 0,
+            search_queue: 1024,
+            loading_wait_secs: 60,
         }
     }
 }
 
 /// Every setting the file and `RVDB__…` variables may hold.
-const KEYS: [&str; 14] = [
+const KEYS: [&str; 17] = [
     "log_level",
+    "performance.max_search_threads",
+    "performance.search_queue_size",
     "service.api_key",
     "service.cors_allowed_origins",
     "service.enable_cors",
     "service.enable_tls",
     "service.host",
     "service.http_port",
+    "service.loading_wait_secs",
     "service.max_request_size_mb",
     "service.read_only_api_key",
     "service.request_timeout_secs",
@@ -370,6 +392,27 @@ impl Settings {
                             .ok_or_else(|| cx.invalid(key, v, format!("{n} MB is too large")))?;
                     }
                 }
+                "performance.max_search_threads" => {
+                    if let Some(n) = whole(cx, key, v)? {
+                        s.search_threads = usize::try_from(n)
+                            .ok()
+                            .filter(|&n| n <= 1024)
+                            .ok_or_else(|| cx.invalid(key, v, "at most 1024 threads"))?;
+                    }
+                }
+                "performance.search_queue_size" => {
+                    if let Some(n) = whole(cx, key, v)? {
+                        s.search_queue = usize::try_from(n)
+                            .ok()
+                            .filter(|&n| n <= 1 << 20)
+                            .ok_or_else(|| cx.invalid(key, v, "at most 1048576"))?;
+                    }
+                }
+                "service.loading_wait_secs" => {
+                    if let Some(n) = whole(cx, key, v)? {
+                        s.loading_wait_secs = n;
+                    }
+                }
                 "service.request_timeout_secs" => {
                     if let Some(n) = whole(cx, key, v)? {
                         s.request_timeout_secs = n;
@@ -439,6 +482,15 @@ impl Settings {
         if let Some(t) = a.request_timeout_secs {
             self.request_timeout_secs = t;
         }
+        if let Some(n) = a.search_threads {
+            self.search_threads = n;
+        }
+        if let Some(n) = a.search_queue {
+            self.search_queue = n;
+        }
+        if let Some(n) = a.loading_wait_secs {
+            self.loading_wait_secs = n;
+        }
         if a.enable_tls {
             self.enable_tls = true;
         }
@@ -495,6 +547,11 @@ impl Settings {
                 "enable_cors": self.enable_cors,
                 "cors_allowed_origins": self.cors_allowed_origins,
                 "enable_tls": self.enable_tls,
+                "loading_wait_secs": self.loading_wait_secs,
+            },
+            "performance": {
+                "max_search_threads": self.search_threads,
+                "search_queue_size": self.search_queue,
             },
             "tls": {"cert": self.tls_cert, "key": self.tls_key},
             "storage": {"storage_path": self.storage_path, "snapshots_path": self.snapshots_path},

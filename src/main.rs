@@ -4,6 +4,7 @@
 
 mod bench;
 mod bench_durability;
+mod bench_load;
 mod config;
 mod import;
 mod snapshot;
@@ -63,6 +64,9 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
+/// How long a durable store may take to load before the address is announced anyway.
+const ANNOUNCE_WAIT: Duration = Duration::from_secs(2);
+
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let settings = Settings::load(&args)?;
     if args.print_config {
@@ -105,12 +109,19 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         request_timeout: (settings.request_timeout_secs > 0)
             .then(|| Duration::from_secs(settings.request_timeout_secs)),
         cors: cors.clone(),
+        search_threads: settings.search_threads,
+        search_queue: settings.search_queue,
+        loading_wait: Duration::from_secs(settings.loading_wait_secs),
     };
-    // The port opens at once: /healthz and /livez answer while the collections load (in the
-    // background), /readyz and every other route answer 503 until they have.
+    // Requests that arrive while the collections load wait for them (up to
+    // service.loading_wait_secs); /healthz and /livez answer at once, /readyz 503 until loaded.
     let in_memory = options.storage_path.is_none();
-    let slot = Arc::new(std::sync::OnceLock::new());
-    let app = rvdb_api::loading_router(slot.clone());
+    let loading = rvdb_api::Loading::new();
+    let app = rvdb_api::loading_router(
+        loading.clone(),
+        Duration::from_secs(settings.loading_wait_secs),
+    );
+    let loaded = loading.clone();
     let load = move || {
         let started = std::time::Instant::now();
         match Database::open(options) {
@@ -119,7 +130,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
                     secs = started.elapsed().as_secs_f64(),
                     "storage loaded; ready"
                 );
-                let _ = slot.set(rvdb_api::router(Arc::new(db), api_config));
+                loaded.set(rvdb_api::router(Arc::new(db), api_config));
             }
             Err(e) => {
                 eprintln!("Error: could not open the storage: {e}");
@@ -155,14 +166,19 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         if in_memory {
             // nothing to load: ready before the first request can arrive
             load();
-            println!("rustvecdb listening on {scheme}://{addr}");
         } else {
-            println!("rustvecdb listening on {scheme}://{addr}");
             std::thread::Builder::new()
                 .name("load".into())
                 .spawn(load)
                 .context("could not start loading")?;
+            // an empty or small store is ready before the address is announced; a large one
+            // is announced while it loads (requests wait for it)
+            let began = std::time::Instant::now();
+            while !loading.is_ready() && began.elapsed() < ANNOUNCE_WAIT {
+                std::thread::sleep(Duration::from_millis(2));
+            }
         }
+        println!("rustvecdb listening on {scheme}://{addr}");
         tracing::info!(%addr, scheme, kernel = rvdb_vector::active_kernel(), "serving");
         match tls {
             Some(acceptor) => {

@@ -30,6 +30,91 @@ pub(crate) async fn blocking<T: Send + 'static>(
     })
 }
 
+/// The query parameters of the read routes (`?timeout=&consistency=`).
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct ReadOpts {
+    pub timeout: Option<std::time::Duration>,
+}
+
+pub(crate) type Params = Result<Query<HashMap<String, String>>, QueryRejection>;
+
+/// Reads `timeout` (whole seconds, at least 1) and checks `consistency` (an integer of at
+/// least 1, `majority`, `quorum` or `all`: on one node every value reads the same data).
+pub(crate) fn read_opts(params: Params) -> Result<ReadOpts, ApiError> {
+    let Query(q) = params
+        .map_err(|e| ApiError::bad_request(format!("Bad query string: {}", e.body_text())))?;
+    let timeout = match q.get("timeout") {
+        None => None,
+        Some(v) => match v.parse::<u64>() {
+            Ok(n) if n > 0 => Some(std::time::Duration::from_secs(n)),
+            _ => {
+                return Err(ApiError::bad_request(format!(
+                    "Wrong input: timeout: expected a whole number of seconds of at least 1, got `{v}`"
+                )))
+            }
+        },
+    };
+    if let Some(c) = q.get("consistency") {
+        let ok = matches!(c.as_str(), "majority" | "quorum" | "all")
+            || c.parse::<u64>().is_ok_and(|n| n >= 1);
+        if !ok {
+            return Err(ApiError::bad_request(format!(
+                "Wrong input: consistency: expected an integer of at least 1, `majority`, `quorum` or `all`, got `{c}`"
+            )));
+        }
+    }
+    Ok(ReadOpts { timeout })
+}
+
+/// Runs a read (search, query, scroll, count, retrieve) on the search executor: in arrival
+/// order, at most one per worker at a time. A full queue answers 503 at once; a request whose
+/// `timeout` passes answers 408, and is dropped if it has not started.
+pub(crate) async fn read<T: Send + 'static>(
+    s: &AppState,
+    opts: ReadOpts,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let deadline = opts.timeout.map(|t| std::time::Instant::now() + t);
+    s.pool
+        .submit(move || {
+            // the client is gone (disconnected, or answered 408): nothing to do
+            if tx.is_closed() || deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+                return;
+            }
+            let _ = tx.send(f());
+        })
+        .map_err(|o| ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            message: format!(
+                "Service overloaded: {o} for the {} search workers (performance.search_queue_size); retry later",
+                s.pool.workers()
+            ),
+        })?;
+    let timed_out = |t: std::time::Duration| ApiError {
+        status: StatusCode::REQUEST_TIMEOUT,
+        message: format!(
+            "Timeout error: the request did not finish within its timeout of {} s",
+            t.as_secs()
+        ),
+    };
+    let answer = match opts.timeout {
+        Some(t) => tokio::time::timeout(t, rx).await.map_err(|_| timed_out(t))?,
+        None => rx.await,
+    };
+    answer.map_err(|_| match opts.timeout {
+        Some(t) if deadline.is_some_and(|d| std::time::Instant::now() >= d) => timed_out(t),
+        _ => {
+            tracing::error!("a read request failed on its search worker");
+            ApiError {
+                status: StatusCode::INTERNAL_SERVER_ERROR,
+                message: "Service internal error: unexpected failure (details in the server log)"
+                    .into(),
+            }
+        }
+    })
+}
+
 pub(crate) fn path<T>(p: Result<Path<T>, PathRejection>) -> Result<T, ApiError> {
     p.map(|Path(v)| v)
         .map_err(|e| ApiError::bad_request(format!("Bad path: {}", e.body_text())))
@@ -160,19 +245,22 @@ pub(crate) async fn put_point(
 /// POST /collections/{name}/points: a JSON array of points is a seed batch upsert; an object
 /// with `ids` is Qdrant's retrieve.
 #[utoipa::path(post, path = "/collections/{name}/points", tag = "points",
-    params(crate::openapi::common::CollectionPath), request_body = crate::openapi::points::PostPoints,
+    params(crate::openapi::common::CollectionPath, crate::openapi::common::ReadQuery), request_body = crate::openapi::points::PostPoints,
     responses((status = 200, description = "The batch's result, or the retrieved points", body = crate::openapi::points::PostPointsResponse)))]
 pub(crate) async fn post_points(
     t: Timer,
     State(s): State<AppState>,
     name: Result<Path<String>, PathRejection>,
+    params: Params,
     JsonBody(body): JsonBody,
 ) -> ApiResult {
     let name = path(name)?;
     let c = s.db.collection(&name)?;
     let items = match body {
         Value::Array(items) => items,
-        Value::Object(m) if m.contains_key("ids") => return qdrant::retrieve(t, c, m).await,
+        Value::Object(m) if m.contains_key("ids") => {
+            return qdrant::retrieve(t, &s, read_opts(params)?, c, m).await
+        }
         _ => {
             return Err(ApiError::bad_request(
                 "Wrong input: expected a JSON array of points [{\"id\"?, \"vector\", \"payload\"?}, …] or {\"ids\": […]}",
@@ -271,17 +359,19 @@ pub(crate) async fn delete_point(
 /// POST /collections/{name}/points/search: the seed's search and Qdrant's legacy one
 /// (`with_payload` defaults to true here, as the seed's users expect).
 #[utoipa::path(post, path = "/collections/{name}/points/search", tag = "search",
-    params(crate::openapi::common::CollectionPath), request_body = crate::openapi::search::SearchRequest,
+    params(crate::openapi::common::CollectionPath, crate::openapi::common::ReadQuery), request_body = crate::openapi::search::SearchRequest,
     responses((status = 200, description = "Hits, best first (payloads included by default)", body = crate::openapi::search::SearchResponse)))]
 pub(crate) async fn search(
     t: Timer,
     State(s): State<AppState>,
     name: Result<Path<String>, PathRejection>,
+    params: Params,
     JsonBody(body): JsonBody,
 ) -> ApiResult {
     let c = s.db.collection(&path(name)?)?;
+    let opts = read_opts(params)?;
     let req = qdrant::legacy_search(&convert::object(body, "")?, "", true)?;
-    let hits = blocking(move || c.search(&req)).await??;
+    let hits = read(&s, opts, move || c.search(&req)).await??;
     Ok(t.ok(render::hits(hits)))
 }
 

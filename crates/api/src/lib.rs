@@ -53,6 +53,14 @@ pub struct ApiConfig {
     pub request_timeout: Option<Duration>,
     /// Which browser origins may call the API.
     pub cors: Cors,
+    /// Search workers: reads (search, query, scroll, count, retrieve) run on this many
+    /// threads, one request each at a time (0: one per core).
+    pub search_threads: usize,
+    /// Reads that may wait for a search worker; past that a read is answered 503 at once.
+    pub search_queue: usize,
+    /// How long a request that arrives while the collections load waits for them before it is
+    /// answered 503 (with Retry-After).
+    pub loading_wait: Duration,
 }
 
 impl Default for ApiConfig {
@@ -63,6 +71,9 @@ impl Default for ApiConfig {
             read_only_api_key: None,
             request_timeout: None,
             cors: Cors::Disabled,
+            search_threads: 0,
+            search_queue: 1024,
+            loading_wait: Duration::from_secs(60),
         }
     }
 }
@@ -77,6 +88,9 @@ impl std::fmt::Debug for ApiConfig {
             .field("read_only_api_key", &set(&self.read_only_api_key))
             .field("request_timeout", &self.request_timeout)
             .field("cors", &self.cors)
+            .field("search_threads", &self.search_threads)
+            .field("search_queue", &self.search_queue)
+            .field("loading_wait", &self.loading_wait)
             .finish()
     }
 }
@@ -93,31 +107,74 @@ pub fn collection_config(body: &serde_json::Value) -> Result<CollectionConfig, A
     }
 }
 
-/// A router for the time the database loads: `/healthz` and `/livez` answer at once, `/readyz`
-/// and every other route answer 503 until `slot` holds the full router (see [`router`]), then
-/// every request goes to it.
-pub fn loading_router(slot: Arc<std::sync::OnceLock<Router>>) -> Router {
+/// The full router once the database is loaded; what [`loading_router`] waits for.
+pub struct Loading {
+    slot: std::sync::OnceLock<Router>,
+    ready: tokio::sync::watch::Sender<bool>,
+}
+
+impl Loading {
+    pub fn new() -> Arc<Loading> {
+        Arc::new(Loading {
+            slot: std::sync::OnceLock::new(),
+            ready: tokio::sync::watch::Sender::new(false),
+        })
+    }
+
+    /// The database is loaded: requests waiting for it, and every later one, go to `app`.
+    pub fn set(&self, app: Router) {
+        let _ = self.slot.set(app);
+        self.ready.send_replace(true);
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.slot.get().is_some()
+    }
+}
+
+/// A router for the time the database loads: `/healthz` and `/livez` answer at once and
+/// `/readyz` answers 503 until the collections are loaded; any other request waits for the
+/// load (up to `wait`), then goes to the full router, so a client that starts as soon as the
+/// port opens or `/healthz` answers sees no error. Past `wait` it is answered 503 with
+/// Retry-After.
+pub fn loading_router(loading: Arc<Loading>, wait: Duration) -> Router {
     use axum::http::StatusCode;
     use axum::response::IntoResponse;
     use tower::ServiceExt;
     Router::new().fallback_service(tower::service_fn(move |req: axum::extract::Request| {
-        let slot = slot.clone();
+        let loading = loading.clone();
         async move {
-            if let Some(app) = slot.get() {
+            if let Some(app) = loading.slot.get() {
                 return app.clone().oneshot(req).await;
             }
-            Ok(match req.uri().path() {
-                "/healthz" => qdrant::plain_text("healthz check passed"),
-                "/livez" => qdrant::plain_text("livez check passed"),
-                _ => (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    axum::Json(serde_json::json!({
-                        "status": {"error": "Service unavailable: collections are still loading"},
-                        "time": 0.0
-                    })),
-                )
-                    .into_response(),
+            match req.uri().path() {
+                "/healthz" => return Ok(qdrant::plain_text("healthz check passed")),
+                "/livez" => return Ok(qdrant::plain_text("livez check passed")),
+                "/readyz" => {
+                    return Ok(ApiError {
+                        status: StatusCode::SERVICE_UNAVAILABLE,
+                        message: "Service unavailable: collections are still loading".into(),
+                    }
+                    .into_response())
+                }
+                _ => {}
+            }
+            let mut ready = loading.ready.subscribe();
+            let loaded = tokio::time::timeout(wait, async {
+                ready.wait_for(|r| *r).await.is_ok()
             })
+            .await;
+            match (loaded, loading.slot.get()) {
+                (Ok(true), Some(app)) => app.clone().oneshot(req).await,
+                _ => Ok(ApiError {
+                    status: StatusCode::SERVICE_UNAVAILABLE,
+                    message: format!(
+                        "Service unavailable: collections are still loading after {} s (service.loading_wait_secs)",
+                        wait.as_secs_f64()
+                    ),
+                }
+                .into_response()),
+            }
         }
     }))
 }
@@ -126,6 +183,8 @@ pub fn loading_router(slot: Arc<std::sync::OnceLock<Router>>) -> Router {
 #[derive(Clone)]
 pub(crate) struct AppState {
     pub db: Arc<Database>,
+    /// Where reads run (see `rvdb_engine::pool`).
+    pub pool: Arc<rvdb_engine::pool::SearchPool>,
     pub started: Instant,
     pub config: Arc<ApiConfig>,
 }
@@ -142,8 +201,11 @@ pub fn router(db: Arc<Database>, config: ApiConfig) -> Router {
         config.read_only_api_key.as_deref(),
         config.max_body_bytes,
     );
+    let pool = rvdb_engine::pool::SearchPool::new(config.search_threads, config.search_queue)
+        .expect("could not start the search workers");
     let state = AppState {
         db,
+        pool: Arc::new(pool),
         started: Instant::now(),
         config: Arc::new(config.clone()),
     };
@@ -307,17 +369,47 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn probes_answer_while_loading_and_readyz_only_once_loaded() {
-        let slot = Arc::new(std::sync::OnceLock::new());
-        let app = loading_router(slot.clone());
+    async fn probes_answer_while_loading_and_other_requests_wait_for_the_load() {
+        let loading = Loading::new();
+        let app = loading_router(loading.clone(), Duration::from_secs(30));
         assert_eq!(status(&app, "/healthz").await, 200);
         assert_eq!(status(&app, "/livez").await, 200);
         assert_eq!(status(&app, "/readyz").await, 503);
-        assert_eq!(status(&app, "/collections").await, 503);
+        // requests that arrive while loading wait, then succeed
+        let waiting: Vec<_> = ["/collections", "/collections/nope", "/readyz"]
+            .into_iter()
+            .map(|p| {
+                let app = app.clone();
+                tokio::spawn(async move { status(&app, p).await })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(waiting[..2].iter().all(|h| !h.is_finished()), "they wait for the load");
         let db = Database::open(rvdb_engine::DatabaseOptions::in_memory()).unwrap();
-        let _ = slot.set(router(Arc::new(db), ApiConfig::default()));
+        loading.set(router(Arc::new(db), ApiConfig::default()));
+        let got: Vec<u16> = futures_join(waiting).await;
+        assert_eq!(got, vec![200, 404, 503], "/readyz does not wait: it said 503 at once");
         assert_eq!(status(&app, "/readyz").await, 200);
         assert_eq!(status(&app, "/collections").await, 200);
-        assert_eq!(status(&app, "/collections/nope").await, 404);
+    }
+
+    async fn futures_join(hs: Vec<tokio::task::JoinHandle<u16>>) -> Vec<u16> {
+        let mut out = Vec::new();
+        for h in hs {
+            out.push(h.await.unwrap());
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn a_load_longer_than_the_wait_answers_503_with_retry_after() {
+        let loading = Loading::new();
+        let app = loading_router(loading, Duration::from_millis(100));
+        let req = Request::get("/collections").body(Body::empty()).unwrap();
+        let began = std::time::Instant::now();
+        let r = app.oneshot(req).await.unwrap();
+        assert_eq!(r.status().as_u16(), 503);
+        assert!(began.elapsed() >= Duration::from_millis(100));
+        assert_eq!(r.headers()["retry-after"], "1");
     }
 }

@@ -1,10 +1,9 @@
 //! Handlers of the Qdrant REST dialect (routes the seed does not have, and the Qdrant side of
 //! the shared ones).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -21,7 +20,7 @@ use crate::render;
 use crate::{ApiError, AppState};
 
 type ApiResult = Result<Response, ApiError>;
-type Params = Result<Query<HashMap<String, String>>, QueryRejection>;
+use crate::handlers::{read, read_opts, Params};
 
 /// The version of the Qdrant API this server implements (the client checks it).
 pub const QDRANT_API_VERSION: &str = "1.19.0";
@@ -373,14 +372,20 @@ pub(crate) async fn upsert(
 }
 
 /// POST /collections/{name}/points with `{"ids": …}`: retrieve.
-pub(crate) async fn retrieve(t: Timer, c: Arc<Collection>, body: Obj) -> ApiResult {
+pub(crate) async fn retrieve(
+    t: Timer,
+    s: &AppState,
+    opts: crate::handlers::ReadOpts,
+    c: Arc<Collection>,
+    body: Obj,
+) -> ApiResult {
     let ids = convert::point_ids(field(&body, "ids").unwrap_or(&Value::Null), "ids")?;
     let with_payload = convert::with_payload(field(&body, "with_payload"), true, "with_payload")?;
     let with_vector = convert::with_vector(
         field(&body, "with_vector").or(field(&body, "with_vectors")),
         "with_vector",
     )?;
-    let records = blocking(move || c.retrieve(&ids, &with_payload, &with_vector)).await??;
+    let records = read(s, opts, move || c.retrieve(&ids, &with_payload, &with_vector)).await??;
     Ok(t.ok(render::records(records)))
 }
 
@@ -609,15 +614,17 @@ fn prefix(mut e: ApiError, at: &str) -> ApiError {
 
 /// POST /collections/{name}/points/scroll.
 #[utoipa::path(post, path = "/collections/{name}/points/scroll", tag = "points",
-    params(crate::openapi::common::CollectionPath), request_body(content = Option<crate::openapi::points::ScrollRequest>, description = "`null` stands for `{}` (the first 10 points); an empty body is refused"),
+    params(crate::openapi::common::CollectionPath, crate::openapi::common::ReadQuery), request_body(content = Option<crate::openapi::points::ScrollRequest>, description = "`null` stands for `{}` (the first 10 points); an empty body is refused"),
     responses((status = 200, description = "A page of points and the next page's offset", body = crate::openapi::points::ScrollResponse)))]
 pub(crate) async fn scroll(
     t: Timer,
     State(s): State<AppState>,
     name: Result<Path<String>, PathRejection>,
+    params: Params,
     JsonBody(body): JsonBody,
 ) -> ApiResult {
     let c = collection(&s, name)?;
+    let opts = read_opts(params)?;
     let b = if body.is_null() {
         Map::new()
     } else {
@@ -638,28 +645,30 @@ pub(crate) async fn scroll(
             "with_vector",
         )?,
     };
-    let (records, next) = blocking(move || c.scroll(&req)).await??;
+    let (records, next) = read(&s, opts, move || c.scroll(&req)).await??;
     Ok(t.ok(json!({"points": render::records(records), "next_page_offset": next})))
 }
 
 /// POST /collections/{name}/points/count.
 #[utoipa::path(post, path = "/collections/{name}/points/count", tag = "points",
-    params(crate::openapi::common::CollectionPath), request_body(content = Option<crate::openapi::points::CountRequest>, description = "`null` stands for `{}` (count every point); an empty body is refused"),
+    params(crate::openapi::common::CollectionPath, crate::openapi::common::ReadQuery), request_body(content = Option<crate::openapi::points::CountRequest>, description = "`null` stands for `{}` (count every point); an empty body is refused"),
     responses((status = 200, description = "How many points match", body = crate::openapi::points::CountResponse)))]
 pub(crate) async fn count(
     t: Timer,
     State(s): State<AppState>,
     name: Result<Path<String>, PathRejection>,
+    params: Params,
     JsonBody(body): JsonBody,
 ) -> ApiResult {
     let c = collection(&s, name)?;
+    let opts = read_opts(params)?;
     let b = if body.is_null() {
         Map::new()
     } else {
         object(body, "")?
     };
     let filter = convert::filter(field(&b, "filter"), "filter")?;
-    let n = blocking(move || c.count(filter.as_ref())).await?;
+    let n = read(&s, opts, move || c.count(filter.as_ref())).await?;
     Ok(t.ok(json!({"count": n})))
 }
 
@@ -715,18 +724,20 @@ pub(crate) struct QueryOut {
 
 /// POST /collections/{name}/points/query.
 #[utoipa::path(post, path = "/collections/{name}/points/query", tag = "search",
-    params(crate::openapi::common::CollectionPath), request_body = crate::openapi::search::QueryRequest,
+    params(crate::openapi::common::CollectionPath, crate::openapi::common::ReadQuery), request_body = crate::openapi::search::QueryRequest,
     responses((status = 200, description = "Hits, best first", body = crate::openapi::search::QueryResponse)))]
 pub(crate) async fn query(
     t: Timer,
     State(s): State<AppState>,
     name: Result<Path<String>, PathRejection>,
+    params: Params,
     JsonBody(body): JsonBody,
 ) -> ApiResult {
     let c = collection(&s, name)?;
+    let opts = read_opts(params)?;
     let req = convert::query_request(&object(body, "")?, "")?;
     let db = s.db.clone();
-    let hits = blocking(move || run_query(&c, &db, &req)).await??;
+    let hits = read(&s, opts, move || run_query(&c, &db, &req)).await??;
     Ok(t.ok(QueryOut {
         points: render::hits(hits),
     }))
@@ -734,19 +745,21 @@ pub(crate) async fn query(
 
 /// POST /collections/{name}/points/query/batch.
 #[utoipa::path(post, path = "/collections/{name}/points/query/batch", tag = "search",
-    params(crate::openapi::common::CollectionPath), request_body = crate::openapi::search::QueryRequestBatch,
+    params(crate::openapi::common::CollectionPath, crate::openapi::common::ReadQuery), request_body = crate::openapi::search::QueryRequestBatch,
     responses((status = 200, description = "One result per query", body = crate::openapi::search::QueryBatchResponse)))]
 pub(crate) async fn query_batch(
     t: Timer,
     State(s): State<AppState>,
     name: Result<Path<String>, PathRejection>,
+    params: Params,
     JsonBody(body): JsonBody,
 ) -> ApiResult {
     let c = collection(&s, name)?;
+    let opts = read_opts(params)?;
     let body = object(body, "")?;
     let reqs = each_search(&body, convert::query_request)?;
     let db = s.db.clone();
-    let all = blocking(move || -> Result<Vec<QueryOut>, ApiError> {
+    let all = read(&s, opts, move || -> Result<Vec<QueryOut>, ApiError> {
         reqs.iter()
             .map(|r| {
                 Ok(QueryOut {
@@ -777,15 +790,17 @@ fn group_ids(values: Vec<&Value>) -> Option<Vec<Value>> {
 
 /// POST /collections/{name}/points/query/groups.
 #[utoipa::path(post, path = "/collections/{name}/points/query/groups", tag = "search",
-    params(crate::openapi::common::CollectionPath), request_body = crate::openapi::search::QueryGroupsRequest,
+    params(crate::openapi::common::CollectionPath, crate::openapi::common::ReadQuery), request_body = crate::openapi::search::QueryGroupsRequest,
     responses((status = 200, description = "Groups of hits, best group first", body = crate::openapi::search::GroupsResponse)))]
 pub(crate) async fn query_groups(
     t: Timer,
     State(s): State<AppState>,
     name: Result<Path<String>, PathRejection>,
+    params: Params,
     JsonBody(body): JsonBody,
 ) -> ApiResult {
     let c = collection(&s, name)?;
+    let opts = read_opts(params)?;
     let body = object(body, "")?;
     let group_by = convert::str_field(&body, "group_by", "")?
         .ok_or_else(|| bad("group_by", "missing"))?
@@ -802,7 +817,7 @@ pub(crate) async fn query_groups(
         return Err(bad("with_lookup", "group lookups are not supported yet"));
     }
     let db = s.db.clone();
-    let groups = blocking(move || -> Result<Value, ApiError> {
+    let groups = read(&s, opts, move || -> Result<Value, ApiError> {
         // every matching point, best first; prefetches see the whole collection as well
         let total = c.points_count().max(1);
         req.query.limit = total;
@@ -894,18 +909,20 @@ pub(crate) fn legacy_search(
 }
 
 #[utoipa::path(post, path = "/collections/{name}/points/search/batch", tag = "search",
-    params(crate::openapi::common::CollectionPath), request_body = crate::openapi::search::SearchRequestBatch,
+    params(crate::openapi::common::CollectionPath, crate::openapi::common::ReadQuery), request_body = crate::openapi::search::SearchRequestBatch,
     responses((status = 200, description = "One list of hits per search", body = crate::openapi::search::SearchBatchResponse)))]
 pub(crate) async fn search_batch(
     t: Timer,
     State(s): State<AppState>,
     name: Result<Path<String>, PathRejection>,
+    params: Params,
     JsonBody(body): JsonBody,
 ) -> ApiResult {
     let c = collection(&s, name)?;
+    let opts = read_opts(params)?;
     let body = object(body, "")?;
     let reqs = each_search(&body, |q, at| legacy_search(q, at, false))?;
-    let all = blocking(
+    let all = read(&s, opts, 
         move || -> Result<Vec<Vec<render::ScoredOut>>, rvdb_engine::EngineError> {
             reqs.iter().map(|r| c.search(r).map(render::hits)).collect()
         },
@@ -931,35 +948,39 @@ fn legacy_recommend(b: &Obj, at: &str) -> Result<convert::QueryRequest, ApiError
 }
 
 #[utoipa::path(post, path = "/collections/{name}/points/recommend", tag = "search",
-    params(crate::openapi::common::CollectionPath), request_body = crate::openapi::search::RecommendRequest,
+    params(crate::openapi::common::CollectionPath, crate::openapi::common::ReadQuery), request_body = crate::openapi::search::RecommendRequest,
     responses((status = 200, description = "Hits, best first", body = crate::openapi::search::SearchResponse)))]
 pub(crate) async fn recommend(
     t: Timer,
     State(s): State<AppState>,
     name: Result<Path<String>, PathRejection>,
+    params: Params,
     JsonBody(body): JsonBody,
 ) -> ApiResult {
     let c = collection(&s, name)?;
+    let opts = read_opts(params)?;
     let req = legacy_recommend(&object(body, "")?, "")?;
     let db = s.db.clone();
-    let hits = blocking(move || run_query(&c, &db, &req)).await??;
+    let hits = read(&s, opts, move || run_query(&c, &db, &req)).await??;
     Ok(t.ok(render::hits(hits)))
 }
 
 #[utoipa::path(post, path = "/collections/{name}/points/recommend/batch", tag = "search",
-    params(crate::openapi::common::CollectionPath), request_body = crate::openapi::search::RecommendRequestBatch,
+    params(crate::openapi::common::CollectionPath, crate::openapi::common::ReadQuery), request_body = crate::openapi::search::RecommendRequestBatch,
     responses((status = 200, description = "One list of hits per request", body = crate::openapi::search::SearchBatchResponse)))]
 pub(crate) async fn recommend_batch(
     t: Timer,
     State(s): State<AppState>,
     name: Result<Path<String>, PathRejection>,
+    params: Params,
     JsonBody(body): JsonBody,
 ) -> ApiResult {
     let c = collection(&s, name)?;
+    let opts = read_opts(params)?;
     let body = object(body, "")?;
     let reqs = each_search(&body, legacy_recommend)?;
     let db = s.db.clone();
-    let all = blocking(move || -> Result<Vec<Vec<render::ScoredOut>>, ApiError> {
+    let all = read(&s, opts, move || -> Result<Vec<Vec<render::ScoredOut>>, ApiError> {
         reqs.iter()
             .map(|r| run_query(&c, &db, r).map(render::hits))
             .collect()

@@ -25,6 +25,7 @@ mod database;
 mod error;
 mod optimizer;
 mod persist;
+pub mod pool;
 mod query;
 mod read;
 mod segment;

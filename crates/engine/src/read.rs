@@ -442,15 +442,13 @@ impl Collection {
             search_segment(&view, &plan, &mut out);
             out
         };
-        // several indexed segments are searched side by side (the query's latency is the
-        // slowest segment's, not their sum); a few small ones are not worth the hand-off
+        // several indexed segments are searched side by side on idle search workers (the
+        // query's latency is then the slowest segment's, not their sum); under load, when no
+        // worker is idle, one thread searches them in turn (see `pool::fan_out`); a few small
+        // ones are not worth the hand-off
         let indexed = segs.sealed.iter().filter(|s| s.is_indexed()).count();
-        if indexed >= 2 && rayon::current_num_threads() > 1 {
-            use rayon::prelude::*;
-            let parts: Vec<Vec<(f32, PointId, Loc)>> = (0..segs.sealed.len())
-                .into_par_iter()
-                .map(one_sealed)
-                .collect();
+        if indexed >= 2 {
+            let parts = crate::pool::fan_out(segs.sealed.len(), one_sealed);
             all.extend(parts.into_iter().flatten());
         } else {
             for i in 0..segs.sealed.len() {

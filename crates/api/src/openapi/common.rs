@@ -162,3 +162,15 @@ pub(crate) struct WaitQuery {
     /// milliseconds).
     pub wait: Option<bool>,
 }
+
+/// `?timeout=&consistency=` of the read routes.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ReadQuery {
+    /// Seconds the request may take, waiting for a search worker included; past it the answer
+    /// is 408 and the request is dropped if it has not started.
+    pub timeout: Option<u64>,
+    /// Which replicas must answer: an integer of at least 1, `majority`, `quorum` or `all`.
+    /// A single node holds every replica, so each value reads the same data.
+    pub consistency: Option<String>,
+}
