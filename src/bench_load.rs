@@ -583,51 +583,52 @@ pub fn load(a: LoadArgs) -> anyhow::Result<()> {
     });
     let search_path = format!("/collections/{c}/points/query");
     let timeout = Duration::from_secs_f64(a.timeout);
-    let run = |searchers: usize, writers: usize, secs: f64, batches: Arc<Vec<(Vec<u64>, Bytes)>>| {
-        let stop = Arc::new(AtomicBool::new(false));
-        let local = tokio::task::LocalSet::new();
-        let began = Instant::now();
-        let (s, w) = local.block_on(&rt, async {
-            let mut sh = Vec::new();
-            for i in 0..searchers {
-                sh.push(tokio::task::spawn_local(searcher(
-                    t.clone(),
-                    search_path.clone(),
-                    qs.clone(),
-                    i,
-                    stop.clone(),
-                    timeout,
-                )));
-            }
-            let mut wh = Vec::new();
-            for i in 0..writers {
-                wh.push(tokio::task::spawn_local(writer(
-                    t.clone(),
-                    format!("/collections/{c}/points?wait=true"),
-                    batches.clone(),
-                    i,
-                    writers,
-                    stop.clone(),
-                    timeout,
-                )));
-            }
-            tokio::time::sleep(Duration::from_secs_f64(secs)).await;
-            stop.store(true, Ordering::Relaxed);
-            let mut s = Tally::new();
-            for h in sh {
-                s.merge(&h.await.expect("searcher"));
-            }
-            let mut w = Tally::new();
-            let mut acked = Vec::new();
-            for h in wh {
-                let (tw, ids) = h.await.expect("writer");
-                w.merge(&tw);
-                acked.extend(ids);
-            }
-            (s, (w, acked))
-        });
-        (s, w, began.elapsed().as_secs_f64())
-    };
+    let run =
+        |searchers: usize, writers: usize, secs: f64, batches: Arc<Vec<(Vec<u64>, Bytes)>>| {
+            let stop = Arc::new(AtomicBool::new(false));
+            let local = tokio::task::LocalSet::new();
+            let began = Instant::now();
+            let (s, w) = local.block_on(&rt, async {
+                let mut sh = Vec::new();
+                for i in 0..searchers {
+                    sh.push(tokio::task::spawn_local(searcher(
+                        t.clone(),
+                        search_path.clone(),
+                        qs.clone(),
+                        i,
+                        stop.clone(),
+                        timeout,
+                    )));
+                }
+                let mut wh = Vec::new();
+                for i in 0..writers {
+                    wh.push(tokio::task::spawn_local(writer(
+                        t.clone(),
+                        format!("/collections/{c}/points?wait=true"),
+                        batches.clone(),
+                        i,
+                        writers,
+                        stop.clone(),
+                        timeout,
+                    )));
+                }
+                tokio::time::sleep(Duration::from_secs_f64(secs)).await;
+                stop.store(true, Ordering::Relaxed);
+                let mut s = Tally::new();
+                for h in sh {
+                    s.merge(&h.await.expect("searcher"));
+                }
+                let mut w = Tally::new();
+                let mut acked = Vec::new();
+                for h in wh {
+                    let (tw, ids) = h.await.expect("writer");
+                    w.merge(&tw);
+                    acked.extend(ids);
+                }
+                (s, (w, acked))
+            });
+            (s, w, began.elapsed().as_secs_f64())
+        };
 
     let no_batches = Arc::new(Vec::new());
     // warm-up: caches, connections, the allocator

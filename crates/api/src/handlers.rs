@@ -47,11 +47,9 @@ pub(crate) fn read_opts(params: Params) -> Result<ReadOpts, ApiError> {
         None => None,
         Some(v) => match v.parse::<u64>() {
             Ok(n) if n > 0 => Some(std::time::Duration::from_secs(n)),
-            _ => {
-                return Err(ApiError::bad_request(format!(
-                    "Wrong input: timeout: expected a whole number of seconds of at least 1, got `{v}`"
-                )))
-            }
+            _ => return Err(ApiError::bad_request(format!(
+                "Wrong input: timeout: expected a whole number of seconds of at least 1, got `{v}`"
+            ))),
         },
     };
     if let Some(c) = q.get("consistency") {
@@ -99,7 +97,9 @@ pub(crate) async fn read<T: Send + 'static>(
         ),
     };
     let answer = match opts.timeout {
-        Some(t) => tokio::time::timeout(t, rx).await.map_err(|_| timed_out(t))?,
+        Some(t) => tokio::time::timeout(t, rx)
+            .await
+            .map_err(|_| timed_out(t))?,
         None => rx.await,
     };
     answer.map_err(|_| match opts.timeout {

@@ -384,11 +384,18 @@ mod tests {
             })
             .collect();
         tokio::time::sleep(Duration::from_millis(200)).await;
-        assert!(waiting[..2].iter().all(|h| !h.is_finished()), "they wait for the load");
+        assert!(
+            waiting[..2].iter().all(|h| !h.is_finished()),
+            "they wait for the load"
+        );
         let db = Database::open(rvdb_engine::DatabaseOptions::in_memory()).unwrap();
         loading.set(router(Arc::new(db), ApiConfig::default()));
         let got: Vec<u16> = futures_join(waiting).await;
-        assert_eq!(got, vec![200, 404, 503], "/readyz does not wait: it said 503 at once");
+        assert_eq!(
+            got,
+            vec![200, 404, 503],
+            "/readyz does not wait: it said 503 at once"
+        );
         assert_eq!(status(&app, "/readyz").await, 200);
         assert_eq!(status(&app, "/collections").await, 200);
     }

@@ -385,7 +385,10 @@ pub(crate) async fn retrieve(
         field(&body, "with_vector").or(field(&body, "with_vectors")),
         "with_vector",
     )?;
-    let records = read(s, opts, move || c.retrieve(&ids, &with_payload, &with_vector)).await??;
+    let records = read(s, opts, move || {
+        c.retrieve(&ids, &with_payload, &with_vector)
+    })
+    .await??;
     Ok(t.ok(render::records(records)))
 }
 
@@ -922,7 +925,9 @@ pub(crate) async fn search_batch(
     let opts = read_opts(params)?;
     let body = object(body, "")?;
     let reqs = each_search(&body, |q, at| legacy_search(q, at, false))?;
-    let all = read(&s, opts, 
+    let all = read(
+        &s,
+        opts,
         move || -> Result<Vec<Vec<render::ScoredOut>>, rvdb_engine::EngineError> {
             reqs.iter().map(|r| c.search(r).map(render::hits)).collect()
         },
@@ -980,11 +985,15 @@ pub(crate) async fn recommend_batch(
     let body = object(body, "")?;
     let reqs = each_search(&body, legacy_recommend)?;
     let db = s.db.clone();
-    let all = read(&s, opts, move || -> Result<Vec<Vec<render::ScoredOut>>, ApiError> {
-        reqs.iter()
-            .map(|r| run_query(&c, &db, r).map(render::hits))
-            .collect()
-    })
+    let all = read(
+        &s,
+        opts,
+        move || -> Result<Vec<Vec<render::ScoredOut>>, ApiError> {
+            reqs.iter()
+                .map(|r| run_query(&c, &db, r).map(render::hits))
+                .collect()
+        },
+    )
     .await??;
     Ok(t.ok(all))
 }

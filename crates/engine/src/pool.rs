@@ -257,7 +257,9 @@ impl Parts {
 }
 
 fn share_parts(n: usize, helpers: usize, part: &(dyn Fn(usize) + Sync)) {
-    let shared = CURRENT.with(|c| c.borrow().clone()).expect("on a pool worker");
+    let shared = CURRENT
+        .with(|c| c.borrow().clone())
+        .expect("on a pool worker");
     // SAFETY (lifetime erasure): see `Parts::part`; `share_parts` waits below until no helper
     // is inside a part and no helper can enter one.
     let erased: *const (dyn Fn(usize) + Sync + 'static) = unsafe {
