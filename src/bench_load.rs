@@ -381,7 +381,7 @@ async fn searcher(
                 tally.hist.saturating_record(us);
                 tally.ok += 1;
                 // recall of every 8th answer (parsing each would slow the load generator)
-                if q % 8 == 0 {
+                if q.is_multiple_of(8) {
                     match hits_of(&body, &qs.truth[q]) {
                         Some(h) => {
                             tally.hits += h;
