@@ -58,6 +58,36 @@ fn defaults() {
     assert_eq!(v["service"]["enable_tls"], false);
     assert_eq!(v["storage"]["storage_path"], Value::Null);
     assert_eq!(v["config_file"], Value::Null);
+    assert_eq!(v["service"]["loading_wait_secs"], 60);
+    assert_eq!(v["performance"]["max_search_threads"], 0);
+    assert_eq!(v["performance"]["search_queue_size"], 1024);
+}
+
+#[test]
+fn search_and_loading_settings_from_file_and_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "perf.yaml",
+        "performance:\n  max_search_threads: 3\n  search_queue_size: 10\nservice:\n  loading_wait_secs: 5\n",
+    );
+    let v = effective(base().args(["--config", &file]));
+    assert_eq!(v["performance"]["max_search_threads"], 3);
+    assert_eq!(v["performance"]["search_queue_size"], 10);
+    assert_eq!(v["service"]["loading_wait_secs"], 5);
+    let v = effective(base().args([
+        "--config",
+        &file,
+        "--search-threads",
+        "1",
+        "--search-queue",
+        "0",
+        "--loading-wait-secs",
+        "0",
+    ]));
+    assert_eq!(v["performance"]["max_search_threads"], 1);
+    assert_eq!(v["performance"]["search_queue_size"], 0);
+    assert_eq!(v["service"]["loading_wait_secs"], 0);
 }
 
 #[test]
@@ -175,6 +205,15 @@ fn invalid_settings_stop_the_start_naming_the_setting() {
         (
             "service:\n  http_prot: 1\n",
             "invalid config: service.http_prot: unknown setting", true),
+        (
+            "performance:\n  max_search_threads: 5000\n",
+            "invalid config: performance.max_search_threads: at most 1024 threads", true),
+        (
+            "performance:\n  search_queue_size: -1\n",
+            "invalid config: performance.search_queue_size: must not be negative", true),
+        (
+            "service:\n  loading_wait_secs: soon\n",
+            "invalid config: service.loading_wait_secs: expected a whole number", true),
         ("grpc_port: 6334\n", "invalid config: grpc_port: unknown setting", true),
         ("service: 5\n", "invalid config: service: expected a mapping", true),
         (

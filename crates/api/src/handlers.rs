@@ -47,9 +47,11 @@ pub(crate) fn read_opts(params: Params) -> Result<ReadOpts, ApiError> {
         None => None,
         Some(v) => match v.parse::<u64>() {
             Ok(n) if n > 0 => Some(std::time::Duration::from_secs(n)),
-            _ => return Err(ApiError::bad_request(format!(
+            _ => {
+                return Err(ApiError::bad_request(format!(
                 "Wrong input: timeout: expected a whole number of seconds of at least 1, got `{v}`"
-            ))),
+            )))
+            }
         },
     };
     if let Some(c) = q.get("consistency") {
