@@ -339,6 +339,26 @@ fn hits_of(body: &[u8], truth: &[u64]) -> Option<u64> {
     )
 }
 
+/// The open connection, or a new one; a failed connect counts as an error (after a short
+/// pause, so that a refusing server is not hammered).
+async fn reconnect<'a>(
+    t: &Target,
+    conn: &'a mut Option<Conn>,
+    tally: &mut Tally,
+) -> Option<&'a mut Conn> {
+    if conn.is_none() {
+        match t.connect().await {
+            Ok(c) => *conn = Some(c),
+            Err(_) => {
+                tally.errors += 1;
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                return None;
+            }
+        }
+    }
+    conn.as_mut()
+}
+
 /// One searching connection: a closed loop until `stop`.
 async fn searcher(
     t: Target,
@@ -352,16 +372,8 @@ async fn searcher(
     let mut conn: Option<Conn> = None;
     let mut i = start_at;
     while !stop.load(Ordering::Relaxed) {
-        let c = match conn.as_mut() {
-            Some(c) => c,
-            None => match t.connect().await {
-                Ok(c) => conn.insert(c),
-                Err(_) => {
-                    tally.errors += 1;
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                    continue;
-                }
-            },
+        let Some(c) = reconnect(&t, &mut conn, &mut tally).await else {
+            continue;
         };
         let q = i % qs.bodies.len();
         i += 1;
@@ -413,16 +425,8 @@ async fn writer(
     let mut conn: Option<Conn> = None;
     let mut b = me;
     while !stop.load(Ordering::Relaxed) && b < batches.len() {
-        let c = match conn.as_mut() {
-            Some(c) => c,
-            None => match t.connect().await {
-                Ok(c) => conn.insert(c),
-                Err(_) => {
-                    tally.errors += 1;
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                    continue;
-                }
-            },
+        let Some(c) = reconnect(&t, &mut conn, &mut tally).await else {
+            continue;
         };
         let (ids, body) = &batches[b];
         let began = Instant::now();
@@ -528,20 +532,20 @@ pub fn load(a: LoadArgs) -> anyhow::Result<()> {
         )?;
         let began = Instant::now();
         let upsert = format!("/collections/{c}/points?wait=true");
-        for start in (0..a.n).step_by(1000) {
-            let end = (start + 1000).min(a.n);
-            let body = points_body(start..end, &base[start..end]);
-            let local = tokio::task::LocalSet::new();
-            let r = local.block_on(&rt, async {
-                let mut conn = t.connect().await?;
-                anyhow::Ok(conn.call(&t, "PUT", &upsert, body).await)
-            })?;
-            match r {
-                Answer::Status(200, _) => {}
-                Answer::Status(s, b) => bail!("upsert: {s} {}", String::from_utf8_lossy(&b)),
-                Answer::Broken => bail!("upsert: the connection broke"),
+        let local = tokio::task::LocalSet::new();
+        local.block_on(&rt, async {
+            let mut conn = t.connect().await?;
+            for start in (0..a.n).step_by(1000) {
+                let end = (start + 1000).min(a.n);
+                let body = points_body(start..end, &base[start..end]);
+                match conn.call(&t, "PUT", &upsert, body).await {
+                    Answer::Status(200, _) => {}
+                    Answer::Status(s, b) => bail!("upsert: {s} {}", String::from_utf8_lossy(&b)),
+                    Answer::Broken => bail!("upsert: the connection broke"),
+                }
             }
-        }
+            anyhow::Ok(())
+        })?;
         let loaded = began.elapsed().as_secs_f64();
         let green_began = Instant::now();
         loop {

@@ -22,12 +22,16 @@ pub(crate) async fn blocking<T: Send + 'static>(
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f).await.map_err(|e| {
         tracing::error!(error = %e, "blocking task failed");
-        ApiError {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
-            message: "Service internal error: unexpected failure (details in the server log)"
-                .into(),
-        }
+        unexpected_failure()
     })
+}
+
+/// The answer when engine work died without a result (a panic; the log has the details).
+fn unexpected_failure() -> ApiError {
+    ApiError {
+        status: StatusCode::INTERNAL_SERVER_ERROR,
+        message: "Service internal error: unexpected failure (details in the server log)".into(),
+    }
 }
 
 /// The query parameters of the read routes (`?timeout=&consistency=`).
@@ -108,11 +112,7 @@ pub(crate) async fn read<T: Send + 'static>(
         Some(t) if deadline.is_some_and(|d| std::time::Instant::now() >= d) => timed_out(t),
         _ => {
             tracing::error!("a read request failed on its search worker");
-            ApiError {
-                status: StatusCode::INTERNAL_SERVER_ERROR,
-                message: "Service internal error: unexpected failure (details in the server log)"
-                    .into(),
-            }
+            unexpected_failure()
         }
     })
 }

@@ -185,29 +185,28 @@ fn worker(shared: Arc<Shared>) {
 /// are idle while no request waits; the calling thread takes parts too and never waits for a
 /// helper that has not started. Anywhere else (tests, tools) the parts run on this thread.
 pub fn fan_out<T: Send>(n: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
-    let helpers = if n < 2 {
-        0
+    let shared = if n < 2 {
+        None
     } else {
-        CURRENT.with(|c| {
-            c.borrow().as_ref().map_or(0, |s| {
-                let st = s.state.lock();
-                if st.queue.is_empty() {
-                    st.idle.min(n - 1)
-                } else {
-                    0
-                }
-            })
-        })
+        CURRENT.with(|c| c.borrow().clone())
     };
-    if helpers == 0 {
+    let helpers = shared.as_ref().map_or(0, |s| {
+        let st = s.state.lock();
+        if st.queue.is_empty() {
+            st.idle.min(n - 1)
+        } else {
+            0
+        }
+    });
+    let Some(shared) = shared.filter(|_| helpers > 0) else {
         return (0..n).map(f).collect();
-    }
+    };
     let slots: Vec<Mutex<Option<T>>> = (0..n).map(|_| Mutex::new(None)).collect();
     let part = |i: usize| {
         let v = f(i);
         *slots[i].lock() = Some(v);
     };
-    share_parts(n, helpers, &part);
+    share_parts(&shared, n, helpers, &part);
     slots
         .into_iter()
         .map(|s| s.into_inner().expect("every part ran"))
@@ -256,10 +255,7 @@ impl Parts {
     }
 }
 
-fn share_parts(n: usize, helpers: usize, part: &(dyn Fn(usize) + Sync)) {
-    let shared = CURRENT
-        .with(|c| c.borrow().clone())
-        .expect("on a pool worker");
+fn share_parts(shared: &Shared, n: usize, helpers: usize, part: &(dyn Fn(usize) + Sync)) {
     // SAFETY (lifetime erasure): see `Parts::part`; `share_parts` waits below until no helper
     // is inside a part and no helper can enter one.
     let erased: *const (dyn Fn(usize) + Sync + 'static) = unsafe {
