@@ -65,28 +65,60 @@ pub(crate) fn build_graph(space: Space, lay: Layout, vectors: &[f32], spec: &Bui
     );
     let levels = draw_levels(n, spec.m, spec.seed);
     let mut g = Graph::new(lay, vectors, levels);
-    if n == 0 {
-        return g;
+    link(space, &mut g, 0, spec);
+    g
+}
+
+/// `prefix` with the rows of `more` (`dim` values each) inserted after its own: the old nodes
+/// keep their links (they gain links to new nodes as any node does during a build), so the
+/// cost is that of inserting the new rows only. Levels of the new rows are drawn from a seed
+/// that also depends on how many rows came before.
+pub(crate) fn extend_graph(space: Space, prefix: &Graph, more: &[f32], spec: &BuildSpec) -> Graph {
+    let added = more.len().checked_div(prefix.lay.dim).unwrap_or(0);
+    assert!(
+        prefix.n + added < (1usize << 31),
+        "an HNSW index holds fewer than 2^31 vectors"
+    );
+    let seed = spec.seed ^ (prefix.n as u64).wrapping_mul(0xD6E8_FEB8_6659_FD93);
+    let levels = draw_levels(added, spec.m, seed);
+    let mut g = Graph::extended(prefix, more, &levels);
+    link(space, &mut g, prefix.n, spec);
+    g
+}
+
+/// Inserts nodes `first..n` of `g` (those before are linked already).
+fn link(space: Space, g: &mut Graph, first: usize, spec: &BuildSpec) {
+    let n = g.n;
+    if n == first {
+        return;
     }
     let builder = Builder {
         st: g.store(),
         n,
+        first,
         levels: &g.levels,
         locks: (0..n).map(|_| Mutex::new(())).collect(),
-        written: g.levels.iter().map(|&l| AtomicU8::new(l + 1)).collect(),
-        entry: Mutex::new((NONE, 0)),
+        // nodes before `first` have every list written
+        written: g
+            .levels
+            .iter()
+            .enumerate()
+            .map(|(i, &l)| AtomicU8::new(if i < first { 0 } else { l + 1 }))
+            .collect(),
+        entry: Mutex::new((g.entry, g.max_level)),
         spec: *spec,
     };
     with_metric!(space, M => builder.run::<M>());
     let (entry, max_level) = builder.entry.into_inner();
     g.entry = entry;
     g.max_level = max_level;
-    g
 }
 
 struct Builder<'a> {
     st: Store,
     n: usize,
+    /// The first node to insert (those before are linked).
+    first: usize,
     levels: &'a [u8],
     locks: Vec<Mutex<()>>,
     /// See [`Locked`].
@@ -98,7 +130,12 @@ struct Builder<'a> {
 
 impl Builder<'_> {
     fn run<M: Metric>(&self) {
-        self.insert::<M>(0);
+        // the first node of an empty graph becomes the entry point; the rest may go in parallel
+        let mut start = self.first;
+        if self.first == 0 {
+            self.insert::<M>(0);
+            start = 1;
+        }
         let threads = if self.spec.deterministic {
             1
         } else if self.spec.threads == 0 {
@@ -106,15 +143,15 @@ impl Builder<'_> {
         } else {
             self.spec.threads
         };
-        if threads <= 1 || self.n < 64 {
-            for i in 1..self.n {
+        if threads <= 1 || self.n - start < 64 {
+            for i in start..self.n {
                 self.insert::<M>(i as u32);
             }
             return;
         }
         // Like hnswlib's ParallelFor: each worker takes the next id, so insertion follows id
         // order closely whatever the thread count.
-        let next = AtomicUsize::new(1);
+        let next = AtomicUsize::new(start);
         let work = || loop {
             let i = next.fetch_add(1, Ordering::Relaxed);
             if i >= self.n {

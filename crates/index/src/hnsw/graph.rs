@@ -125,6 +125,38 @@ impl Graph {
         }
     }
 
+    /// `prefix`'s nodes (vectors, links, entry point) followed by unlinked nodes holding
+    /// `more` (`levels.len() * dim` values) at the given levels: the start of an extension.
+    pub(crate) fn extended(prefix: &Graph, more: &[f32], levels: &[u8]) -> Graph {
+        let lay = prefix.lay;
+        let tail = Graph::new(lay, more, levels.to_vec());
+        let base = u32::try_from(prefix.upper.len()).expect("upper-layer links exceed 2^32 words");
+        let mut blocks = Vec::with_capacity(prefix.blocks.len() + tail.blocks.len());
+        blocks.extend_from_slice(&prefix.blocks);
+        blocks.extend_from_slice(&tail.blocks);
+        let mut upper = Vec::with_capacity(prefix.upper.len() + tail.upper.len());
+        upper.extend_from_slice(&prefix.upper);
+        upper.extend_from_slice(&tail.upper);
+        let mut all_levels = prefix.levels.clone();
+        all_levels.extend_from_slice(levels);
+        let mut upper_off = prefix.upper_off.clone();
+        upper_off.extend(
+            tail.upper_off
+                .iter()
+                .map(|&o| if o == NONE { NONE } else { o + base }),
+        );
+        Graph {
+            lay,
+            n: prefix.n + tail.n,
+            blocks,
+            levels: all_levels,
+            upper_off,
+            upper,
+            entry: prefix.entry,
+            max_level: prefix.max_level,
+        }
+    }
+
     /// A read/write view for building; see [`Store`].
     pub(crate) fn store(&mut self) -> Store {
         Store {

@@ -28,7 +28,7 @@ use std::marker::PhantomData;
 use rvdb_vector::Distance;
 
 use crate::Scored;
-use build::{build_graph, BuildSpec};
+use build::{build_graph, extend_graph, BuildSpec};
 use graph::{with_ctx, Ctx, Graph, Layout};
 use kernels::{in_isa, with_metric, Job, Metric, Space};
 use search::{greedy, search_filtered, search_layer, FilterScratch, Frozen, GroupLinks};
@@ -104,6 +104,49 @@ impl HnswIndex {
             group_off: Vec::new(),
             group_links: Vec::new(),
         }
+    }
+
+    /// This index with `more` rows (prepared vectors, `dim` values each) inserted after its
+    /// own, as rows `len()..`: the existing links are kept, so this costs the insertion of the
+    /// new rows only, where [`HnswIndex::build`] over all rows would insert every one again.
+    /// `None` when the index cannot be extended like that: it has group links (those of the
+    /// new rows would be missing), or `params` asks for another `m` or `ef_construct`, or
+    /// `more` is not whole rows of the index's dimension.
+    pub fn extend(&self, more: &[f32], params: &HnswParams) -> Option<HnswIndex> {
+        let m = params.m.max(2);
+        let ef_construct = params.ef_construct.max(m);
+        let dim = self.graph.lay.dim;
+        if !self.group_links.is_empty()
+            || m != self.m
+            || ef_construct != self.ef_construct
+            || dim == 0
+            || more.len() % dim != 0
+        {
+            return None;
+        }
+        let spec = BuildSpec {
+            m,
+            cap0: 2 * m,
+            cap_up: m,
+            ef_construct,
+            threads: params.threads,
+            deterministic: params.deterministic,
+            seed: params.seed,
+        };
+        let graph = extend_graph(Space::select(self.distance), &self.graph, more, &spec);
+        Some(HnswIndex {
+            distance: self.distance,
+            m,
+            ef_construct,
+            graph,
+            group_off: Vec::new(),
+            group_links: Vec::new(),
+        })
+    }
+
+    /// Whether the index has the extra links of [`HnswIndex::build_with_groups`].
+    pub fn has_group_links(&self) -> bool {
+        !self.group_links.is_empty()
     }
 
     /// Like [`HnswIndex::build`], and also links each group so that a search filtered to it

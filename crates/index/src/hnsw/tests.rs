@@ -251,6 +251,84 @@ fn graph_invariants_hold_after_a_parallel_build() {
     }
 }
 
+/// Recall@10 at ef=64 of `index` over `base` against exact search.
+fn recall_of(index: &HnswIndex, d: Distance, base: &[f32], queries: &[f32], dim: usize) -> f64 {
+    let mut hits = 0;
+    let mut total = 0;
+    for q in queries.chunks_exact(dim) {
+        let got: Vec<u32> = index
+            .search(base, q, 10, 64, None)
+            .iter()
+            .map(|s| s.offset)
+            .collect();
+        hits += overlap(&got, &exact(d, base, q, 10, None));
+        total += 10;
+    }
+    hits as f64 / total as f64
+}
+
+#[test]
+fn an_extended_index_finds_old_and_new_rows_like_a_fresh_build() {
+    let (dim, n, nq) = (24, 6000, 100);
+    let (all, queries) = clustered(n, nq, dim, 50, 11);
+    for d in [Distance::Euclid, Distance::Cosine] {
+        let all = prepared(d, all.clone(), dim);
+        let queries = prepared(d, queries.clone(), dim);
+        let split = 2000 * dim;
+        // a small first part, then twice as many rows added in one extension (the optimizer's
+        // case: a graph grows by a sealed batch), then a few more added one extension later
+        let first = HnswIndex::build(d, &all[..split], dim, &params(2));
+        let grown = first.extend(&all[split..5000 * dim], &params(2)).unwrap();
+        let grown = grown.extend(&all[5000 * dim..], &params(1)).unwrap();
+        assert_eq!(grown.len(), n);
+        // the first rows keep their vectors, and every row is its own nearest neighbour
+        assert_eq!(grown.graph.vector(5), first.graph.vector(5));
+        for r in [0usize, 1999, 2000, 4999, 5000, n - 1] {
+            let q = &all[r * dim..(r + 1) * dim];
+            let top = grown.search(&all, q, 1, 64, None);
+            assert_eq!(top[0].offset as usize, r, "{d:?}: row {r}");
+        }
+        let fresh = HnswIndex::build(d, &all, dim, &params(2));
+        let (r_ext, r_fresh) = (
+            recall_of(&grown, d, &all, &queries, dim),
+            recall_of(&fresh, d, &all, &queries, dim),
+        );
+        eprintln!("{d:?}: recall@10 extended {r_ext:.3}, fresh {r_fresh:.3}");
+        assert!(r_ext >= 0.95, "{d:?}: extended recall {r_ext}");
+        assert!(r_ext >= r_fresh - 0.02, "{d:?}: {r_ext} vs fresh {r_fresh}");
+        // graph invariants hold across the seam
+        let g = &grown.graph;
+        assert_eq!(g.levels[g.entry as usize] as usize, g.max_level);
+        for i in 0..n {
+            let l0 = g.links0(i);
+            assert!(!l0.is_empty() && l0.len() <= 32, "node {i}");
+            assert!(l0.iter().all(|&x| (x as usize) < n && x as usize != i));
+        }
+    }
+}
+
+#[test]
+fn extend_refuses_what_it_cannot_keep() {
+    let (dim, n) = (8, 300);
+    let (base, _) = clustered(n, 0, dim, 5, 12);
+    let plain = HnswIndex::build(Distance::Euclid, &base, dim, &params(1));
+    let other_m = HnswParams { m: 8, ..params(1) };
+    assert!(plain.extend(&base[..dim], &other_m).is_none());
+    assert!(plain.extend(&base[..dim - 1], &params(1)).is_none());
+    let groups = vec![(0..n as u32).filter(|i| i % 2 == 0).collect::<Vec<_>>()];
+    let grouped = HnswIndex::build_with_groups(Distance::Euclid, &base, dim, &params(1), &groups);
+    assert!(grouped.has_group_links());
+    assert!(grouped.extend(&base[..dim], &params(1)).is_none());
+    // an empty index grows like a build from scratch
+    let empty = HnswIndex::build(Distance::Euclid, &[], dim, &params(1));
+    let grown = empty.extend(&base, &params(1)).unwrap();
+    assert_eq!(grown.len(), n);
+    assert_eq!(grown.search(&base, &base[..dim], 1, 16, None)[0].offset, 0);
+    // nothing to add: the same graph
+    let same = plain.extend(&[], &params(1)).unwrap();
+    assert_eq!(same.graph, plain.graph);
+}
+
 #[test]
 fn bytes_round_trip_gives_identical_searches() {
     let (dim, n) = (20, 2000);
