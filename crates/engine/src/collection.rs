@@ -48,6 +48,9 @@ pub struct Collection {
     pub(crate) segments_changed: AtomicBool,
     /// Whether a background optimizer thread runs (it also flushes).
     pub(crate) background: AtomicBool,
+    /// The last write sequence number the optimizer saw, and since when (how long writes have
+    /// paused).
+    pub(crate) idle_probe: Mutex<(u64, std::time::Instant)>,
     /// What went wrong at load (quarantined segments); the status is "red" while any.
     pub(crate) problems: Mutex<Vec<String>>,
     /// The file system the collection's files live on.
@@ -166,6 +169,7 @@ impl Collection {
             next_segment_id: AtomicU64::new(1),
             segments_changed: AtomicBool::new(false),
             background: AtomicBool::new(false),
+            idle_probe: Mutex::new((0, std::time::Instant::now())),
             problems: Mutex::new(Vec::new()),
             vfs: rvdb_storage::default_vfs(),
             wal_sync: None,
@@ -322,6 +326,7 @@ impl Collection {
             next_segment_id: AtomicU64::new(next_segment_id),
             segments_changed: AtomicBool::new(false),
             background: AtomicBool::new(false),
+            idle_probe: Mutex::new((0, std::time::Instant::now())),
             problems: Mutex::new(problems),
             vfs,
             wal_sync: Some(wal.sync_handle()),

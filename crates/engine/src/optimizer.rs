@@ -1,9 +1,26 @@
 //! The optimizer: seals the appendable segment once it outgrows `indexing_threshold` (KB of
 //! vectors, Qdrant's unit; 0 disables indexing), builds each sealed segment's HNSW indexes,
-//! vacuums sealed segments with many tombstones, and merges sealed segments when there are
-//! more than `default_segment_number` (8 when 0). Index builds run without any collection
-//! lock held; only the swap of finished work takes the locks, briefly, so searches and writes
-//! never wait for a build.
+//! folds small segments into a large indexed one, vacuums sealed segments with many tombstones,
+//! and merges sealed segments when there are more than `default_segment_number` (8 when 0).
+//! Index builds run without any collection lock held; only the swap of finished work takes the
+//! locks, briefly, so searches and writes never wait for a build.
+//!
+//! # Folding
+//!
+//! One graph over all points answers a search faster than several graphs over parts of them,
+//! and far faster than an exact scan of the unindexed rest: on 100k × 128 points (ef 64) one
+//! graph served 1.4× the searches per second of two graphs plus a 12k-point appendable rest,
+//! with better recall. So a sealed segment is *folded* into the largest indexed one: its rows
+//! are inserted into that segment's graph ([`HnswIndex::extend`]), which costs the insertion of
+//! the new rows only, not a rebuild. Folding happens while the result stays within
+//! `max_segment_size` (Qdrant's default: 200,000 KB of vectors per CPU), and when
+//! `default_segment_number` is set, only while there are more segments than that. When writes
+//! have paused for [`IDLE_FOLD_AFTER`], an appendable rest of at least a twentieth of the
+//! indexing threshold is sealed and folded too, so a collection that stops growing ends up
+//! fully indexed instead of scanning its last rows forever. A segment cannot be extended when
+//! it has tombstones (its rows are kept as they are) or when payload indexes give the graph
+//! extra links per value (those of the new rows would be missing); such segments are merged by
+//! a rebuild, as before.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::Ordering;
@@ -24,6 +41,10 @@ const DEFAULT_INDEXING_THRESHOLD_KB: u64 = 10_000;
 const DEFAULT_DELETED_THRESHOLD: f64 = 0.2;
 const DEFAULT_VACUUM_MIN_VECTORS: usize = 1_000;
 const DEFAULT_MAX_SEGMENTS: usize = 8;
+/// Qdrant's default `max_segment_size`: this many KB of vectors per CPU.
+const DEFAULT_MAX_SEGMENT_KB_PER_CPU: u64 = 200_000;
+/// How long writes must have paused before the appendable rest is folded into the graph.
+pub(crate) const IDLE_FOLD_AFTER: Duration = Duration::from_secs(1);
 /// Smallest group of points (one payload value) that gets its own extra graph links.
 const MIN_GROUP_FOR_LINKS: usize = 16;
 /// How often the log of a collection is fsynced when writes were answered before their fsync.
@@ -65,14 +86,119 @@ impl Collection {
         Some(((kb * 1024) / self.bytes_per_point(segs)).max(1) as usize)
     }
 
-    fn max_segments(&self) -> usize {
+    /// `default_segment_number` when set (not 0).
+    fn target_segments(&self) -> Option<usize> {
         match self
             .optimizer_setting("default_segment_number")
             .and_then(|v| v.as_u64())
         {
-            Some(n) if n > 0 => n as usize,
-            _ => DEFAULT_MAX_SEGMENTS,
+            Some(n) if n > 0 => Some(n as usize),
+            _ => None,
         }
+    }
+
+    fn max_segments(&self) -> usize {
+        self.target_segments().unwrap_or(DEFAULT_MAX_SEGMENTS)
+    }
+
+    /// The most points a segment made by folding or merging may hold (`max_segment_size`).
+    fn max_segment_points(&self, segs: &Segments) -> usize {
+        let kb = self
+            .optimizer_setting("max_segment_size")
+            .and_then(|v| v.as_u64())
+            .filter(|&kb| kb > 0)
+            .unwrap_or_else(|| {
+                let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+                DEFAULT_MAX_SEGMENT_KB_PER_CPU * cpus as u64
+            });
+        ((kb.saturating_mul(1024)) / self.bytes_per_point(segs)).max(1) as usize
+    }
+
+    /// Whether some payload index gives graphs extra links per value (see `payload_groups`):
+    /// a graph built with them cannot be extended.
+    fn has_group_fields(&self) -> bool {
+        self.config.read().payload_schema.values().any(|kind| {
+            matches!(
+                kind,
+                PayloadSchemaType::Keyword
+                    | PayloadSchemaType::Integer
+                    | PayloadSchemaType::Uuid
+                    | PayloadSchemaType::Bool
+            )
+        })
+    }
+
+    /// A sealed segment whose graphs new rows can be inserted into: indexed, no tombstones,
+    /// no group links.
+    fn extendable(s: &Sealed) -> bool {
+        s.deleted_count() == 0
+            && s.hnsw
+                .get()
+                .is_some_and(|m| m.values().all(|h| !h.has_group_links()))
+    }
+
+    /// The segment to fold into and the one to fold, if folding is due: the largest
+    /// extendable segment that the smallest other one fits into within `max_segment_size`,
+    /// and that one (an indexed segment larger than the target is not re-inserted).
+    fn fold_pair(&self, segs: &Segments) -> Option<(Arc<Sealed>, Arc<Sealed>)> {
+        if segs.sealed.len() < 2
+            || self
+                .target_segments()
+                .is_some_and(|n| segs.sealed.len() <= n)
+            || self.has_group_fields()
+        {
+            return None;
+        }
+        let cap = self.max_segment_points(segs);
+        let mut bigs: Vec<&Arc<Sealed>> =
+            segs.sealed.iter().filter(|s| Self::extendable(s)).collect();
+        bigs.sort_by_key(|s| std::cmp::Reverse(s.live()));
+        bigs.into_iter().find_map(|big| {
+            let small = segs
+                .sealed
+                .iter()
+                .filter(|s| !Arc::ptr_eq(s, big))
+                .min_by_key(|s| s.live())?;
+            let fits = big.live() + small.live() <= cap;
+            let worth = !small.is_indexed() || small.live() <= big.live();
+            (fits && worth).then(|| (big.clone(), small.clone()))
+        })
+    }
+
+    /// Whether writes have paused for [`IDLE_FOLD_AFTER`] (a write in progress or a new
+    /// sequence number since the last look restarts the clock).
+    fn writes_idle(&self) -> bool {
+        let seq = self.writer.try_lock().map(|w| w.last_seq);
+        let mut probe = self.idle_probe.lock();
+        match seq {
+            Some(seq) if seq == probe.0 => probe.1.elapsed() >= IDLE_FOLD_AFTER,
+            _ => {
+                *probe = (seq.unwrap_or(u64::MAX), std::time::Instant::now());
+                false
+            }
+        }
+    }
+
+    /// Whether the appendable rest (below the indexing threshold) is to be sealed and folded
+    /// into an indexed segment once writes pause.
+    fn foldable_rest(&self, segs: &Segments) -> bool {
+        let Some(threshold) = self.seal_threshold_points(segs) else {
+            return false;
+        };
+        let rest = segs.appendable.len();
+        if rest == 0 || rest < (threshold / 20).max(1) || self.has_group_fields() {
+            return false;
+        }
+        if self
+            .target_segments()
+            .is_some_and(|n| segs.sealed.len() < n)
+        {
+            return false;
+        }
+        let cap = self.max_segment_points(segs);
+        segs.sealed
+            .iter()
+            .any(|s| Self::extendable(s) && s.live() + rest <= cap)
     }
 
     fn wants_vacuum(&self, s: &Sealed) -> bool {
@@ -92,6 +218,8 @@ impl Collection {
     pub(crate) fn needs_optimization(&self, segs: &Segments) -> bool {
         self.seal_threshold_points(segs)
             .is_some_and(|t| segs.appendable.len() >= t)
+            || self.fold_pair(segs).is_some()
+            || self.foldable_rest(segs)
             || segs
                 .sealed
                 .iter()
@@ -101,13 +229,24 @@ impl Collection {
 
     /// Does one unit of optimizer work, if any is due; returns whether it did.
     pub fn optimize_step(&self) -> bool {
+        self.step(false)
+    }
+
+    /// Runs the optimizer until nothing is left to do (tests, benchmarks, tools), folding the
+    /// appendable rest without waiting for writes to pause.
+    pub fn optimize(&self) {
+        while self.step(true) {}
+    }
+
+    /// One unit of work; `now`: take writes as paused.
+    fn step(&self, now: bool) -> bool {
         // one optimizer at a time per collection (the background thread and `optimize` callers)
         let _one = self.optimizer_lock.lock();
         self.optimizing.store(true, Ordering::Relaxed);
         if self.stop.load(Ordering::Relaxed) {
             return false;
         }
-        let did = self.seal() || self.index_one() || self.vacuum_or_merge();
+        let did = self.seal(now) || self.fold() || self.index_one() || self.vacuum_or_merge();
         self.optimizing.store(false, Ordering::Relaxed);
         if self.wants_flush() {
             if let Err(e) = self.flush() {
@@ -117,25 +256,30 @@ impl Collection {
         did
     }
 
-    /// Runs the optimizer until nothing is left to do (tests, benchmarks, tools).
-    pub fn optimize(&self) {
-        while self.optimize_step() {}
-    }
-
-    /// Moves a full appendable segment into the sealed list.
-    fn seal(&self) -> bool {
-        {
+    /// Moves a full appendable segment into the sealed list (or a smaller one when writes
+    /// paused and it can be folded, see the module docs).
+    fn seal(&self, now: bool) -> bool {
+        let idle = {
             let segs = self.points.read();
             if self
                 .seal_threshold_points(&segs)
-                .is_none_or(|t| segs.appendable.len() < t)
+                .is_some_and(|t| segs.appendable.len() >= t)
             {
+                false
+            } else if self.foldable_rest(&segs) && (now || self.writes_idle()) {
+                true
+            } else {
                 return false;
             }
-        }
+        };
         // the writer lock keeps the log and the segments in step while they are swapped
         let _w = self.writer.lock();
-        self.seal_if_full(&mut self.points.write())
+        let mut segs = self.points.write();
+        if idle && segs.appendable.len() > 0 {
+            self.seal_now(&mut segs);
+            return true;
+        }
+        self.seal_if_full(&mut segs)
     }
 
     /// Seals the appendable segment if it has reached the indexing threshold (the caller holds
@@ -147,13 +291,17 @@ impl Collection {
             Some(t) if segs.appendable.len() >= t => {}
             _ => return false,
         }
+        self.seal_now(segs);
+        true
+    }
+
+    fn seal_now(&self, segs: &mut Segments) {
         let fresh = segs.appendable.empty_like();
         let full = std::mem::replace(&mut segs.appendable, fresh);
         tracing::debug!(collection = %self.name(), points = full.len(), "segment sealed");
         let id = self.next_segment_id.fetch_add(1, Ordering::Relaxed);
         segs.sealed.push(Arc::new(Sealed::new(id, full)));
         self.segments_changed.store(true, Ordering::Relaxed);
-        true
     }
 
     fn hnsw_params(&self, using: &str) -> (HnswParams, usize) {
@@ -264,8 +412,20 @@ impl Collection {
         true
     }
 
+    /// Folds a segment into the largest indexed one (see the module docs).
+    fn fold(&self) -> bool {
+        let Some((big, small)) = self.fold_pair(&self.points.read()) else {
+            return false;
+        };
+        let started = std::time::Instant::now();
+        let points = small.live();
+        self.replace_segments(vec![big, small], true);
+        tracing::debug!(collection = %self.name(), points, secs = started.elapsed().as_secs_f64(), "segment folded into the graph");
+        true
+    }
+
     /// Rebuilds a segment with many tombstones, or merges the two smallest when there are too
-    /// many segments.
+    /// many segments (and the result fits `max_segment_size`).
     fn vacuum_or_merge(&self) -> bool {
         let chosen: Vec<Arc<Sealed>> = {
             let segs = self.points.read();
@@ -274,12 +434,26 @@ impl Collection {
             } else if segs.sealed.len() > self.max_segments() {
                 let mut by_size: Vec<Arc<Sealed>> = segs.sealed.clone();
                 by_size.sort_by_key(|s| s.live());
-                by_size.into_iter().take(2).collect()
+                let two: Vec<Arc<Sealed>> = by_size.into_iter().take(2).collect();
+                if two.iter().map(|s| s.live()).sum::<usize>() > self.max_segment_points(&segs) {
+                    return false;
+                }
+                two
             } else {
                 return false;
             }
         };
-        // copy the live rows (remembering where each came from) without holding any lock
+        let sources = chosen.len();
+        self.replace_segments(chosen, false);
+        tracing::debug!(collection = %self.name(), sources, "segments merged");
+        true
+    }
+
+    /// Replaces `chosen` by one new sealed segment holding their live rows, indexed. With
+    /// `extend`, the first one's rows come first, all of them (it had no tombstones when
+    /// chosen), and its graphs are extended with the rest instead of rebuilt.
+    fn replace_segments(&self, chosen: Vec<Arc<Sealed>>, extend: bool) {
+        // copy the rows (remembering where each came from) without holding any lock
         let spaces: Vec<(String, Option<usize>)> = chosen[0]
             .data
             .columns()
@@ -288,8 +462,9 @@ impl Collection {
         let mut merged = Segment::new(spaces.iter().map(|(n, d)| (n.as_str(), *d)));
         let mut origin = Vec::new();
         for (si, s) in chosen.iter().enumerate() {
+            let keep_all = extend && si == 0;
             for r in 0..s.data.len() {
-                if !s.is_deleted(r) {
+                if keep_all || !s.is_deleted(r) {
                     merged.upsert(
                         s.data.id(r),
                         &s.data.vectors(r),
@@ -300,29 +475,58 @@ impl Collection {
                 }
             }
         }
+        // every point lives in one segment, so no id came twice and row i is origin[i]
+        debug_assert_eq!(merged.len(), origin.len());
         for (field, kind) in self.config.read().payload_schema.clone() {
             let (index, points) = merged.payload_index_mut();
             let _ = index.create_field(&field, kind, points);
         }
-        let indexes = self.build_indexes(&merged);
+        let indexes = if extend {
+            self.extend_indexes(&chosen[0], &merged)
+        } else {
+            self.build_indexes(&merged)
+        };
         let sealed = Sealed::new(self.next_segment_id.fetch_add(1, Ordering::Relaxed), merged);
         let _ = sealed.hnsw.set(indexes);
         // swap: points deleted from the sources meanwhile are deleted from the result too
         let _w = self.writer.lock();
         let mut segs = self.points.write();
-        for (si, r) in origin {
+        for (row, (si, r)) in origin.into_iter().enumerate() {
             if chosen[si].is_deleted(r) {
-                if let Some(row) = sealed.data.find(chosen[si].data.id(r)) {
-                    sealed.delete_row(row);
-                }
+                sealed.delete_row(row);
             }
         }
         segs.sealed
             .retain(|s| !chosen.iter().any(|c| Arc::ptr_eq(c, s)));
         segs.sealed.push(Arc::new(sealed));
         self.segments_changed.store(true, Ordering::Relaxed);
-        tracing::debug!(collection = %self.name(), sources = chosen.len(), "segments merged");
-        true
+    }
+
+    /// The graphs of `merged`, whose first rows are `base`'s rows in order: `base`'s graphs
+    /// extended with the rest where possible, built from scratch otherwise.
+    fn extend_indexes(&self, base: &Sealed, merged: &Segment) -> BTreeMap<String, HnswIndex> {
+        let old = base.hnsw.get();
+        let n0 = base.data.len();
+        let mut out = BTreeMap::new();
+        for (name, _) in self.config.read().config.vectors.spaces() {
+            let Some(col) = merged.column(name) else {
+                continue;
+            };
+            let Some(dim) = col.dim() else { continue };
+            let (params, _) = self.hnsw_params(name);
+            let grown = old
+                .and_then(|m| m.get(name))
+                .filter(|h| h.len() == n0)
+                .and_then(|h| h.extend(&col.data()[n0 * dim..], &params));
+            if let Some(index) = grown {
+                out.insert(name.to_string(), index);
+            }
+        }
+        if out.len() < merged.columns().filter(|(_, c)| c.dim().is_some()).count() {
+            // some space could not be extended (its settings changed): build them all afresh
+            return self.build_indexes(merged);
+        }
+        out
     }
 }
 

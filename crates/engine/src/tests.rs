@@ -357,11 +357,12 @@ fn sealed_collection(
     dim: usize,
 ) -> std::sync::Arc<Collection> {
     let mut cfg = CollectionConfig::with_dim(d, dim);
-    // seal every 300 points (KB of vectors, Qdrant's unit)
+    // seal every 300 points (KB of vectors, Qdrant's unit), and keep up to 8 segments rather
+    // than folding them into one graph
     let kb = (300 * dim * 4).div_ceil(1024);
     cfg.settings.insert(
         "optimizers_config".into(),
-        json!({"indexing_threshold": kb}),
+        json!({"indexing_threshold": kb, "default_segment_number": 8}),
     );
     db.create_collection(name, cfg).unwrap();
     let c = db.collection(name).unwrap();
@@ -428,6 +429,169 @@ fn sealed_segments_get_indexed_and_search_matches_exact() {
         "recall {}",
         agree as f64 / 200.0
     );
+}
+
+/// A collection sealing every 300 points of `dim` floats, with these extra optimizer settings.
+fn folding_collection(
+    db: &Database,
+    name: &str,
+    dim: usize,
+    extra: serde_json::Value,
+) -> std::sync::Arc<Collection> {
+    let mut cfg = CollectionConfig::with_dim(Distance::Euclid, dim);
+    let mut opt = json!({"indexing_threshold": (300 * dim * 4).div_ceil(1024)});
+    for (k, v) in extra.as_object().unwrap() {
+        opt[k] = v.clone();
+    }
+    cfg.settings.insert("optimizers_config".into(), opt);
+    db.create_collection(name, cfg).unwrap();
+    db.collection(name).unwrap()
+}
+
+fn noise(seed: u64, dim: usize) -> Vec<f32> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..dim)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x % 2000) as f32 / 1000.0 - 1.0
+        })
+        .collect()
+}
+
+fn recall_against_exact(c: &Collection, dim: usize) -> f64 {
+    let mut agree = 0;
+    for q in 0..20u64 {
+        let mut req = SearchRequest::new(noise(10_000 + q, dim), 10);
+        let approx: Vec<PointId> = c.search(&req).unwrap().iter().map(|h| h.id).collect();
+        req.params.exact = true;
+        let exact: Vec<PointId> = c.search(&req).unwrap().iter().map(|h| h.id).collect();
+        agree += approx.iter().filter(|id| exact.contains(id)).count();
+    }
+    agree as f64 / 200.0
+}
+
+#[test]
+fn sealed_segments_fold_into_one_graph_and_the_rest_follows() {
+    let db = manual_db();
+    let dim = 16;
+    let c = folding_collection(&db, "f", dim, json!({}));
+    for chunk in (0..2050u64).collect::<Vec<_>>().chunks(250) {
+        let pts = chunk
+            .iter()
+            .map(|&i| p(i, &noise(i, dim), json!({"i": i})))
+            .collect();
+        c.upsert(pts).unwrap();
+        c.optimize_step();
+        c.optimize_step();
+    }
+    // optimize() takes writes as paused: the rest below the threshold is folded in too
+    c.optimize();
+    let info = c.info();
+    assert_eq!(info.status, "green");
+    assert_eq!(
+        info.segments_count, 2,
+        "one sealed segment and an empty appendable one"
+    );
+    assert_eq!(info.indexed_vectors_count, 2050);
+    assert_eq!(info.points_count, 2050);
+    assert!(recall_against_exact(&c, dim) >= 0.95);
+    for id in [0u64, 299, 300, 1999, 2049] {
+        assert_eq!(c.vector_of(PointId::Num(id), "").unwrap(), noise(id, dim));
+    }
+    // a segment with tombstones keeps its rows as they are: new data gets a graph of its own
+    c.delete(vec![PointId::Num(7)]).unwrap();
+    let pts = (5000..5400u64)
+        .map(|i| p(i, &noise(i, dim), json!({"i": i})))
+        .collect();
+    c.upsert(pts).unwrap();
+    c.optimize();
+    let info = c.info();
+    assert_eq!(info.status, "green");
+    assert_eq!(info.segments_count, 3);
+    assert_eq!(info.points_count, 2449);
+    assert_eq!(info.indexed_vectors_count, 2449);
+    assert!(c.get(PointId::Num(7)).is_none());
+    assert!(recall_against_exact(&c, dim) >= 0.95);
+}
+
+#[test]
+fn folding_respects_max_segment_size_and_default_segment_number() {
+    let dim = 16;
+    let load = |c: &Collection| {
+        // chunks just above the sealing threshold (304 points): one seal each
+        for chunk in (0..1500u64).collect::<Vec<_>>().chunks(310) {
+            let pts = chunk
+                .iter()
+                .map(|&i| p(i, &noise(i, dim), json!({})))
+                .collect();
+            c.upsert(pts).unwrap();
+            c.optimize();
+        }
+        c.info()
+    };
+    let db = manual_db();
+    // room for 700 points per segment (64 bytes each): segments of 600 at most
+    let small = folding_collection(&db, "small", dim, json!({"max_segment_size": 44}));
+    let info = load(&small);
+    assert!(info.segments_count >= 3, "{}", info.segments_count);
+    assert_eq!(info.points_count, 1500);
+    let segs = small.points.read();
+    assert!(segs.sealed.iter().all(|s| s.live() <= 704));
+    assert!(segs.sealed.iter().all(|s| s.is_indexed()));
+    drop(segs);
+    // an explicit segment count is kept
+    let three = folding_collection(&db, "three", dim, json!({"default_segment_number": 3}));
+    let info = load(&three);
+    assert_eq!(info.segments_count, 4, "3 sealed and the appendable one");
+    assert_eq!(info.indexed_vectors_count, 1500);
+    // payload indexes with per-value links: graphs are not extended
+    let keyed = folding_collection(&db, "keyed", dim, json!({}));
+    keyed
+        .create_index("k", crate::PayloadSchemaType::Keyword)
+        .unwrap();
+    let info = load(&keyed);
+    assert_eq!(info.segments_count, 5, "4 sealed and the appendable rest");
+    assert_eq!(info.indexed_vectors_count, 1240);
+}
+
+#[test]
+fn the_appendable_rest_is_folded_once_writes_pause() {
+    let db = mem_db(); // background optimizer
+    let dim = 8;
+    let c = folding_collection(&db, "idle", dim, json!({}));
+    let pts = (0..1000u64)
+        .map(|i| p(i, &noise(i, dim), json!({})))
+        .collect();
+    c.upsert(pts).unwrap();
+    let began = std::time::Instant::now();
+    while c.info().indexed_vectors_count < 1000 {
+        assert!(began.elapsed() < std::time::Duration::from_secs(30));
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // a rest below the sealing threshold
+    let pts = (1000..1100u64)
+        .map(|i| p(i, &noise(i, dim), json!({})))
+        .collect();
+    c.upsert(pts).unwrap();
+    let began = std::time::Instant::now();
+    loop {
+        let info = c.info();
+        if info.status == "green" && info.segments_count == 2 {
+            assert_eq!(info.indexed_vectors_count, 1100);
+            break;
+        }
+        assert!(
+            began.elapsed() < std::time::Duration::from_secs(30),
+            "not folded: {} segments, status {}",
+            info.segments_count,
+            info.status
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(began.elapsed() >= crate::optimizer::IDLE_FOLD_AFTER / 2);
+    assert!(recall_against_exact(&c, dim) >= 0.95);
 }
 
 #[test]
@@ -1215,7 +1379,7 @@ mod faults {
             let mut cfg = CollectionConfig::with_dim(Distance::Euclid, 4);
             cfg.settings.insert(
                 "optimizers_config".into(),
-                json!({"indexing_threshold": 1, "vacuum_min_vector_number": 10}),
+                json!({"indexing_threshold": 1, "vacuum_min_vector_number": 10, "default_segment_number": 8}),
             );
             db.create_collection("f", cfg).unwrap();
         }

@@ -120,7 +120,7 @@ impl HnswIndex {
             || m != self.m
             || ef_construct != self.ef_construct
             || dim == 0
-            || more.len() % dim != 0
+            || !more.len().is_multiple_of(dim)
         {
             return None;
         }
