@@ -685,6 +685,9 @@ impl Collection {
             }
             other => other,
         };
+        if matches!(update, PointUpdate::Upsert(_)) {
+            self.wait_for_indexing();
+        }
         let mut w = self.writer.lock();
         let (op, missing) = {
             let seg = self.points.read();

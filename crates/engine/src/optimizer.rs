@@ -45,6 +45,11 @@ const DEFAULT_MAX_SEGMENTS: usize = 8;
 const DEFAULT_MAX_SEGMENT_KB_PER_CPU: u64 = 200_000;
 /// How long writes must have paused before the appendable rest is folded into the graph.
 pub(crate) const IDLE_FOLD_AFTER: Duration = Duration::from_secs(1);
+/// Writes adding points may always leave this many points outside any graph; see
+/// `backlog_limit`.
+const MIN_BACKLOG_LIMIT: usize = 2_000;
+/// The longest a write waits for indexing to catch up.
+const MAX_BACKLOG_WAIT: Duration = Duration::from_secs(30);
 /// Smallest group of points (one payload value) that gets its own extra graph links.
 const MIN_GROUP_FOR_LINKS: usize = 16;
 /// How often the log of a collection is fsynced when writes were answered before their fsync.
@@ -179,26 +184,93 @@ impl Collection {
         }
     }
 
-    /// Whether the appendable rest (below the indexing threshold) is to be sealed and folded
-    /// into an indexed segment once writes pause.
-    fn foldable_rest(&self, segs: &Segments) -> bool {
-        let Some(threshold) = self.seal_threshold_points(segs) else {
-            return false;
-        };
+    /// When the appendable rest (below the indexing threshold, at least a twentieth of it) can
+    /// be sealed and folded into an indexed segment: the size of the largest one with room.
+    fn fold_target(&self, segs: &Segments) -> Option<usize> {
+        let threshold = self.seal_threshold_points(segs)?;
         let rest = segs.appendable.len();
-        if rest == 0 || rest < (threshold / 20).max(1) || self.has_group_fields() {
-            return false;
+        if rest == 0 || rest < (threshold / 20).max(1) {
+            return None;
         }
-        if self
-            .target_segments()
-            .is_some_and(|n| segs.sealed.len() < n)
+        self.graph_for(segs, rest)
+    }
+
+    /// The size of the largest segment `rest` more points could be folded into.
+    fn graph_for(&self, segs: &Segments, rest: usize) -> Option<usize> {
+        if self.has_group_fields()
+            || self
+                .target_segments()
+                .is_some_and(|n| segs.sealed.len() < n)
         {
-            return false;
+            return None;
         }
         let cap = self.max_segment_points(segs);
         segs.sealed
             .iter()
-            .any(|s| Self::extendable(s) && s.live() + rest <= cap)
+            .filter(|s| Self::extendable(s) && s.live() + rest <= cap)
+            .map(|s| s.live())
+            .max()
+    }
+
+    /// Whether the appendable rest is sealed now to be folded: when it reaches a fiftieth of
+    /// the segment it goes into (a batch whose insertion outweighs copying that segment), or
+    /// when writes have paused (`now`: take them as paused).
+    fn fold_rest_due(&self, segs: &Segments, now: bool) -> bool {
+        let (Some(big), Some(threshold)) =
+            (self.fold_target(segs), self.seal_threshold_points(segs))
+        else {
+            return false;
+        };
+        now || segs.appendable.len() >= fold_batch(big, threshold) || self.writes_idle()
+    }
+
+    /// How many points may wait outside any graph before writes adding more wait: two fold
+    /// batches when there is a graph to fold into (one being folded, one filling), else the
+    /// indexing threshold; at least [`MIN_BACKLOG_LIMIT`].
+    fn backlog_limit(&self, segs: &Segments) -> Option<usize> {
+        let threshold = self.seal_threshold_points(segs)?;
+        let limit = match self.graph_for(segs, segs.appendable.len()) {
+            Some(big) => 2 * fold_batch(big, threshold),
+            None => threshold,
+        };
+        Some(limit.max(MIN_BACKLOG_LIMIT))
+    }
+
+    /// Points not in any graph yet: the appendable rest and sealed segments not indexed yet.
+    fn unindexed(segs: &Segments) -> usize {
+        segs.appendable.len()
+            + segs
+                .sealed
+                .iter()
+                .filter(|s| !s.is_indexed())
+                .map(|s| s.live())
+                .sum::<usize>()
+    }
+
+    /// Holds a write that adds points while the points not in any graph yet reach
+    /// `backlog_limit`: searches scan those exactly, so a
+    /// backlog that writers grow faster than the optimizer can index would make every search
+    /// slower and slower. Writers wait instead (at most [`MAX_BACKLOG_WAIT`], then go on), so
+    /// they proceed at the pace of indexing. Only with a background optimizer (someone must
+    /// index) and indexing on.
+    pub(crate) fn wait_for_indexing(&self) {
+        if !self.background.load(Ordering::Relaxed) {
+            return;
+        }
+        let began = std::time::Instant::now();
+        loop {
+            {
+                let segs = self.points.read();
+                match self.backlog_limit(&segs) {
+                    Some(limit) if Self::unindexed(&segs) >= limit => {}
+                    _ => return,
+                }
+            }
+            if self.stop.load(Ordering::Relaxed) || began.elapsed() >= MAX_BACKLOG_WAIT {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
     }
 
     fn wants_vacuum(&self, s: &Sealed) -> bool {
@@ -219,7 +291,7 @@ impl Collection {
         self.seal_threshold_points(segs)
             .is_some_and(|t| segs.appendable.len() >= t)
             || self.fold_pair(segs).is_some()
-            || self.foldable_rest(segs)
+            || self.fold_target(segs).is_some()
             || segs
                 .sealed
                 .iter()
@@ -266,7 +338,7 @@ impl Collection {
                 .is_some_and(|t| segs.appendable.len() >= t)
             {
                 false
-            } else if self.foldable_rest(&segs) && (now || self.writes_idle()) {
+            } else if self.fold_rest_due(&segs, now) {
                 true
             } else {
                 return false;
@@ -462,9 +534,13 @@ impl Collection {
         let mut merged = Segment::new(spaces.iter().map(|(n, d)| (n.as_str(), *d)));
         let mut origin = Vec::new();
         for (si, s) in chosen.iter().enumerate() {
-            let keep_all = extend && si == 0;
+            if extend && si == 0 {
+                merged = s.data.copy_rows();
+                origin.extend((0..s.data.len()).map(|r| (0, r)));
+                continue;
+            }
             for r in 0..s.data.len() {
-                if keep_all || !s.is_deleted(r) {
+                if !s.is_deleted(r) {
                     merged.upsert(
                         s.data.id(r),
                         &s.data.vectors(r),
@@ -528,6 +604,13 @@ impl Collection {
         }
         out
     }
+}
+
+/// Points sealed at once to be folded into a graph of `big` points: a fiftieth of it (so that
+/// inserting them outweighs copying the segment), between a twentieth of the indexing
+/// threshold and the threshold.
+fn fold_batch(big: usize, threshold: usize) -> usize {
+    (big / 100).clamp((threshold / 20).max(1), threshold.max(1))
 }
 
 /// Runs the optimizer of a collection on a background thread until the collection is dropped

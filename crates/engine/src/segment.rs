@@ -63,7 +63,7 @@ impl Values {
 }
 
 /// The vectors of one vector space, row-major; absent vectors are zero rows marked absent.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct Column {
     dim: Option<usize>,
     data: Values,
@@ -237,6 +237,20 @@ impl Segment {
                 .create_field(&field, kind, std::iter::empty());
         }
         s
+    }
+
+    /// A copy of every row (ids, versions, payloads, vectors: a mapped column stays mapped
+    /// until written to), without payload indexes: the start of a segment that grows from this
+    /// one's rows, in their order.
+    pub(crate) fn copy_rows(&self) -> Segment {
+        Segment {
+            columns: self.columns.clone(),
+            ids: self.ids.clone(),
+            versions: self.versions.clone(),
+            payloads: self.payloads.clone(),
+            index: self.index.clone(),
+            payload_index: PayloadIndex::default(),
+        }
     }
 
     /// Puts payload indexes in (read back from a segment's files).

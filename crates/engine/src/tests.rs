@@ -561,17 +561,18 @@ fn the_appendable_rest_is_folded_once_writes_pause() {
     let db = mem_db(); // background optimizer
     let dim = 8;
     let c = folding_collection(&db, "idle", dim, json!({}));
-    let pts = (0..1000u64)
+    let pts = (0..5000u64)
         .map(|i| p(i, &noise(i, dim), json!({})))
         .collect();
     c.upsert(pts).unwrap();
     let began = std::time::Instant::now();
-    while c.info().indexed_vectors_count < 1000 {
+    while c.info().indexed_vectors_count < 5000 {
         assert!(began.elapsed() < std::time::Duration::from_secs(30));
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    // a rest below the sealing threshold
-    let pts = (1000..1100u64)
+    // a rest below the sealing threshold (304 points) and below a fold batch (50 points: a
+    // hundredth of the graph), above a twentieth of the threshold (15)
+    let pts = (5000..5030u64)
         .map(|i| p(i, &noise(i, dim), json!({})))
         .collect();
     c.upsert(pts).unwrap();
@@ -579,7 +580,7 @@ fn the_appendable_rest_is_folded_once_writes_pause() {
     loop {
         let info = c.info();
         if info.status == "green" && info.segments_count == 2 {
-            assert_eq!(info.indexed_vectors_count, 1100);
+            assert_eq!(info.indexed_vectors_count, 5030);
             break;
         }
         assert!(
@@ -592,6 +593,47 @@ fn the_appendable_rest_is_folded_once_writes_pause() {
     }
     assert!(began.elapsed() >= crate::optimizer::IDLE_FOLD_AFTER / 2);
     assert!(recall_against_exact(&c, dim) >= 0.95);
+}
+
+#[test]
+fn writers_wait_for_indexing_so_the_unindexed_backlog_stays_bounded() {
+    let dim = 16;
+    let unindexed = |c: &Collection| {
+        let segs = c.points.read();
+        segs.appendable.len()
+            + segs
+                .sealed
+                .iter()
+                .filter(|s| !s.is_indexed())
+                .map(|s| s.live())
+                .sum::<usize>()
+    };
+    // without a background optimizer nobody would index: writes never wait
+    let manual = manual_db();
+    let c = folding_collection(&manual, "m", dim, json!({}));
+    for b in 0..10u64 {
+        let pts = (b * 1000..(b + 1) * 1000)
+            .map(|i| p(i, &noise(i, dim), json!({})))
+            .collect();
+        c.upsert(pts).unwrap();
+    }
+    assert_eq!(unindexed(&c), 10_000);
+    // with one, a writer far faster than indexing is held back: the backlog (limit 2,000
+    // points here, see `backlog_limit`) never grows by more than the batch that got in
+    let db = mem_db();
+    let c = folding_collection(&db, "b", dim, json!({}));
+    let mut worst = 0;
+    for b in 0..40u64 {
+        let pts = (b * 500..(b + 1) * 500)
+            .map(|i| p(i, &noise(i, dim), json!({})))
+            .collect();
+        c.upsert(pts).unwrap();
+        worst = worst.max(unindexed(&c));
+    }
+    assert!(worst <= 2_500, "backlog reached {worst}");
+    assert_eq!(c.points_count(), 20_000);
+    c.optimize();
+    assert_eq!(c.info().indexed_vectors_count, 20_000);
 }
 
 #[test]
