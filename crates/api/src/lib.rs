@@ -348,7 +348,13 @@ pub fn router(db: Arc<Database>, config: ApiConfig) -> Router {
             observer,
             metrics::track,
         ))
-        .layer(tower_http::trace::TraceLayer::new_for_http());
+        // a 5xx is logged where it arises (internal errors at ERROR); an overloaded or
+        // loading 503 is expected under load and must not flood the log at ERROR
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http().on_failure(
+                tower_http::trace::DefaultOnFailure::new().level(tracing::Level::DEBUG),
+            ),
+        );
     let app = match config.cors.layer() {
         Some(cors) => app.layer(cors),
         None => app,
