@@ -51,6 +51,9 @@ pub struct Collection {
     /// The last write sequence number the optimizer saw, and since when (how long writes have
     /// paused).
     pub(crate) idle_probe: Mutex<(u64, std::time::Instant)>,
+    /// Points per second the optimizer last put into graphs (a moving average; 0 before the
+    /// first build), and when the next write held back by a filling backlog may go.
+    pub(crate) pace: Mutex<(f64, std::time::Instant)>,
     /// What went wrong at load (quarantined segments); the status is "red" while any.
     pub(crate) problems: Mutex<Vec<String>>,
     /// The file system the collection's files live on.
@@ -170,6 +173,7 @@ impl Collection {
             segments_changed: AtomicBool::new(false),
             background: AtomicBool::new(false),
             idle_probe: Mutex::new((0, std::time::Instant::now())),
+            pace: Mutex::new((0.0, std::time::Instant::now())),
             problems: Mutex::new(Vec::new()),
             vfs: rvdb_storage::default_vfs(),
             wal_sync: None,
@@ -327,6 +331,7 @@ impl Collection {
             segments_changed: AtomicBool::new(false),
             background: AtomicBool::new(false),
             idle_probe: Mutex::new((0, std::time::Instant::now())),
+            pace: Mutex::new((0.0, std::time::Instant::now())),
             problems: Mutex::new(problems),
             vfs,
             wal_sync: Some(wal.sync_handle()),
@@ -685,8 +690,8 @@ impl Collection {
             }
             other => other,
         };
-        if matches!(update, PointUpdate::Upsert(_)) {
-            self.wait_for_indexing();
+        if let PointUpdate::Upsert(points) = &update {
+            self.wait_for_indexing(points.len());
         }
         let mut w = self.writer.lock();
         let (op, missing) = {

@@ -224,13 +224,13 @@ impl Collection {
         now || segs.appendable.len() >= fold_batch(big, threshold) || self.writes_idle()
     }
 
-    /// How many points may wait outside any graph before writes adding more wait: two fold
-    /// batches when there is a graph to fold into (one being folded, one filling), else the
-    /// indexing threshold; at least [`MIN_BACKLOG_LIMIT`].
+    /// How many points may wait outside any graph before writes adding more wait: three fold
+    /// batches when there is a graph to fold into (one being folded, one filling, one of
+    /// slack for the pacing), else the indexing threshold; at least [`MIN_BACKLOG_LIMIT`].
     fn backlog_limit(&self, segs: &Segments) -> Option<usize> {
         let threshold = self.seal_threshold_points(segs)?;
         let limit = match self.graph_for(segs, segs.appendable.len()) {
-            Some(big) => 2 * fold_batch(big, threshold),
+            Some(big) => 3 * fold_batch(big, threshold),
             None => threshold,
         };
         Some(limit.max(MIN_BACKLOG_LIMIT))
@@ -247,30 +247,67 @@ impl Collection {
                 .sum::<usize>()
     }
 
-    /// Holds a write that adds points while the points not in any graph yet reach
-    /// `backlog_limit`: searches scan those exactly, so a
-    /// backlog that writers grow faster than the optimizer can index would make every search
-    /// slower and slower. Writers wait instead (at most [`MAX_BACKLOG_WAIT`], then go on), so
-    /// they proceed at the pace of indexing. Only with a background optimizer (someone must
-    /// index) and indexing on.
-    pub(crate) fn wait_for_indexing(&self) {
+    /// Holds a write of `points` new points while the points not in any graph yet fill
+    /// `backlog_limit`: searches scan those exactly, so a backlog that writers grow faster than
+    /// the optimizer can index would make every search slower and slower. Below a third of the
+    /// limit a write goes at once; above it writes are admitted one after another at the
+    /// pace indexing was last measured at (so they wait evenly, not all at once for a whole
+    /// batch to be indexed); at the limit they wait for it to drain (at most
+    /// [`MAX_BACKLOG_WAIT`] in all, then go on). Only with a background optimizer (someone
+    /// must index) and indexing on.
+    pub(crate) fn wait_for_indexing(&self, points: usize) {
         if !self.background.load(Ordering::Relaxed) {
             return;
         }
         let began = std::time::Instant::now();
         loop {
-            {
+            let (backlog, limit) = {
                 let segs = self.points.read();
                 match self.backlog_limit(&segs) {
-                    Some(limit) if Self::unindexed(&segs) >= limit => {}
-                    _ => return,
+                    Some(limit) => (Self::unindexed(&segs), limit),
+                    None => return,
                 }
+            };
+            if backlog < limit / 3 {
+                return;
+            }
+            if backlog < limit {
+                let rate = self.pace.lock().0;
+                if rate <= 0.0 {
+                    return;
+                }
+                // a slot on the admission timeline, `points / rate` seconds long
+                let start = {
+                    let mut pace = self.pace.lock();
+                    let now = std::time::Instant::now();
+                    let start = pace.1.max(now);
+                    pace.1 = start + Duration::from_secs_f64((points as f64 / rate).min(1.0));
+                    start
+                };
+                let wait = start.saturating_duration_since(std::time::Instant::now());
+                std::thread::sleep(wait.min(MAX_BACKLOG_WAIT.saturating_sub(began.elapsed())));
+                return;
             }
             if self.stop.load(Ordering::Relaxed) || began.elapsed() >= MAX_BACKLOG_WAIT {
                 return;
             }
             std::thread::sleep(Duration::from_millis(2));
         }
+    }
+
+    /// Records how fast the optimizer just put `points` into a graph (the pace writers are
+    /// admitted at when the backlog fills up).
+    fn record_pace(&self, points: usize, secs: f64) {
+        if points == 0 || secs <= 0.0 {
+            return;
+        }
+        let sample = points as f64 / secs;
+        let mut pace = self.pace.lock();
+        pace.0 = if pace.0 <= 0.0 {
+            sample
+        } else {
+            0.7 * pace.0 + 0.3 * sample
+        };
     }
 
     fn wants_vacuum(&self, s: &Sealed) -> bool {
@@ -480,6 +517,7 @@ impl Collection {
         if let Err(e) = self.persist_segment(&target) {
             tracing::error!(collection = %self.name(), error = %e, "could not write a segment's graph files; it is rebuilt at the next start");
         }
+        self.record_pace(target.live(), started.elapsed().as_secs_f64());
         tracing::debug!(collection = %self.name(), points = target.data.len(), secs = started.elapsed().as_secs_f64(), "segment indexed");
         true
     }
@@ -492,6 +530,7 @@ impl Collection {
         let started = std::time::Instant::now();
         let points = small.live();
         self.replace_segments(vec![big, small], true);
+        self.record_pace(points, started.elapsed().as_secs_f64());
         tracing::debug!(collection = %self.name(), points, secs = started.elapsed().as_secs_f64(), "segment folded into the graph");
         true
     }
