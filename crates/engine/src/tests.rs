@@ -570,8 +570,8 @@ fn the_appendable_rest_is_folded_once_writes_pause() {
         assert!(began.elapsed() < std::time::Duration::from_secs(30));
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    // a rest below the sealing threshold (304 points) and below a fold batch (50 points: a
-    // hundredth of the graph), above a twentieth of the threshold (15)
+    // a rest below the sealing threshold (304 points) and below a fold batch (100 points: a
+    // fiftieth of the graph), above a twentieth of the threshold (15)
     let pts = (5000..5030u64)
         .map(|i| p(i, &noise(i, dim), json!({})))
         .collect();
