@@ -80,9 +80,9 @@
 //!   directory. [`MemoryVfs::crashed_copy`] shows that state without
 //!   changing the file system.
 //! * [`FaultyVfs`] — wraps another backend and fails the n-th write (after
-//!   writing half of it, like a torn write), the n-th file sync, or every
-//!   write and file creation with `ENOSPC` while its "disk full" switch is
-//!   set.
+//!   writing half of it, like a torn write), the n-th file sync, the n-th
+//!   read, or every write and file creation with `ENOSPC` while its "disk
+//!   full" switch is set.
 //!
 //! The model assumed of the media (and implemented by [`MemoryVfs`]): a
 //! write may reach the disk partly or not at all until the file is synced;

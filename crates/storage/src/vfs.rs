@@ -6,12 +6,12 @@ use std::collections::{BTreeMap, HashMap};
 use std::ffi::OsString;
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Seek, SeekFrom, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::ops::Deref;
 use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use parking_lot::Mutex;
 
@@ -29,6 +29,11 @@ pub trait Vfs: Send + Sync + fmt::Debug {
     fn read_dir(&self, path: &Path) -> io::Result<Vec<VfsDirEntry>>;
     /// The whole content of the file `path`.
     fn read(&self, path: &Path) -> io::Result<Vec<u8>>;
+    /// Open the file `path` for reading from its start, for files too large to read whole.
+    /// The memory backend reads the bytes the file had when it was opened.
+    fn open_read(&self, path: &Path) -> io::Result<Box<dyn Read + Send>>;
+    /// When the file `path` was last written (its modification time).
+    fn modified(&self, path: &Path) -> io::Result<SystemTime>;
     /// Open the existing file `path` for writing, positioned at its end.
     fn open_append(&self, path: &Path) -> io::Result<Box<dyn VfsFile>>;
     /// Create `path`, or truncate it when it exists, for writing.
@@ -203,6 +208,12 @@ impl Vfs for FileVfs {
     fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
         fs::read(path)
     }
+    fn open_read(&self, path: &Path) -> io::Result<Box<dyn Read + Send>> {
+        Ok(Box::new(File::open(path)?))
+    }
+    fn modified(&self, path: &Path) -> io::Result<SystemTime> {
+        fs::metadata(path)?.modified()
+    }
     fn open_append(&self, path: &Path) -> io::Result<Box<dyn VfsFile>> {
         let mut file = OpenOptions::new().write(true).open(path)?;
         file.seek(SeekFrom::End(0))?;
@@ -322,6 +333,8 @@ struct MemDir {
 struct MemFileData {
     data: Vec<u8>,
     durable: Vec<u8>,
+    /// Set by every change of `data`.
+    modified: Option<SystemTime>,
 }
 
 #[derive(Clone)]
@@ -460,6 +473,7 @@ impl MemState {
                                 MemFileData {
                                     data: file.durable.clone(),
                                     durable: file.durable.clone(),
+                                    modified: file.modified,
                                 },
                             );
                         }
@@ -501,12 +515,18 @@ impl MemState {
             )),
             Some(Node::File(id)) => {
                 let id = *id;
-                self.files.get_mut(&id).expect("live file").data.clear();
+                let file = self.files.get_mut(&id).expect("live file");
+                file.data.clear();
+                file.modified = Some(SystemTime::now());
                 Ok(id)
             }
             None => {
                 let id = self.alloc();
-                self.files.insert(id, MemFileData::default());
+                let file = MemFileData {
+                    modified: Some(SystemTime::now()),
+                    ..MemFileData::default()
+                };
+                self.files.insert(id, file);
                 self.dirs
                     .get_mut(&parent)
                     .expect("live dir")
@@ -629,12 +649,14 @@ impl VfsFile for MemFile {
                 file.data.resize(end, 0);
             }
             file.data[pos..end].copy_from_slice(buf);
+            file.modified = Some(SystemTime::now());
             self.pos.store(end as u64, Ordering::Relaxed);
         })
     }
     fn set_len(&self, len: u64) -> io::Result<()> {
         self.with(|file| {
             file.data.resize(len as usize, 0);
+            file.modified = Some(SystemTime::now());
             self.pos.store(len, Ordering::Relaxed);
         })
     }
@@ -696,6 +718,16 @@ impl Vfs for MemoryVfs {
         let state = self.inner.state.lock();
         let id = state.file_id(path)?;
         Ok(state.files[&id].data.clone())
+    }
+
+    fn open_read(&self, path: &Path) -> io::Result<Box<dyn Read + Send>> {
+        Ok(Box::new(io::Cursor::new(self.read(path)?)))
+    }
+
+    fn modified(&self, path: &Path) -> io::Result<SystemTime> {
+        let state = self.inner.state.lock();
+        let id = state.file_id(path)?;
+        Ok(state.files[&id].modified.unwrap_or(SystemTime::UNIX_EPOCH))
     }
 
     fn open_append(&self, path: &Path) -> io::Result<Box<dyn VfsFile>> {
@@ -805,6 +837,9 @@ impl Vfs for MemoryVfs {
 ///   (1 = the next one) writes the first half of its buffer and then fails.
 /// * [`FaultyVfs::fail_nth_sync`]: the n-th file sync from now fails without
 ///   syncing.
+/// * [`FaultyVfs::fail_nth_read`]: the n-th read from now fails without
+///   reading: a [`Vfs::read`] or [`Vfs::map`], or one `read` call on a handle
+///   from [`Vfs::open_read`].
 /// * [`FaultyVfs::set_disk_full`]: while set, every write writes the first
 ///   half of its buffer and fails with `ENOSPC` (`ErrorKind::StorageFull`),
 ///   and creating files fails the same way.
@@ -820,10 +855,13 @@ pub struct FaultyVfs {
 struct Faults {
     writes: AtomicU64,
     syncs: AtomicU64,
+    reads: AtomicU64,
     /// Absolute write number that fails (0: none).
     fail_write_at: AtomicU64,
     /// Absolute sync number that fails (0: none).
     fail_sync_at: AtomicU64,
+    /// Absolute read number that fails (0: none).
+    fail_read_at: AtomicU64,
     disk_full: AtomicBool,
 }
 
@@ -863,6 +901,14 @@ impl FaultyVfs {
         self.faults.fail_sync_at.store(at, Ordering::SeqCst);
     }
 
+    /// Make the `n`-th read from now fail (`n >= 1`); replaces an earlier
+    /// armed read fault.
+    pub fn fail_nth_read(&self, n: u64) {
+        assert!(n >= 1, "n counts from 1");
+        let at = self.faults.reads.load(Ordering::SeqCst) + n;
+        self.faults.fail_read_at.store(at, Ordering::SeqCst);
+    }
+
     /// Set or clear the "disk full" switch.
     pub fn set_disk_full(&self, full: bool) {
         self.faults.disk_full.store(full, Ordering::SeqCst);
@@ -878,6 +924,11 @@ impl FaultyVfs {
         self.faults.syncs.load(Ordering::SeqCst)
     }
 
+    /// Reads attempted so far (failed ones included).
+    pub fn read_count(&self) -> u64 {
+        self.faults.reads.load(Ordering::SeqCst)
+    }
+
     fn check_create(&self) -> io::Result<()> {
         if self.faults.disk_full.load(Ordering::SeqCst) {
             return Err(disk_full_error());
@@ -890,6 +941,30 @@ impl FaultyVfs {
             inner: file,
             faults: Arc::clone(&self.faults),
         })
+    }
+}
+
+impl Faults {
+    /// Counts a read; the armed one fails.
+    fn read(&self) -> io::Result<()> {
+        let n = self.reads.fetch_add(1, Ordering::SeqCst) + 1;
+        if self.fail_read_at.load(Ordering::SeqCst) == n {
+            return Err(io::Error::other("injected read failure"));
+        }
+        Ok(())
+    }
+}
+
+/// A handle from [`FaultyVfs::open_read`].
+struct FaultyReader {
+    inner: Box<dyn Read + Send>,
+    faults: Arc<Faults>,
+}
+
+impl Read for FaultyReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.faults.read()?;
+        self.inner.read(buf)
     }
 }
 
@@ -950,7 +1025,17 @@ impl Vfs for FaultyVfs {
         self.inner.read_dir(path)
     }
     fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
+        self.faults.read()?;
         self.inner.read(path)
+    }
+    fn open_read(&self, path: &Path) -> io::Result<Box<dyn Read + Send>> {
+        Ok(Box::new(FaultyReader {
+            inner: self.inner.open_read(path)?,
+            faults: Arc::clone(&self.faults),
+        }))
+    }
+    fn modified(&self, path: &Path) -> io::Result<SystemTime> {
+        self.inner.modified(path)
     }
     fn open_append(&self, path: &Path) -> io::Result<Box<dyn VfsFile>> {
         Ok(self.wrap(self.inner.open_append(path)?))
@@ -979,6 +1064,7 @@ impl Vfs for FaultyVfs {
         self.inner.metadata(path)
     }
     fn map(&self, path: &Path) -> io::Result<Mapped> {
+        self.faults.read()?;
         self.inner.map(path)
     }
 }
@@ -1090,6 +1176,61 @@ mod tests {
         // Paths are normalised.
         assert!(vfs.exists(Path::new("root")));
         assert!(vfs.exists(Path::new("./root/.")));
+    }
+
+    /// `open_read` streams a file from its start; `modified` follows writes.
+    fn check_open_read_and_modified(vfs: &dyn Vfs, root: &Path) {
+        vfs.create_dir_all(root).unwrap();
+        let f = root.join("r");
+        let data: Vec<u8> = (0..5000u32).map(|i| (i % 251) as u8).collect();
+        let file = vfs.create_new(&f).unwrap();
+        file.write_all(&data).unwrap();
+        let mut got = Vec::new();
+        vfs.open_read(&f).unwrap().read_to_end(&mut got).unwrap();
+        assert_eq!(got, data);
+        assert_eq!(
+            vfs.open_read(&root.join("nope")).err().unwrap().kind(),
+            io::ErrorKind::NotFound
+        );
+        let before = vfs.modified(&f).unwrap();
+        assert!(before > SystemTime::UNIX_EPOCH);
+        std::thread::sleep(Duration::from_millis(20));
+        file.write_all(b"more").unwrap();
+        assert!(vfs.modified(&f).unwrap() > before);
+        assert!(vfs.modified(&root.join("nope")).is_err());
+    }
+
+    #[test]
+    fn open_read_and_modified_on_every_backend() {
+        let tmp = tempfile::tempdir().unwrap();
+        check_open_read_and_modified(&FileVfs, tmp.path());
+        let mem = MemoryVfs::new();
+        check_open_read_and_modified(&mem, Path::new("/m"));
+        check_open_read_and_modified(&FaultyVfs::new(Arc::new(mem)), Path::new("/f"));
+    }
+
+    #[test]
+    fn faulty_vfs_injects_read_errors() {
+        let mem = MemoryVfs::new();
+        let vfs = FaultyVfs::new(Arc::new(mem.clone()));
+        let path = Path::new("/f");
+        drop(mem.create_new(path).unwrap());
+        mem.open_append(path).unwrap().write_all(b"abcdef").unwrap();
+        vfs.fail_nth_read(2);
+        assert_eq!(vfs.read(path).unwrap(), b"abcdef");
+        let err = vfs.map(path).unwrap_err();
+        assert_eq!(err.to_string(), "injected read failure");
+        assert_eq!(&*vfs.map(path).unwrap(), b"abcdef");
+        // each read call on a handle counts
+        let mut r = vfs.open_read(path).unwrap();
+        vfs.fail_nth_read(2);
+        let mut buf = [0u8; 4];
+        assert_eq!(r.read(&mut buf).unwrap(), 4);
+        assert!(r.read(&mut buf).is_err());
+        assert_eq!(r.read(&mut buf).unwrap(), 2);
+        assert_eq!(vfs.read_count(), 6);
+        // writes and syncs are not reads
+        assert_eq!((vfs.write_count(), vfs.sync_count()), (0, 0));
     }
 
     #[test]
