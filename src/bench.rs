@@ -1,4 +1,7 @@
-//! `rustvecdb bench …`: benchmarks as programs, printing one JSON line per measurement.
+//! `rustvecdb bench …`: benchmarks as programs, printing one JSON line per measurement. Here:
+//! `exact` (scan speed beside this machine's memory read bandwidth) and `ann` (HNSW build, then
+//! recall@k and QPS per `ef`, filtered too); `restart`, `wal` and `load` are in
+//! `bench_durability.rs` and `bench_load.rs`.
 
 use std::collections::HashSet;
 use std::hint::black_box;

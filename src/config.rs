@@ -8,7 +8,8 @@
 //! 5. command-line flags.
 //!
 //! A bad value or an unknown key stops the server at start with a message that names the
-//! setting (`invalid config: service.http_port: …`). Key values never appear in messages.
+//! setting (`invalid config: service.http_port: …`). Key values never appear in messages, nor in
+//! `--print-config`, which prints the effective settings.
 
 use std::path::PathBuf;
 

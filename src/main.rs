@@ -1,6 +1,8 @@
 //! The `rustvecdb` binary: reads the settings (config file, environment, flags), sets up
-//! logging and serves the HTTP API (optionally over TLS); or imports a file of vectors; or runs
-//! a benchmark; or prints the API's OpenAPI document.
+//! logging and serves the HTTP API (optionally over TLS); or imports a file of vectors; or
+//! creates, lists and restores snapshots; or runs a benchmark; or prints the API's OpenAPI
+//! document. `serve` opens the port first and loads a durable storage on a background thread;
+//! meanwhile the probes answer and other requests wait (`rvdb_api::loading_router`).
 
 mod bench;
 mod bench_durability;

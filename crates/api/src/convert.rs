@@ -1,5 +1,7 @@
 //! Qdrant request JSON → engine types. Every parser names the field it rejects
-//! (`query.recommend.positive[2]: …`), and `null` always means "not given".
+//! (`query.recommend.positive[2]: …`), and `null` always means "not given". Features not
+//! supported yet are refused with 400 saying so; a body that breaks a rule (`limit: 0`) is 422,
+//! as in Qdrant.
 
 use std::collections::BTreeMap;
 

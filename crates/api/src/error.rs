@@ -1,4 +1,5 @@
-//! One error type for every handler and its single mapping to an HTTP status.
+//! One error type for every handler and its single mapping to an HTTP status, rendered in the
+//! error envelope `{"status": {"error": …}, "time": 0.0}`; server-side failures are logged.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};

@@ -1,4 +1,6 @@
-//! Extractors that turn every malformed request into an `ApiError` in the envelope.
+//! Extractors that turn every malformed request into an `ApiError` in the envelope: `JsonBody`
+//! and `RawBody` (400 for malformed JSON, 413 over the limit), `Timer` and the success envelope,
+//! and `from_value`, which names where a part of the body failed (`points[3]`).
 
 use std::convert::Infallible;
 use std::time::Instant;

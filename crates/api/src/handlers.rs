@@ -1,5 +1,6 @@
 //! Thin handlers of the seed routes and of the routes both dialects share: parse, make one
-//! engine call on the blocking pool, wrap the result.
+//! engine call on the blocking pool, wrap the result. Where a route is shared the body's shape
+//! picks the dialect; reads go to the search executor (`read`).
 
 use std::collections::HashMap;
 

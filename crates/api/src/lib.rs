@@ -6,6 +6,9 @@
 //! array on POST …/points is a seed batch; a filter whose keys are `must`/`should`/`must_not`/
 //! `min_should` is Qdrant's DSL, any other object the seed's equality filter; a create body with
 //! `vectors` is Qdrant's, one with `distance` the seed's.
+//!
+//! Here: `router` (every route and its layers), `ApiConfig`, and `loading_router`, which answers
+//! the probes while the database loads and makes other requests wait for it.
 
 mod auth;
 mod convert;

@@ -1,5 +1,7 @@
 //! Handlers of the Qdrant REST dialect (routes the seed does not have, and the Qdrant side of
-//! the shared ones).
+//! the shared ones): collections, aliases, payload indexes, point operations, batches, scroll,
+//! count, query and its batches and groups, legacy search and recommend. `wait` is parsed on
+//! every write: `true` answers once the write is fsynced, otherwise once it is logged.
 
 use std::sync::Arc;
 

@@ -1,4 +1,5 @@
-//! Engine results → Qdrant's response shapes.
+//! Engine results → Qdrant's response shapes: records, scored points, and `CollectionInfo` with
+//! Qdrant's default settings filled in.
 
 use rvdb_engine::{
     CollectionInfo, NamedVectors, Payload, PointId, Record, ScoredPoint, DEFAULT_VECTOR,

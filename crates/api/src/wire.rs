@@ -1,4 +1,6 @@
-//! Wire types (DTOs) of request bodies, apart from the engine's domain types.
+//! Wire types (DTOs) of request bodies, apart from the engine's domain types: the seed's
+//! `PointBody`, and `fast_points`, the typed fast path for `{"points": […]}` upserts (any other
+//! shape goes through `convert.rs` for a precise error).
 
 use rvdb_engine::{Payload, PointId};
 use serde::Deserialize;

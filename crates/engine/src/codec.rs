@@ -1,4 +1,5 @@
-//! Binary encodings of logged operations and of collection checkpoints.
+//! Binary encodings of logged operations and of collection checkpoints (legacy: read when a
+//! collection has no `state.bin`, written only inside snapshots of in-memory collections).
 //!
 //! All integers little-endian. A string is `len: u32` + UTF-8 bytes. A point id is a tag byte
 //! (`0` = u64 follows, `1` = 16 UUID bytes follow). A vector is `dim: u32` then `dim` f32

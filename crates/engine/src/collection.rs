@@ -1,4 +1,7 @@
-//! A collection: its points, its write-ahead log, and the write and read paths.
+//! A collection: its points, its write-ahead log, and the write and read paths. Here: opening
+//! (`state.bin`, mapped segments, quarantine, log replay), the write path (validate, resolve,
+//! append, apply, then the group-commit fsync), flushes, config changes and payload indexes.
+//! Reads, the universal query and the optimizer are in `read.rs`, `query.rs`, `optimizer.rs`.
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};

@@ -1,4 +1,5 @@
-//! A collection's persisted configuration (`config.json`).
+//! A collection's persisted configuration (`config.json`): its vector spaces, settings and
+//! payload index definitions (format: docs/durability.md §8).
 
 use std::collections::BTreeMap;
 use std::path::Path;

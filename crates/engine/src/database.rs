@@ -1,13 +1,17 @@
-//! The database: named collections, their directories, and recovery at start.
+//! The database: named collections and their aliases, their directories, the storage lock, and
+//! recovery at start (collections open in parallel; one that fails is reported and the others
+//! are served); `swap_in` puts a recovered snapshot in place of a collection.
 //!
-//! Layout under the storage directory:
+//! Layout under the storage directory (in full: docs/durability.md §2):
 //!
 //! ```text
 //! <storage>/.lock                      held (flock) while a server uses the directory
 //! <storage>/aliases.json               {"alias": "collection", …}
 //! <storage>/collections/<name>/config.json     vector spaces, settings, payload indexes (JSON)
-//! <storage>/collections/<name>/checkpoint.bin  all points as of a sequence number (optional)
-//! <storage>/collections/<name>/wal/            the write-ahead log past the checkpoint
+//! <storage>/collections/<name>/state.bin       which segments, as of a log sequence number
+//! <storage>/collections/<name>/segments/<id>/  a sealed segment's files
+//! <storage>/collections/<name>/wal/            the write-ahead log past state.bin
+//! <storage>/snapshots/                         snapshots (unless storage.snapshots_path is set)
 //! ```
 //!
 //! A collection is created in a hidden temporary directory and renamed into place; it is

@@ -1,10 +1,13 @@
 //! The embeddable core of rustvecdb: a [`Database`] of named [`Collection`]s.
 //!
-//! Every write is validated in full, appended to the collection's write-ahead log and fsynced
-//! (when the database has a storage directory), and only then applied in memory, so a write is
-//! either acknowledged and durable or refused and not applied at all. Searches take a shared lock
-//! on the collection's points: they run side by side, never copy the collection, and wait only
-//! for the short in-memory apply step of a write (never for its fsync).
+//! Every write is validated in full, appended to the collection's write-ahead log (when the
+//! database has a storage directory) and then applied in memory, both under the collection's
+//! writer lock, so the log's order is the apply order; a write refused by validation or by the
+//! log is not applied at all. It is answered once its record is fsynced (`Durability::Fsync`,
+//! concurrent writers sharing one fsync) or as soon as it is appended (`Durability::Logged`).
+//! Searches take a shared lock on the collection's points: they run side by side, never copy the
+//! collection, and wait only for the short in-memory apply step of a write (never for its
+//! fsync).
 //!
 //! ```
 //! use rvdb_engine::{CollectionConfig, Database, DatabaseOptions, PointStruct, SearchRequest};

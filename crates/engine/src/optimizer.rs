@@ -3,7 +3,9 @@
 //! folds small segments into a large indexed one, vacuums sealed segments with many tombstones,
 //! and merges sealed segments when there are more than `default_segment_number` (8 when 0).
 //! Index builds run without any collection lock held; only the swap of finished work takes the
-//! locks, briefly, so searches and writes never wait for a build.
+//! locks, briefly, so searches and writes never wait for a build. It runs on one background
+//! thread per collection (beside a log-sync thread), makes the status yellow while work is due,
+//! and holds back writers while the points outside any graph pile up (`wait_for_indexing`).
 //!
 //! # Folding
 //!

@@ -30,7 +30,8 @@
 //! `state.bin` name it. `state.bin` is replaced atomically (temporary file, fsync, rename,
 //! directory fsync). The log is truncated only up to the `seq` of a durable `state.bin`. At
 //! start, segment directories that `state.bin` does not name are leftovers (of a flush that did
-//! not finish, or of segments merged away) and are removed.
+//! not finish, or of segments merged away) and are removed, and a segment whose files fail
+//! their checks is moved to `quarantine/` (the collection opens without it, status red).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -1,5 +1,6 @@
 //! The universal query (Qdrant's `/points/query`): point ids resolved to vectors, prefetches
-//! run first, then fused (RRF, DBSF) or re-scored, or a plain search, scroll or ordering.
+//! run first, then fused (RRF, DBSF) or re-scored, or a plain search, scroll or ordering; query
+//! vectors may come from another collection (`lookup_from`).
 
 use std::collections::HashMap;
 

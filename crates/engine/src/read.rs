@@ -1,4 +1,5 @@
-//! The read paths: get, retrieve, scroll, count, and search with a per-segment query planner.
+//! The read paths: get, retrieve, scroll, count, and search with a per-segment query planner
+//! (recommend scoring included).
 //!
 //! Planner, per segment: the appendable segment is always scanned exactly. A sealed segment
 //! whose HNSW index is built is searched through it, except when the query asks for `exact`,

@@ -3,7 +3,9 @@
 //! tombstones for the points deleted or overwritten since).
 //!
 //! Every point lives in exactly one segment. A write to a point of a sealed segment tombstones
-//! it there and (for updates) writes the new state into the appendable segment.
+//! it there and (for updates) writes the new state into the appendable segment. `find`, `take`
+//! and `to_appendable` keep that true; `live_in_id_order` merges the segments' rows in id order
+//! (listing, scroll, filter-selected writes).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

@@ -1,4 +1,7 @@
-//! Engine behaviour: validation, search semantics, durability and recovery.
+//! Engine behaviour: validation, search semantics, segments and the optimizer, concurrency,
+//! durability and recovery (segment files, quarantine, vacuum, snapshots), and `mod faults`,
+//! which fails every write and every fsync of a workload in turn, simulates a power loss and
+//! checks that nothing acknowledged is lost.
 
 use std::path::Path;
 

@@ -1,4 +1,5 @@
-//! The engine's request and result types.
+//! The engine's request and result types: collection configs, points and their updates,
+//! selectors, search requests, records and scored points.
 
 use std::collections::BTreeMap;
 

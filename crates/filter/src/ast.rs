@@ -1,4 +1,6 @@
-//! The filter AST both dialects parse into.
+//! The filter AST both dialects parse into: a `Filter` (`must`, `should`, `must_not`,
+//! `min_should`) of `Condition`s, whose field tests are `Match`es (values, text, numeric and
+//! datetime ranges, geo shapes, value counts).
 
 use std::collections::HashSet;
 

@@ -1,4 +1,6 @@
-//! Geo conditions over `{"lon": …, "lat": …}` payload values, with local mode's boundary rules.
+//! Geo conditions over `{"lon": …, "lat": …}` payload values, with local mode's boundary rules:
+//! haversine distance for radii, bounding boxes (also across the antimeridian) and polygons
+//! with holes.
 
 use serde_json::Value;
 

@@ -1,4 +1,5 @@
-//! Point ids: unsigned 64-bit integers or UUIDs, as in Qdrant.
+//! Point ids: unsigned 64-bit integers or UUIDs, as in Qdrant; parsed from path segments and
+//! JSON, and ordered integers first (Qdrant's scroll order).
 
 use std::fmt;
 use std::str::FromStr;

@@ -1,4 +1,6 @@
-//! Parsing both dialects' filters from JSON into the AST, with errors that name the field.
+//! Parsing both dialects' filters from JSON into the AST, with errors that name the field:
+//! `Filter::from_seed` (the flat equality object), `Filter::from_qdrant` (the DSL) and
+//! `Filter::from_json`, which tells them apart by their keys.
 
 use std::collections::HashSet;
 

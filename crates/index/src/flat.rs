@@ -1,4 +1,6 @@
-//! Exact search: scan every vector with the batched SIMD kernel.
+//! Exact search: scan every vector with the batched SIMD kernel, a chunk of rows per call; with a
+//! filter, only the rows the predicate accepts are scored, one at a time. `SearchParams` holds
+//! `k` and the raw-key floor (a converted `score_threshold`).
 
 use rvdb_vector::Distance;
 

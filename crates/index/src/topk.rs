@@ -1,4 +1,5 @@
-//! A bounded top-k collector: O(n log k) instead of sorting all n scores.
+//! A bounded top-k collector: O(n log k) instead of sorting all n scores; ties go to the lower
+//! offset, so results are deterministic. `Scored` is one hit: a row offset and its raw key.
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;

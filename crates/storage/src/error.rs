@@ -1,4 +1,6 @@
-//! Error type shared by every storage operation.
+//! Error type shared by every storage operation: `StorageError` (I/O, corruption, an
+//! out-of-order append, a sticky fsync failure), each naming its file; `is_disk_full` tells a
+//! full disk (507) from other failures.
 
 use std::io;
 use std::path::{Path, PathBuf};

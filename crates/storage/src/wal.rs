@@ -1,4 +1,6 @@
-//! CRC-framed write-ahead log with group commit.
+//! CRC-framed write-ahead log with group commit: `Wal` (append, sync, rotate, `remove_before`,
+//! open with torn-tail truncation) and `WalSync`, the handle that shares one fsync among
+//! concurrent writers.
 //!
 //! The on-disk format, the recovery rules and the durability semantics are
 //! documented at the crate root (`lib.rs`).

@@ -1,4 +1,6 @@
-//! Run-time selection of the kernel set, cached after first use.
+//! Run-time selection of the kernel set, cached after first use: a `KernelSet` of plain function
+//! pointers, chosen by CPU detection (`RVDB_KERNEL` may force a lower set) and kept in a
+//! `OnceLock`.
 
 use std::sync::OnceLock;
 

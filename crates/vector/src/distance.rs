@@ -1,4 +1,6 @@
-//! The user-facing metric enum and its raw-key convention.
+//! The user-facing metric enum and its raw-key convention: `Distance` (Cosine, Euclid, Dot,
+//! Manhattan) with both dialects' names, `prepare` (unit length for Cosine), raw keys (higher is
+//! better for every metric) and their conversion to and from user scores.
 
 use crate::dispatch;
 
