@@ -142,13 +142,9 @@ pub fn restart(a: RestartArgs) -> anyhow::Result<()> {
             let mut cfg = CollectionConfig::with_dim(Distance::Euclid, a.dim);
             // the build is setup, not what is measured: use every core
             let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-            cfg.settings.insert(
-                "hnsw_config".into(),
-                json!({"max_indexing_threads": threads}),
-            );
+            cfg.settings.hnsw.max_indexing_threads = threads;
             if !a.index {
-                cfg.settings
-                    .insert("optimizers_config".into(), json!({"indexing_threshold": 0}));
+                cfg.settings.optimizers.indexing_threshold = Some(0);
             }
             db.create_collection("bench", cfg)?;
             let c = db.collection("bench")?;

@@ -471,3 +471,122 @@ fn errors_have_qdrants_status_codes_and_messages() {
     );
     assert!(msg.contains("not supported"), "{msg}");
 }
+
+#[test]
+fn collection_settings_are_typed_and_validated_on_create_and_update() {
+    let s = Server::start();
+    let create = |body: Value| {
+        let mut b = json!({"vectors": {"size": 4, "distance": "Dot"}});
+        for (k, v) in body.as_object().unwrap() {
+            b[k] = v.clone();
+        }
+        b
+    };
+    // a value of the wrong type: 400 naming the JSON path
+    let e = s.fail(
+        "PUT",
+        "/collections/bad",
+        Some(&create(json!({"hnsw_config": {"m": -1}}))),
+        400,
+    );
+    assert!(e.contains("hnsw_config.m") && e.contains("-1"), "{e}");
+    // a key Qdrant does not have
+    let e = s.fail(
+        "PUT",
+        "/collections/bad",
+        Some(&create(
+            json!({"optimizers_config": {"indexing_treshold": 5}}),
+        )),
+        400,
+    );
+    assert!(e.contains("indexing_treshold"), "{e}");
+    // a well-formed value that breaks Qdrant's rule: 422 with Qdrant's wording
+    let e = s.fail(
+        "PUT",
+        "/collections/bad",
+        Some(&create(json!({"hnsw_config": {"ef_construct": 2}}))),
+        422,
+    );
+    assert_eq!(
+        e,
+        "Validation error in JSON body: [hnsw_config.ef_construct: value 2 invalid, must be 4 or larger]"
+    );
+    s.fail(
+        "PUT",
+        "/collections/bad",
+        Some(&create(
+            json!({"optimizers_config": {"deleted_threshold": 2.0}}),
+        )),
+        422,
+    );
+    s.fail(
+        "PUT",
+        "/collections/bad",
+        Some(&create(json!({"shard_number": 0}))),
+        422,
+    );
+    let e = s.fail(
+        "PUT",
+        "/collections/bad",
+        Some(&json!({"vectors": {"size": 4, "distance": "Dot", "hnsw_config": {"full_scan_threshold": 1}}})),
+        422,
+    );
+    assert!(e.contains("vectors.hnsw_config.full_scan_threshold"), "{e}");
+    // nothing was created by the refused bodies
+    assert_eq!(
+        s.ok("GET", "/collections/bad/exists", None),
+        json!({"exists": false})
+    );
+
+    // a valid one: the defaults fill what the body leaves out, and are reported
+    s.ok(
+        "PUT",
+        "/collections/good",
+        Some(&create(
+            json!({"hnsw_config": {"m": 8}, "wal_config": {"wal_capacity_mb": 16},
+                           "optimizers_config": {"max_optimization_threads": "auto"}}),
+        )),
+    );
+    let cfg = s.ok("GET", "/collections/good", None)["config"].clone();
+    assert_eq!(cfg["hnsw_config"]["m"], 8);
+    assert_eq!(cfg["hnsw_config"]["full_scan_threshold"], 10000);
+    assert_eq!(cfg["wal_config"]["wal_capacity_mb"], 16);
+    assert_eq!(cfg["optimizer_config"]["max_optimization_threads"], "auto");
+    assert_eq!(cfg["optimizer_config"]["deleted_threshold"], 0.2);
+
+    // an update that breaks a rule changes nothing
+    s.fail(
+        "PATCH",
+        "/collections/good",
+        Some(&json!({"hnsw_config": {"m": 32, "ef_construct": 1}})),
+        422,
+    );
+    s.fail(
+        "PATCH",
+        "/collections/good",
+        Some(&json!({"params": {"replication_factor": 0}})),
+        422,
+    );
+    s.fail(
+        "PATCH",
+        "/collections/good",
+        Some(&json!({"params": {"replicas": 2}})),
+        400,
+    );
+    let cfg = s.ok("GET", "/collections/good", None)["config"].clone();
+    assert_eq!(cfg["hnsw_config"]["m"], 8);
+    // a valid update merges field by field
+    s.ok(
+        "PATCH",
+        "/collections/good",
+        Some(
+            &json!({"hnsw_config": {"ef_construct": 64}, "params": {"read_fan_out_factor": 2},
+                     "vectors": {"": {"hnsw_config": {"m": 4}}}}),
+        ),
+    );
+    let cfg = s.ok("GET", "/collections/good", None)["config"].clone();
+    assert_eq!(cfg["hnsw_config"]["m"], 8);
+    assert_eq!(cfg["hnsw_config"]["ef_construct"], 64);
+    assert_eq!(cfg["params"]["read_fan_out_factor"], 2);
+    assert_eq!(cfg["params"]["vectors"]["hnsw_config"], json!({"m": 4}));
+}

@@ -3,8 +3,6 @@
 //! supported yet are refused with 400 saying so; a body that breaks a rule (`limit: 0`) is 422,
 //! as in Qdrant.
 
-use std::collections::BTreeMap;
-
 use rvdb_engine::{
     Filter, Fusion, NamedVectors, OrderBy, PayloadSelector, PointId, PointSelector, PointStruct,
     Prefetch, QueryKind, RecommendStrategy, UniversalQuery, VectorInput, VectorSelector,
@@ -30,6 +28,28 @@ pub(crate) fn invalid(at: &str, msg: impl std::fmt::Display) -> ApiError {
         status: axum::http::StatusCode::UNPROCESSABLE_ENTITY,
         message: format!("Validation error in JSON body: [{at}: {msg}]"),
     }
+}
+
+/// `m[key]` parsed as `T` (`None` when missing or null); a mismatch names its JSON path
+/// (`hnsw_config.m: invalid value: integer `-1`, expected usize`).
+pub(crate) fn typed<T: serde::de::DeserializeOwned>(
+    m: &Obj,
+    key: &str,
+    at: &str,
+) -> Result<Option<T>, ApiError> {
+    let Some(v) = field(m, key) else {
+        return Ok(None);
+    };
+    serde_path_to_error::deserialize(v).map(Some).map_err(|e| {
+        let inner = e.path().to_string();
+        let at = join(at, key);
+        let at = if inner == "." {
+            at
+        } else {
+            format!("{at}.{inner}")
+        };
+        bad(&at, e.into_inner())
+    })
 }
 
 pub(crate) fn object(v: Value, at: &str) -> Result<Obj, ApiError> {
@@ -663,17 +683,4 @@ pub(crate) fn query_request(m: &Obj, at: &str) -> Result<QueryRequest, ApiError>
         },
         lookup,
     })
-}
-
-/// Named vectors' per-space settings in a create or update body: `vectors` → name → object.
-pub(crate) fn vector_extras(m: &Obj) -> BTreeMap<String, Obj> {
-    let mut out = BTreeMap::new();
-    if let Some(Value::Object(v)) = field(m, "vectors") {
-        for (k, x) in v {
-            if let Value::Object(o) = x {
-                out.insert(k.clone(), o.clone());
-            }
-        }
-    }
-    out
 }

@@ -39,6 +39,7 @@ impl From<EngineError> for ApiError {
             | EngineError::SnapshotNotFound(_) => StatusCode::NOT_FOUND,
             EngineError::AlreadyExists(_) => StatusCode::CONFLICT,
             EngineError::BadInput(_) => StatusCode::BAD_REQUEST,
+            EngineError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             EngineError::Storage(_) if e.is_disk_full() => StatusCode::INSUFFICIENT_STORAGE,
             EngineError::Storage(_)
             | EngineError::Corrupt { .. }
@@ -54,6 +55,9 @@ impl From<EngineError> for ApiError {
             EngineError::Storage(_) => format!(
                 "{e}; the write was not acknowledged (it may or may not have reached the disk if the failure was an fsync)"
             ),
+            EngineError::Invalid { field, problem } => {
+                format!("Validation error in JSON body: [{field}: {problem}]")
+            }
             _ => e.to_string(),
         };
         ApiError { status, message }

@@ -3,19 +3,22 @@
 //! count, query and its batches and groups, legacy search and recommend. `wait` is parsed on
 //! every write: `true` answers once the write is fsynced, otherwise once it is logged.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
+use rvdb_engine::settings::CollectionParamsDiff;
 use rvdb_engine::{
-    AliasAction, Collection, CollectionConfig, Database, Distance, Durability, Lookup,
-    PayloadSchemaType, PointUpdate, UpdateResult, VectorParams, VectorsConfig,
+    AliasAction, Collection, CollectionConfig, CollectionSettings, Database, Distance, Durability,
+    HnswConfigDiff, Lookup, PayloadSchemaType, PointUpdate, SettingsDiff, UpdateResult,
+    VectorParams, VectorParamsDiff, VectorsConfig,
 };
 use serde_json::{json, Map, Value};
 
-use crate::convert::{self, bad, field, join, object, Obj};
+use crate::convert::{self, bad, field, join, object, typed, Obj};
 use crate::extract::{JsonBody, Timer};
 use crate::handlers::{blocking, path};
 use crate::render;
@@ -119,13 +122,19 @@ fn vector_params(m: &Obj, at: &str) -> Result<VectorParams, ApiError> {
             "multi-vectors are not supported",
         ));
     }
+    let hnsw_config: Option<HnswConfigDiff> = convert::typed(m, "hnsw_config", at)?;
+    if let Some(h) = &hnsw_config {
+        h.validate(&join(at, "hnsw_config"))?;
+    }
     let mut extra = m.clone();
-    extra.remove("size");
-    extra.remove("distance");
+    for key in ["size", "distance", "hnsw_config"] {
+        extra.remove(key);
+    }
     extra.retain(|_, v| !v.is_null());
     Ok(VectorParams {
         size: Some(size as usize),
         distance: distance(m.get("distance"), &join(at, "distance"))?,
+        hnsw_config,
         extra,
     })
 }
@@ -175,40 +184,25 @@ pub(crate) fn create_config(body: &Obj) -> Result<CollectionConfig, ApiError> {
             "initialising from another collection is not supported",
         ));
     }
-    let mut settings = render::default_settings();
-    for key in [
-        "shard_number",
-        "replication_factor",
-        "write_consistency_factor",
-        "on_disk_payload",
-        "hnsw_config",
-        "optimizers_config",
-        "wal_config",
-        "quantization_config",
-        "strict_mode_config",
-        "metadata",
-        "sharding_method",
-    ] {
-        if let Some(v) = field(body, key) {
-            merge_into(&mut settings, key, v.clone());
-        }
-    }
+    let diff = SettingsDiff {
+        shard_number: typed(body, "shard_number", "")?,
+        sharding_method: typed(body, "sharding_method", "")?,
+        params: CollectionParamsDiff {
+            replication_factor: typed(body, "replication_factor", "")?,
+            write_consistency_factor: typed(body, "write_consistency_factor", "")?,
+            on_disk_payload: typed(body, "on_disk_payload", "")?,
+            payload: field(body, "payload").cloned(),
+            ..Default::default()
+        },
+        hnsw: typed(body, "hnsw_config", "")?,
+        optimizers: typed(body, "optimizers_config", "")?,
+        wal: typed(body, "wal_config", "")?,
+        quantization: field(body, "quantization_config").cloned(),
+        strict_mode: typed(body, "strict_mode_config", "")?,
+        metadata: typed(body, "metadata", "")?,
+    };
+    let settings = CollectionSettings::default().apply(&diff)?;
     Ok(CollectionConfig { vectors, settings })
-}
-
-fn merge_into(settings: &mut Map<String, Value>, key: &str, v: Value) {
-    match (settings.get_mut(key), v) {
-        (Some(Value::Object(t)), Value::Object(p)) => {
-            for (k, x) in p {
-                if !x.is_null() {
-                    t.insert(k, x);
-                }
-            }
-        }
-        (_, v) => {
-            settings.insert(key.to_string(), v);
-        }
-    }
 }
 
 #[utoipa::path(get, path = "/collections/{name}/exists", tag = "collections",
@@ -236,30 +230,21 @@ pub(crate) async fn update_collection(
 ) -> ApiResult {
     let c = collection(&s, name)?;
     let body = object(body, "")?;
-    let mut settings = Map::new();
-    if let Some(Value::Object(params)) = field(&body, "params") {
-        for (k, v) in params {
-            if !v.is_null() {
-                settings.insert(k.clone(), v.clone());
-            }
-        }
-    }
-    for key in [
-        "hnsw_config",
-        "optimizers_config",
-        "quantization_config",
-        "strict_mode_config",
-        "metadata",
-    ] {
-        if let Some(v) = field(&body, key) {
-            settings.insert(key.to_string(), v.clone());
-        }
-    }
     if field(&body, "sparse_vectors").is_some() {
         return Err(bad("sparse_vectors", "sparse vectors are not supported"));
     }
-    let vectors = convert::vector_extras(&body);
-    blocking(move || c.update_config(settings, vectors)).await??;
+    let settings = SettingsDiff {
+        params: typed(&body, "params", "")?.unwrap_or_default(),
+        hnsw: typed(&body, "hnsw_config", "")?,
+        optimizers: typed(&body, "optimizers_config", "")?,
+        quantization: field(&body, "quantization_config").cloned(),
+        strict_mode: typed(&body, "strict_mode_config", "")?,
+        metadata: typed(&body, "metadata", "")?,
+        ..Default::default()
+    };
+    let vectors: BTreeMap<String, VectorParamsDiff> =
+        typed(&body, "vectors", "")?.unwrap_or_default();
+    blocking(move || c.update_config(&settings, &vectors)).await??;
     Ok(t.ok(true))
 }
 
@@ -777,22 +762,6 @@ pub(crate) async fn query_batch(
     Ok(t.ok(all))
 }
 
-/// A group id: a string or an integer payload value.
-fn group_ids(values: Vec<&Value>) -> Option<Vec<Value>> {
-    let mut out: Vec<Value> = Vec::new();
-    for v in values {
-        match v {
-            Value::String(_) => {}
-            Value::Number(n) if n.is_i64() || n.is_u64() => {}
-            _ => return None,
-        }
-        if !out.contains(v) {
-            out.push(v.clone());
-        }
-    }
-    (!out.is_empty()).then_some(out)
-}
-
 /// POST /collections/{name}/points/query/groups.
 #[utoipa::path(post, path = "/collections/{name}/points/query/groups", tag = "search",
     params(crate::openapi::common::CollectionPath, crate::openapi::common::ReadQuery), request_body = crate::openapi::search::QueryGroupsRequest,
@@ -813,7 +782,6 @@ pub(crate) async fn query_groups(
     let group_by = rvdb_engine::JsonPath::parse(&group_by).map_err(|e| bad("group_by", e))?;
     let group_size = convert::limit_field(&body, "group_size", "", 3)?;
     let mut req = convert::query_request(&body, "")?;
-    let groups_limit = req.query.limit;
     let with_payload = std::mem::replace(
         &mut req.query.with_payload,
         rvdb_engine::PayloadSelector::All,
@@ -821,63 +789,27 @@ pub(crate) async fn query_groups(
     if field(&body, "with_lookup").is_some() {
         return Err(bad("with_lookup", "group lookups are not supported yet"));
     }
+    let group = rvdb_engine::GroupRequest {
+        group_by,
+        group_size,
+        limit: req.query.limit,
+        with_payload,
+    };
     let db = s.db.clone();
     let groups = read(&s, opts, move || -> Result<Value, ApiError> {
-        // every matching point, best first; prefetches see the whole collection as well
-        let total = c.points_count().max(1);
-        req.query.limit = total;
-        req.query.offset = 0;
-        set_prefetch_limits(&mut req.query.prefetch, total);
-        let hits = run_query(&c, &db, &req)?;
-        let mut groups: Vec<(Value, Vec<rvdb_engine::ScoredPoint>)> = Vec::new();
-        for mut hit in hits {
-            let Some(payload) = hit.payload.as_ref() else {
-                continue;
-            };
-            let Some(ids) = group_ids(group_by.values(payload, true)) else {
-                continue;
-            };
-            hit.payload = select(&hit.payload, &with_payload);
-            for id in ids {
-                match groups.iter_mut().find(|(g, _)| *g == id) {
-                    Some((_, members)) => {
-                        if members.len() < group_size {
-                            members.push(hit.clone());
-                        }
-                    }
-                    None => groups.push((id, vec![hit.clone()])),
-                }
-            }
-        }
-        groups.truncate(groups_limit);
+        let lookup = lookup_collection(&db, &req.lookup)?;
+        let lookup = lookup.as_ref().map(|(c, v)| Lookup {
+            collection: c,
+            vector: v.clone(),
+        });
+        let groups = c.query_groups(&req.query, lookup.as_ref(), &group)?;
         Ok(json!({"groups": groups
             .into_iter()
-            .map(|(id, hits)| json!({"id": id, "hits": render::hits(hits)}))
+            .map(|g| json!({"id": g.id, "hits": render::hits(g.hits)}))
             .collect::<Vec<_>>()}))
     })
     .await??;
     Ok(t.ok(groups))
-}
-
-fn set_prefetch_limits(ps: &mut [rvdb_engine::Prefetch], limit: usize) {
-    for p in ps {
-        p.limit = Some(limit);
-        set_prefetch_limits(&mut p.prefetch, limit);
-    }
-}
-
-fn select(
-    p: &Option<rvdb_engine::Payload>,
-    sel: &rvdb_engine::PayloadSelector,
-) -> Option<rvdb_engine::Payload> {
-    use rvdb_engine::PayloadSelector::*;
-    let p = p.as_ref()?;
-    match sel {
-        None => Option::None,
-        All => Some(p.clone()),
-        Include(k) => Some(rvdb_engine::select_payload(p, Some(k), Option::None)),
-        Exclude(k) => Some(rvdb_engine::select_payload(p, Option::None, Some(k))),
-    }
 }
 
 /// A legacy search body (`/points/search`, `/search/batch`): vector, filter, params, limit, …

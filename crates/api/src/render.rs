@@ -98,38 +98,18 @@ pub(crate) fn hits(ps: Vec<ScoredPoint>) -> Vec<ScoredOut> {
     ps.into_iter().map(ScoredOut::from).collect()
 }
 
-/// Qdrant's defaults for the settings a collection reports.
-pub(crate) fn default_settings() -> Map<String, Value> {
-    let v = json!({
-        "shard_number": 1,
-        "replication_factor": 1,
-        "write_consistency_factor": 1,
-        "on_disk_payload": true,
-        "hnsw_config": {
-            "m": 16, "ef_construct": 100, "full_scan_threshold": 10000,
-            "max_indexing_threads": 0, "on_disk": false
-        },
-        "optimizers_config": {
-            "deleted_threshold": 0.2, "vacuum_min_vector_number": 1000,
-            "default_segment_number": 0, "max_segment_size": null, "memmap_threshold": null,
-            "indexing_threshold": 10000, "flush_interval_sec": 5, "max_optimization_threads": null
-        },
-        "wal_config": {"wal_capacity_mb": 32, "wal_segments_ahead": 0, "wal_retain_closed": 1},
-        "quantization_config": null,
-        "strict_mode_config": {"enabled": false},
-    });
-    match v {
-        Value::Object(m) => m,
-        _ => unreachable!("a JSON object literal"),
-    }
-}
-
 /// GET /collections/{name}: Qdrant's CollectionInfo.
 pub(crate) fn collection_info(info: &CollectionInfo) -> Value {
-    let s = &info.config.settings;
+    let s = match serde_json::to_value(&info.config.settings) {
+        Ok(Value::Object(m)) => m,
+        _ => Map::new(),
+    };
     let get = |k: &str| s.get(k).cloned().unwrap_or(Value::Null);
     let space = |p: &rvdb_engine::VectorParams| {
         let mut m = p.extra.clone();
+        if let Some(h) = &p.hnsw_config {
+            m.insert("hnsw_config".into(), json!(h));
+        }
         m.insert("size".into(), json!(p.size));
         m.insert("distance".into(), json!(p.distance.as_str()));
         Value::Object(m)
@@ -177,6 +157,9 @@ pub(crate) fn collection_info(info: &CollectionInfo) -> Value {
     }
     if let Some(sf) = s.get("sharding_method").filter(|v| !v.is_null()) {
         result["config"]["params"]["sharding_method"] = sf.clone();
+    }
+    for (k, v) in &info.config.settings.other_params {
+        result["config"]["params"][k] = v.clone();
     }
     result
 }

@@ -11,7 +11,6 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use parking_lot::{Mutex, RwLock};
-use serde_json::Value;
 
 use rvdb_filter::{JsonPath, Payload, PayloadSchemaType, PointId};
 use rvdb_storage::{Vfs, Wal, WalOptions, WalSync};
@@ -22,6 +21,7 @@ use crate::config::StoredConfig;
 use crate::persist;
 use crate::segment::Segment;
 use crate::segments::{Loc, Sealed, Segments};
+use crate::settings::{SettingsDiff, VectorParamsDiff};
 use crate::types::{NamedVectors, PointSelector, PointUpdate, VectorParams, VectorsConfig};
 use crate::{CollectionConfig, Durability, EngineError, PointStruct, Result, UpdateResult};
 
@@ -914,19 +914,19 @@ impl Collection {
         Ok(())
     }
 
-    /// Changes collection-level settings (Qdrant's PATCH): merges `settings` into the stored
-    /// ones and per-vector `extra` into the named spaces.
+    /// Changes settings (Qdrant's PATCH): `settings` over the collection's, and per named
+    /// vector (`""` for the unnamed one) its diff. Validated in full before anything changes.
     pub fn update_config(
         &self,
-        settings: serde_json::Map<String, Value>,
-        vectors: BTreeMap<String, serde_json::Map<String, Value>>,
+        settings: &SettingsDiff,
+        vectors: &BTreeMap<String, VectorParamsDiff>,
     ) -> Result<()> {
         let _w = self.writer.lock();
         let mut stored = self.config.read().clone();
-        for (name, extra) in vectors {
+        for (name, diff) in vectors {
             let space = match &mut stored.config.vectors {
                 VectorsConfig::Single(p) if name.is_empty() => p,
-                VectorsConfig::Named(m) => m.get_mut(&name).ok_or_else(|| {
+                VectorsConfig::Named(m) => m.get_mut(name).ok_or_else(|| {
                     EngineError::bad(format!("Not existing vector name error: {name}"))
                 })?,
                 VectorsConfig::Single(_) => {
@@ -935,9 +935,14 @@ impl Collection {
                     )))
                 }
             };
-            merge_objects(&mut space.extra, extra);
+            let at = if name.is_empty() {
+                "vectors".to_string()
+            } else {
+                format!("vectors.{name}")
+            };
+            diff.apply(space, &at)?;
         }
-        merge_objects(&mut stored.config.settings, settings);
+        stored.config.settings = stored.config.settings.apply(settings)?;
         self.store_config(&stored)?;
         *self.config.write() = stored;
         Ok(())
@@ -982,21 +987,6 @@ impl Collection {
         self.store_config(&stored)?;
         *self.config.write() = stored;
         Ok(UpdateResult::completed(w.last_seq))
-    }
-}
-
-fn merge_objects(
-    target: &mut serde_json::Map<String, Value>,
-    patch: serde_json::Map<String, Value>,
-) {
-    for (k, v) in patch {
-        match (target.get_mut(&k), v) {
-            (Some(Value::Object(t)), Value::Object(p)) => merge_objects(t, p),
-            (_, Value::Null) => {}
-            (_, v) => {
-                target.insert(k, v);
-            }
-        }
     }
 }
 

@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 use rvdb_filter::PayloadSchemaType;
 use rvdb_vector::Distance;
 
+use crate::settings::{CollectionSettings, HnswConfigDiff};
 use crate::types::{CollectionConfig, VectorParams, VectorsConfig};
 use crate::{EngineError, Result};
 
@@ -19,6 +20,8 @@ const FORMAT: u32 = 2;
 struct SpaceFile {
     size: Option<usize>,
     distance: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    hnsw_config: Option<HnswConfigDiff>,
     #[serde(default)]
     extra: Map<String, Value>,
 }
@@ -55,6 +58,7 @@ impl StoredConfig {
                     SpaceFile {
                         size: p.size,
                         distance: p.distance.as_str().to_string(),
+                        hnsw_config: p.hnsw_config.clone(),
                         extra: p.extra.clone(),
                     },
                 )
@@ -64,7 +68,10 @@ impl StoredConfig {
             format: FORMAT,
             single: self.config.vectors.is_single(),
             vectors,
-            settings: self.config.settings.clone(),
+            settings: match serde_json::to_value(&self.config.settings) {
+                Ok(Value::Object(m)) => m,
+                _ => unreachable!("settings serialize to an object"),
+            },
             payload_schema: self
                 .payload_schema
                 .iter()
@@ -94,7 +101,14 @@ impl StoredConfig {
             )));
         }
         let mut spaces = BTreeMap::new();
-        for (name, s) in file.vectors {
+        let what = path.display().to_string();
+        for (name, mut s) in file.vectors {
+            // before typed settings, a vector's hnsw_config was kept among its other settings
+            let hnsw_config = s.hnsw_config.or_else(|| {
+                s.extra
+                    .remove("hnsw_config")
+                    .and_then(|v| HnswConfigDiff::from_stored(v, &what))
+            });
             let distance = Distance::parse(&s.distance)
                 .ok_or_else(|| corrupt(format!("unknown distance {}", s.distance)))?;
             spaces.insert(
@@ -102,6 +116,7 @@ impl StoredConfig {
                 VectorParams {
                     size: s.size,
                     distance,
+                    hnsw_config,
                     extra: s.extra,
                 },
             );
@@ -123,7 +138,7 @@ impl StoredConfig {
         Ok(StoredConfig {
             config: CollectionConfig {
                 vectors,
-                settings: file.settings,
+                settings: CollectionSettings::from_stored(file.settings, &what),
             },
             payload_schema,
         })

@@ -24,6 +24,9 @@ pub enum EngineError {
     /// The request is malformed or inconsistent with the collection (the message names the field).
     #[error("Wrong input: {0}")]
     BadInput(String),
+    /// A well-formed value breaks one of Qdrant's rules (`hnsw_config.ef_construct` below 4, …).
+    #[error("{field}: {problem}")]
+    Invalid { field: String, problem: String },
     /// Persisting failed. The write was not acknowledged; if its record reached the log but the
     /// fsync failed, it is applied (memory follows the log), otherwise nothing was applied.
     #[error("Service internal error: storage failure: {0}")]

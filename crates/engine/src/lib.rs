@@ -26,6 +26,7 @@ mod collection;
 mod config;
 mod database;
 mod error;
+mod groups;
 mod optimizer;
 mod persist;
 pub mod pool;
@@ -33,12 +34,14 @@ mod query;
 mod read;
 mod segment;
 mod segments;
+pub mod settings;
 mod snapshot;
 mod types;
 
 pub use collection::{Collection, CollectionInfo, PayloadFieldInfo, MAX_DIM};
 pub use database::{AliasAction, CollectionSummary, Database, DatabaseOptions, DatabaseStats};
 pub use error::EngineError;
+pub use groups::{GroupRequest, PointGroup};
 pub use query::{Fusion, Lookup, Prefetch, QueryKind, UniversalQuery, VectorInput};
 pub use rvdb_filter::{
     parse_datetime as parse_datetime_micros, select_payload, Cardinality, Filter, JsonPath,
@@ -46,6 +49,10 @@ pub use rvdb_filter::{
 };
 pub use rvdb_storage::StorageError;
 pub use rvdb_vector::Distance;
+pub use settings::{
+    CollectionSettings, HnswConfig, HnswConfigDiff, OptimizersConfig, OptimizersConfigDiff,
+    SettingsDiff, VectorParamsDiff, WalConfig, WalConfigDiff,
+};
 pub use snapshot::{file_sha256, validate_snapshot_name, SnapshotDescription};
 pub use types::{
     CollectionConfig, Durability, NamedVectors, OrderBy, PayloadSelector, PointSelector,

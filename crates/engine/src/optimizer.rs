@@ -29,22 +29,15 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use serde_json::Value;
-
 use rvdb_filter::{JsonPath, PayloadSchemaType};
 use rvdb_index::{HnswIndex, HnswParams};
 
-use crate::read::DEFAULT_EF_CONSTRUCT;
 use crate::segment::Segment;
 use crate::segments::{Sealed, Segments};
+use crate::settings::OptimizersConfig;
 use crate::Collection;
 
-const DEFAULT_INDEXING_THRESHOLD_KB: u64 = 10_000;
-const DEFAULT_DELETED_THRESHOLD: f64 = 0.2;
-const DEFAULT_VACUUM_MIN_VECTORS: usize = 1_000;
 const DEFAULT_MAX_SEGMENTS: usize = 8;
-/// Qdrant's default `max_segment_size`: this many KB of vectors per CPU.
-const DEFAULT_MAX_SEGMENT_KB_PER_CPU: u64 = 200_000;
 /// How long writes must have paused before the appendable rest is folded into the graph.
 pub(crate) const IDLE_FOLD_AFTER: Duration = Duration::from_secs(1);
 /// Writes adding points may always leave this many points outside any graph; see
@@ -61,15 +54,8 @@ const MIN_GROUP_FOR_LINKS: usize = 16;
 const LOG_SYNC_INTERVAL: Duration = Duration::from_millis(10);
 
 impl Collection {
-    fn optimizer_setting(&self, key: &str) -> Option<Value> {
-        self.config
-            .read()
-            .config
-            .settings
-            .get("optimizers_config")
-            .and_then(|o| o.get(key))
-            .filter(|v| !v.is_null())
-            .cloned()
+    fn optimizers(&self) -> OptimizersConfig {
+        self.config.read().config.settings.optimizers.clone()
     }
 
     /// Bytes of vectors per point (all spaces whose dimension is known).
@@ -86,10 +72,7 @@ impl Collection {
     }
 
     fn seal_threshold_points(&self, segs: &Segments) -> Option<usize> {
-        let kb = self
-            .optimizer_setting("indexing_threshold")
-            .and_then(|v| v.as_u64())
-            .unwrap_or(DEFAULT_INDEXING_THRESHOLD_KB);
+        let kb = self.optimizers().indexing_threshold_kb() as u64;
         if kb == 0 {
             return None;
         }
@@ -98,13 +81,7 @@ impl Collection {
 
     /// `default_segment_number` when set (not 0).
     fn target_segments(&self) -> Option<usize> {
-        match self
-            .optimizer_setting("default_segment_number")
-            .and_then(|v| v.as_u64())
-        {
-            Some(n) if n > 0 => Some(n as usize),
-            _ => None,
-        }
+        self.optimizers().target_segments()
     }
 
     fn max_segments(&self) -> usize {
@@ -113,14 +90,7 @@ impl Collection {
 
     /// The most points a segment made by folding or merging may hold (`max_segment_size`).
     fn max_segment_points(&self, segs: &Segments) -> usize {
-        let kb = self
-            .optimizer_setting("max_segment_size")
-            .and_then(|v| v.as_u64())
-            .filter(|&kb| kb > 0)
-            .unwrap_or_else(|| {
-                let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-                DEFAULT_MAX_SEGMENT_KB_PER_CPU * cpus as u64
-            });
+        let kb = self.optimizers().max_segment_kb() as u64;
         ((kb.saturating_mul(1024)) / self.bytes_per_point(segs)).max(1) as usize
     }
 
@@ -316,14 +286,8 @@ impl Collection {
     }
 
     fn wants_vacuum(&self, s: &Sealed) -> bool {
-        let ratio = self
-            .optimizer_setting("deleted_threshold")
-            .and_then(|v| v.as_f64())
-            .unwrap_or(DEFAULT_DELETED_THRESHOLD);
-        let min = self
-            .optimizer_setting("vacuum_min_vector_number")
-            .and_then(|v| v.as_u64())
-            .map_or(DEFAULT_VACUUM_MIN_VECTORS, |v| v as usize);
+        let o = self.optimizers();
+        let (ratio, min) = (o.deleted_threshold, o.vacuum_min_vector_number);
         let deleted = s.deleted_count();
         deleted >= min && deleted as f64 > ratio * s.data.len() as f64
     }
@@ -419,11 +383,12 @@ impl Collection {
     }
 
     fn hnsw_params(&self, using: &str) -> (HnswParams, usize) {
-        let m = self.hnsw_setting(using, "m", 16);
-        let payload_m = self.hnsw_setting(using, "payload_m", m);
+        let hnsw = self.hnsw_config(using);
+        let m = hnsw.m;
+        let payload_m = hnsw.payload_m.unwrap_or(m);
         // 0 = automatic: all cores but one, so that writes and searches keep a core while an
         // index is built (Qdrant leaves room for them the same way)
-        let threads = match self.hnsw_setting(using, "max_indexing_threads", 0) {
+        let threads = match hnsw.max_indexing_threads {
             0 => {
                 std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1))
             }
@@ -431,9 +396,7 @@ impl Collection {
         };
         let params = HnswParams {
             m: m.max(2),
-            ef_construct: self
-                .hnsw_setting(using, "ef_construct", DEFAULT_EF_CONSTRUCT)
-                .max(4),
+            ef_construct: hnsw.ef_construct.max(4),
             threads,
             ..HnswParams::default()
         };

@@ -16,16 +16,12 @@ use rvdb_vector::Distance;
 
 use crate::segment::Segment;
 use crate::segments::{Loc, Segments};
+use crate::settings::HnswConfig;
 use crate::types::{
     NamedVectors, OrderBy, PayloadSelector, QueryParams, RecommendStrategy, ScoreQuery,
     ScrollRequest, VectorSelector,
 };
 use crate::{Collection, EngineError, Record, Result, ScoredPoint, SearchRequest};
-
-/// Default `hnsw_config.full_scan_threshold` (KB of vectors).
-const DEFAULT_FULL_SCAN_KB: usize = 10_000;
-/// Default `hnsw_config.ef_construct`, also the default search beam width.
-pub(crate) const DEFAULT_EF_CONSTRUCT: usize = 100;
 
 /// One segment as a search sees it.
 struct SegView<'a> {
@@ -302,23 +298,19 @@ impl Collection {
             .ok_or_else(|| EngineError::bad(format!("Not existing vector name error: {using}")))
     }
 
-    /// `hnsw_config` values for a vector space: (ef_construct, full_scan_threshold KB).
-    pub(crate) fn hnsw_setting(&self, using: &str, key: &str, default: usize) -> usize {
+    /// The HNSW settings of a vector space: the collection's, with the vector's own laid over.
+    pub(crate) fn hnsw_config(&self, using: &str) -> HnswConfig {
         let config = self.config.read();
-        let space = config
+        let collection = &config.config.settings.hnsw;
+        match config
             .config
             .vectors
             .get(using)
-            .and_then(|p| p.extra.get("hnsw_config"))
-            .and_then(|h| h.get(key))
-            .and_then(Value::as_u64);
-        let collection = config
-            .config
-            .settings
-            .get("hnsw_config")
-            .and_then(|h| h.get(key))
-            .and_then(Value::as_u64);
-        space.or(collection).map_or(default, |v| v as usize)
+            .and_then(|p| p.hnsw_config.as_ref())
+        {
+            Some(diff) => diff.applied_to(collection),
+            None => collection.clone(),
+        }
     }
 
     /// Search in one vector space over every segment.
@@ -345,12 +337,9 @@ impl Collection {
             };
             return self.search(&inner);
         }
-        let ef = req
-            .params
-            .hnsw_ef
-            .unwrap_or_else(|| self.hnsw_setting(&req.using, "ef_construct", DEFAULT_EF_CONSTRUCT));
-        let full_scan_kb =
-            self.hnsw_setting(&req.using, "full_scan_threshold", DEFAULT_FULL_SCAN_KB);
+        let hnsw = self.hnsw_config(&req.using);
+        let ef = req.params.hnsw_ef.unwrap_or(hnsw.ef_construct);
+        let full_scan_kb = hnsw.full_scan_threshold;
         let segs = self.points.read();
         let Some(dim) = segs.dim(&req.using) else {
             return Ok(Vec::new());
@@ -554,8 +543,9 @@ fn search_segment(view: &SegView, plan: &Plan, out: &mut Vec<(f32, PointId, Loc)
     let keep = |key: f32| min_key.is_none_or(|m| key > m);
 
     // 1. a selective filter on indexed fields: score exactly the rows it keeps
+    let mut selective = false;
     if let Some(f) = filter {
-        let selective = view.hnsw.is_none()
+        selective = view.hnsw.is_none()
             || params.exact
             || view.index().estimate(f, seg.len()).expected <= full_scan_points;
         if selective {
@@ -575,8 +565,10 @@ fn search_segment(view: &SegView, plan: &Plan, out: &mut Vec<(f32, PointId, Loc)
         }
     }
     // 2. the HNSW index, with the filter and the tombstones as a predicate
-    // (asking for as many points as the segment holds is an exact scan: cheaper, and complete)
-    let small = k.max(ef) >= seg.len();
+    // (asking for as many points as the segment holds is an exact scan: cheaper, and complete;
+    // so is a selective filter that no payload index narrows down: as in Qdrant, a filter under
+    // `full_scan_threshold` is answered exactly, and a graph walk would miss matches that few)
+    let small = k.max(ef) >= seg.len() || selective;
     if let (Some(hnsw), Scorer::Nearest(q), false, false) = (view.hnsw, scorer, params.exact, small)
     {
         let everything = filter.is_none() && view.deleted.is_none() && col.all_present();
@@ -679,7 +671,7 @@ fn order_value(v: &Value) -> Option<(f64, Value)> {
     }
 }
 
-fn select_payload(p: &Payload, sel: &PayloadSelector) -> Option<Payload> {
+pub(crate) fn select_payload(p: &Payload, sel: &PayloadSelector) -> Option<Payload> {
     match sel {
         PayloadSelector::None => None,
         PayloadSelector::All => Some(p.clone()),

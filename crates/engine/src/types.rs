@@ -9,6 +9,8 @@ use serde_json::{Map, Value};
 use rvdb_filter::{Filter, Payload, PointId};
 use rvdb_vector::Distance;
 
+use crate::settings::{CollectionSettings, HnswConfigDiff};
+
 /// The name of the unnamed (default) vector.
 pub const DEFAULT_VECTOR: &str = "";
 
@@ -21,8 +23,10 @@ pub struct VectorParams {
     /// `None` until the first point fixes it (the seed dialect).
     pub size: Option<usize>,
     pub distance: Distance,
-    /// Qdrant's other per-vector settings (on_disk, hnsw_config, quantization_config, datatype,
-    /// multivector_config), kept and reported back as given.
+    /// What this vector's HNSW index sets over the collection's `hnsw_config`.
+    pub hnsw_config: Option<HnswConfigDiff>,
+    /// Qdrant's other per-vector settings (on_disk, quantization_config, datatype), kept and
+    /// reported back as given.
     pub extra: Map<String, Value>,
 }
 
@@ -31,6 +35,7 @@ impl VectorParams {
         VectorParams {
             size,
             distance,
+            hnsw_config: None,
             extra: Map::new(),
         }
     }
@@ -69,10 +74,8 @@ impl VectorsConfig {
 #[derive(Debug, Clone, PartialEq)]
 pub struct CollectionConfig {
     pub vectors: VectorsConfig,
-    /// Qdrant's collection-level settings (hnsw_config, optimizers_config, wal_config,
-    /// quantization_config, on_disk_payload, …), kept and reported back; defaults filled in by
-    /// the API layer.
-    pub settings: Map<String, Value>,
+    /// Qdrant's collection-level settings (hnsw_config, optimizers_config, wal_config, …).
+    pub settings: CollectionSettings,
 }
 
 impl CollectionConfig {
@@ -80,7 +83,7 @@ impl CollectionConfig {
     pub fn new(distance: Distance) -> Self {
         CollectionConfig {
             vectors: VectorsConfig::Single(VectorParams::new(distance, None)),
-            settings: Map::new(),
+            settings: CollectionSettings::default(),
         }
     }
 
@@ -88,7 +91,7 @@ impl CollectionConfig {
     pub fn with_dim(distance: Distance, dim: usize) -> Self {
         CollectionConfig {
             vectors: VectorsConfig::Single(VectorParams::new(distance, Some(dim))),
-            settings: Map::new(),
+            settings: CollectionSettings::default(),
         }
     }
 }

@@ -8,6 +8,9 @@ use serde::Deserialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
+use rvdb_engine::settings::{CollectionParamsDiff, ShardingMethod};
+use rvdb_engine::{HnswConfigDiff, OptimizersConfigDiff, VectorParamsDiff, WalConfigDiff};
+
 use super::common::envelope;
 
 /// A distance function (matched without regard to case; `Euclidean` and `DotProduct` are
@@ -30,8 +33,8 @@ pub(crate) struct VectorParams {
     pub size: u64,
     pub distance: Distance,
     pub on_disk: Option<bool>,
-    #[schema(value_type = Option<Object>)]
-    pub hnsw_config: Option<Value>,
+    /// What this vector's index sets over the collection's `hnsw_config`.
+    pub hnsw_config: Option<HnswConfigDiff>,
     #[schema(value_type = Option<Object>)]
     pub quantization_config: Option<Value>,
     pub datatype: Option<String>,
@@ -57,24 +60,27 @@ pub(crate) struct CreateCollection {
     pub distance: Option<Distance>,
     /// Qdrant body: the vector spaces.
     pub vectors: Option<VectorsConfig>,
+    #[schema(minimum = 1)]
     pub shard_number: Option<u32>,
+    #[schema(minimum = 1)]
     pub replication_factor: Option<u32>,
+    #[schema(minimum = 1)]
     pub write_consistency_factor: Option<u32>,
     pub on_disk_payload: Option<bool>,
+    /// Payload storage parameters, stored and reported.
     #[schema(value_type = Option<Object>)]
-    pub hnsw_config: Option<Value>,
-    #[schema(value_type = Option<Object>)]
-    pub optimizers_config: Option<Value>,
-    #[schema(value_type = Option<Object>)]
-    pub wal_config: Option<Value>,
+    pub payload: Option<Value>,
+    pub hnsw_config: Option<HnswConfigDiff>,
+    pub optimizers_config: Option<OptimizersConfigDiff>,
+    pub wal_config: Option<WalConfigDiff>,
     #[schema(value_type = Option<Object>)]
     pub quantization_config: Option<Value>,
     #[schema(value_type = Option<Object>)]
-    pub strict_mode_config: Option<Value>,
+    pub strict_mode_config: Option<serde_json::Map<String, Value>>,
     /// Any JSON object, reported back in the collection's config.
     #[schema(value_type = Option<Object>)]
-    pub metadata: Option<Value>,
-    pub sharding_method: Option<String>,
+    pub metadata: Option<serde_json::Map<String, Value>>,
+    pub sharding_method: Option<ShardingMethod>,
     /// Only an empty object is accepted (sparse vectors are not supported).
     #[schema(value_type = Option<Object>)]
     pub sparse_vectors: Option<Value>,
@@ -84,22 +90,21 @@ pub(crate) struct CreateCollection {
 #[derive(ToSchema, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct UpdateCollection {
-    /// Per named vector: settings to merge (e.g. `on_disk`, `hnsw_config`).
-    #[schema(value_type = Option<BTreeMap<String, Object>>)]
-    pub vectors: Option<BTreeMap<String, Value>>,
+    /// Per named vector (`""` for the unnamed one): settings to merge.
+    pub vectors: Option<BTreeMap<String, VectorParamsDiff>>,
     /// Collection parameters (e.g. `replication_factor`, `on_disk_payload`).
-    #[schema(value_type = Option<Object>)]
-    pub params: Option<Value>,
-    #[schema(value_type = Option<Object>)]
-    pub hnsw_config: Option<Value>,
-    #[schema(value_type = Option<Object>)]
-    pub optimizers_config: Option<Value>,
+    pub params: Option<CollectionParamsDiff>,
+    pub hnsw_config: Option<HnswConfigDiff>,
+    pub optimizers_config: Option<OptimizersConfigDiff>,
     #[schema(value_type = Option<Object>)]
     pub quantization_config: Option<Value>,
     #[schema(value_type = Option<Object>)]
-    pub strict_mode_config: Option<Value>,
+    pub strict_mode_config: Option<serde_json::Map<String, Value>>,
     #[schema(value_type = Option<Object>)]
-    pub metadata: Option<Value>,
+    pub metadata: Option<serde_json::Map<String, Value>>,
+    /// Refused: sparse vectors are not supported.
+    #[schema(value_type = Option<Object>)]
+    pub sparse_vectors: Option<Value>,
 }
 
 /// GET /collections/{name}: Qdrant's CollectionInfo.
