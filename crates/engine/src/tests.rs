@@ -363,8 +363,8 @@ fn sealed_collection(
     // seal every 300 points (KB of vectors, Qdrant's unit), and keep up to 8 segments rather
     // than folding them into one graph
     let kb = (300 * dim * 4).div_ceil(1024);
-    cfg.settings.insert(
-        "optimizers_config".into(),
+    set_optimizers(
+        &mut cfg,
         json!({"indexing_threshold": kb, "default_segment_number": 8}),
     );
     db.create_collection(name, cfg).unwrap();
@@ -434,6 +434,19 @@ fn sealed_segments_get_indexed_and_search_matches_exact() {
     );
 }
 
+/// Sets optimizer settings as a create body's `optimizers_config` would (bypassing the
+/// validation, so that tests can use tiny thresholds).
+fn set_optimizers(cfg: &mut CollectionConfig, diff: serde_json::Value) {
+    let diff: crate::OptimizersConfigDiff = serde_json::from_value(diff).unwrap();
+    let mut o = serde_json::to_value(&cfg.settings.optimizers).unwrap();
+    for (k, v) in serde_json::to_value(diff).unwrap().as_object().unwrap() {
+        if !v.is_null() {
+            o[k] = v.clone();
+        }
+    }
+    cfg.settings.optimizers = serde_json::from_value(o).unwrap();
+}
+
 /// A collection sealing every 300 points of `dim` floats, with these extra optimizer settings.
 fn folding_collection(
     db: &Database,
@@ -446,7 +459,7 @@ fn folding_collection(
     for (k, v) in extra.as_object().unwrap() {
         opt[k] = v.clone();
     }
-    cfg.settings.insert("optimizers_config".into(), opt);
+    set_optimizers(&mut cfg, opt);
     db.create_collection(name, cfg).unwrap();
     db.collection(name).unwrap()
 }
@@ -688,12 +701,14 @@ fn writes_to_sealed_points_are_tombstoned_and_never_lost() {
     assert_eq!(hits.len(), 999);
     assert!(hits.iter().all(|h| h.id != PointId::Num(6)));
     // many deletions trigger a vacuum; everything left stays
-    let mut settings = serde_json::Map::new();
-    settings.insert(
-        "optimizers_config".into(),
-        json!({"vacuum_min_vector_number": 10}),
-    );
-    c.update_config(settings, Default::default()).unwrap();
+    let settings = crate::SettingsDiff {
+        optimizers: Some(crate::OptimizersConfigDiff {
+            vacuum_min_vector_number: Some(10),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    c.update_config(&settings, &Default::default()).unwrap();
     let gone: Vec<PointId> = (100..600).map(PointId::Num).collect();
     c.delete(gone).unwrap();
     assert_eq!(c.info().status, "yellow", "a vacuum is due");
@@ -756,8 +771,8 @@ fn concurrent_writes_and_searches_while_the_optimizer_runs_never_lose_a_point() 
 
     let db = Database::open(DatabaseOptions::in_memory()).unwrap(); // background optimizer on
     let mut cfg = CollectionConfig::with_dim(Distance::Euclid, 8);
-    cfg.settings.insert(
-        "optimizers_config".into(),
+    set_optimizers(
+        &mut cfg,
         json!({"indexing_threshold": 4, "vacuum_min_vector_number": 20, "default_segment_number": 3}),
     );
     db.create_collection("cc", cfg).unwrap();
@@ -854,13 +869,9 @@ fn filtered_recall_holds_for_every_filter_kind() {
     let dim = 16;
     let mut cfg = CollectionConfig::with_dim(Distance::Euclid, dim);
     let kb = (1000 * dim * 4).div_ceil(1024);
-    cfg.settings.insert(
-        "optimizers_config".into(),
-        json!({"indexing_threshold": kb}),
-    );
+    cfg.settings.optimizers.indexing_threshold = Some(kb);
     // a low full-scan threshold, so that the filtered HNSW traversal is what gets tested
-    cfg.settings
-        .insert("hnsw_config".into(), json!({"full_scan_threshold": 1}));
+    cfg.settings.hnsw.full_scan_threshold = 1;
     db.create_collection("k", cfg).unwrap();
     let c = db.collection("k").unwrap();
     let mut x = 0x9E3779B97F4A7C15u64;
@@ -1126,8 +1137,8 @@ fn vacuum_gives_disk_space_back_and_leftovers_are_removed() {
     };
     let db = Database::open(opts.clone()).unwrap();
     let mut cfg = CollectionConfig::with_dim(Distance::Euclid, 64);
-    cfg.settings.insert(
-        "optimizers_config".into(),
+    set_optimizers(
+        &mut cfg,
         json!({"indexing_threshold": 1000, "vacuum_min_vector_number": 100}),
     );
     db.create_collection("v", cfg).unwrap();
@@ -1422,8 +1433,8 @@ mod faults {
         {
             let db = open(Arc::new(mem.clone())).unwrap();
             let mut cfg = CollectionConfig::with_dim(Distance::Euclid, 4);
-            cfg.settings.insert(
-                "optimizers_config".into(),
+            super::set_optimizers(
+                &mut cfg,
                 json!({"indexing_threshold": 1, "vacuum_min_vector_number": 10, "default_segment_number": 8}),
             );
             db.create_collection("f", cfg).unwrap();
