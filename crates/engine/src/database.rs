@@ -145,7 +145,7 @@ pub struct Database {
     /// Held for the database's lifetime so that two servers never share a directory.
     _lock: Option<File>,
     /// Where the files live.
-    vfs: Arc<dyn Vfs>,
+    pub(crate) vfs: Arc<dyn Vfs>,
 }
 
 const ALIASES_FILE: &str = "aliases.json";
@@ -332,9 +332,7 @@ impl Database {
             _lock: lock,
             vfs,
         };
-        if db.options.vfs.is_none() {
-            crate::snapshot::remove_leftovers(&db.snapshots_dir());
-        }
+        crate::snapshot::remove_leftovers(&*db.vfs, &db.snapshots_dir());
         Ok(db)
     }
 

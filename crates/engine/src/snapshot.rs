@@ -11,13 +11,17 @@
 //! Recovery unpacks into a hidden directory beside the collections, opens it there (which checks
 //! every checksum), and only then swaps it in for the collection of the same name: a damaged
 //! snapshot leaves the existing collection as it was.
+//!
+//! Every file operation goes through the database's [`Vfs`], so the fault-injecting backend
+//! covers snapshots too.
 
-use std::fs;
-use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::collections::BTreeMap;
+use std::io::{self, BufWriter, Read, Write};
+use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use rvdb_storage::{Vfs, VfsFile};
 use sha2::{Digest, Sha256};
 
 use crate::collection::{Collection, CONFIG_FILE};
@@ -36,8 +40,10 @@ pub struct SnapshotDescription {
 
 pub(crate) const SUFFIX: &str = ".snapshot";
 const CHECKSUM_SUFFIX: &str = ".checksum";
+/// Buffer size for streaming archives and the files in them.
+const BUF: usize = 1 << 20;
 
-fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> EngineError + '_ {
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> EngineError + '_ {
     move |source| {
         EngineError::Storage(rvdb_storage::StorageError::Io {
             path: path.to_path_buf(),
@@ -94,32 +100,38 @@ pub fn validate_snapshot_name(name: &str) -> Result<()> {
     Ok(())
 }
 
-/// SHA-256 of a file, hex.
+/// SHA-256 of a file of the real file system, hex.
 pub fn file_sha256(path: &Path) -> Result<String> {
-    let mut f = fs::File::open(path).map_err(io_err(path))?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf).map_err(io_err(path))?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(hex(&h.finalize()))
+    sha256_in(&rvdb_storage::FileVfs, path)
+}
+
+/// SHA-256 of a file, hex.
+fn sha256_in(vfs: &dyn Vfs, path: &Path) -> Result<String> {
+    let mut reader = Hashing::new(vfs.open_read(path).map_err(io_err(path))?);
+    io::copy(&mut reader, &mut io::sink()).map_err(io_err(path))?;
+    Ok(hex(&reader.hash.finalize()))
 }
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn describe(path: &Path) -> Result<SnapshotDescription> {
-    let meta = fs::metadata(path).map_err(io_err(path))?;
-    let checksum = fs::read_to_string(checksum_path(path))
-        .ok()
-        .map(|s| s.trim().to_string());
-    let created = meta
-        .modified()
+/// Whether `path` is there and not a directory.
+fn is_file(vfs: &dyn Vfs, path: &Path) -> bool {
+    vfs.metadata(path).is_ok_and(|m| !m.is_dir)
+}
+
+/// Describes a snapshot file; `checksum`: its SHA-256 if known, else read from its checksum file.
+fn describe(vfs: &dyn Vfs, path: &Path, checksum: Option<String>) -> Result<SnapshotDescription> {
+    let meta = vfs.metadata(path).map_err(io_err(path))?;
+    let checksum = checksum.or_else(|| {
+        vfs.read(&checksum_path(path))
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .map(|s| s.trim().to_string())
+    });
+    let created = vfs
+        .modified(path)
         .ok()
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
         .map(|d| iso_time(d.as_secs()));
@@ -130,7 +142,7 @@ fn describe(path: &Path) -> Result<SnapshotDescription> {
             .unwrap_or_default()
             .to_string(),
         creation_time: created,
-        size: meta.len(),
+        size: meta.len,
         checksum,
     })
 }
@@ -141,20 +153,33 @@ fn checksum_path(path: &Path) -> PathBuf {
     PathBuf::from(p)
 }
 
+/// The names in directory `dir`, sorted.
+fn sorted_names(vfs: &dyn Vfs, dir: &Path) -> Result<Vec<String>> {
+    let mut names: Vec<String> = vfs
+        .read_dir(dir)
+        .map_err(io_err(dir))?
+        .into_iter()
+        .map(|e| e.name.to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
 /// Every `.snapshot` file in `dir`, newest first.
-fn list_dir(dir: &Path) -> Result<Vec<SnapshotDescription>> {
-    let entries = match fs::read_dir(dir) {
+fn list_dir(vfs: &dyn Vfs, dir: &Path) -> Result<Vec<SnapshotDescription>> {
+    let entries = match vfs.read_dir(dir) {
         Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(io_err(dir)(e)),
     };
     let mut out = Vec::new();
     for e in entries {
-        let e = e.map_err(io_err(dir))?;
-        let name = e.file_name();
-        let Some(name) = name.to_str() else { continue };
-        if name.ends_with(SUFFIX) && !name.starts_with('.') && e.path().is_file() {
-            out.push(describe(&e.path())?);
+        let Some(name) = e.name.to_str() else {
+            continue;
+        };
+        let path = dir.join(name);
+        if name.ends_with(SUFFIX) && !name.starts_with('.') && is_file(vfs, &path) {
+            out.push(describe(vfs, &path, None)?);
         }
     }
     out.sort_by(|a, b| {
@@ -167,14 +192,29 @@ fn list_dir(dir: &Path) -> Result<Vec<SnapshotDescription>> {
 
 const MANIFEST: &str = "manifest.json";
 
-/// A tar being written, and the manifest of what went in (written last).
-pub(crate) struct Tarball {
-    builder: tar::Builder<std::io::BufWriter<fs::File>>,
-    /// path → (size, SHA-256 hex)
-    manifest: std::collections::BTreeMap<String, (u64, String)>,
+/// `Write` over a [`VfsFile`], for the tar builder.
+struct VfsWriter(Box<dyn VfsFile>);
+
+impl Write for VfsWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write_all(buf)?;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
-impl Tarball {
+/// A tar being written, and the manifest of what went in (written last).
+pub(crate) struct Tarball<'a> {
+    /// Where the files added with [`Tarball::add_file`] are read.
+    vfs: &'a dyn Vfs,
+    builder: tar::Builder<BufWriter<VfsWriter>>,
+    /// path → (size, SHA-256 hex)
+    manifest: BTreeMap<String, (u64, String)>,
+}
+
+impl Tarball<'_> {
     fn add_bytes(&mut self, path: &str, bytes: &[u8]) -> Result<()> {
         let mut header = tar::Header::new_gnu();
         header.set_size(bytes.len() as u64);
@@ -194,24 +234,20 @@ impl Tarball {
     /// Streams a file into the archive (hashing it on the way): exactly the length it has when
     /// opened, so a file that grows meanwhile (the log) is taken as one consistent prefix.
     fn add_file(&mut self, name: &str, path: &Path) -> Result<()> {
-        let file = fs::File::open(path).map_err(io_err(path))?;
-        let len = file.metadata().map_err(io_err(path))?.len();
+        let len = self.vfs.metadata(path).map_err(io_err(path))?.len;
+        let file = self.vfs.open_read(path).map_err(io_err(path))?;
         let mut header = tar::Header::new_gnu();
         header.set_size(len);
         header.set_mode(0o644);
         header.set_mtime(now_secs());
         header.set_cksum();
-        let mut reader = Hashing {
-            inner: file.take(len),
-            hash: Sha256::new(),
-            read: 0,
-        };
+        let mut reader = Hashing::new(file.take(len));
         self.builder
             .append_data(&mut header, name, &mut reader)
             .map_err(io_err(path))?;
         if reader.read != len {
             // the file shrank while it was read: nothing here truncates files under a snapshot
-            return Err(io_err(path)(std::io::Error::other(format!(
+            return Err(io_err(path)(io::Error::other(format!(
                 "{} bytes read of {len}",
                 reader.read
             ))));
@@ -229,8 +265,18 @@ struct Hashing<R> {
     read: u64,
 }
 
+impl<R> Hashing<R> {
+    fn new(inner: R) -> Self {
+        Hashing {
+            inner,
+            hash: Sha256::new(),
+            read: 0,
+        }
+    }
+}
+
 impl<R: Read> Read for Hashing<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.hash.update(&buf[..n]);
         self.read += n as u64;
@@ -240,21 +286,27 @@ impl<R: Read> Read for Hashing<R> {
 
 /// Checks an unpacked snapshot against its manifest: every file listed, with its size and
 /// SHA-256, and nothing else.
-fn verify_manifest(dir: &Path) -> Result<()> {
+fn verify_manifest(vfs: &dyn Vfs, dir: &Path) -> Result<()> {
     let bad = |why: String| EngineError::bad(format!("snapshot is damaged: {why}"));
-    let bytes = fs::read(dir.join(MANIFEST)).map_err(|_| bad(format!("no {MANIFEST} inside")))?;
-    let manifest: std::collections::BTreeMap<String, (u64, String)> =
+    let manifest_path = dir.join(MANIFEST);
+    let bytes = match vfs.read(&manifest_path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Err(bad(format!("no {MANIFEST} inside")))
+        }
+        Err(e) => return Err(io_err(&manifest_path)(e)),
+    };
+    let manifest: BTreeMap<String, (u64, String)> =
         serde_json::from_slice(&bytes).map_err(|e| bad(format!("{MANIFEST}: {e}")))?;
     let mut seen = 0;
     for (name, (size, sum)) in &manifest {
         let path = dir.join(name);
-        let file = fs::File::open(&path).map_err(|_| bad(format!("{name} is missing")))?;
-        let mut reader = Hashing {
-            inner: file,
-            hash: Sha256::new(),
-            read: 0,
-        };
-        std::io::copy(&mut reader, &mut std::io::sink()).map_err(io_err(&path))?;
+        if !is_file(vfs, &path) {
+            return Err(bad(format!("{name} is missing")));
+        }
+        let file = vfs.open_read(&path).map_err(io_err(&path))?;
+        let mut reader = Hashing::new(file);
+        io::copy(&mut reader, &mut io::sink()).map_err(io_err(&path))?;
         if reader.read != *size || hex(&reader.hash.finalize()) != *sum {
             return Err(bad(format!("{name} does not match its checksum")));
         }
@@ -263,10 +315,9 @@ fn verify_manifest(dir: &Path) -> Result<()> {
     let mut on_disk = 0;
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        for e in fs::read_dir(&d).map_err(io_err(&d))? {
-            let e = e.map_err(io_err(&d))?;
-            if e.path().is_dir() {
-                stack.push(e.path());
+        for e in vfs.read_dir(&d).map_err(io_err(&d))? {
+            if e.is_dir {
+                stack.push(d.join(&e.name));
             } else {
                 on_disk += 1;
             }
@@ -282,117 +333,177 @@ fn verify_manifest(dir: &Path) -> Result<()> {
 }
 
 /// Writes a tar built by `fill` to `dir/<stem>-<time>.snapshot` (through a hidden temporary
-/// name, fsynced, with its checksum file), and describes it.
+/// name, fsynced, with its checksum file), and describes it. On failure nothing of it is left
+/// under the final name.
 fn write_snapshot(
+    vfs: &dyn Vfs,
     dir: &Path,
     stem: &str,
     fill: impl FnOnce(&mut Tarball) -> Result<()>,
 ) -> Result<SnapshotDescription> {
-    fs::create_dir_all(dir).map_err(io_err(dir))?;
+    rvdb_storage::create_dir_all_durable(vfs, dir)?;
     let (y, mo, d, h, mi, s) = utc(now_secs());
     let base = format!("{stem}-{y:04}-{mo:02}-{d:02}-{h:02}-{mi:02}-{s:02}");
     let mut name = format!("{base}{SUFFIX}");
     let mut n = 1;
-    while dir.join(&name).exists() {
+    while vfs.exists(&dir.join(&name)) {
         n += 1;
         name = format!("{base}-{n}{SUFFIX}");
     }
     let final_path = dir.join(&name);
     let tmp = dir.join(format!(".{name}.tmp"));
-    let result = (|| -> Result<()> {
-        let file = fs::File::create(&tmp).map_err(io_err(&tmp))?;
+    let mut renamed = false;
+    let result = (|| -> Result<String> {
+        let file = vfs.create(&tmp).map_err(io_err(&tmp))?;
         let mut tb = Tarball {
-            builder: tar::Builder::new(std::io::BufWriter::new(file)),
+            vfs,
+            builder: tar::Builder::new(BufWriter::with_capacity(BUF, VfsWriter(file))),
             manifest: Default::default(),
         };
         fill(&mut tb)?;
         let manifest = serde_json::to_vec_pretty(&tb.manifest).expect("manifest serializes");
         tb.add_bytes(MANIFEST, &manifest)?;
-        let file = tb
+        let VfsWriter(file) = tb
             .builder
             .into_inner()
             .map_err(io_err(&tmp))?
             .into_inner()
             .map_err(|e| io_err(&tmp)(e.into_error()))?;
         file.sync_all().map_err(io_err(&tmp))?;
-        let sum = file_sha256(&tmp)?;
-        rvdb_storage::atomic_write(&checksum_path(&final_path), sum.as_bytes())?;
-        fs::rename(&tmp, &final_path).map_err(io_err(&final_path))?;
-        Ok(rvdb_storage::fsync_dir(dir)?)
+        drop(file);
+        let sum = sha256_in(vfs, &tmp)?;
+        rvdb_storage::atomic_write_in(vfs, &checksum_path(&final_path), sum.as_bytes())?;
+        vfs.rename(&tmp, &final_path).map_err(io_err(&final_path))?;
+        renamed = true;
+        rvdb_storage::fsync_dir_in(vfs, dir)?;
+        Ok(sum)
     })();
-    if let Err(e) = result {
-        let _ = fs::remove_file(&tmp);
-        let _ = fs::remove_file(checksum_path(&final_path));
-        return Err(e);
+    match result {
+        Ok(sum) => describe(vfs, &final_path, Some(sum)),
+        Err(e) => {
+            let _ = vfs.remove_file(&tmp);
+            if renamed {
+                let _ = vfs.remove_file(&final_path);
+            }
+            let _ = vfs.remove_file(&checksum_path(&final_path));
+            let _ = vfs.fsync_dir(dir);
+            Err(e)
+        }
     }
-    describe(&final_path)
 }
 
-/// Unpacks a tar into `dest` (created), refusing entries that would land outside it.
-fn unpack(archive: &Path, dest: &Path) -> Result<()> {
-    let file = fs::File::open(archive).map_err(io_err(archive))?;
-    fs::create_dir_all(dest).map_err(io_err(dest))?;
-    let mut ar = tar::Archive::new(std::io::BufReader::new(file));
+/// Where tar entry `path` goes under `dest`, the way `tar::Entry::unpack_in` places it: leading
+/// `/` and `.` components are dropped; `None` for a path with `..` (outside `dest`).
+fn entry_dest(dest: &Path, path: &Path) -> Option<PathBuf> {
+    let mut out = dest.to_path_buf();
+    for part in path.components() {
+        match part {
+            Component::Prefix(_) | Component::RootDir | Component::CurDir => {}
+            Component::ParentDir => return None,
+            Component::Normal(p) => out.push(p),
+        }
+    }
+    Some(out)
+}
+
+/// Unpacks a tar into `dest` (created), refusing entries that would land outside it, checks it
+/// against its manifest and makes it durable.
+fn unpack(vfs: &dyn Vfs, archive: &Path, dest: &Path) -> Result<()> {
+    let damaged = |e: io::Error| EngineError::bad(format!("snapshot: damaged archive: {e}"));
+    let file = vfs.open_read(archive).map_err(io_err(archive))?;
+    vfs.create_dir_all(dest).map_err(io_err(dest))?;
+    let mut ar = tar::Archive::new(io::BufReader::with_capacity(BUF, file));
     let entries = ar
         .entries()
         .map_err(|e| EngineError::bad(format!("snapshot: not a tar archive: {e}")))?;
+    let mut buf = vec![0u8; BUF];
     for entry in entries {
-        let mut entry =
-            entry.map_err(|e| EngineError::bad(format!("snapshot: damaged archive: {e}")))?;
-        // `unpack_in` refuses absolute paths and `..`
-        let ok = entry
-            .unpack_in(dest)
-            .map_err(|e| EngineError::bad(format!("snapshot: damaged archive: {e}")))?;
-        if !ok {
+        let mut entry = entry.map_err(damaged)?;
+        let kind = entry.header().entry_type();
+        if kind.is_pax_global_extensions()
+            || kind.is_pax_local_extensions()
+            || kind.is_gnu_longname()
+            || kind.is_gnu_longlink()
+        {
+            continue;
+        }
+        let path = entry.path().map_err(damaged)?.into_owned();
+        let Some(to) = entry_dest(dest, &path) else {
             return Err(EngineError::bad(
                 "snapshot: an entry points outside the snapshot",
             ));
+        };
+        if to == dest {
+            continue;
         }
+        if kind.is_hard_link() || kind.is_symlink() {
+            return Err(EngineError::bad(format!(
+                "snapshot: damaged archive: {} is a link; a snapshot holds files only",
+                path.display()
+            )));
+        }
+        // old tar headers mark directories with a trailing `/`
+        if kind.is_dir()
+            || (entry.header().as_ustar().is_none() && entry.path_bytes().ends_with(b"/"))
+        {
+            vfs.create_dir_all(&to).map_err(io_err(&to))?;
+            continue;
+        }
+        if let Some(parent) = to.parent() {
+            vfs.create_dir_all(parent).map_err(io_err(parent))?;
+        }
+        // reading the entry fails for a damaged archive; writing the copy, for our disk
+        let out = vfs.create(&to).map_err(io_err(&to))?;
+        loop {
+            let n = entry.read(&mut buf).map_err(damaged)?;
+            if n == 0 {
+                break;
+            }
+            out.write_all(&buf[..n]).map_err(io_err(&to))?;
+        }
+        out.sync_all().map_err(io_err(&to))?;
     }
-    verify_manifest(dest)?;
-    sync_tree(dest)
+    verify_manifest(vfs, dest)?;
+    sync_dirs(vfs, dest)
 }
 
-/// Makes every unpacked file and directory durable before the tree is swapped in.
-fn sync_tree(dir: &Path) -> Result<()> {
-    for e in fs::read_dir(dir).map_err(io_err(dir))? {
-        let path = e.map_err(io_err(dir))?.path();
-        if path.is_dir() {
-            sync_tree(&path)?;
-        } else {
-            fs::File::open(&path)
-                .and_then(|f| f.sync_all())
-                .map_err(io_err(&path))?;
+/// Makes the entries of `dir` and of every directory below it durable.
+fn sync_dirs(vfs: &dyn Vfs, dir: &Path) -> Result<()> {
+    for e in vfs.read_dir(dir).map_err(io_err(dir))? {
+        if e.is_dir {
+            sync_dirs(vfs, &dir.join(&e.name))?;
         }
     }
-    Ok(rvdb_storage::fsync_dir(dir)?)
+    Ok(rvdb_storage::fsync_dir_in(vfs, dir)?)
 }
 
 /// Removes what snapshot work interrupted by a crash left in the snapshots directory: hidden
 /// entries (`.uploads/`, `.full-*`, `.recover-*`, `.<name>.tmp`), at the top and in each
 /// collection's directory. Failures are only logged.
-pub(crate) fn remove_leftovers(dir: &Path) {
-    let hidden = |d: &Path| -> Vec<PathBuf> {
-        fs::read_dir(d)
-            .map(|rd| {
-                rd.flatten()
-                    .filter(|e| e.file_name().to_string_lossy().starts_with('.'))
-                    .map(|e| e.path())
+pub(crate) fn remove_leftovers(vfs: &dyn Vfs, dir: &Path) {
+    let hidden = |d: &Path| -> Vec<(PathBuf, bool)> {
+        vfs.read_dir(d)
+            .map(|entries| {
+                entries
+                    .into_iter()
+                    .filter(|e| e.name.to_string_lossy().starts_with('.'))
+                    .map(|e| (d.join(&e.name), e.is_dir))
                     .collect()
             })
             .unwrap_or_default()
     };
     let mut leftovers = hidden(dir);
-    if let Ok(rd) = fs::read_dir(dir.join("collections")) {
-        for e in rd.flatten() {
-            leftovers.extend(hidden(&e.path()));
+    let collections = dir.join("collections");
+    if let Ok(entries) = vfs.read_dir(&collections) {
+        for e in entries {
+            leftovers.extend(hidden(&collections.join(&e.name)));
         }
     }
-    for path in leftovers {
-        let removed = if path.is_dir() {
-            fs::remove_dir_all(&path)
+    for (path, is_dir) in leftovers {
+        let removed = if is_dir {
+            vfs.remove_dir_all(&path)
         } else {
-            fs::remove_file(&path)
+            vfs.remove_file(&path)
         };
         match removed {
             Ok(()) => {
@@ -406,8 +517,8 @@ pub(crate) fn remove_leftovers(dir: &Path) {
 }
 
 impl Collection {
-    /// Writes a snapshot of this collection into `dir`.
-    pub(crate) fn snapshot_to(&self, dir: &Path) -> Result<SnapshotDescription> {
+    /// Writes a snapshot of this collection into `dir`; `vfs`: the database's, which holds both.
+    pub(crate) fn snapshot_to(&self, vfs: &dyn Vfs, dir: &Path) -> Result<SnapshotDescription> {
         // no optimizer step or flush while the files are read: the state file and the
         // segments it names stay as they are; the log only grows
         let _o = self.optimizer_lock.lock();
@@ -415,43 +526,30 @@ impl Collection {
             Some(cdir) => {
                 self.flush()?;
                 let cdir = cdir.to_path_buf();
-                write_snapshot(dir, self.name(), |b| {
+                write_snapshot(vfs, dir, self.name(), |b| {
                     b.add_file(CONFIG_FILE, &cdir.join(CONFIG_FILE))?;
                     let state = cdir.join(crate::persist::STATE_FILE);
                     b.add_file(crate::persist::STATE_FILE, &state)?;
                     for id in self.sealed_ids() {
                         let sdir = crate::persist::segment_dir(&cdir, id);
-                        let mut files: Vec<_> = fs::read_dir(&sdir)
-                            .map_err(io_err(&sdir))?
-                            .filter_map(|e| e.ok())
-                            .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
-                            .collect();
-                        files.sort_by_key(|e| e.file_name());
-                        for f in files {
-                            let name = format!(
-                                "{}/{id}/{}",
-                                crate::persist::SEGMENTS_DIR,
-                                f.file_name().to_string_lossy()
-                            );
-                            b.add_file(&name, &f.path())?;
+                        for f in sorted_names(vfs, &sdir)? {
+                            if f.starts_with('.') {
+                                continue;
+                            }
+                            let name = format!("{}/{id}/{f}", crate::persist::SEGMENTS_DIR);
+                            b.add_file(&name, &sdir.join(&f))?;
                         }
                     }
                     let wal = cdir.join("wal");
-                    let mut logs: Vec<_> = fs::read_dir(&wal)
-                        .map_err(io_err(&wal))?
-                        .filter_map(|e| e.ok())
-                        .collect();
-                    logs.sort_by_key(|e| e.file_name());
-                    for f in logs {
-                        let name = format!("wal/{}", f.file_name().to_string_lossy());
-                        b.add_file(&name, &f.path())?;
+                    for f in sorted_names(vfs, &wal)? {
+                        b.add_file(&format!("wal/{f}"), &wal.join(&f))?;
                     }
                     Ok(())
                 })
             }
             None => {
                 let (config, checkpoint) = self.dump();
-                write_snapshot(dir, self.name(), |b| {
+                write_snapshot(vfs, dir, self.name(), |b| {
                     b.add_bytes(CONFIG_FILE, &config)?;
                     b.add_bytes("checkpoint.bin", &checkpoint)
                 })
@@ -483,7 +581,7 @@ impl Database {
     pub fn create_snapshot(&self, name: &str) -> Result<SnapshotDescription> {
         let c = self.collection(name)?;
         let dir = self.collection_snapshots_dir(c.name());
-        let d = c.snapshot_to(&dir)?;
+        let d = c.snapshot_to(&*self.vfs, &dir)?;
         tracing::info!(collection = c.name(), snapshot = %d.name, size = d.size, "snapshot created");
         Ok(d)
     }
@@ -491,7 +589,7 @@ impl Database {
     /// The snapshots of a collection, newest first.
     pub fn list_snapshots(&self, name: &str) -> Result<Vec<SnapshotDescription>> {
         let c = self.collection(name)?;
-        list_dir(&self.collection_snapshots_dir(c.name()))
+        list_dir(&*self.vfs, &self.collection_snapshots_dir(c.name()))
     }
 
     /// The file of a collection's snapshot (`NotFound`-style error if there is none).
@@ -499,7 +597,7 @@ impl Database {
         validate_snapshot_name(snapshot)?;
         let c = self.collection(name)?;
         let path = self.collection_snapshots_dir(c.name()).join(snapshot);
-        if !path.is_file() {
+        if !is_file(&*self.vfs, &path) {
             return Err(EngineError::SnapshotNotFound(snapshot.to_string()));
         }
         Ok(path)
@@ -508,11 +606,12 @@ impl Database {
     /// Deletes a collection's snapshot.
     pub fn delete_snapshot(&self, name: &str, snapshot: &str) -> Result<()> {
         let path = self.snapshot_path(name, snapshot)?;
-        remove_snapshot_file(&path)
+        remove_snapshot_file(&*self.vfs, &path)
     }
 
     /// Creates a snapshot of the whole storage: every collection and the aliases.
     pub fn create_full_snapshot(&self) -> Result<SnapshotDescription> {
+        let vfs = &*self.vfs;
         let work = self
             .snapshots_dir()
             .join(format!(".full-{}", uuid::Uuid::new_v4()));
@@ -522,24 +621,20 @@ impl Database {
                 let Ok(c) = self.collection(&name) else {
                     continue;
                 };
-                let d = c.snapshot_to(&work)?;
+                let d = c.snapshot_to(vfs, &work)?;
                 parts.push((name, work.join(&d.name)));
             }
-            let aliases = serde_json::to_vec_pretty(
-                &self
-                    .aliases()
-                    .into_iter()
-                    .collect::<std::collections::BTreeMap<_, _>>(),
-            )
-            .expect("aliases serialize");
-            write_snapshot(&self.snapshots_dir(), "full-snapshot", |b| {
+            let aliases =
+                serde_json::to_vec_pretty(&self.aliases().into_iter().collect::<BTreeMap<_, _>>())
+                    .expect("aliases serialize");
+            write_snapshot(vfs, &self.snapshots_dir(), "full-snapshot", |b| {
                 for (name, path) in &parts {
                     b.add_file(&format!("collections/{name}{SUFFIX}"), path)?;
                 }
                 b.add_bytes("aliases.json", &aliases)
             })
         })();
-        let _ = fs::remove_dir_all(&work);
+        let _ = vfs.remove_dir_all(&work);
         let d = result?;
         tracing::info!(snapshot = %d.name, size = d.size, "full snapshot created");
         Ok(d)
@@ -547,28 +642,41 @@ impl Database {
 
     /// The full snapshots, newest first.
     pub fn list_full_snapshots(&self) -> Result<Vec<SnapshotDescription>> {
-        list_dir(&self.snapshots_dir())
+        list_dir(&*self.vfs, &self.snapshots_dir())
     }
 
     /// The file of a full snapshot.
     pub fn full_snapshot_path(&self, snapshot: &str) -> Result<PathBuf> {
         validate_snapshot_name(snapshot)?;
         let path = self.snapshots_dir().join(snapshot);
-        if !path.is_file() {
+        if !is_file(&*self.vfs, &path) {
             return Err(EngineError::SnapshotNotFound(snapshot.to_string()));
         }
         Ok(path)
     }
 
     pub fn delete_full_snapshot(&self, snapshot: &str) -> Result<()> {
-        remove_snapshot_file(&self.full_snapshot_path(snapshot)?)
+        remove_snapshot_file(&*self.vfs, &self.full_snapshot_path(snapshot)?)
     }
 
     /// A directory for uploads on the snapshots' file system (so the final rename is cheap).
     pub fn upload_dir(&self) -> Result<PathBuf> {
         let dir = self.snapshots_dir().join(".uploads");
-        fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+        self.vfs.create_dir_all(&dir).map_err(io_err(&dir))?;
         Ok(dir)
+    }
+
+    /// Checks a snapshot file's SHA-256 against the one the client sent, if any.
+    fn check_sha256(&self, file: &Path, checksum: Option<&str>) -> Result<()> {
+        if let Some(want) = checksum {
+            let got = sha256_in(&*self.vfs, file)?;
+            if !got.eq_ignore_ascii_case(want.trim()) {
+                return Err(EngineError::bad(format!(
+                    "checksum: the snapshot's SHA-256 is {got}, expected {want}"
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// Replaces (or creates) collection `name` with the content of a snapshot file. The
@@ -576,29 +684,22 @@ impl Database {
     /// is only replaced once that has worked. `checksum`: the SHA-256 the file must have.
     pub fn recover_snapshot(&self, name: &str, file: &Path, checksum: Option<&str>) -> Result<()> {
         crate::database::validate_name(name)?;
-        if let Some(want) = checksum {
-            let got = file_sha256(file)?;
-            if !got.eq_ignore_ascii_case(want.trim()) {
-                return Err(EngineError::bad(format!(
-                    "checksum: the snapshot's SHA-256 is {got}, expected {want}"
-                )));
-            }
-        }
+        self.check_sha256(file, checksum)?;
+        let vfs = &*self.vfs;
         let staging_root = match self.root() {
             Some(root) => root.to_path_buf(),
             None => self.snapshots_dir(),
         };
         let tmp = staging_root.join(format!(".tmp-{}", uuid::Uuid::new_v4()));
         let result = (|| {
-            unpack(file, &tmp)?;
-            if !tmp.join(CONFIG_FILE).is_file() {
+            unpack(vfs, file, &tmp)?;
+            if !is_file(vfs, &tmp.join(CONFIG_FILE)) {
                 return Err(EngineError::bad(
                     "snapshot: no config.json inside; is this a collection snapshot?",
                 ));
             }
-            // opening checks every file's checksum; the trial copy is dropped again (the
-            // snapshot was unpacked onto the real file system)
-            let trial = Collection::open(name, &tmp, u64::MAX, rvdb_storage::default_vfs())
+            // opening checks every file's checksum; the trial copy is dropped again
+            let trial = Collection::open(name, &tmp, u64::MAX, self.vfs.clone())
                 .map_err(|e| EngineError::bad(format!("snapshot cannot be recovered: {e}")))?;
             if !trial.problems.lock().is_empty() {
                 return Err(EngineError::bad(format!(
@@ -614,7 +715,7 @@ impl Database {
                 None => self.put_collection(name, Arc::new(trial.into_memory())),
             }
         })();
-        let _ = fs::remove_dir_all(&tmp);
+        let _ = vfs.remove_dir_all(&tmp);
         if result.is_ok() {
             tracing::info!(collection = name, snapshot = %file.display(), "collection recovered from a snapshot");
         }
@@ -627,30 +728,25 @@ impl Database {
         file: &Path,
         checksum: Option<&str>,
     ) -> Result<Vec<String>> {
-        if let Some(want) = checksum {
-            let got = file_sha256(file)?;
-            if !got.eq_ignore_ascii_case(want.trim()) {
-                return Err(EngineError::bad(format!(
-                    "checksum: the snapshot's SHA-256 is {got}, expected {want}"
-                )));
-            }
-        }
+        self.check_sha256(file, checksum)?;
+        let vfs = &*self.vfs;
         let work = self
             .snapshots_dir()
             .join(format!(".recover-{}", uuid::Uuid::new_v4()));
         let result = (|| {
-            unpack(file, &work)?;
+            unpack(vfs, file, &work)?;
             let dir = work.join("collections");
             let mut names = Vec::new();
-            if let Ok(entries) = fs::read_dir(&dir) {
-                for e in entries.flatten() {
-                    let n = e.file_name().to_string_lossy().to_string();
+            if let Ok(entries) = vfs.read_dir(&dir) {
+                for e in entries {
+                    let n = e.name.to_string_lossy().to_string();
                     if let Some(stem) = n.strip_suffix(SUFFIX) {
                         names.push(stem.to_string());
                     }
                 }
             }
-            if names.is_empty() && !work.join("aliases.json").is_file() {
+            let aliases_path = work.join("aliases.json");
+            if names.is_empty() && !is_file(vfs, &aliases_path) {
                 return Err(EngineError::bad(
                     "snapshot: neither collections nor aliases.json inside; is this a full snapshot?",
                 ));
@@ -659,10 +755,14 @@ impl Database {
             for n in &names {
                 self.recover_snapshot(n, &dir.join(format!("{n}{SUFFIX}")), None)?;
             }
-            if let Ok(bytes) = fs::read(work.join("aliases.json")) {
-                let aliases: std::collections::BTreeMap<String, String> =
-                    serde_json::from_slice(&bytes)
-                        .map_err(|e| EngineError::bad(format!("snapshot: aliases.json: {e}")))?;
+            let bytes = match vfs.read(&aliases_path) {
+                Ok(bytes) => Some(bytes),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+                Err(e) => return Err(io_err(&aliases_path)(e)),
+            };
+            if let Some(bytes) = bytes {
+                let aliases: BTreeMap<String, String> = serde_json::from_slice(&bytes)
+                    .map_err(|e| EngineError::bad(format!("snapshot: aliases.json: {e}")))?;
                 let actions: Vec<crate::AliasAction> = aliases
                     .into_iter()
                     .filter(|(_, c)| self.collection_exists(c))
@@ -672,16 +772,16 @@ impl Database {
             }
             Ok(names)
         })();
-        let _ = fs::remove_dir_all(&work);
+        let _ = vfs.remove_dir_all(&work);
         result
     }
 }
 
-fn remove_snapshot_file(path: &Path) -> Result<()> {
-    fs::remove_file(path).map_err(io_err(path))?;
-    let _ = fs::remove_file(checksum_path(path));
+fn remove_snapshot_file(vfs: &dyn Vfs, path: &Path) -> Result<()> {
+    vfs.remove_file(path).map_err(io_err(path))?;
+    let _ = vfs.remove_file(&checksum_path(path));
     if let Some(dir) = path.parent() {
-        rvdb_storage::fsync_dir(dir)?;
+        rvdb_storage::fsync_dir_in(vfs, dir)?;
     }
     Ok(())
 }

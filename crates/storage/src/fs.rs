@@ -78,9 +78,10 @@ pub fn fsync_dir_in(vfs: &dyn Vfs, path: &Path) -> Result<()> {
     vfs.fsync_dir(path).map_err(io_at(path))
 }
 
-/// Create `dir` and its missing parents, then fsync the parent of every
-/// directory that was created, so that the new directories survive a crash.
-pub(crate) fn create_dir_all_durable(vfs: &dyn Vfs, dir: &Path) -> Result<()> {
+/// Create `dir` and its missing parents through `vfs`, then fsync the parent
+/// of every directory that was created, so that the new directories survive
+/// a crash.
+pub fn create_dir_all_durable(vfs: &dyn Vfs, dir: &Path) -> Result<()> {
     let mut missing = Vec::new();
     let mut cur = dir;
     while !cur.as_os_str().is_empty() && !vfs.exists(cur) {

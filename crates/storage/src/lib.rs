@@ -171,7 +171,8 @@ mod wal;
 
 pub use error::{Result, StorageError};
 pub use fs::{
-    atomic_write, atomic_write_in, checksummed, fsync_dir, fsync_dir_in, verify_checksummed,
+    atomic_write, atomic_write_in, checksummed, create_dir_all_durable, fsync_dir, fsync_dir_in,
+    verify_checksummed,
 };
 pub use vfs::{
     default_vfs, FaultyVfs, FileVfs, Mapped, MemoryVfs, Vfs, VfsDirEntry, VfsFile, VfsMetadata,
