@@ -383,7 +383,20 @@ impl Database {
             return Err(io_err(&dest)(e));
         }
         fsync_dir_in(v, root)?;
-        match self.open_dir(name, &dest) {
+        // a segment it cannot read (quarantined at open) fails the swap too: the snapshot was
+        // read whole by the caller's trial open, so a copy that is missing points is not served
+        let opened = self.open_dir(name, &dest).and_then(|c| {
+            let problems = c.problems.lock().clone();
+            if problems.is_empty() {
+                return Ok(c);
+            }
+            c.close();
+            Err(EngineError::Corrupt {
+                what: dest.display().to_string(),
+                reason: problems.join("; "),
+            })
+        });
+        match opened {
             Ok(c) => {
                 self.collections.write().insert(name.to_string(), c);
                 self.failed.write().remove(name);
@@ -395,7 +408,8 @@ impl Database {
                 Ok(())
             }
             Err(e) => {
-                let _ = v.rename(&dest, &root.join(format!(".tmp-{}", uuid::Uuid::new_v4())));
+                // back to the staged name, which the caller removes
+                let _ = v.rename(&dest, staged);
                 if had_dir {
                     let _ = v.rename(&grave, &dest);
                 }

@@ -1316,6 +1316,8 @@ mod faults {
 
     type Model = BTreeMap<PointId, (Vec<f32>, serde_json::Value)>;
 
+    mod snapshots;
+
     fn open(vfs: Arc<dyn Vfs>) -> crate::Result<Database> {
         Database::open(DatabaseOptions {
             vfs: Some(vfs),
