@@ -12,8 +12,9 @@
 //!
 //! # Lock order
 //! A thread that holds several of a collection's locks took them in this order, outermost
-//! first, and releases them before waiting on anything else (an fsync, the search pool, the
-//! indexing backlog):
+//! first. No lock is held while waiting for the search pool or the indexing backlog, and a
+//! write waits for its (shared) log fsync after releasing `writer`; the only fsyncs under
+//! `writer` are those of config rewrites and of log rotation during a flush:
 //! 1. `optimizer_lock` — one optimizer step or flush at a time;
 //! 2. `writer` — serialises writes from log append to in-memory apply (searches never take it);
 //! 3. `points` — the segments (searches read-lock it; apply and the optimizer's swaps

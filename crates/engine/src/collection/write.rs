@@ -163,8 +163,8 @@ impl Collection {
         }
     }
 
-    /// Applies one point update: validated in full, logged (durably, when persistent), then
-    /// applied. Updates of payloads or vectors that name missing points apply to the others and
+    /// Applies one point update: validated in full, appended to the log, applied, and answered
+    /// once the log record is fsynced (when persistent). Updates of payloads or vectors that name missing points apply to the others and
     /// then fail with the first missing id (Qdrant's semantics).
     pub fn update(&self, update: PointUpdate) -> Result<UpdateResult> {
         self.update_with(update, Durability::Fsync)
@@ -295,7 +295,8 @@ impl Collection {
         }
     }
 
-    /// Logs (durably, when persistent) and then applies one operation.
+    /// Appends one operation to the log and applies it (the caller waits for the fsync after
+    /// releasing the writer lock).
     fn commit(&self, w: &mut Writer, op: Operation) -> Result<UpdateResult> {
         if w.closed {
             return Err(EngineError::CollectionNotFound(self.name.clone()));
