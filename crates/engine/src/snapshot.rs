@@ -23,6 +23,8 @@ use std::sync::Arc;
 
 use rvdb_storage::{Vfs, VfsFile};
 use sha2::{Digest, Sha256};
+use time::macros::format_description;
+use time::OffsetDateTime;
 
 use crate::collection::{Collection, CONFIG_FILE};
 use crate::{Database, EngineError, Result};
@@ -52,38 +54,36 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> EngineError + '_ {
     }
 }
 
-/// Civil UTC date and time of a Unix time (Howard Hinnant's days-from-civil, inverted).
-fn utc(secs: u64) -> (i64, u32, u32, u32, u32, u32) {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (
-        y,
-        m,
-        d,
-        (rem / 3600) as u32,
-        (rem % 3600 / 60) as u32,
-        (rem % 60) as u32,
-    )
-}
-
 fn now_secs() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
 }
 
+/// A Unix time as UTC date and time (the epoch for one past the year 9999).
+fn utc(secs: u64) -> OffsetDateTime {
+    i64::try_from(secs)
+        .ok()
+        .and_then(|s| OffsetDateTime::from_unix_timestamp(s).ok())
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+/// `YYYY-MM-DDTHH:MM:SS`, UTC.
 fn iso_time(secs: u64) -> String {
-    let (y, mo, d, h, mi, s) = utc(secs);
-    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}")
+    utc(secs)
+        .format(format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second]"
+        ))
+        .expect("a date formats")
+}
+
+/// `YYYY-MM-DD-HH-MM-SS`, UTC, as in Qdrant's snapshot names.
+fn name_time(secs: u64) -> String {
+    utc(secs)
+        .format(format_description!(
+            "[year]-[month]-[day]-[hour]-[minute]-[second]"
+        ))
+        .expect("a date formats")
 }
 
 /// Checks a snapshot name from a URL: a plain file name ending in `.snapshot`.
@@ -342,8 +342,7 @@ fn write_snapshot(
     fill: impl FnOnce(&mut Tarball) -> Result<()>,
 ) -> Result<SnapshotDescription> {
     rvdb_storage::create_dir_all_durable(vfs, dir)?;
-    let (y, mo, d, h, mi, s) = utc(now_secs());
-    let base = format!("{stem}-{y:04}-{mo:02}-{d:02}-{h:02}-{mi:02}-{s:02}");
+    let base = format!("{stem}-{}", name_time(now_secs()));
     let mut name = format!("{base}{SUFFIX}");
     let mut n = 1;
     while vfs.exists(&dir.join(&name)) {
@@ -806,6 +805,8 @@ mod tests {
         assert_eq!(iso_time(951_782_400), "2000-02-29T00:00:00");
         assert_eq!(iso_time(1_700_000_000), "2023-11-14T22:13:20");
         assert_eq!(iso_time(4_102_444_799), "2099-12-31T23:59:59");
+        assert_eq!(name_time(1_700_000_000), "2023-11-14-22-13-20");
+        assert_eq!(name_time(253_402_300_799), "9999-12-31-23-59-59");
     }
 
     #[test]
