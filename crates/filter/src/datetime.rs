@@ -6,6 +6,12 @@
 //! The reading is that of Python's `strptime` over local mode's list of formats, leniencies
 //! included: one- or two-digit months, days, hours, minutes and seconds, a lowercase `t`, runs of
 //! whitespace where a format has a space.
+//!
+//! The matching is our own: `time`'s format descriptions are strict (fixed field widths, exact
+//! separators, offsets of whole seconds), and cannot say "one or two digits", "a run of
+//! whitespace", a case-insensitive `T`, an offset with a fraction of a second, or try the
+//! alternatives in the regex engine's order. The calendar (valid dates, days since the epoch) is
+//! the `time` crate's.
 
 /// The formats tried in order; `%z` is `Z` or `±HH[:]MM[[:]SS[.ffffff]]`, a space matches a run
 /// of whitespace.
@@ -300,12 +306,19 @@ fn parse_format(s: &[char], toks: &[Tok]) -> Option<i64> {
             Tok::Lit(_) | Tok::Space => {}
         }
     }
-    if !(1..=9999).contains(&year) || day > days_in_month(year, month) || second > 59 {
+    // `time` checks the calendar (day of month, leap years) and the clock (second 60 and 61,
+    // which the matcher lets through, are refused); it allows year 0, Python does not
+    if !(1..=9999).contains(&year) {
         return None;
     }
-    let days = days_from_civil(year, month, day);
-    let local = (days * 86_400 + hour * 3600 + minute * 60 + second) * MICROS_PER_SEC + micros;
-    Some(local - offset)
+    let u8_of = |n: i64| u8::try_from(n).ok();
+    let month = time::Month::try_from(u8_of(month)?).ok()?;
+    let local = time::Date::from_calendar_date(i32::try_from(year).ok()?, month, u8_of(day)?)
+        .ok()?
+        .with_hms(u8_of(hour)?, u8_of(minute)?, u8_of(second)?)
+        .ok()?
+        .assume_utc();
+    Some(local.unix_timestamp() * MICROS_PER_SEC + micros - offset)
 }
 
 /// A `%z` match as Python reads it, in microseconds east of UTC; offsets must stay within a
@@ -344,30 +357,6 @@ fn parse_offset(z: &[char]) -> Option<i64> {
     Some(if z[0] == '-' { -total } else { total })
 }
 
-fn is_leap(y: i64) -> bool {
-    y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)
-}
-
-fn days_in_month(y: i64, m: i64) -> i64 {
-    match m {
-        2 if is_leap(y) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date.
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
 #[cfg(test)]
 mod tests {
     use super::parse_datetime as p;
@@ -396,6 +385,22 @@ mod tests {
             p("1970-01-01T00:00:00+01:00:30.5"),
             Some(-HOUR - 30_500_000)
         );
+    }
+
+    #[test]
+    fn the_calendar_at_its_edges() {
+        assert_eq!(p("0001-01-01"), Some(-62_135_596_800 * 1_000_000));
+        assert_eq!(
+            p("9999-12-31T23:59:59.999999"),
+            Some(253_402_300_799 * 1_000_000 + 999_999)
+        );
+        assert_eq!(
+            p("2000-02-29T12:00"),
+            Some((951_782_400 + 12 * 3600) * 1_000_000)
+        );
+        assert_eq!(p("1900-02-29"), None);
+        assert_eq!(p("2024-04-31"), None);
+        assert_eq!(p("2024-12-31T23:59:61"), None);
     }
 
     #[test]
