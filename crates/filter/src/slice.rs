@@ -11,47 +11,9 @@ pub fn slice_of(id: PointId, total: u32) -> u32 {
     (h % u64::from(total)) as u32
 }
 
-fn round(v: &mut [u64; 4]) {
-    v[0] = v[0].wrapping_add(v[1]);
-    v[1] = v[1].rotate_left(13) ^ v[0];
-    v[0] = v[0].rotate_left(32);
-    v[2] = v[2].wrapping_add(v[3]);
-    v[3] = v[3].rotate_left(16) ^ v[2];
-    v[0] = v[0].wrapping_add(v[3]);
-    v[3] = v[3].rotate_left(21) ^ v[0];
-    v[2] = v[2].wrapping_add(v[1]);
-    v[1] = v[1].rotate_left(17) ^ v[2];
-    v[2] = v[2].rotate_left(32);
-}
-
 /// SipHash-2-4 with a zero key.
 fn siphash24(data: &[u8]) -> u64 {
-    let mut v = [
-        0x736f_6d65_7073_6575u64,
-        0x646f_7261_6e64_6f6d,
-        0x6c79_6765_6e65_7261,
-        0x7465_6462_7974_6573,
-    ];
-    let compress = |v: &mut [u64; 4], m: u64| {
-        v[3] ^= m;
-        round(v);
-        round(v);
-        v[0] ^= m;
-    };
-    let mut chunks = data.chunks_exact(8);
-    for c in chunks.by_ref() {
-        compress(&mut v, u64::from_le_bytes(c.try_into().expect("8 bytes")));
-    }
-    let mut last = [0u8; 8];
-    let rem = chunks.remainder();
-    last[..rem.len()].copy_from_slice(rem);
-    last[7] = data.len() as u8;
-    compress(&mut v, u64::from_le_bytes(last));
-    v[2] ^= 0xff;
-    for _ in 0..4 {
-        round(&mut v);
-    }
-    v[0] ^ v[1] ^ v[2] ^ v[3]
+    siphasher::sip::SipHasher24::new().hash(data)
 }
 
 #[cfg(test)]
