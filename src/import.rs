@@ -381,62 +381,39 @@ fn jsonl_point(line: &str, index: u64) -> Result<Point, String> {
     })
 }
 
-/// Parses a .npy header: (columns, rows, is float64, bytes before the data).
+/// Reads a .npy header with the `npyz` crate: (columns, rows, is float64, bytes before the data).
 fn npy_header(r: &mut impl Read) -> anyhow::Result<(usize, u64, bool, u64)> {
-    let mut pre = [0u8; 8];
-    r.read_exact(&mut pre)
-        .context("npy: the file is shorter than a header")?;
-    if &pre[..6] != b"\x93NUMPY" {
-        bail!("npy: no \\x93NUMPY magic: not a .npy file");
-    }
-    let (header_len, pre_len) = match pre[6] {
-        1 => {
-            let mut b = [0u8; 2];
-            r.read_exact(&mut b)?;
-            (u16::from_le_bytes(b) as u64, 10u64)
-        }
-        2 | 3 => {
-            let mut b = [0u8; 4];
-            r.read_exact(&mut b)?;
-            (u32::from_le_bytes(b) as u64, 12u64)
-        }
-        v => bail!("npy: format version {v} is not supported (1, 2 or 3)"),
+    use npyz::{DType, Endianness, TypeChar};
+    // a header is a few hundred bytes; a huge length field is not a .npy file
+    let mut counted = Counted {
+        inner: r.take(NPY_MAX_HEADER),
+        read: 0,
     };
-    if header_len > 1 << 20 {
-        bail!("npy: a header of {header_len} bytes: not a .npy file?");
-    }
-    let mut h = vec![0u8; header_len as usize];
-    r.read_exact(&mut h).context("npy: truncated header")?;
-    let h = String::from_utf8_lossy(&h).into_owned();
-    let descr = dict_value(&h, "descr").ok_or_else(|| anyhow!("npy: no 'descr' in the header"))?;
-    let descr = descr.trim_matches(|c| c == '\'' || c == '"');
-    let f64 = match descr {
-        "<f4" => false,
-        "<f8" => true,
-        ">f4" | ">f8" => {
-            bail!("npy: big-endian data ({descr}) is not supported; use little-endian")
-        }
-        other => {
-            bail!("npy: dtype {other} is not supported: use float32 ('<f4') or float64 ('<f8')")
-        }
+    let header = npyz::NpyHeader::from_reader(&mut counted)
+        .map_err(|e| anyhow!("npy: cannot read the header ({e}): not a .npy file?"))?;
+    let f64 = match header.dtype() {
+        DType::Plain(ty) => match (ty.endianness(), ty.type_char(), ty.size_field()) {
+            (Endianness::Little, TypeChar::Float, 4) => false,
+            (Endianness::Little, TypeChar::Float, 8) => true,
+            (Endianness::Big, TypeChar::Float, 4 | 8) => {
+                bail!("npy: big-endian data ({ty}) is not supported; use little-endian")
+            }
+            _ => bail!("npy: dtype {ty} is not supported: use float32 ('<f4') or float64 ('<f8')"),
+        },
+        other => bail!(
+            "npy: dtype {} is not supported: use float32 ('<f4') or float64 ('<f8')",
+            other.descr()
+        ),
     };
-    match dict_value(&h, "fortran_order") {
-        Some("False") => {}
-        Some("True") => bail!("npy: Fortran (column-major) order is not supported: save a C-order array (np.ascontiguousarray)"),
-        _ => bail!("npy: no 'fortran_order' in the header"),
+    if header.order() == npyz::Order::Fortran {
+        bail!("npy: Fortran (column-major) order is not supported: save a C-order array (np.ascontiguousarray)");
     }
-    let shape = dict_value(&h, "shape").ok_or_else(|| anyhow!("npy: no 'shape' in the header"))?;
-    let dims: Vec<u64> = shape
-        .trim_start_matches('(')
-        .trim_end_matches(')')
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| s.parse::<u64>())
-        .collect::<Result<_, _>>()
-        .map_err(|_| anyhow!("npy: cannot read the shape {shape}"))?;
-    let [rows, cols] = dims[..] else {
-        bail!("npy: the array has shape {shape}; import needs a 2-D array (points × dimension)");
+    let [rows, cols] = *header.shape() else {
+        let dims: Vec<String> = header.shape().iter().map(u64::to_string).collect();
+        bail!(
+            "npy: the array has shape ({}); import needs a 2-D array (points × dimension)",
+            dims.join(", ")
+        );
     };
     if cols == 0 || cols > rvdb_engine::MAX_DIM as u64 {
         bail!(
@@ -444,24 +421,24 @@ fn npy_header(r: &mut impl Read) -> anyhow::Result<(usize, u64, bool, u64)> {
             rvdb_engine::MAX_DIM
         );
     }
-    Ok((cols as usize, rows, f64, pre_len + header_len))
+    Ok((cols as usize, rows, f64, counted.read))
 }
 
-/// The text of a value in a Python dict literal: `'key': value`.
-fn dict_value<'a>(h: &'a str, key: &str) -> Option<&'a str> {
-    let at = h
-        .find(&format!("'{key}'"))
-        .or_else(|| h.find(&format!("\"{key}\"")))?;
-    let rest = h[at + key.len() + 2..]
-        .trim_start()
-        .strip_prefix(':')?
-        .trim_start();
-    let end = match rest.chars().next()? {
-        '(' => rest.find(')')? + 1,
-        q @ ('\'' | '"') => rest[1..].find(q)? + 2,
-        _ => rest.find([',', '}']).unwrap_or(rest.len()),
-    };
-    Some(rest[..end].trim())
+/// Longest .npy header read (magic, version, length and the header text).
+const NPY_MAX_HEADER: u64 = (1 << 20) + 12;
+
+/// A reader that counts the bytes it returns.
+struct Counted<R> {
+    inner: R,
+    read: u64,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read += n as u64;
+        Ok(n)
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -739,13 +716,59 @@ pub fn run(args: ImportArgs) -> anyhow::Result<()> {
 mod tests {
     use super::*;
 
+    /// A version 1.0 .npy header with this dict, padded as numpy pads it.
+    fn npy_bytes(dict: &str) -> Vec<u8> {
+        let mut header = dict.to_string();
+        while !(10 + header.len() + 1).is_multiple_of(64) {
+            header.push(' ');
+        }
+        header.push('\n');
+        let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+        bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
+        bytes.extend_from_slice(header.as_bytes());
+        bytes
+    }
+
     #[test]
     fn npy_dict() {
-        let h = "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }";
-        assert_eq!(dict_value(h, "descr"), Some("'<f4'"));
-        assert_eq!(dict_value(h, "fortran_order"), Some("False"));
-        assert_eq!(dict_value(h, "shape"), Some("(3, 4)"));
-        assert_eq!(dict_value(h, "nope"), None);
+        let h = npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }");
+        assert_eq!(npy_header(&mut &h[..]).unwrap(), (4, 3, false, 128));
+        assert_eq!(h.len(), 128);
+        let h = npy_bytes("{'descr': '<f8', 'fortran_order': False, 'shape': (0, 7), }");
+        assert_eq!(npy_header(&mut &h[..]).unwrap(), (7, 0, true, 128));
+        let err = |dict: &str| {
+            npy_header(&mut &npy_bytes(dict)[..])
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(
+            err("{'descr': '>f4', 'fortran_order': False, 'shape': (3, 4), }")
+                .contains("big-endian data (>f4)")
+        );
+        assert!(
+            err("{'descr': '<i4', 'fortran_order': False, 'shape': (3, 4), }")
+                .contains("dtype <i4 is not supported")
+        );
+        assert!(
+            err("{'descr': '<f4', 'fortran_order': True, 'shape': (3, 4), }").contains("Fortran")
+        );
+        assert!(
+            err("{'descr': '<f4', 'fortran_order': False, 'shape': (3,), }")
+                .contains("shape (3); import needs a 2-D array")
+        );
+        assert!(
+            err("{'descr': '<f4', 'fortran_order': False, 'shape': (3, 0), }")
+                .contains("dimension 0 is out of range")
+        );
+        assert!(npy_header(&mut &b"not numpy at all"[..])
+            .unwrap_err()
+            .to_string()
+            .contains("not a .npy file"));
+        // a length field far beyond any real header
+        let mut huge = b"\x93NUMPY\x02\x00".to_vec();
+        huge.extend_from_slice(&(2u32 << 20).to_le_bytes());
+        huge.resize(huge.len() + (2 << 20), b' ');
+        assert!(npy_header(&mut &huge[..]).is_err());
     }
 
     #[test]
