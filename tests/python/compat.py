@@ -447,3 +447,78 @@ class Pair:
             ctx=f"{ctx} (whole collection)",
         )
         self.same(lambda c: c.count(name, exact=True), ctx=f"{ctx} (count)")
+
+
+# --------------------------------------------------------------------------- indexed segments
+# Collections that stay small keep every point in the server's appendable segment, where
+# searches are exact scans and filters payload scans. The "indexed" variants of the search,
+# filter and scroll fixtures put the same points into sealed segments instead, with HNSW graphs
+# (and payload indexes where the fixture creates them), so that those paths are compared with
+# local mode too: a low `indexing_threshold` (KB of vectors) seals the appendable segment after
+# every batch, and each batch is indexed before the next one is written.
+#
+# HNSW is approximate and local mode exact. The graphs here are dense (m=32: 64 links per node
+# on layer 0) and the default beam (ef = ef_construct = 64) is wide for segments of one to three
+# hundred points, so the graph search finds the exact top-k in practice (on test_search's
+# `named` data ef 32 already did, for 800 of 800 queries) while still being a graph search: the server scans a
+# segment exactly instead when the limit or ef reaches its size, so every segment built here
+# holds more than INDEXED_EF points. A filtered search on a sealed segment is answered from the
+# payload indexes, or by an exact scan when none narrows the filter down, because its estimated
+# matches stay under full_scan_threshold (at least 10 KB: 320 points of an 8-dim vector, more
+# than these segments hold), as in Qdrant.
+
+INDEXED_EF = 64
+INDEXED_HNSW = models.HnswConfigDiff(m=32, ef_construct=INDEXED_EF, full_scan_threshold=10)
+INDEXED_WAIT_S = 60.0
+
+
+def indexed_config(threshold_kb: int, segments: int | None = None) -> dict:
+    """create_collection arguments for a collection whose points go into indexed segments."""
+    return {
+        "hnsw_config": INDEXED_HNSW,
+        "optimizers_config": models.OptimizersConfigDiff(
+            indexing_threshold=threshold_kb, default_segment_number=segments
+        ),
+    }
+
+
+def vector_count(points: list) -> int:
+    """How many vectors the points hold (every named vector counts)."""
+    return sum(len(p.vector) if isinstance(p.vector, dict) else 1 for p in points)
+
+
+def wait_indexed(client: QdrantClient, name: str, vectors: int, timeout: float = INDEXED_WAIT_S):
+    """Waits until the collection is green with all `vectors` in indexed segments, in more than
+    one segment (the server counts its appendable one); fails when that does not happen within
+    `timeout` seconds: the data stayed unindexed. Returns the collection info."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        info = client.get_collection(name)
+        status = getattr(info.status, "value", info.status)
+        if status == "green" and info.indexed_vectors_count == vectors:
+            break
+        assert time.monotonic() < deadline, (
+            f"{name}: not indexed after {timeout}s: status {status}, "
+            f"indexed_vectors_count {info.indexed_vectors_count} of {vectors} vectors, "
+            f"segments_count {info.segments_count}, points_count {info.points_count}"
+        )
+        time.sleep(0.02)
+    assert info.segments_count >= 2, f"{name}: {info.segments_count} segment(s): nothing was sealed"
+    return info
+
+
+def upsert_indexed(
+    client: QdrantClient, name: str, batches: list[list], before: list = ()
+) -> models.CollectionInfo:
+    """Upserts each batch (each at least the indexing threshold, so it is sealed on its own)
+    and waits until it is indexed before the next one. `before`: the points the collection
+    already holds, all indexed."""
+    done: list = list(before)
+    info = None
+    for batch in batches:
+        client.upsert(name, points=batch, wait=True)
+        done += batch
+        info = wait_indexed(client, name, vector_count(done))
+    return info

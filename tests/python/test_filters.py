@@ -1,9 +1,12 @@
 """Filters: every condition kind, hand-written and generated from a seeded RNG, each used in
 count, scroll and query_points, compared with local mode — on a collection without payload
-indexes, and again on one with payload indexes on every field (indexes must not change results).
+indexes, again on one with payload indexes on every field (indexes must not change results),
+and again on one whose points lie in sealed, HNSW-indexed segments with those payload indexes
+(`sealed`: the payload-index and filtered-graph paths of the search planner, see
+compat.indexed_config).
 
-The indexed collection exists on the server only; local mode has no payload indexes (they are
-no-ops there), so both server collections are compared with the same local answers.
+The server collections exist on the server only; local mode has no payload indexes (they are
+no-ops there), so all of them are compared with the same local answers.
 """
 
 from __future__ import annotations
@@ -16,12 +19,16 @@ import pytest
 from qdrant_client import models
 
 from compat import (
+    SELFCHECK,
     check_remote_error,
     compare_count,
     compare_scored,
     compare_scroll,
     describe_error,
+    indexed_config,
+    needs_server,
     unique_name,
+    upsert_indexed,
 )
 from data import (
     BASE_TIME,
@@ -64,11 +71,15 @@ INDEXES = {
 }
 
 
+VARIANTS = ["unindexed", "indexed", "sealed"]
+
+
 class Data:
-    def __init__(self, local_name, plain_name, indexed_name, points):
-        self.local_name = local_name  # the local-mode collection (the reference for both)
-        self.plain_name = plain_name  # server collection without payload indexes
-        self.indexed_name = indexed_name  # server collection with payload indexes
+    def __init__(self, local_name, remote_names, points):
+        self.local_name = local_name  # the local-mode collection (the reference for all)
+        # server collections by variant: "unindexed" (no payload indexes), "indexed" (payload
+        # indexes on every field), "sealed" (those indexes, points in HNSW-indexed segments)
+        self.remote_names = remote_names
         self.points = points
         self.ids = [p.id for p in points]
         self.cache: dict = {}  # filter key -> local answers
@@ -78,21 +89,31 @@ class Data:
 def data(pair):
     points = make_points(seed=201, n=N)
     local_name = unique_name("filters_local")
-    plain_name = unique_name("filters_plain")
-    indexed_name = unique_name("filters_indexed")
+    names = {variant: unique_name(f"filters_{variant}") for variant in VARIANTS}
     pair.local.create_collection(local_name, vectors_config=named_vectors_config())
     pair.local.upsert(local_name, points=points)
-    for name in (plain_name, indexed_name):
-        assert pair.remote.create_collection(name, vectors_config=named_vectors_config())
-    pair.remote.upsert(plain_name, points=points, wait=True)
+    for variant in ("unindexed", "indexed"):
+        assert pair.remote.create_collection(names[variant], vectors_config=named_vectors_config())
+    pair.remote.upsert(names["unindexed"], points=points, wait=True)
     # half of the points before the indexes are built, half after: both paths get indexed
-    pair.remote.upsert(indexed_name, points=points[: N // 2], wait=True)
+    pair.remote.upsert(names["indexed"], points=points[: N // 2], wait=True)
     for field, schema in INDEXES.items():
-        pair.remote.create_payload_index(indexed_name, field, field_schema=schema, wait=True)
-    pair.remote.upsert(indexed_name, points=points[N // 2 :], wait=True)
-    yield Data(local_name, plain_name, indexed_name, points)
+        pair.remote.create_payload_index(names["indexed"], field, field_schema=schema, wait=True)
+    pair.remote.upsert(names["indexed"], points=points[N // 2 :], wait=True)
+    if not SELFCHECK:
+        # the same in sealed segments: 92 bytes of vectors per point, a threshold of 10 KB
+        # seals from 111 points on; the first half is sealed and indexed before the payload
+        # indexes exist (they are built over a sealed segment), the second half after (its
+        # graph gets the payload indexes' extra links)
+        name = names["sealed"]
+        assert pair.remote.create_collection(name, vectors_config=named_vectors_config(), **indexed_config(10))
+        upsert_indexed(pair.remote, name, [points[: N // 2]])
+        for field, schema in INDEXES.items():
+            pair.remote.create_payload_index(name, field, field_schema=schema, wait=True)
+        upsert_indexed(pair.remote, name, [points[N // 2 :]], before=points[: N // 2])
+    yield Data(local_name, names, points)
     pair.local.delete_collection(local_name)
-    for name in (plain_name, indexed_name):
+    for name in names.values():
         try:
             pair.remote.delete_collection(name)
         except Exception:  # noqa: BLE001 - cleanup only
@@ -122,10 +143,10 @@ def run(fn, client, name):
         return None, e
 
 
-def check_filter(pair, data: Data, key, flt, indexed: bool) -> list[str]:
+def check_filter(pair, data: Data, key, flt, variant: str) -> list[str]:
     """Compare one filter in every operation; returns the mismatches (empty when all agree)."""
     problems = []
-    remote_name = data.indexed_name if indexed else data.plain_name
+    remote_name = data.remote_names[variant]
     for op, fn, compare in operations(flt):
         cache_key = (key, op)
         if cache_key not in data.cache:
@@ -150,15 +171,17 @@ def filter_json(flt: models.Filter) -> str:
     return json.dumps(flt.model_dump(mode="json", exclude_none=True, by_alias=True))
 
 
-def check_many(pair, data, named_filters, indexed):
+def check_many(pair, data, named_filters, variant):
+    if variant == "sealed":
+        needs_server()
     failures = []
     for key, flt in named_filters:
-        problems = check_filter(pair, data, key, flt, indexed)
+        problems = check_filter(pair, data, key, flt, variant)
         if problems:
             failures.append(f"filter {key}: {filter_json(flt)}\n    " + "\n    ".join(problems))
     assert not failures, (
         f"{len(failures)} of {len(named_filters)} filters disagree "
-        f"({'indexed' if indexed else 'unindexed'} collection):\n" + "\n".join(failures[:6])
+        f"({variant} collection):\n" + "\n".join(failures[:6])
     )
 
 
@@ -274,9 +297,9 @@ def polygon(lat0, lon0, dlat, dlon, hole: bool) -> models.GeoPolygon:
     return models.GeoPolygon(exterior=ring(dlat, dlon), interiors=[ring(dlat / 3, dlon / 3)] if hole else None)
 
 
-@pytest.mark.parametrize("indexed", [False, True], ids=["unindexed", "indexed"])
-def test_condition_kinds(pair, data, indexed):
-    check_many(pair, data, [(f"hand:{k}", f) for k, f in hand_written(data.ids).items()], indexed)
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_condition_kinds(pair, data, variant):
+    check_many(pair, data, [(f"hand:{k}", f) for k, f in hand_written(data.ids).items()], variant)
 
 
 # --------------------------------------------------------------------------- generated
@@ -452,12 +475,12 @@ def generated(ids) -> list[tuple[str, models.Filter]]:
     return [(f"gen:{i}", gen.filter()) for i in range(N_RANDOM)]
 
 
-@pytest.mark.parametrize("indexed", [False, True], ids=["unindexed", "indexed"])
+@pytest.mark.parametrize("variant", VARIANTS)
 @pytest.mark.parametrize("chunk", range(CHUNKS))
-def test_random_filters(pair, data, chunk, indexed):
+def test_random_filters(pair, data, chunk, variant):
     filters = generated(data.ids)
     per_chunk = len(filters) // CHUNKS
-    check_many(pair, data, filters[chunk * per_chunk : (chunk + 1) * per_chunk], indexed)
+    check_many(pair, data, filters[chunk * per_chunk : (chunk + 1) * per_chunk], variant)
 
 
 def test_generated_filters_are_selective(data, pair):
@@ -476,11 +499,10 @@ def test_generated_filters_are_selective(data, pair):
 def test_payload_index_types_reported(pair, data):
     """The server reports its payload indexes in get_collection's payload_schema (local mode
     reports none, so this checks the server against the request)."""
-    from compat import needs_server
-
     needs_server()
-    schema = pair.remote.get_collection(data.indexed_name).payload_schema
     expected = {k: (v.type.value if isinstance(v, models.TextIndexParams) else v.value) for k, v in INDEXES.items()}
-    got = {k: (v.data_type.value if hasattr(v.data_type, "value") else str(v.data_type)) for k, v in schema.items()}
-    assert got == expected
-    assert pair.remote.get_collection(data.plain_name).payload_schema == {}
+    for variant in ("indexed", "sealed"):
+        schema = pair.remote.get_collection(data.remote_names[variant]).payload_schema
+        got = {k: (v.data_type.value if hasattr(v.data_type, "value") else str(v.data_type)) for k, v in schema.items()}
+        assert got == expected, variant
+    assert pair.remote.get_collection(data.remote_names["unindexed"]).payload_schema == {}

@@ -7,7 +7,18 @@ import pytest
 from qdrant_client import QdrantClient, models
 from qdrant_client.http.exceptions import UnexpectedResponse
 
-from compat import Pair, check_remote_error, compare_records, compare_scored, compare_scroll, json_equal
+from compat import (
+    Pair,
+    check_remote_error,
+    compare_records,
+    compare_scored,
+    compare_scroll,
+    json_equal,
+    needs_server,
+    vector_count,
+    wait_indexed,
+)
+from data import make_points, named_vectors_config
 
 
 def sp(id_, score, payload=None, vector=None):
@@ -115,3 +126,16 @@ def test_compare_auto_dispatch():
     fails(compare_auto, rest.CountResult(count=3), rest.CountResult(count=4))
     with pytest.raises(TypeError):
         compare_auto(rest.UpdateResult(operation_id=1, status="completed"), rest.UpdateResult(operation_id=1, status="completed"))
+
+
+def test_wait_indexed_fails_on_unindexed_data(pair, coll):
+    """The indexed variants must fail, not compare the appendable segment again, when the data
+    is never indexed (indexing_threshold 0 turns indexing off)."""
+    needs_server()
+    points = make_points(seed=7, n=40)
+    pair.remote.create_collection(
+        coll, vectors_config=named_vectors_config(), optimizers_config=models.OptimizersConfigDiff(indexing_threshold=0)
+    )
+    pair.remote.upsert(coll, points=points, wait=True)
+    with pytest.raises(AssertionError, match="not indexed"):
+        wait_indexed(pair.remote, coll, vector_count(points), timeout=0.3)

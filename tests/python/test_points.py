@@ -1,6 +1,7 @@
 """Points: upsert (lists and batches, wait or not), retrieve, delete, payload and vector updates,
 batch updates, scroll (paging, filters, order_by) and count — each compared with local mode
-through the whole collection state afterwards."""
+through the whole collection state afterwards. The read-only tests (retrieve, scroll, count) run
+twice: on points in the server's appendable segment and on points in sealed, indexed segments."""
 
 from __future__ import annotations
 
@@ -10,7 +11,15 @@ import numpy as np
 import pytest
 from qdrant_client import models
 
-from compat import expect_status
+from compat import (
+    expect_status,
+    indexed_config,
+    needs_server,
+    unique_name,
+    upsert_indexed,
+    vector_count,
+    wait_indexed,
+)
 from data import (
     NAMED_VECTORS,
     make_points,
@@ -140,21 +149,32 @@ def test_retrieve_selectors(pair, shared_named, with_payload, with_vectors):
     )
 
 
-@pytest.fixture(scope="module")
-def shared_named(pair):
-    """A read-only collection shared by the retrieve/scroll/count tests of this module."""
-    from compat import unique_name
-
-    name = unique_name("points_shared")
-    pair.create(name, vectors_config=named_vectors_config())
+@pytest.fixture(scope="module", params=["appendable", "indexed"])
+def shared_named(pair, request):
+    """A read-only collection shared by the retrieve/scroll/count tests of this module, with
+    its points in the server's appendable segment, or (`indexed`) in sealed, HNSW-indexed
+    segments: two batches, the second folded into the first one's graph, and the payload
+    indexes built over that sealed segment afterwards (see compat.indexed_config)."""
+    name = unique_name(f"points_shared_{request.param}")
     points = make_points(seed=20, n=150)
-    pair.upsert(name, points)
+    if request.param == "appendable":
+        pair.create(name, vectors_config=named_vectors_config())
+        pair.upsert(name, points)
+    else:
+        needs_server()
+        pair.local.create_collection(name, vectors_config=named_vectors_config())
+        pair.local.upsert(name, points=points)
+        # 92 bytes of vectors per point: 5 KB seal from 56 points on
+        assert pair.remote.create_collection(name, vectors_config=named_vectors_config(), **indexed_config(5))
+        upsert_indexed(pair.remote, name, [points[:75], points[75:]])
     for field, schema in (
         ("rank", models.PayloadSchemaType.INTEGER),
         ("score_f", models.PayloadSchemaType.FLOAT),
         ("created", models.PayloadSchemaType.DATETIME),
     ):
         pair.both(lambda c: c.create_payload_index(name, field, field_schema=schema, wait=True), "index")
+    if request.param == "indexed":
+        wait_indexed(pair.remote, name, vector_count(points))
     yield name, points
     pair.drop(name)
 

@@ -4,6 +4,13 @@ each answer compared with local mode on the same data.
 Two read-only collections are shared by the whole module (built once, for speed): `named` with
 four named vectors (Cosine, Euclid, Dot, Manhattan; some points lack some vectors) and `plain`
 with one unnamed Cosine vector; several hundred points, mixed int and UUID ids, rich payloads.
+
+Every test runs twice: on server collections whose points stay in the appendable segment
+(`appendable`: exact scans) and on ones whose points lie in sealed, HNSW-indexed segments
+(`indexed`, see compat.indexed_config): `named` in three batches merged into two segments, with
+keyword payload indexes on `city`, `kw` and `nested.b.c` (FLT_CITY is answered from the payload
+index, FLT_MIXED, on unindexed fields, by an exact scan of each sealed segment), and `plain` in
+two batches folded into one graph. Queries without a filter walk the graphs.
 """
 
 from __future__ import annotations
@@ -12,7 +19,7 @@ import numpy as np
 import pytest
 from qdrant_client import models
 
-from compat import compare_scored, unique_name
+from compat import compare_scored, indexed_config, needs_server, unique_name, upsert_indexed
 from data import (
     NAMED_VECTORS,
     PLAIN_SIZE,
@@ -26,23 +33,53 @@ N_NAMED = 400
 N_PLAIN = 300
 
 
-@pytest.fixture(scope="module")
-def named(pair):
-    name = unique_name("search_named")
-    pair.create(name, vectors_config=named_vectors_config())
+SEGMENTS = ["appendable", "indexed"]
+NAMED_INDEXES = {  # payload indexes of the indexed `named` collection (server side only)
+    "city": models.PayloadSchemaType.KEYWORD,
+    "kw": models.PayloadSchemaType.KEYWORD,
+    "nested.b.c": models.PayloadSchemaType.KEYWORD,
+}
+
+
+@pytest.fixture(scope="module", params=SEGMENTS)
+def named(pair, request):
+    name = unique_name(f"search_named_{request.param}")
     points = make_points(seed=101, n=N_NAMED)
-    pair.upsert(name, points[:200])
-    pair.upsert(name, points[200:])
+    if request.param == "appendable":
+        pair.create(name, vectors_config=named_vectors_config())
+        pair.upsert(name, points[:200])
+        pair.upsert(name, points[200:])
+    else:
+        needs_server()
+        pair.local.create_collection(name, vectors_config=named_vectors_config())
+        pair.local.upsert(name, points=points)
+        # 92 bytes of vectors per point: a threshold of 10 KB seals from 111 points on; three
+        # batches make three segments, the two smallest are merged (default_segment_number 2)
+        assert pair.remote.create_collection(
+            name, vectors_config=named_vectors_config(), **indexed_config(10, segments=2)
+        )
+        for field, schema in NAMED_INDEXES.items():
+            pair.remote.create_payload_index(name, field, field_schema=schema, wait=True)
+        upsert_indexed(pair.remote, name, [points[:134], points[134:267], points[267:]])
     yield name, points
     pair.drop(name)
 
 
-@pytest.fixture(scope="module")
-def plain(pair):
-    name = unique_name("search_plain")
-    pair.create(name, vectors_config=plain_vectors_config())
+@pytest.fixture(scope="module", params=SEGMENTS)
+def plain(pair, request):
+    name = unique_name(f"search_plain_{request.param}")
     points = make_points(seed=102, n=N_PLAIN, named=False)
-    pair.upsert(name, points)
+    if request.param == "appendable":
+        pair.create(name, vectors_config=plain_vectors_config())
+        pair.upsert(name, points)
+    else:
+        needs_server()
+        pair.local.create_collection(name, vectors_config=plain_vectors_config())
+        pair.local.upsert(name, points=points)
+        # 32 bytes per point: 4 KB seal from 128 points on; the second batch is folded into the
+        # first one's graph (no payload indexes)
+        assert pair.remote.create_collection(name, vectors_config=plain_vectors_config(), **indexed_config(4))
+        upsert_indexed(pair.remote, name, [points[:150], points[150:]])
     yield name, points
     pair.drop(name)
 
