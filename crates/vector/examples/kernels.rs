@@ -16,20 +16,15 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 use rvdb_vector::kernels::{self, BatchFn, KernelFn};
 
 const TARGET: Duration = Duration::from_millis(60);
 
-/// xorshift64 values in [-1, 1).
-fn random_vec(state: &mut u64, n: usize) -> Vec<f32> {
-    (0..n)
-        .map(|_| {
-            *state ^= *state << 13;
-            *state ^= *state >> 7;
-            *state ^= *state << 17;
-            ((*state >> 40) as f32 / (1u32 << 24) as f32) * 2.0 - 1.0
-        })
-        .collect()
+/// `n` values uniform in [-1, 1).
+fn random_vec(rng: &mut StdRng, n: usize) -> Vec<f32> {
+    (0..n).map(|_| rng.random_range(-1.0f32..1.0)).collect()
 }
 
 /// Runs `f` (which scores `rows` pairs) until `TARGET` has elapsed and
@@ -76,7 +71,7 @@ fn main() {
         std::env::var("RVDB_KERNEL").unwrap_or_else(|_| "<unset>".into())
     );
     println!("ns per pair (one query against each stored vector)");
-    let mut state = 0x2545_F491_4F6C_DD1D_u64;
+    let mut rng = StdRng::seed_from_u64(0x2545_F491_4F6C_DD1D);
     for (label, bytes) in [("L1", 16 << 10), ("L2", 512 << 10)] {
         println!(
             "\n{label}: ~{} KiB of vectors\n{:<10} {:>5} {:>5}  {:>9} {:>9} {:>9} {:>9}",
@@ -91,8 +86,8 @@ fn main() {
         );
         for dim in [128, 1536] {
             let rows = (bytes / (dim * 4)).max(1);
-            let q = random_vec(&mut state, dim);
-            let vs = random_vec(&mut state, rows * dim);
+            let q = random_vec(&mut rng, dim);
+            let vs = random_vec(&mut rng, rows * dim);
             let mut out = vec![0.0f32; rows];
             for set in kernels::available() {
                 let dot_pair = bench_pair(set.dot, &q, &vs, dim);

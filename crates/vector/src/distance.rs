@@ -183,7 +183,7 @@ fn negate(out: &mut [f32]) {
 #[cfg(test)]
 mod tests {
     use super::Distance::{self, *};
-    use crate::test_util::XorShift;
+    use crate::test_util::TestRng;
     use crate::{dot, l1, l2_squared, norm};
 
     const ALL: [Distance; 4] = [Cosine, Euclid, Dot, Manhattan];
@@ -243,7 +243,7 @@ mod tests {
 
     #[test]
     fn prepare_normalises_only_for_cosine() {
-        let mut rng = XorShift::new(10);
+        let mut rng = TestRng::new(10);
         for n in [1, 3, 8, 17, 128, 1536] {
             for scale in [1e-30f32, 1.0, 1e30] {
                 let orig = rng.vec(n, scale);
@@ -284,7 +284,7 @@ mod tests {
 
     #[test]
     fn raw_follows_the_key_convention() {
-        let mut rng = XorShift::new(11);
+        let mut rng = TestRng::new(11);
         let a = rng.vec(300, 1.0);
         let b = rng.vec(300, 1.0);
         assert_eq!(Dot.raw(&a, &b), dot(&a, &b));
@@ -355,7 +355,7 @@ mod tests {
     fn score_threshold_maps_to_key_threshold() {
         // "score at least as good as t" <=> raw >= score_to_raw(t), for
         // every metric (distances: score <= t; similarities: score >= t).
-        let mut rng = XorShift::new(12);
+        let mut rng = TestRng::new(12);
         let q = rng.vec(16, 1.0);
         for d in ALL {
             for _ in 0..50 {
@@ -380,7 +380,7 @@ mod tests {
 
     #[test]
     fn raw_batch_equals_per_pair_raw() {
-        let mut rng = XorShift::new(13);
+        let mut rng = TestRng::new(13);
         for d in ALL {
             for dim in [0, 1, 7, 16, 100, 128, 129] {
                 for n in [0, 1, 5] {

@@ -139,34 +139,22 @@ pub fn active_kernel() -> &'static str {
 /// Helpers shared by the unit tests.
 #[cfg(test)]
 pub(crate) mod test_util {
-    /// xorshift64* — a tiny deterministic PRNG, good enough for test data.
-    pub(crate) struct XorShift(u64);
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
 
-    impl XorShift {
+    /// Seeded test data, from `rand`'s `StdRng`.
+    pub(crate) struct TestRng(StdRng);
+
+    impl TestRng {
         pub(crate) fn new(seed: u64) -> Self {
-            // Any non-zero state works; mix the seed so small seeds differ.
-            XorShift(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-        }
-
-        pub(crate) fn next_u64(&mut self) -> u64 {
-            let mut x = self.0;
-            x ^= x >> 12;
-            x ^= x << 25;
-            x ^= x >> 27;
-            self.0 = x;
-            x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-        }
-
-        /// Uniform in `[-1, 1)`.
-        pub(crate) fn next_f32(&mut self) -> f32 {
-            // 24 random bits -> [0, 1) exactly representable in f32.
-            let unit = (self.next_u64() >> 40) as f32 / (1u32 << 24) as f32;
-            unit * 2.0 - 1.0
+            TestRng(StdRng::seed_from_u64(seed))
         }
 
         /// `n` values uniform in `[-scale, scale)`.
         pub(crate) fn vec(&mut self, n: usize, scale: f32) -> Vec<f32> {
-            (0..n).map(|_| self.next_f32() * scale).collect()
+            (0..n)
+                .map(|_| self.0.random_range(-1.0f32..1.0) * scale)
+                .collect()
         }
     }
 }
@@ -174,7 +162,7 @@ pub(crate) mod test_util {
 #[cfg(test)]
 mod tests {
     use super::kernels::{self, KernelSet};
-    use super::test_util::XorShift;
+    use super::test_util::TestRng;
     use super::*;
 
     /// Lengths 0..=70 cover every tail length of every lane width (4, 8,
@@ -251,7 +239,7 @@ mod tests {
 
     #[test]
     fn every_kernel_set_matches_scalar_reference() {
-        let mut rng = XorShift::new(1);
+        let mut rng = TestRng::new(1);
         for set in kernels::available() {
             for n in lengths() {
                 // Offset 1 makes the slices start off any 16/32/64-byte
@@ -280,7 +268,7 @@ mod tests {
 
     #[test]
     fn scalar_reference_matches_f64_truth() {
-        let mut rng = XorShift::new(2);
+        let mut rng = TestRng::new(2);
         for n in lengths() {
             let a = rng.vec(n, 1.0);
             let b = rng.vec(n, 1.0);
@@ -318,7 +306,7 @@ mod tests {
 
     #[test]
     fn dispatched_functions_use_the_active_set() {
-        let mut rng = XorShift::new(3);
+        let mut rng = TestRng::new(3);
         let active = kernels::active();
         assert_eq!(active.name, active_kernel());
         for n in [0, 5, 33, 1536] {
@@ -336,7 +324,7 @@ mod tests {
 
     #[test]
     fn batch_kernels_equal_pairwise_kernels() {
-        let mut rng = XorShift::new(4);
+        let mut rng = TestRng::new(4);
         for set in kernels::available() {
             for dim in [1, 7, 8, 16, 17, 64, 100, 129] {
                 for rows in [0, 1, 5] {
@@ -372,7 +360,7 @@ mod tests {
     fn simd_kernels_read_only_the_common_prefix() {
         // The scalar set debug_asserts equal lengths, the SIMD kernels
         // just use min(len); this checks that they never read past it.
-        let mut rng = XorShift::new(5);
+        let mut rng = TestRng::new(5);
         let a = rng.vec(100, 1.0);
         let b = rng.vec(100, 1.0);
         for set in kernels::available().iter().filter(|s| s.name != "scalar") {
