@@ -66,17 +66,15 @@ pub fn flat_search(
 
 #[cfg(test)]
 mod tests {
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+
     use super::*;
 
     fn data(n: usize, dim: usize, seed: u64) -> Vec<f32> {
-        let mut x = seed;
+        let mut rng = StdRng::seed_from_u64(seed);
         (0..n * dim)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                (x % 2001) as f32 / 1000.0 - 1.0
-            })
+            .map(|_| rng.random_range(0..=2000u32) as f32 / 1000.0 - 1.0)
             .collect()
     }
 

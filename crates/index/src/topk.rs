@@ -102,6 +102,9 @@ impl TopK {
 
 #[cfg(test)]
 mod tests {
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+
     use super::*;
 
     #[test]
@@ -120,14 +123,10 @@ mod tests {
 
     #[test]
     fn matches_a_full_sort_on_random_data() {
-        let mut x = 0x9E3779B97F4A7C15u64;
+        // few distinct values, so that ties are common
+        let mut rng = StdRng::seed_from_u64(0x9E37_79B9_7F4A_7C15);
         let scores: Vec<f32> = (0..1000)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                (x % 100) as f32 / 7.0
-            })
+            .map(|_| rng.random_range(0..100u32) as f32 / 7.0)
             .collect();
         for k in [0usize, 1, 10, 999, 1000, 5000] {
             let mut t = TopK::new(k);

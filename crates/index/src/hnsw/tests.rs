@@ -3,6 +3,8 @@
 
 use std::collections::HashSet;
 
+use rand::rngs::StdRng;
+use rand::{Rng as _, SeedableRng};
 use rvdb_vector::Distance;
 
 use super::graph::{Line, LINE_WORDS};
@@ -17,27 +19,30 @@ const ALL: [Distance; 4] = [
     Distance::Manhattan,
 ];
 
-struct Rng(u64);
+/// Seeded test data from `rand`'s `StdRng`.
+struct Rng(StdRng);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
-        super::build::splitmix(&mut self.0)
+    fn new(seed: u64) -> Rng {
+        Rng(StdRng::seed_from_u64(seed))
     }
+    /// Uniform in (0, 1].
     fn uniform(&mut self) -> f64 {
-        ((self.next() >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+        1.0 - self.0.random::<f64>()
     }
+    /// Standard normal (Box–Muller).
     fn normal(&mut self) -> f32 {
         let (u, v) = (self.uniform(), self.uniform());
         ((-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()) as f32
     }
     fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
+        self.0.random_range(0..n)
     }
 }
 
 /// `n` points (and `nq` queries) around `centres` Gaussian centres, as in the benchmark.
 fn clustered(n: usize, nq: usize, dim: usize, centres: usize, seed: u64) -> (Vec<f32>, Vec<f32>) {
-    let mut r = Rng(seed);
+    let mut r = Rng::new(seed);
     let c: Vec<f32> = (0..centres * dim).map(|_| r.normal()).collect();
     let sigma: Vec<f32> = (0..centres)
         .map(|_| 0.9 + 0.4 * r.uniform() as f32)
@@ -129,7 +134,7 @@ fn filtered_recall(labels: usize, with_groups: bool) -> f64 {
     let (dim, n, nq) = (24, 5000, 60);
     let d = Distance::Euclid;
     let (base, queries) = clustered(n, nq, dim, 50, 2);
-    let mut r = Rng(3);
+    let mut r = Rng::new(3);
     let label: Vec<usize> = (0..n).map(|_| r.below(labels)).collect();
     let groups: Vec<Vec<u32>> = (0..labels)
         .map(|l| (0..n as u32).filter(|&i| label[i as usize] == l).collect())
@@ -463,7 +468,7 @@ impl<M: Metric> Job for Dist<'_, M> {
 
 #[test]
 fn kernels_match_the_scalar_reference() {
-    let mut r = Rng(11);
+    let mut r = Rng::new(11);
     let names = rvdb_vector::kernels::available()
         .iter()
         .map(|k| k.name)
