@@ -3,6 +3,8 @@
 
 use std::collections::{HashMap, HashSet};
 
+use rand::rngs::StdRng;
+use rand::{Rng as _, SeedableRng};
 use serde_json::{json, Value};
 
 use super::*;
@@ -17,28 +19,24 @@ macro_rules! one_of {
     }};
 }
 
-/// splitmix64: small, seedable, good enough for test data.
-struct Rng(u64);
+/// Seeded test data from `rand`'s `StdRng`.
+struct Rng(StdRng);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+    fn new(seed: u64) -> Rng {
+        Rng(StdRng::seed_from_u64(seed))
     }
 
     fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
+        self.0.random_range(0..n)
     }
 
     fn int(&mut self, lo: i64, hi: i64) -> i64 {
-        lo + (self.next() % (hi - lo + 1) as u64) as i64
+        self.0.random_range(lo..=hi)
     }
 
     fn chance(&mut self, p: f64) -> bool {
-        (self.next() as f64 / u64::MAX as f64) < p
+        self.0.random_bool(p)
     }
 
     fn pick<T: Clone>(&mut self, xs: &[T]) -> T {
@@ -427,7 +425,7 @@ fn has_vector(id: PointId) -> impl Fn(&str) -> bool {
 
 #[test]
 fn candidates_and_estimates_never_lose_a_match() {
-    let mut r = Rng(0x5eed);
+    let mut r = Rng::new(0x5eed);
     let mut checked = 0;
     let mut narrowed = 0;
     for _trial in 0..40 {
@@ -519,7 +517,7 @@ fn candidates_and_estimates_never_lose_a_match() {
 
 #[test]
 fn each_single_indexed_condition_is_answered_exactly_where_it_can_be() {
-    let mut r = Rng(7);
+    let mut r = Rng::new(7);
     for _trial in 0..30 {
         let points: Vec<(PointId, Payload)> = (0..80u64)
             .map(|i| (PointId::Num(i), payload(&mut r)))
