@@ -4,9 +4,8 @@
 //! as in Qdrant.
 
 use rvdb_engine::{
-    Filter, Fusion, NamedVectors, OrderBy, PayloadSelector, PointId, PointSelector, PointStruct,
-    Prefetch, QueryKind, RecommendStrategy, UniversalQuery, VectorInput, VectorSelector,
-    DEFAULT_VECTOR,
+    Filter, Fusion, OrderBy, PayloadSelector, PointId, Prefetch, QueryKind, RecommendStrategy,
+    UniversalQuery, VectorInput, VectorSelector, DEFAULT_VECTOR,
 };
 use serde_json::{Map, Value};
 
@@ -144,39 +143,6 @@ pub(crate) fn dense(v: &Value, at: &str) -> Result<Vec<f32>, ApiError> {
         .collect()
 }
 
-/// A point's vectors: a list (the unnamed vector) or an object of named vectors.
-pub(crate) fn vector_struct(v: &Value, at: &str) -> Result<NamedVectors, ApiError> {
-    match v {
-        Value::Array(_) => Ok(NamedVectors::from([(
-            DEFAULT_VECTOR.to_string(),
-            dense(v, at)?,
-        )])),
-        Value::Object(m) => {
-            if m.contains_key("indices") && m.contains_key("values") {
-                return Err(bad(at, "sparse vectors are not supported"));
-            }
-            let mut out = NamedVectors::new();
-            for (name, x) in m {
-                if let Value::Object(inner) = x {
-                    if inner.contains_key("indices") {
-                        return Err(bad(&join(at, name), "sparse vectors are not supported"));
-                    }
-                    return Err(bad(
-                        &join(at, name),
-                        "inference objects (documents, images) are not supported; send vectors",
-                    ));
-                }
-                out.insert(name.clone(), dense(x, &join(at, name))?);
-            }
-            Ok(out)
-        }
-        _ => Err(bad(
-            at,
-            "expected a vector (array of numbers) or an object of named vectors",
-        )),
-    }
-}
-
 /// A search vector: a list, or the legacy `{"name": …, "vector": […]}`; returns (using, vector).
 pub(crate) fn named_vector(v: &Value, at: &str) -> Result<(String, Vec<f32>), ApiError> {
     match v {
@@ -192,132 +158,6 @@ pub(crate) fn named_vector(v: &Value, at: &str) -> Result<(String, Vec<f32>), Ap
             "expected an array of numbers or {\"name\": …, \"vector\": […]}",
         )),
     }
-}
-
-pub(crate) fn point_struct(v: &Value, at: &str) -> Result<PointStruct, ApiError> {
-    let Value::Object(m) = v else {
-        return Err(bad(at, "expected a point object"));
-    };
-    let id = point_id(m.get("id").unwrap_or(&Value::Null), &join(at, "id"))?;
-    let vectors = match field(m, "vector") {
-        Some(v) => vector_struct(v, &join(at, "vector"))?,
-        None => NamedVectors::new(),
-    };
-    Ok(PointStruct {
-        id,
-        vectors,
-        payload: payload_field(m, "payload", at)?.unwrap_or_default(),
-    })
-}
-
-pub(crate) fn payload_field(
-    m: &Obj,
-    key: &str,
-    at: &str,
-) -> Result<Option<rvdb_engine::Payload>, ApiError> {
-    match field(m, key) {
-        None => Ok(None),
-        Some(Value::Object(p)) => Ok(Some(p.clone())),
-        Some(_) => Err(bad(&join(at, key), "must be a JSON object")),
-    }
-}
-
-/// `{"points": [...]}` or `{"batch": {"ids", "vectors", "payloads"}}`.
-pub(crate) fn points_list(m: &Obj) -> Result<Vec<PointStruct>, ApiError> {
-    if let Some(points) = field(m, "points") {
-        let Value::Array(items) = points else {
-            return Err(bad("points", "expected an array"));
-        };
-        return items
-            .iter()
-            .enumerate()
-            .map(|(i, p)| point_struct(p, &format!("points[{i}]")))
-            .collect();
-    }
-    let Some(Value::Object(b)) = field(m, "batch") else {
-        return Err(bad("", "expected `points` or `batch`"));
-    };
-    let ids = point_ids(field(b, "ids").unwrap_or(&Value::Null), "batch.ids")?;
-    let n = ids.len();
-    let mut vectors: Vec<NamedVectors> = vec![NamedVectors::new(); n];
-    match field(b, "vectors") {
-        Some(Value::Array(rows)) => {
-            if rows.len() != n {
-                return Err(bad(
-                    "batch.vectors",
-                    format!("{} vectors for {n} ids", rows.len()),
-                ));
-            }
-            for (i, row) in rows.iter().enumerate() {
-                vectors[i].insert(
-                    DEFAULT_VECTOR.to_string(),
-                    dense(row, &format!("batch.vectors[{i}]"))?,
-                );
-            }
-        }
-        Some(Value::Object(named)) => {
-            for (name, rows) in named {
-                let Value::Array(rows) = rows else {
-                    return Err(bad(
-                        &format!("batch.vectors.{name}"),
-                        "expected an array of vectors",
-                    ));
-                };
-                if rows.len() != n {
-                    return Err(bad(
-                        &format!("batch.vectors.{name}"),
-                        format!("{} vectors for {n} ids", rows.len()),
-                    ));
-                }
-                for (i, row) in rows.iter().enumerate() {
-                    vectors[i].insert(
-                        name.clone(),
-                        dense(row, &format!("batch.vectors.{name}[{i}]"))?,
-                    );
-                }
-            }
-        }
-        Some(_) => {
-            return Err(bad(
-                "batch.vectors",
-                "expected an array or an object of arrays",
-            ))
-        }
-        None => {}
-    }
-    let payloads: Vec<Option<rvdb_engine::Payload>> = match field(b, "payloads") {
-        Some(Value::Array(ps)) => {
-            if ps.len() != n {
-                return Err(bad(
-                    "batch.payloads",
-                    format!("{} payloads for {n} ids", ps.len()),
-                ));
-            }
-            ps.iter()
-                .enumerate()
-                .map(|(i, p)| match p {
-                    Value::Null => Ok(None),
-                    Value::Object(o) => Ok(Some(o.clone())),
-                    _ => Err(bad(
-                        &format!("batch.payloads[{i}]"),
-                        "must be a JSON object",
-                    )),
-                })
-                .collect::<Result<_, _>>()?
-        }
-        Some(_) => return Err(bad("batch.payloads", "expected an array")),
-        None => vec![None; n],
-    };
-    Ok(ids
-        .into_iter()
-        .zip(vectors)
-        .zip(payloads)
-        .map(|((id, vectors), payload)| PointStruct {
-            id,
-            vectors,
-            payload: payload.unwrap_or_default(),
-        })
-        .collect())
 }
 
 pub(crate) fn filter(v: Option<&Value>, at: &str) -> Result<Option<Filter>, ApiError> {
@@ -385,18 +225,6 @@ pub(crate) fn with_vector(v: Option<&Value>, at: &str) -> Result<VectorSelector,
         ),
         Some(_) => return Err(bad(at, "expected a boolean or a list of vector names")),
     })
-}
-
-/// `points` (ids) or `filter` of a delete / payload / vector operation.
-pub(crate) fn selector(m: &Obj, at: &str) -> Result<PointSelector, ApiError> {
-    match (field(m, "points"), field(m, "filter")) {
-        (Some(p), None) => Ok(PointSelector::Ids(point_ids(p, &join(at, "points"))?)),
-        (None, Some(_)) => Ok(PointSelector::Filter(
-            filter(field(m, "filter"), &join(at, "filter"))?.unwrap_or_default(),
-        )),
-        (Some(_), Some(_)) => Err(bad(at, "give either `points` or `filter`, not both")),
-        (None, None) => Err(bad(at, "expected `points` (ids) or `filter`")),
-    }
 }
 
 fn vector_input(v: &Value, at: &str) -> Result<VectorInput, ApiError> {

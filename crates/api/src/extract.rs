@@ -113,3 +113,43 @@ pub(crate) fn from_value<T: serde::de::DeserializeOwned>(
         }
     })
 }
+
+/// A request body parsed straight from its bytes into its one Rust type `T` (the same type
+/// describes the body in /openapi.json), or a 400 that names the JSON path that failed
+/// (`points[3].id: …`).
+pub(crate) struct Body<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned> FromRequest<AppState> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let raw = RawBody::from_request(req, state).await?;
+        parse_body(&raw.0).map(Body)
+    }
+}
+
+/// Parses a whole JSON body into `T` (see [`Body`]).
+pub(crate) fn parse_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let v = serde_path_to_error::deserialize(&mut de).map_err(path_error)?;
+    de.end()
+        .map_err(|e| ApiError::bad_request(format!("Format error in JSON body: {e}")))?;
+    Ok(v)
+}
+
+/// A typed-parse failure as Qdrant words it: malformed JSON is a "Format error", a value of the
+/// wrong shape is "Wrong input" naming its path.
+fn path_error(e: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
+    let path = e.path().to_string();
+    let inner = e.into_inner();
+    if inner.is_syntax() || inner.is_eof() || inner.is_io() {
+        return ApiError::bad_request(format!("Format error in JSON body: {inner}"));
+    }
+    let text = inner.to_string();
+    // the path names the place better than a line and column of the body
+    let msg = match text.rsplit_once(" at line ") {
+        Some((m, _)) => m.to_string(),
+        None => text,
+    };
+    crate::convert::bad(if path == "." { "" } else { &path }, msg)
+}

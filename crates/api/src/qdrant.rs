@@ -19,7 +19,7 @@ use rvdb_engine::{
 use serde_json::{json, Map, Value};
 
 use crate::convert::{self, bad, field, join, object, typed, Obj};
-use crate::extract::{JsonBody, Timer};
+use crate::extract::{Body, JsonBody, Timer};
 use crate::handlers::{blocking, path};
 use crate::render;
 use crate::{ApiError, AppState};
@@ -341,20 +341,12 @@ pub(crate) async fn upsert(
     State(s): State<AppState>,
     name: Result<Path<String>, PathRejection>,
     params: Params,
-    body: crate::extract::RawBody,
+    Body(body): Body<crate::openapi::points::PointInsertOperations>,
 ) -> ApiResult {
     let c = collection(&s, name)?;
     let wait = wait(params)?;
-    let r = blocking(move || -> Result<UpdateResult, ApiError> {
-        // the hot path: straight into typed points; anything unusual (a batch, a malformed
-        // body) goes through the general parser, whose errors name the field
-        let points = match crate::wire::fast_points(&body.0) {
-            Some(points) => points,
-            None => convert::points_list(&object(body.json()?, "")?)?,
-        };
-        Ok(c.upsert_with(points, durability(wait))?)
-    })
-    .await??;
+    let points = body.into_points("")?;
+    let r = blocking(move || c.upsert_with(points, durability(wait))).await??;
     Ok(t.ok(update_json(r, wait)))
 }
 
@@ -390,8 +382,8 @@ async fn run_update(
     Ok(t.ok(update_json(r, wait)))
 }
 
-/// A write route: `$body` is the parsed JSON object; its spec (`#[utoipa::path]`) is
-/// built from the method, path, body schema and a description.
+/// A write route: `$body` is the body parsed as `$schema`, the type that also describes it in
+/// the spec (`#[utoipa::path]`, built from the method, path, body type and a description).
 macro_rules! update_route {
     ($method:ident $path:literal, $schema:ty, $doc:literal, $name:ident, |$body:ident| $make:expr) => {
         #[doc = $doc]
@@ -404,10 +396,9 @@ macro_rules! update_route {
             State(s): State<AppState>,
             name: Result<Path<String>, PathRejection>,
             params: Params,
-            JsonBody(body): JsonBody,
+            Body($body): Body<$schema>,
         ) -> ApiResult {
             let c = collection(&s, name)?;
-            let $body = object(body, "")?;
             let update: PointUpdate = $make;
             run_update(t, c, params, update).await
         }
@@ -419,119 +410,38 @@ use crate::openapi::points as op;
 update_route!(
     post "/collections/{name}/points/delete", op::PointsSelector,
     "Deletes the points with these ids, or those a filter matches.",
-    delete_points, |b| PointUpdate::Delete(convert::selector(&b, "")?)
+    delete_points, |b| PointUpdate::Delete(b.into_selector("")?)
 );
 update_route!(
     post "/collections/{name}/points/payload", op::SetPayload,
     "Merges keys into the selected points' payloads.",
-    set_payload, |b| parse_set_payload(&b, "")?
+    set_payload, |b| b.into_update("")?
 );
 update_route!(
     put "/collections/{name}/points/payload", op::OverwritePayload,
     "Replaces the selected points' payloads.",
-    overwrite_payload, |b| PointUpdate::OverwritePayload {
-        payload: convert::payload_field(&b, "payload", "")?
-            .ok_or_else(|| bad("payload", "missing"))?,
-        selector: convert::selector(&b, "")?,
-    }
+    overwrite_payload, |b| b.into_update("")?
 );
 update_route!(
     post "/collections/{name}/points/payload/delete", op::DeletePayload,
     "Removes keys from the selected points' payloads.",
-    delete_payload, |b| parse_delete_payload(&b, "")?
+    delete_payload, |b| b.into_update("")?
 );
 update_route!(
     post "/collections/{name}/points/payload/clear", op::PointsSelector,
     "Removes the whole payload of the selected points.",
-    clear_payload, |b| PointUpdate::ClearPayload(convert::selector(&b, "")?)
+    clear_payload, |b| PointUpdate::ClearPayload(b.into_selector("")?)
 );
 update_route!(
     put "/collections/{name}/points/vectors", op::UpdateVectors,
     "Sets vectors of existing points, keeping their other vectors.",
-    update_vectors, |b| parse_update_vectors(&b, "")?
+    update_vectors, |b| b.into_update()
 );
 update_route!(
     post "/collections/{name}/points/vectors/delete", op::DeleteVectors,
     "Drops named vectors of the selected points.",
-    delete_vectors, |b| parse_delete_vectors(&b, "")?
+    delete_vectors, |b| b.into_update("")?
 );
-
-fn parse_set_payload(b: &Obj, at: &str) -> Result<PointUpdate, ApiError> {
-    Ok(PointUpdate::SetPayload {
-        payload: convert::payload_field(b, "payload", at)?
-            .ok_or_else(|| bad(&join(at, "payload"), "missing"))?,
-        selector: convert::selector(b, at)?,
-        key: convert::str_field(b, "key", at)?.map(str::to_string),
-    })
-}
-
-fn strings(v: Option<&Value>, at: &str) -> Result<Vec<String>, ApiError> {
-    match v {
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|x| {
-                x.as_str()
-                    .map(str::to_string)
-                    .ok_or_else(|| bad(at, "expected strings"))
-            })
-            .collect(),
-        _ => Err(bad(at, "expected an array of strings")),
-    }
-}
-
-fn parse_delete_payload(b: &Obj, at: &str) -> Result<PointUpdate, ApiError> {
-    Ok(PointUpdate::DeletePayload {
-        keys: strings(field(b, "keys"), &join(at, "keys"))?,
-        selector: convert::selector(b, at)?,
-    })
-}
-
-fn parse_update_vectors(b: &Obj, at: &str) -> Result<PointUpdate, ApiError> {
-    let Some(Value::Array(points)) = field(b, "points") else {
-        return Err(bad(
-            &join(at, "points"),
-            "expected an array of {\"id\", \"vector\"}",
-        ));
-    };
-    if field(b, "update_filter").is_some() {
-        return Err(bad(
-            &join(at, "update_filter"),
-            "conditional updates are not supported",
-        ));
-    }
-    let mut out = Vec::with_capacity(points.len());
-    for (i, p) in points.iter().enumerate() {
-        let pat = format!(
-            "{}points[{i}]",
-            if at.is_empty() {
-                String::new()
-            } else {
-                format!("{at}.")
-            }
-        );
-        let p = p
-            .as_object()
-            .ok_or_else(|| bad(&pat, "expected an object"))?;
-        let id = convert::point_id(p.get("id").unwrap_or(&Value::Null), &join(&pat, "id"))?;
-        let v = convert::vector_struct(
-            field(p, "vector").unwrap_or(&Value::Null),
-            &join(&pat, "vector"),
-        )?;
-        out.push((id, v));
-    }
-    Ok(PointUpdate::UpdateVectors(out))
-}
-
-fn parse_delete_vectors(b: &Obj, at: &str) -> Result<PointUpdate, ApiError> {
-    let names = strings(field(b, "vector"), &join(at, "vector"))?;
-    if names.is_empty() {
-        return Err(bad(&join(at, "vector"), "name at least one vector"));
-    }
-    Ok(PointUpdate::DeleteVectors {
-        names,
-        selector: convert::selector(b, at)?,
-    })
-}
 
 /// POST /collections/{name}/points/batch: operations applied in order; the first failure stops.
 #[utoipa::path(post, path = "/collections/{name}/points/batch", tag = "points",
@@ -542,46 +452,16 @@ pub(crate) async fn batch_update(
     State(s): State<AppState>,
     name: Result<Path<String>, PathRejection>,
     params: Params,
-    JsonBody(body): JsonBody,
+    Body(body): Body<op::UpdateOperations>,
 ) -> ApiResult {
     let c = collection(&s, name)?;
     let wait = wait(params)?;
-    let body = object(body, "")?;
-    let Some(Value::Array(ops)) = field(&body, "operations") else {
-        return Err(bad("operations", "expected an array"));
-    };
-    let mut updates = Vec::with_capacity(ops.len());
-    for (i, op) in ops.iter().enumerate() {
-        let at = format!("operations[{i}]");
-        let op = op
-            .as_object()
-            .ok_or_else(|| bad(&at, "expected an object"))?;
-        let (kind, inner) = op
-            .iter()
-            .next()
-            .ok_or_else(|| bad(&at, "empty operation"))?;
-        let iat = join(&at, kind);
-        let inner = inner
-            .as_object()
-            .ok_or_else(|| bad(&iat, "expected an object"))?;
-        updates.push(match kind.as_str() {
-            "upsert" => {
-                PointUpdate::Upsert(convert::points_list(inner).map_err(|e| prefix(e, &iat))?)
-            }
-            "delete" => PointUpdate::Delete(convert::selector(inner, &iat)?),
-            "set_payload" => parse_set_payload(inner, &iat)?,
-            "overwrite_payload" => PointUpdate::OverwritePayload {
-                payload: convert::payload_field(inner, "payload", &iat)?
-                    .ok_or_else(|| bad(&join(&iat, "payload"), "missing"))?,
-                selector: convert::selector(inner, &iat)?,
-            },
-            "delete_payload" => parse_delete_payload(inner, &iat)?,
-            "clear_payload" => PointUpdate::ClearPayload(convert::selector(inner, &iat)?),
-            "update_vectors" => parse_update_vectors(inner, &iat)?,
-            "delete_vectors" => parse_delete_vectors(inner, &iat)?,
-            _ => return Err(bad(&at, format!("unknown operation `{kind}`"))),
-        });
-    }
+    let updates = body
+        .operations
+        .into_iter()
+        .enumerate()
+        .map(|(i, o)| o.into_update(&format!("operations[{i}]")))
+        .collect::<Result<Vec<_>, _>>()?;
     let results = blocking(move || -> Result<Vec<Value>, rvdb_engine::EngineError> {
         updates
             .into_iter()
@@ -593,13 +473,6 @@ pub(crate) async fn batch_update(
     })
     .await??;
     Ok(t.ok(results))
-}
-
-fn prefix(mut e: ApiError, at: &str) -> ApiError {
-    e.message = e
-        .message
-        .replacen("Wrong input: ", &format!("Wrong input: {at}."), 1);
-    e
 }
 
 /// POST /collections/{name}/points/scroll.

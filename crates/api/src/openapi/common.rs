@@ -2,6 +2,9 @@
 
 use std::collections::BTreeMap;
 
+use std::fmt;
+
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -66,16 +69,139 @@ pub(crate) struct Payload(pub BTreeMap<String, Value>);
 
 /// A point's vectors: one dense vector (the unnamed vector) or an object of named dense
 /// vectors. Sparse vectors, multi-vectors and inference objects are refused.
-#[derive(ToSchema, Deserialize)]
+// Serialize only lends its `untagged` to the schema: parsing is the hand-written
+// Deserialize below, which names what is wrong.
+#[derive(ToSchema, Debug, serde::Serialize)]
 #[serde(untagged)]
+#[schema(example = json!([0.1, 0.2, 0.3, 0.4]))]
 pub(crate) enum VectorStruct {
     Dense(Vec<f32>),
     Named(BTreeMap<String, Vec<f32>>),
 }
 
+impl VectorStruct {
+    pub(crate) fn into_named(self) -> rvdb_engine::NamedVectors {
+        match self {
+            VectorStruct::Dense(v) => {
+                rvdb_engine::NamedVectors::from([(rvdb_engine::DEFAULT_VECTOR.to_string(), v)])
+            }
+            VectorStruct::Named(m) => m.into_iter().collect(),
+        }
+    }
+}
+
+/// A dense vector: an array of numbers (an array of arrays is a multi-vector, refused).
+#[derive(Debug, serde::Serialize)]
+pub(crate) struct Dense(pub Vec<f32>);
+
+impl<'de> Deserialize<'de> for Dense {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Dense;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an array of numbers")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Dense, A::Error> {
+                let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+                while let Some(x) = seq.next_element::<Number>()? {
+                    out.push(x.0);
+                }
+                Ok(Dense(out))
+            }
+        }
+        d.deserialize_seq(V)
+    }
+}
+
+/// One element of a dense vector.
+struct Number(f32);
+
+impl<'de> Deserialize<'de> for Number {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Number;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a number")
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Number, E> {
+                Ok(Number(v as f32))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Number, E> {
+                Ok(Number(v as f32))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Number, E> {
+                Ok(Number(v as f32))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<Number, A::Error> {
+                Err(de::Error::custom("multi-vectors are not supported"))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for VectorStruct {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = VectorStruct;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a vector (array of numbers) or an object of named vectors")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<VectorStruct, A::Error> {
+                let Dense(v) = Dense::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
+                Ok(VectorStruct::Dense(v))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<VectorStruct, A::Error> {
+                let mut out = BTreeMap::new();
+                while let Some(name) = map.next_key::<String>()? {
+                    if name == "indices" || name == "values" {
+                        return Err(de::Error::custom("sparse vectors are not supported"));
+                    }
+                    let NamedValue(v) = map.next_value()?;
+                    out.insert(name, v);
+                }
+                Ok(VectorStruct::Named(out))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// The value of one named vector: dense only.
+struct NamedValue(Vec<f32>);
+
+impl<'de> Deserialize<'de> for NamedValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = NamedValue;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an array of numbers")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<NamedValue, A::Error> {
+                let Dense(v) = Dense::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
+                Ok(NamedValue(v))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<NamedValue, A::Error> {
+                let key = map.next_key::<String>()?;
+                Err(de::Error::custom(match key.as_deref() {
+                    Some("indices") | Some("values") => "sparse vectors are not supported",
+                    _ => "inference objects (documents, images) are not supported; send vectors",
+                }))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
 /// What of the payload to return: everything (`true`), nothing (`false`), these keys, or a
 /// selector.
-#[derive(ToSchema, Deserialize)]
+// Serialize only lends its `untagged` to the schema: parsing is the hand-written
+// Deserialize below, which names what is wrong.
+#[derive(ToSchema, Debug, serde::Serialize)]
 #[serde(untagged)]
 pub(crate) enum WithPayload {
     All(bool),
@@ -84,15 +210,68 @@ pub(crate) enum WithPayload {
     Exclude(PayloadExclude),
 }
 
+impl From<WithPayload> for rvdb_engine::PayloadSelector {
+    fn from(w: WithPayload) -> Self {
+        use rvdb_engine::PayloadSelector as P;
+        match w {
+            WithPayload::All(true) => P::All,
+            WithPayload::All(false) => P::None,
+            WithPayload::Keys(k) | WithPayload::Include(PayloadInclude { include: k }) => {
+                P::Include(k)
+            }
+            WithPayload::Exclude(PayloadExclude { exclude }) => P::Exclude(exclude),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for WithPayload {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = WithPayload;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("true, false, a list of keys, {\"include\": […]} or {\"exclude\": […]}")
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<WithPayload, E> {
+                Ok(WithPayload::All(v))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<WithPayload, A::Error> {
+                let keys = Vec::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
+                Ok(WithPayload::Keys(keys))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<WithPayload, A::Error> {
+                let out = match map.next_key::<String>()?.as_deref() {
+                    Some("include") => WithPayload::Include(PayloadInclude {
+                        include: map.next_value()?,
+                    }),
+                    Some("exclude") => WithPayload::Exclude(PayloadExclude {
+                        exclude: map.next_value()?,
+                    }),
+                    _ => {
+                        return Err(de::Error::custom(
+                            "expected {\"include\": […]} or {\"exclude\": […]}",
+                        ))
+                    }
+                };
+                if map.next_key::<de::IgnoredAny>()?.is_some() {
+                    return Err(de::Error::custom("give one of `include` and `exclude`"));
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
 /// Only these payload keys.
-#[derive(ToSchema, Deserialize)]
+#[derive(ToSchema, Deserialize, Debug, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PayloadInclude {
     pub include: Vec<String>,
 }
 
 /// Every payload key but these.
-#[derive(ToSchema, Deserialize)]
+#[derive(ToSchema, Deserialize, Debug, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PayloadExclude {
     pub exclude: Vec<String>,
@@ -100,11 +279,44 @@ pub(crate) struct PayloadExclude {
 
 /// Which vectors to return: all (`true`), none (`false`, the default), or these names
 /// (`with_vectors` is accepted as another spelling of the field).
-#[derive(ToSchema, Deserialize)]
+// Serialize only lends its `untagged` to the schema: parsing is the hand-written
+// Deserialize below, which names what is wrong.
+#[derive(ToSchema, Debug, serde::Serialize)]
 #[serde(untagged)]
 pub(crate) enum WithVector {
     All(bool),
     Names(Vec<String>),
+}
+
+impl From<WithVector> for rvdb_engine::VectorSelector {
+    fn from(w: WithVector) -> Self {
+        use rvdb_engine::VectorSelector as S;
+        match w {
+            WithVector::All(true) => S::All,
+            WithVector::All(false) => S::None,
+            WithVector::Names(n) => S::Names(n),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for WithVector {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = WithVector;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("true, false or a list of vector names")
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<WithVector, E> {
+                Ok(WithVector::All(v))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<WithVector, A::Error> {
+                let names = Vec::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
+                Ok(WithVector::Names(names))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// The answer to a write.

@@ -3,147 +3,360 @@
 
 use std::collections::BTreeMap;
 
+use std::fmt;
+
+use rvdb_engine::{NamedVectors, PointId, PointSelector, PointUpdate, DEFAULT_VECTOR};
+use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
+use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
-use super::common::{envelope, ExtendedPointId, Payload, VectorStruct, WithPayload, WithVector};
+use super::common::{
+    envelope, Dense, ExtendedPointId, Payload, VectorStruct, WithPayload, WithVector,
+};
 use super::filter::Filter;
+use crate::convert::{bad, join};
+use crate::ApiError;
 
 /// A point to store (an existing id is replaced).
-#[derive(ToSchema, Deserialize)]
+#[derive(ToSchema, Deserialize, Debug, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"id": 1, "vector": [0.1, 0.2, 0.3, 0.4], "payload": {"city": "Berlin"}}))]
 pub(crate) struct PointStruct {
-    pub id: ExtendedPointId,
+    #[schema(value_type = ExtendedPointId)]
+    pub id: PointId,
     /// Missing: a point without vectors.
     pub vector: Option<VectorStruct>,
-    pub payload: Option<Payload>,
+    #[schema(value_type = Option<Payload>)]
+    pub payload: Option<rvdb_engine::Payload>,
+}
+
+impl From<PointStruct> for rvdb_engine::PointStruct {
+    fn from(p: PointStruct) -> Self {
+        rvdb_engine::PointStruct {
+            id: p.id,
+            vectors: p.vector.map(VectorStruct::into_named).unwrap_or_default(),
+            payload: p.payload.unwrap_or_default(),
+        }
+    }
 }
 
 /// Points as columns: `ids[i]` gets `vectors[i]` and `payloads[i]`.
-#[derive(ToSchema, Deserialize)]
+#[derive(ToSchema, Deserialize, Debug, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Batch {
-    pub ids: Vec<ExtendedPointId>,
+    #[schema(value_type = Vec<ExtendedPointId>)]
+    pub ids: Vec<PointId>,
     pub vectors: Option<BatchVectorStruct>,
-    pub payloads: Option<Vec<Option<Payload>>>,
+    #[schema(value_type = Option<Vec<Option<Payload>>>)]
+    pub payloads: Option<Vec<Option<rvdb_engine::Payload>>>,
 }
 
 /// One dense vector per id (the unnamed vector), or per vector name one per id.
-#[derive(ToSchema, Deserialize)]
+#[derive(ToSchema, Deserialize, Debug, serde::Serialize)]
 #[serde(untagged)]
 pub(crate) enum BatchVectorStruct {
-    Dense(Vec<Vec<f32>>),
-    Named(BTreeMap<String, Vec<Vec<f32>>>),
+    #[schema(value_type = Vec<Vec<f32>>)]
+    Dense(Vec<Dense>),
+    #[schema(value_type = BTreeMap<String, Vec<Vec<f32>>>)]
+    Named(BTreeMap<String, Vec<Dense>>),
+}
+
+impl Batch {
+    /// The batch's points; the columns must be as long as `ids`.
+    pub(crate) fn into_points(self, at: &str) -> Result<Vec<rvdb_engine::PointStruct>, ApiError> {
+        let n = self.ids.len();
+        let mut vectors = vec![NamedVectors::new(); n];
+        let column = |len: usize, what: &str, at: &str| {
+            if len == n {
+                Ok(())
+            } else {
+                Err(bad(at, format!("{len} {what} for {n} ids")))
+            }
+        };
+        match self.vectors {
+            Some(BatchVectorStruct::Dense(rows)) => {
+                column(rows.len(), "vectors", &join(at, "batch.vectors"))?;
+                for (i, Dense(v)) in rows.into_iter().enumerate() {
+                    vectors[i].insert(DEFAULT_VECTOR.to_string(), v);
+                }
+            }
+            Some(BatchVectorStruct::Named(named)) => {
+                for (name, rows) in named {
+                    column(
+                        rows.len(),
+                        "vectors",
+                        &join(at, &format!("batch.vectors.{name}")),
+                    )?;
+                    for (i, Dense(v)) in rows.into_iter().enumerate() {
+                        vectors[i].insert(name.clone(), v);
+                    }
+                }
+            }
+            None => {}
+        }
+        let payloads = match self.payloads {
+            Some(ps) => {
+                column(ps.len(), "payloads", &join(at, "batch.payloads"))?;
+                ps
+            }
+            None => vec![None; n],
+        };
+        Ok(self
+            .ids
+            .into_iter()
+            .zip(vectors)
+            .zip(payloads)
+            .map(|((id, vectors), payload)| rvdb_engine::PointStruct {
+                id,
+                vectors,
+                payload: payload.unwrap_or_default(),
+            })
+            .collect())
+    }
 }
 
 /// PUT /collections/{name}/points: a list of points or a batch.
-#[derive(ToSchema, Deserialize)]
+#[derive(ToSchema, Debug, serde::Serialize)]
 #[serde(untagged)]
 pub(crate) enum PointInsertOperations {
     List(PointsList),
     Batch(PointsBatch),
 }
 
-#[derive(ToSchema, Deserialize)]
+#[derive(ToSchema, Deserialize, Debug, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PointsList {
     pub points: Vec<PointStruct>,
 }
 
-#[derive(ToSchema, Deserialize)]
+#[derive(ToSchema, Deserialize, Debug, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PointsBatch {
     pub batch: Batch,
 }
 
-/// Which points: these ids, or those a filter matches.
-#[derive(ToSchema, Deserialize)]
-#[serde(untagged)]
-pub(crate) enum PointsSelector {
-    Ids(PointIdsList),
-    Filter(FilterSelector),
+impl<'de> Deserialize<'de> for PointInsertOperations {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = PointInsertOperations;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("{\"points\": […]} or {\"batch\": {…}}")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut out = None;
+                while let Some(key) = map.next_key::<String>()? {
+                    let op = match key.as_str() {
+                        "points" => PointInsertOperations::List(PointsList {
+                            points: map.next_value()?,
+                        }),
+                        "batch" => PointInsertOperations::Batch(PointsBatch {
+                            batch: map.next_value()?,
+                        }),
+                        other => return Err(refused_key::<A::Error>(other)),
+                    };
+                    if out.replace(op).is_some() {
+                        return Err(de::Error::custom(
+                            "give either `points` or `batch`, not both",
+                        ));
+                    }
+                }
+                out.ok_or_else(|| de::Error::custom("expected `points` or `batch`"))
+            }
+        }
+        d.deserialize_map(V)
+    }
 }
 
-#[derive(ToSchema, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct PointIdsList {
-    pub points: Vec<ExtendedPointId>,
+impl PointInsertOperations {
+    /// The points to upsert (`at`: where the body is, for errors).
+    pub(crate) fn into_points(self, at: &str) -> Result<Vec<rvdb_engine::PointStruct>, ApiError> {
+        match self {
+            PointInsertOperations::List(l) => Ok(l.points.into_iter().map(Into::into).collect()),
+            PointInsertOperations::Batch(b) => b.batch.into_points(at),
+        }
+    }
 }
 
-#[derive(ToSchema, Deserialize)]
+/// Keys of Qdrant's bodies that a single node cannot honour yet, named in the error.
+fn refused_key<E: de::Error>(key: &str) -> E {
+    match key {
+        "shard_key" => {
+            E::custom("shard_key: shard keys are not supported (one shard per collection)")
+        }
+        "update_filter" => E::custom("update_filter: conditional updates are not supported"),
+        other => E::custom(format!("unknown field `{other}`")),
+    }
+}
+
+/// A filter as a body carries it (parsed by `convert::filter`, which names the clause that is
+/// wrong).
+#[derive(ToSchema, Deserialize, Debug, Default, serde::Serialize)]
+#[serde(transparent)]
+#[schema(value_type = Filter)]
+pub(crate) struct FilterBody(pub Value);
+
+impl FilterBody {
+    pub(crate) fn parse(&self, at: &str) -> Result<rvdb_engine::Filter, ApiError> {
+        Ok(crate::convert::filter(Some(&self.0), at)?.unwrap_or_default())
+    }
+}
+
+/// `points` or `filter`, exactly one: the selector of a write body.
+fn selector(
+    points: Option<Vec<PointId>>,
+    filter: Option<FilterBody>,
+    at: &str,
+) -> Result<PointSelector, ApiError> {
+    match (points, filter.filter(|f| !f.0.is_null())) {
+        (Some(ids), None) => Ok(PointSelector::Ids(ids)),
+        (None, Some(f)) => Ok(PointSelector::Filter(f.parse(&join(at, "filter"))?)),
+        (Some(_), Some(_)) => Err(bad(at, "give either `points` or `filter`, not both")),
+        (None, None) => Err(bad(at, "expected `points` (ids) or `filter`")),
+    }
+}
+
+/// Which points: these ids (`points`), or those a filter matches (`filter`); give exactly one.
+#[derive(ToSchema, Deserialize, Debug, serde::Serialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct FilterSelector {
-    pub filter: Filter,
+pub(crate) struct PointsSelector {
+    #[schema(value_type = Option<Vec<ExtendedPointId>>)]
+    pub points: Option<Vec<PointId>>,
+    pub filter: Option<FilterBody>,
+}
+
+impl PointsSelector {
+    pub(crate) fn into_selector(self, at: &str) -> Result<PointSelector, ApiError> {
+        selector(self.points, self.filter, at)
+    }
 }
 
 /// POST …/points/payload: merge `payload` into the selected points' payloads (under `key`
 /// when given). Give exactly one of `points` and `filter`.
-#[derive(ToSchema, Deserialize)]
+#[derive(ToSchema, Deserialize, Debug, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"payload": {"seen": true}, "points": [1, 2]}))]
 pub(crate) struct SetPayload {
-    pub payload: Payload,
-    pub points: Option<Vec<ExtendedPointId>>,
-    pub filter: Option<Filter>,
+    #[schema(value_type = Payload)]
+    pub payload: rvdb_engine::Payload,
+    #[schema(value_type = Option<Vec<ExtendedPointId>>)]
+    pub points: Option<Vec<PointId>>,
+    pub filter: Option<FilterBody>,
     /// A payload path to merge into instead of the top level.
     pub key: Option<String>,
 }
 
 /// PUT …/points/payload: replace the selected points' payloads. Give exactly one of `points`
 /// and `filter`.
-#[derive(ToSchema, Deserialize)]
+#[derive(ToSchema, Deserialize, Debug, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct OverwritePayload {
-    pub payload: Payload,
-    pub points: Option<Vec<ExtendedPointId>>,
-    pub filter: Option<Filter>,
+    #[schema(value_type = Payload)]
+    pub payload: rvdb_engine::Payload,
+    #[schema(value_type = Option<Vec<ExtendedPointId>>)]
+    pub points: Option<Vec<PointId>>,
+    pub filter: Option<FilterBody>,
 }
 
 /// POST …/points/payload/delete: remove these keys. Give exactly one of `points` and `filter`.
-#[derive(ToSchema, Deserialize)]
+#[derive(ToSchema, Deserialize, Debug, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct DeletePayload {
     pub keys: Vec<String>,
-    pub points: Option<Vec<ExtendedPointId>>,
-    pub filter: Option<Filter>,
+    #[schema(value_type = Option<Vec<ExtendedPointId>>)]
+    pub points: Option<Vec<PointId>>,
+    pub filter: Option<FilterBody>,
 }
 
 /// PUT …/points/vectors: set these vectors of existing points (others are kept).
-#[derive(ToSchema, Deserialize)]
+#[derive(ToSchema, Deserialize, Debug, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct UpdateVectors {
     pub points: Vec<PointVectors>,
 }
 
-#[derive(ToSchema, Deserialize)]
+#[derive(ToSchema, Deserialize, Debug, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PointVectors {
-    pub id: ExtendedPointId,
+    #[schema(value_type = ExtendedPointId)]
+    pub id: PointId,
     pub vector: VectorStruct,
 }
 
 /// POST …/points/vectors/delete: drop these named vectors. Give exactly one of `points` and
 /// `filter`.
-#[derive(ToSchema, Deserialize)]
+#[derive(ToSchema, Deserialize, Debug, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct DeleteVectors {
     /// Vector names (at least one).
     #[schema(min_items = 1)]
     pub vector: Vec<String>,
-    pub points: Option<Vec<ExtendedPointId>>,
-    pub filter: Option<Filter>,
+    #[schema(value_type = Option<Vec<ExtendedPointId>>)]
+    pub points: Option<Vec<PointId>>,
+    pub filter: Option<FilterBody>,
+}
+
+impl SetPayload {
+    pub(crate) fn into_update(self, at: &str) -> Result<PointUpdate, ApiError> {
+        Ok(PointUpdate::SetPayload {
+            selector: selector(self.points, self.filter, at)?,
+            payload: self.payload,
+            key: self.key,
+        })
+    }
+}
+
+impl OverwritePayload {
+    pub(crate) fn into_update(self, at: &str) -> Result<PointUpdate, ApiError> {
+        Ok(PointUpdate::OverwritePayload {
+            selector: selector(self.points, self.filter, at)?,
+            payload: self.payload,
+        })
+    }
+}
+
+impl DeletePayload {
+    pub(crate) fn into_update(self, at: &str) -> Result<PointUpdate, ApiError> {
+        Ok(PointUpdate::DeletePayload {
+            selector: selector(self.points, self.filter, at)?,
+            keys: self.keys,
+        })
+    }
+}
+
+impl UpdateVectors {
+    pub(crate) fn into_update(self) -> PointUpdate {
+        PointUpdate::UpdateVectors(
+            self.points
+                .into_iter()
+                .map(|p| (p.id, p.vector.into_named()))
+                .collect(),
+        )
+    }
+}
+
+impl DeleteVectors {
+    pub(crate) fn into_update(self, at: &str) -> Result<PointUpdate, ApiError> {
+        if self.vector.is_empty() {
+            return Err(bad(&join(at, "vector"), "name at least one vector"));
+        }
+        Ok(PointUpdate::DeleteVectors {
+            selector: selector(self.points, self.filter, at)?,
+            names: self.vector,
+        })
+    }
 }
 
 /// POST …/points/batch: operations applied in order; the first failure stops the rest.
-#[derive(ToSchema, Deserialize)]
+#[derive(ToSchema, Deserialize, Debug, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct UpdateOperations {
     pub operations: Vec<UpdateOperation>,
 }
 
 /// One operation: an object with one key naming it.
-#[derive(ToSchema, Deserialize)]
+#[derive(ToSchema, Debug, serde::Serialize)]
 #[serde(untagged)]
 pub(crate) enum UpdateOperation {
     Upsert(UpsertOperation),
@@ -158,7 +371,7 @@ pub(crate) enum UpdateOperation {
 
 macro_rules! operation {
     ($($name:ident { $field:ident: $ty:ty }),* $(,)?) => {$(
-        #[derive(ToSchema, Deserialize)]
+        #[derive(ToSchema, Deserialize, Debug, serde::Serialize)]
         #[serde(deny_unknown_fields)]
         pub(crate) struct $name {
             pub $field: $ty,
@@ -175,6 +388,77 @@ operation! {
     ClearPayloadOperation { clear_payload: PointsSelector },
     UpdateVectorsOperation { update_vectors: UpdateVectors },
     DeleteVectorsOperation { delete_vectors: DeleteVectors },
+}
+
+impl<'de> Deserialize<'de> for UpdateOperation {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = UpdateOperation;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object with one key naming the operation")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                use UpdateOperation as U;
+                let Some(kind) = map.next_key::<String>()? else {
+                    return Err(de::Error::custom("empty operation"));
+                };
+                let op = match kind.as_str() {
+                    "upsert" => U::Upsert(UpsertOperation {
+                        upsert: map.next_value()?,
+                    }),
+                    "delete" => U::Delete(DeleteOperation {
+                        delete: map.next_value()?,
+                    }),
+                    "set_payload" => U::SetPayload(SetPayloadOperation {
+                        set_payload: map.next_value()?,
+                    }),
+                    "overwrite_payload" => U::OverwritePayload(OverwritePayloadOperation {
+                        overwrite_payload: map.next_value()?,
+                    }),
+                    "delete_payload" => U::DeletePayload(DeletePayloadOperation {
+                        delete_payload: map.next_value()?,
+                    }),
+                    "clear_payload" => U::ClearPayload(ClearPayloadOperation {
+                        clear_payload: map.next_value()?,
+                    }),
+                    "update_vectors" => U::UpdateVectors(UpdateVectorsOperation {
+                        update_vectors: map.next_value()?,
+                    }),
+                    "delete_vectors" => U::DeleteVectors(DeleteVectorsOperation {
+                        delete_vectors: map.next_value()?,
+                    }),
+                    other => return Err(de::Error::custom(format!("unknown operation `{other}`"))),
+                };
+                if map.next_key::<de::IgnoredAny>()?.is_some() {
+                    return Err(de::Error::custom("one operation per object"));
+                }
+                Ok(op)
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+impl UpdateOperation {
+    /// The engine's update; `at` is where the operation is (`operations[2]`).
+    pub(crate) fn into_update(self, at: &str) -> Result<PointUpdate, ApiError> {
+        use UpdateOperation as U;
+        Ok(match self {
+            U::Upsert(o) => PointUpdate::Upsert(o.upsert.into_points(&join(at, "upsert"))?),
+            U::Delete(o) => PointUpdate::Delete(o.delete.into_selector(&join(at, "delete"))?),
+            U::SetPayload(o) => o.set_payload.into_update(&join(at, "set_payload"))?,
+            U::OverwritePayload(o) => o
+                .overwrite_payload
+                .into_update(&join(at, "overwrite_payload"))?,
+            U::DeletePayload(o) => o.delete_payload.into_update(&join(at, "delete_payload"))?,
+            U::ClearPayload(o) => PointUpdate::ClearPayload(
+                o.clear_payload.into_selector(&join(at, "clear_payload"))?,
+            ),
+            U::UpdateVectors(o) => o.update_vectors.into_update(),
+            U::DeleteVectors(o) => o.delete_vectors.into_update(&join(at, "delete_vectors"))?,
+        })
+    }
 }
 
 /// Order by a payload key: its name (ascending), or the key with a direction and a start.
@@ -303,4 +587,99 @@ envelope! {
     SeedUpsertResponse => SeedUpsertResult;
     RecordResponse => crate::render::RecordOut;
     PointsPageResponse => crate::handlers::PointsPage;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::extract::parse_body;
+
+    fn err<T: serde::de::DeserializeOwned + std::fmt::Debug>(body: &str) -> String {
+        parse_body::<T>(body.as_bytes()).unwrap_err().message
+    }
+
+    #[test]
+    fn upserts_parse_straight_into_points() {
+        let body = br#"{"points": [{"id": 1, "vector": [0.1, -2e3, 3 ], "payload": {"a": 1}},
+                          {"id": "550e8400-e29b-41d4-a716-446655440000", "vector": {"img": [1, 2]}}]}"#;
+        let pts = parse_body::<PointInsertOperations>(body)
+            .unwrap()
+            .into_points("")
+            .unwrap();
+        assert_eq!(pts[0].vectors[""], vec![0.1f32, -2000.0, 3.0]);
+        assert_eq!(pts[0].payload["a"], 1);
+        assert_eq!(pts[1].vectors["img"], vec![1.0f32, 2.0]);
+        let batch = br#"{"batch": {"ids": [1, 2], "vectors": {"a": [[1], [2]]}, "payloads": [null, {"k": "v"}]}}"#;
+        let pts = parse_body::<PointInsertOperations>(batch)
+            .unwrap()
+            .into_points("")
+            .unwrap();
+        assert_eq!(pts[1].vectors["a"], vec![2.0f32]);
+        assert_eq!(pts[1].payload["k"], "v");
+    }
+
+    #[test]
+    fn errors_name_the_path_and_the_problem() {
+        let e = err::<PointInsertOperations>(
+            r#"{"points": [{"id": 1, "vector": [1]}, {"id": -1, "vector": [1]}]}"#,
+        );
+        assert!(
+            e.contains("points[1].id") && e.contains("unsigned integer or a UUID"),
+            "{e}"
+        );
+        let e = err::<PointInsertOperations>(r#"{"points": [{"id": 1, "vector": [[1, 2]]}]}"#);
+        assert!(
+            e.contains("points[0].vector") && e.contains("multi-vectors are not supported"),
+            "{e}"
+        );
+        let e = err::<PointInsertOperations>(
+            r#"{"points": [{"id": 1, "vector": {"s": {"indices": [1], "values": [1]}}}]}"#,
+        );
+        assert!(
+            e.contains("points[0].vector.s") && e.contains("sparse vectors"),
+            "{e}"
+        );
+        let e = err::<PointInsertOperations>(r#"{"points": [{"id": 1, "vector": ["x"]}]}"#);
+        assert!(
+            e.contains("points[0].vector[0]") && e.contains("a number"),
+            "{e}"
+        );
+        let e = err::<PointInsertOperations>(r#"{"pts": []}"#);
+        assert!(e.contains("unknown field `pts`"), "{e}");
+        let e = err::<PointInsertOperations>(r#"{"points": [], "shard_key": "a"}"#);
+        assert!(e.contains("shard keys are not supported"), "{e}");
+        let e = err::<PointInsertOperations>("{}");
+        assert!(e.contains("expected `points` or `batch`"), "{e}");
+        let b =
+            parse_body::<PointInsertOperations>(br#"{"batch": {"ids": [1, 2], "vectors": [[1]]}}"#)
+                .unwrap();
+        let e = b.into_points("").unwrap_err().message;
+        assert!(e.contains("batch.vectors: 1 vectors for 2 ids"), "{e}");
+        let e = err::<UpdateOperations>(
+            r#"{"operations": [{"delete": {"points": [1]}}, {"frobnicate": {}}]}"#,
+        );
+        assert!(
+            e.contains("operations[1]") && e.contains("unknown operation `frobnicate`"),
+            "{e}"
+        );
+        let ops = parse_body::<UpdateOperations>(
+            br#"{"operations": [{"delete": {"points": [1], "filter": {}}}]}"#,
+        )
+        .unwrap();
+        let e = ops
+            .operations
+            .into_iter()
+            .next()
+            .unwrap()
+            .into_update("operations[0]")
+            .unwrap_err()
+            .message;
+        assert!(
+            e.contains("operations[0].delete: give either `points` or `filter`"),
+            "{e}"
+        );
+        let e = err::<SetPayload>(r#"{"payload": 3, "points": [1]}"#);
+        assert!(e.contains("payload") && e.contains("expected a map"), "{e}");
+        assert!(err::<SetPayload>(r#"{"payload": {"#).starts_with("Format error in JSON body"));
+    }
 }

@@ -250,13 +250,16 @@ fn point_examples_parse_in_both() {
         json!({"batch": {"ids": [1, 2], "vectors": [[0.1], [0.2]], "payloads": [{"a": 1}, null]}}),
         json!({"batch": {"ids": [1], "vectors": {"img": [[0.1]]}}}),
     ] {
-        both::<points::PointInsertOperations>(b, |m| convert::points_list(m).map(drop));
+        let body =
+            crate::extract::parse_body::<points::PointInsertOperations>(b.to_string().as_bytes());
+        body.unwrap().into_points("").unwrap();
     }
     for b in [
         json!({"points": [1, 2]}),
         json!({"filter": {"must": [{"key": "a", "match": {"value": 1}}]}}),
     ] {
-        both::<points::PointsSelector>(b, |m| convert::selector(m, "").map(drop));
+        let body = crate::extract::parse_body::<points::PointsSelector>(b.to_string().as_bytes());
+        body.unwrap().into_selector("").unwrap();
     }
     for b in [
         json!({"vectors": {"size": 4, "distance": "Cosine"}}),
