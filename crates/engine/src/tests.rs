@@ -5,6 +5,8 @@
 
 use std::path::Path;
 
+use rand::rngs::StdRng;
+use rand::{Rng as _, SeedableRng};
 use serde_json::json;
 
 use crate::{
@@ -369,13 +371,8 @@ fn sealed_collection(
     );
     db.create_collection(name, cfg).unwrap();
     let c = db.collection(name).unwrap();
-    let mut x = 0x2545F4914F6CDD1Du64;
-    let mut rnd = move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        (x % 2000) as f32 / 1000.0 - 1.0
-    };
+    let mut rng = StdRng::seed_from_u64(0x2545_F491_4F6C_DD1D);
+    let mut rnd = move || rng.random_range(0..2000u32) as f32 / 1000.0 - 1.0;
     for chunk in (0..n).collect::<Vec<_>>().chunks(100) {
         let pts = chunk
             .iter()
@@ -465,14 +462,9 @@ fn folding_collection(
 }
 
 fn noise(seed: u64, dim: usize) -> Vec<f32> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut rng = StdRng::seed_from_u64(seed);
     (0..dim)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x % 2000) as f32 / 1000.0 - 1.0
-        })
+        .map(|_| rng.random_range(0..2000u32) as f32 / 1000.0 - 1.0)
         .collect()
 }
 
@@ -874,13 +866,8 @@ fn filtered_recall_holds_for_every_filter_kind() {
     cfg.settings.hnsw.full_scan_threshold = 1;
     db.create_collection("k", cfg).unwrap();
     let c = db.collection("k").unwrap();
-    let mut x = 0x9E3779B97F4A7C15u64;
-    let mut rnd = move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        (x % 10_000) as f32 / 5_000.0 - 1.0
-    };
+    let mut rng = StdRng::seed_from_u64(0x9E37_79B9_7F4A_7C15);
+    let mut rnd = move || rng.random_range(0..10_000u32) as f32 / 5_000.0 - 1.0;
     let n = 4000u64;
     for chunk in (0..n).collect::<Vec<_>>().chunks(500) {
         let pts = chunk
