@@ -10,6 +10,8 @@ use std::time::Instant;
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 use rvdb_index::{flat_search, HnswIndex, HnswParams, SearchParams};
 use rvdb_vector::Distance;
 use serde_json::json;
@@ -344,14 +346,10 @@ fn ann(a: AnnArgs) -> anyhow::Result<()> {
 }
 
 /// Deterministic pseudo-random values in [-1, 1).
-fn random_vectors(n: usize, dim: usize, mut seed: u64) -> Vec<f32> {
+fn random_vectors(n: usize, dim: usize, seed: u64) -> Vec<f32> {
+    let mut rng = StdRng::seed_from_u64(seed);
     (0..n * dim)
-        .map(|_| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-        })
+        .map(|_| rng.random_range(-1.0f32..1.0))
         .collect()
 }
 

@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Args;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 use rvdb_engine::{
     CollectionConfig, Database, DatabaseOptions, Distance, Durability, PointStruct, SearchRequest,
 };
@@ -52,14 +54,10 @@ pub struct WalArgs {
     dir: Option<PathBuf>,
 }
 
+/// Values uniform in [-0.5, 0.5), seeded.
 fn rng(seed: u64) -> impl FnMut() -> f32 {
-    let mut x = seed | 1;
-    move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        (x >> 40) as f32 / (1u64 << 24) as f32 - 0.5
-    }
+    let mut rng = StdRng::seed_from_u64(seed);
+    move || rng.random_range(-0.5..0.5)
 }
 
 fn median(mut v: Vec<f64>) -> f64 {

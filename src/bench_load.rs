@@ -23,6 +23,8 @@ use bytes::Bytes;
 use clap::Args;
 use hdrhistogram::Histogram;
 use http_body_util::{BodyExt, Full};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 
 #[derive(Debug, Args)]
@@ -128,7 +130,7 @@ struct Clustered {
     dim: usize,
     centres: Vec<Vec<f32>>,
     sigmas: Vec<f32>,
-    state: u64,
+    rng: StdRng,
 }
 
 impl Clustered {
@@ -137,7 +139,7 @@ impl Clustered {
             dim,
             centres: Vec::new(),
             sigmas: Vec::new(),
-            state: seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1,
+            rng: StdRng::seed_from_u64(seed),
         };
         for _ in 0..1000 {
             let centre = (0..dim).map(|_| c.normal()).collect();
@@ -148,17 +150,9 @@ impl Clustered {
         c
     }
 
-    fn next_u64(&mut self) -> u64 {
-        // splitmix64
-        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
     fn uniform(&mut self) -> f32 {
-        ((self.next_u64() >> 40) as f32 + 0.5) / (1u64 << 24) as f32
+        // in (0, 1]: never 0, whose logarithm the normal draw takes
+        1.0 - self.rng.random::<f32>()
     }
 
     fn normal(&mut self) -> f32 {
@@ -167,7 +161,7 @@ impl Clustered {
     }
 
     fn point(&mut self) -> Vec<f32> {
-        let k = (self.next_u64() % self.centres.len() as u64) as usize;
+        let k = self.rng.random_range(0..self.centres.len());
         let s = self.sigmas[k];
         (0..self.dim)
             .map(|d| self.centres[k][d] + s * self.normal())

@@ -11,21 +11,17 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use common::Server;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 
 const DIM: usize = 16;
 
 /// A deterministic vector per (id, salt) in [-1, 1)^DIM.
 fn vector(id: u64, salt: u64) -> Vec<f32> {
-    let mut x = id.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ salt.wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    (0..DIM)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-        })
-        .collect()
+    let seed = id.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ salt.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    let mut rng = StdRng::seed_from_u64(seed);
+    (0..DIM).map(|_| rng.random_range(-1.0..1.0)).collect()
 }
 
 fn l2(a: &[f32], b: &[f32]) -> f32 {

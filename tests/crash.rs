@@ -25,6 +25,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::Server;
+use rand::rngs::StdRng;
+use rand::{Rng as _, SeedableRng};
 use serde_json::{json, Map, Value};
 
 const DIM: usize = 8;
@@ -52,37 +54,24 @@ fn create_bodies() -> [Value; 2] {
     ]
 }
 
-/// xorshift64*: tiny, seedable, good enough to pick operations.
+/// Picks operations: `rand`'s `StdRng`, seeded.
 #[derive(Clone)]
-struct Rng(u64);
+struct Rng(StdRng);
 
 impl Rng {
     fn new(seed: u64) -> Rng {
-        // splitmix64 of the seed, so that nearby seeds give unrelated streams; never 0
-        let mut z = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        Rng((z ^ (z >> 31)) | 1)
-    }
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        Rng(StdRng::seed_from_u64(seed))
     }
     /// In `lo..=hi`.
     fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.next() % (hi - lo + 1)
+        self.0.random_range(lo..=hi)
     }
     /// `n` distinct ids of writer `t`.
     fn ids(&mut self, t: u64, n: u64) -> Vec<u64> {
-        let mut all: Vec<u64> = (1..=IDS_PER_WRITER).map(|i| t * ID_STRIDE + i).collect();
-        for i in 0..n as usize {
-            let j = i + (self.next() % (all.len() - i) as u64) as usize;
-            all.swap(i, j);
-        }
-        all.truncate(n as usize);
-        all
+        rand::seq::index::sample(&mut self.0, IDS_PER_WRITER as usize, n as usize)
+            .into_iter()
+            .map(|i| t * ID_STRIDE + 1 + i as u64)
+            .collect()
     }
 }
 

@@ -3,6 +3,8 @@
 mod common;
 
 use common::Server;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 
 const UUID1: &str = "550e8400-e29b-41d4-a716-446655440000";
@@ -210,13 +212,8 @@ fn reference(distance: &str, a: &[f64], b: &[f64]) -> f64 {
 #[test]
 fn every_distance_scores_and_orders_as_documented() {
     let s = Server::start();
-    let mut x = 12345u64;
-    let mut rnd = move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        (x % 2000) as f64 / 1000.0 - 1.0
-    };
+    let mut rng = StdRng::seed_from_u64(12345);
+    let mut rnd = move || rng.random_range(0..2000u32) as f64 / 1000.0 - 1.0;
     let points: Vec<Vec<f64>> = (0..60).map(|_| (0..5).map(|_| rnd()).collect()).collect();
     let query: Vec<f64> = (0..5).map(|_| rnd()).collect();
     for (name, canonical, higher_better) in [
