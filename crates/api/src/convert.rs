@@ -117,17 +117,6 @@ pub(crate) fn point_id(v: &Value, at: &str) -> Result<PointId, ApiError> {
     PointId::from_json(v).map_err(|e| bad(at, e))
 }
 
-pub(crate) fn point_ids(v: &Value, at: &str) -> Result<Vec<PointId>, ApiError> {
-    let Value::Array(items) = v else {
-        return Err(bad(at, "expected an array of point ids"));
-    };
-    items
-        .iter()
-        .enumerate()
-        .map(|(i, x)| point_id(x, &format!("{at}[{i}]")))
-        .collect()
-}
-
 pub(crate) fn dense(v: &Value, at: &str) -> Result<Vec<f32>, ApiError> {
     let Value::Array(items) = v else {
         return Err(bad(at, "expected an array of numbers"));

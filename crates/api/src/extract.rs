@@ -137,6 +137,11 @@ pub(crate) fn parse_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result
     Ok(v)
 }
 
+/// A JSON value (a body already parsed to tell its shape) into `T`, naming the path that failed.
+pub(crate) fn parse_value<T: serde::de::DeserializeOwned>(v: Value) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(v).map_err(path_error)
+}
+
 /// A typed-parse failure as Qdrant words it: malformed JSON is a "Format error", a value of the
 /// wrong shape is "Wrong input" naming its path.
 fn path_error(e: serde_path_to_error::Error<serde_json::Error>) -> ApiError {

@@ -262,7 +262,8 @@ pub(crate) async fn post_points(
     let items = match body {
         Value::Array(items) => items,
         Value::Object(m) if m.contains_key("ids") => {
-            return qdrant::retrieve(t, &s, read_opts(params)?, c, m).await
+            let req = crate::extract::parse_value(Value::Object(m))?;
+            return qdrant::retrieve(t, &s, read_opts(params)?, c, req).await;
         }
         _ => {
             return Err(ApiError::bad_request(

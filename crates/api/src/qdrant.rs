@@ -356,14 +356,14 @@ pub(crate) async fn retrieve(
     s: &AppState,
     opts: crate::handlers::ReadOpts,
     c: Arc<Collection>,
-    body: Obj,
+    body: crate::openapi::points::PointRequest,
 ) -> ApiResult {
-    let ids = convert::point_ids(field(&body, "ids").unwrap_or(&Value::Null), "ids")?;
-    let with_payload = convert::with_payload(field(&body, "with_payload"), true, "with_payload")?;
-    let with_vector = convert::with_vector(
-        field(&body, "with_vector").or(field(&body, "with_vectors")),
-        "with_vector",
-    )?;
+    let ids = body.ids;
+    let with_payload = body
+        .with_payload
+        .map_or(rvdb_engine::PayloadSelector::All, Into::into);
+    let with_vector: rvdb_engine::VectorSelector =
+        body.with_vector.map(Into::into).unwrap_or_default();
     let records = read(s, opts, move || {
         c.retrieve(&ids, &with_payload, &with_vector)
     })
@@ -484,30 +484,11 @@ pub(crate) async fn scroll(
     State(s): State<AppState>,
     name: Result<Path<String>, PathRejection>,
     params: Params,
-    JsonBody(body): JsonBody,
+    Body(body): Body<Option<op::ScrollRequest>>,
 ) -> ApiResult {
     let c = collection(&s, name)?;
     let opts = read_opts(params)?;
-    let b = if body.is_null() {
-        Map::new()
-    } else {
-        object(body, "")?
-    };
-    let req = rvdb_engine::ScrollRequest {
-        filter: convert::filter(field(&b, "filter"), "filter")?,
-        limit: convert::limit_field(&b, "limit", "", 10)?,
-        offset: field(&b, "offset")
-            .map(|v| convert::point_id(v, "offset"))
-            .transpose()?,
-        order_by: field(&b, "order_by")
-            .map(|o| convert::order_by(o, "order_by"))
-            .transpose()?,
-        with_payload: convert::with_payload(field(&b, "with_payload"), true, "with_payload")?,
-        with_vector: convert::with_vector(
-            field(&b, "with_vector").or(field(&b, "with_vectors")),
-            "with_vector",
-        )?,
-    };
+    let req = body.unwrap_or_default().into_request()?;
     let (records, next) = read(&s, opts, move || c.scroll(&req)).await??;
     Ok(t.ok(json!({"points": render::records(records), "next_page_offset": next})))
 }
@@ -521,16 +502,11 @@ pub(crate) async fn count(
     State(s): State<AppState>,
     name: Result<Path<String>, PathRejection>,
     params: Params,
-    JsonBody(body): JsonBody,
+    Body(body): Body<Option<op::CountRequest>>,
 ) -> ApiResult {
     let c = collection(&s, name)?;
     let opts = read_opts(params)?;
-    let b = if body.is_null() {
-        Map::new()
-    } else {
-        object(body, "")?
-    };
-    let filter = convert::filter(field(&b, "filter"), "filter")?;
+    let filter = op::optional_filter(body.unwrap_or_default().filter, "filter")?;
     let n = read(&s, opts, move || c.count(filter.as_ref())).await?;
     Ok(t.ok(json!({"count": n})))
 }

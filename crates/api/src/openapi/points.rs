@@ -462,14 +462,15 @@ impl UpdateOperation {
 }
 
 /// Order by a payload key: its name (ascending), or the key with a direction and a start.
-#[derive(ToSchema, Deserialize)]
+#[derive(ToSchema, Deserialize, Debug, serde::Serialize)]
 #[serde(untagged)]
 pub(crate) enum OrderByInterface {
     Key(String),
     Struct(OrderBy),
 }
 
-#[derive(ToSchema, Deserialize)]
+#[derive(ToSchema, Deserialize, Debug, serde::Serialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct OrderBy {
     pub key: String,
     pub direction: Option<Direction>,
@@ -477,14 +478,14 @@ pub(crate) struct OrderBy {
     pub start_from: Option<StartFrom>,
 }
 
-#[derive(ToSchema, Deserialize)]
+#[derive(ToSchema, Deserialize, Debug, serde::Serialize, Clone, Copy, PartialEq)]
 #[serde(rename_all = "lowercase")]
 pub(crate) enum Direction {
     Asc,
     Desc,
 }
 
-#[derive(ToSchema, Deserialize)]
+#[derive(ToSchema, Deserialize, Debug, serde::Serialize)]
 #[serde(untagged)]
 pub(crate) enum StartFrom {
     Number(f64),
@@ -492,17 +493,57 @@ pub(crate) enum StartFrom {
     Datetime(String),
 }
 
+impl OrderByInterface {
+    pub(crate) fn into_order_by(self, at: &str) -> Result<rvdb_engine::OrderBy, ApiError> {
+        let o = match self {
+            OrderByInterface::Key(key) => OrderBy {
+                key,
+                direction: None,
+                start_from: None,
+            },
+            OrderByInterface::Struct(o) => o,
+        };
+        let start_from = match o.start_from {
+            None => None,
+            Some(StartFrom::Number(n)) => Some(n),
+            Some(StartFrom::Datetime(s)) => {
+                Some(rvdb_engine::parse_datetime_micros(&s).ok_or_else(|| {
+                    bad(&join(at, "start_from"), "expected a number or a datetime")
+                })? as f64)
+            }
+        };
+        Ok(rvdb_engine::OrderBy {
+            key: o.key,
+            descending: o.direction == Some(Direction::Desc),
+            start_from,
+        })
+    }
+}
+
+/// A `limit` of 1 or more (0 is Qdrant's 422).
+pub(crate) fn limit(v: Option<usize>, at: &str, default: usize) -> Result<usize, ApiError> {
+    match v {
+        Some(0) => Err(crate::convert::invalid(
+            at,
+            "value 0 invalid, must be 1 or larger",
+        )),
+        Some(n) => Ok(n),
+        None => Ok(default),
+    }
+}
+
 /// POST …/points/scroll: a page of points in id order (or by `order_by`).
-#[derive(ToSchema, Deserialize)]
+#[derive(ToSchema, Deserialize, Debug, Default)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"limit": 10, "with_payload": true, "filter": {"must": [{"key": "city", "match": {"value": "Berlin"}}]}}))]
 pub(crate) struct ScrollRequest {
     /// Start at this id (the previous page's `next_page_offset`).
-    pub offset: Option<ExtendedPointId>,
+    #[schema(value_type = Option<ExtendedPointId>)]
+    pub offset: Option<PointId>,
     /// Page size (default 10, at least 1).
     #[schema(minimum = 1)]
-    pub limit: Option<u64>,
-    pub filter: Option<Filter>,
+    pub limit: Option<usize>,
+    pub filter: Option<FilterBody>,
     /// Default `true`.
     pub with_payload: Option<WithPayload>,
     #[serde(alias = "with_vectors")]
@@ -510,20 +551,50 @@ pub(crate) struct ScrollRequest {
     pub order_by: Option<OrderByInterface>,
 }
 
+impl ScrollRequest {
+    pub(crate) fn into_request(self) -> Result<rvdb_engine::ScrollRequest, ApiError> {
+        Ok(rvdb_engine::ScrollRequest {
+            filter: optional_filter(self.filter, "filter")?,
+            limit: limit(self.limit, "limit", 10)?,
+            offset: self.offset,
+            order_by: self
+                .order_by
+                .map(|o| o.into_order_by("order_by"))
+                .transpose()?,
+            with_payload: self
+                .with_payload
+                .map_or(rvdb_engine::PayloadSelector::All, Into::into),
+            with_vector: self.with_vector.map(Into::into).unwrap_or_default(),
+        })
+    }
+}
+
+/// A body's optional filter (`null` is none).
+pub(crate) fn optional_filter(
+    f: Option<FilterBody>,
+    at: &str,
+) -> Result<Option<rvdb_engine::Filter>, ApiError> {
+    match f {
+        Some(f) => crate::convert::filter(Some(&f.0), at),
+        None => Ok(None),
+    }
+}
+
 /// POST …/points/count.
-#[derive(ToSchema, Deserialize)]
+#[derive(ToSchema, Deserialize, Debug, Default)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CountRequest {
-    pub filter: Option<Filter>,
+    pub filter: Option<FilterBody>,
     /// Accepted; counts are always exact.
     pub exact: Option<bool>,
 }
 
 /// POST …/points with `ids`: retrieve points by id (missing ones are left out).
-#[derive(ToSchema, Deserialize)]
+#[derive(ToSchema, Deserialize, Debug, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PointRequest {
-    pub ids: Vec<ExtendedPointId>,
+    #[schema(value_type = Vec<ExtendedPointId>)]
+    pub ids: Vec<PointId>,
     /// Default `true`.
     pub with_payload: Option<WithPayload>,
     #[serde(alias = "with_vectors")]
