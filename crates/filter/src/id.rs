@@ -119,6 +119,30 @@ impl<'de> Deserialize<'de> for PointId {
     }
 }
 
+// The schema of `PointId` (named as in Qdrant's spec), whose serde impls are written out above.
+/// An unsigned integer or a UUID string (any of its usual spellings; answered hyphenated).
+#[derive(utoipa::ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum ExtendedPointId {
+    #[schema(example = 42)]
+    Integer(u64),
+    #[schema(example = "550e8400-e29b-41d4-a716-446655440000")]
+    Uuid(String),
+}
+
+impl utoipa::PartialSchema for PointId {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        <ExtendedPointId as utoipa::PartialSchema>::schema()
+    }
+}
+
+impl utoipa::ToSchema for PointId {
+    fn name() -> std::borrow::Cow<'static, str> {
+        <ExtendedPointId as utoipa::ToSchema>::name()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

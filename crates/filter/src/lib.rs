@@ -6,6 +6,9 @@
 //! a filter point by point through [`Filter::matches`], which sees a point only as its id and its
 //! JSON payload, so the index layer can take it as an opaque predicate.
 //!
+//! The DSL is read through its wire types ([`wire`]), which also describe it in the OpenAPI spec;
+//! a malformed filter's error names its JSON path (`filter.must[0].range.gt: …`).
+//!
 //! Semantics follow Qdrant: a key is a dotted path (`meta.color`, `cities[].name`); where the path
 //! reaches an array, every element is a candidate value, and a condition on values matches when any
 //! candidate matches. A missing field matches no value condition.
@@ -27,6 +30,7 @@ mod parse;
 mod path;
 pub mod payload;
 mod slice;
+pub mod wire;
 
 pub use ast::{
     Condition, DatetimeRange, FieldCondition, Filter, GeoBoundingBox, GeoPoint, GeoPolygon,

@@ -600,3 +600,121 @@ fn unknown_keys_are_named() {
         assert!(e.starts_with(&format!("{at}:")), "{f}: {e}");
     }
 }
+
+#[test]
+fn type_errors_deep_inside_name_the_json_path() {
+    assert_eq!(
+        parse_err(json!({"must": [{"key": "a", "range": {"gt": true}}]})),
+        "filter.must[0].range.gt: invalid type: boolean `true`, expected a number, or a datetime \
+         string (RFC 3339, e.g. 2024-01-31T12:00:00Z)"
+    );
+    assert_eq!(
+        parse_err(json!({"must": [{"key": "a", "match": {"value": 1.5}}]})),
+        "filter.must[0].match.value: invalid type: floating point `1.5`, expected a string, a \
+         64-bit integer or a boolean"
+    );
+    // a clause holding one condition names the clause
+    assert_eq!(
+        parse_err(json!({"should": {"key": "a", "values_count": {"lt": -1}}})),
+        "filter.should.values_count.lt: invalid value: integer `-1`, expected u64"
+    );
+    let e = parse_err(json!({"must": [{"nested": {"key": "a", "filter": {"must": [
+        {"key": "b", "geo_radius": {"center": {"lon": 1, "lat": "x"}, "radius": 1}}]}}}]}));
+    assert!(
+        e.starts_with("filter.must[0].nested.filter.must[0].geo_radius.center.lat: invalid type"),
+        "{e}"
+    );
+}
+
+#[test]
+fn errors_name_the_callers_path() {
+    let bad_bound = json!({"must": [{"key": "a", "range": {"gt": []}}]});
+    let e = Filter::from_qdrant_at(&bad_bound, "prefetch[1].filter").unwrap_err();
+    assert!(
+        e.0.starts_with("prefetch[1].filter.must[0].range.gt: "),
+        "{e}"
+    );
+    // checks made after deserializing (here a slice bound) name the same path
+    let bad_slice = json!({"must": {"slice": {"total": 2, "index": 5}}});
+    let e = Filter::from_qdrant_at(&bad_slice, "searches[0].filter").unwrap_err();
+    assert!(
+        e.0.starts_with("searches[0].filter.must.slice.index: "),
+        "{e}"
+    );
+    let e = Filter::from_qdrant_at(&json!(3), "q.filter").unwrap_err();
+    assert!(
+        e.0.starts_with("q.filter: invalid type: integer `3`"),
+        "{e}"
+    );
+    let e = Filter::from_json_at(&json!({"tags": ["a"]}), "searches[2].filter").unwrap_err();
+    assert!(e.0.starts_with("searches[2].filter.tags: "), "{e}");
+}
+
+#[test]
+fn arrays_never_stand_for_objects() {
+    for f in [
+        json!([null, null, null, null]),
+        json!({"must": [{"key": "g", "geo_radius": {"center": [13.4, 52.5], "radius": 1}}]}),
+        json!({"min_should": [[], 1]}),
+        json!({"must": [{"slice": [2, 1]}]}),
+        json!({"must": [{"is_empty": ["a"]}]}),
+    ] {
+        assert!(Filter::from_qdrant(&f).is_err(), "{f}");
+    }
+}
+
+#[test]
+fn the_wire_types_read_json_text_and_refuse_repeated_keys() {
+    let read = |text: &str| {
+        let mut de = serde_json::Deserializer::from_str(text);
+        serde_path_to_error::deserialize::<_, crate::wire::Filter>(&mut de)
+            .map_err(|e| format!("{}: {}", e.path(), e.inner()))
+    };
+    let f = read(r#"{"must": [{"key": "a", "match": {"any": [1, 2]}}]}"#).unwrap();
+    let ast = f.into_ast("filter").unwrap();
+    assert!(ast.matches(PointId::Num(1), &payload(json!({"a": 2}))));
+    for (text, at) in [
+        (r#"{"must": [{"must": [], "must": []}]}"#, "must[0].must:"),
+        (
+            r#"{"must": [{"key": "a", "key": "b", "is_null": true}]}"#,
+            "must[0].key:",
+        ),
+        (
+            r#"{"must": [{"key": "a", "range": {"gt": 1, "gt": 2}}]}"#,
+            "must[0].range.gt:",
+        ),
+    ] {
+        let e = read(text).unwrap_err();
+        assert!(
+            e.starts_with(at) && e.contains("duplicate field"),
+            "{text}: {e}"
+        );
+    }
+}
+
+/// The examples in the filter schemas of the OpenAPI spec parse.
+#[test]
+fn every_example_in_the_filter_schemas_parses() {
+    use utoipa::{PartialSchema, ToSchema};
+    let mut schemas = vec![("Filter".to_string(), crate::wire::Filter::schema())];
+    crate::wire::Filter::schemas(&mut schemas);
+    schemas.sort_by(|a, b| a.0.cmp(&b.0));
+    schemas.dedup_by(|a, b| a.0 == b.0);
+    let mut checked = 0;
+    for (name, schema) in schemas {
+        let schema = serde_json::to_value(schema).unwrap();
+        let Some(example) = schema.get("example") else {
+            continue;
+        };
+        let filter = match name.as_str() {
+            "Filter" => example.clone(),
+            "FieldCondition" => json!({ "must": [example] }),
+            _ => panic!("the example of {name} is not checked: add it here"),
+        };
+        if let Err(e) = Filter::from_qdrant(&filter) {
+            panic!("the example of {name} does not parse: {e}");
+        }
+        checked += 1;
+    }
+    assert_eq!(checked, 2);
+}
