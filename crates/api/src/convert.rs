@@ -152,9 +152,9 @@ pub(crate) fn named_vector(v: &Value, at: &str) -> Result<(String, Vec<f32>), Ap
 pub(crate) fn filter(v: Option<&Value>, at: &str) -> Result<Option<Filter>, ApiError> {
     match v {
         None | Some(Value::Null) => Ok(None),
-        Some(v) => Filter::from_qdrant(v)
+        Some(v) => Filter::from_qdrant_at(v, at)
             .map(Some)
-            .map_err(|e| bad("", e.0.replacen("filter", at, 1))),
+            .map_err(|e| bad("", e)),
     }
 }
 

@@ -677,8 +677,9 @@ pub(crate) fn legacy_search(
         score_threshold: convert::f32_field(b, "score_threshold", at)?,
         filter: match field(b, "filter") {
             // the shared route also takes the seed's equality filter
-            Some(f) => rvdb_engine::Filter::from_json(f)
-                .map_err(|e| bad("", e.0.replacen("filter", &join(at, "filter"), 1)))?,
+            Some(f) => {
+                rvdb_engine::Filter::from_json_at(f, &join(at, "filter")).map_err(|e| bad("", e))?
+            }
             None => None,
         },
         with_payload: convert::with_payload(

@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
-use super::{collections, filter, points, search};
+use super::{collections, points, search};
 use crate::convert::{self, Obj};
 
 /// The path of every `.route("…", …)` in lib.rs (the router's source).
@@ -175,14 +175,14 @@ fn filters() -> Vec<Value> {
     ]
 }
 
+/// The filter schemas are the parser's own types (`rvdb_filter::wire`), so there is nothing to
+/// compare; the examples the other bodies embed must still parse.
 #[test]
-fn filter_examples_parse_in_both() {
+fn filter_examples_parse() {
     for f in filters() {
-        both::<filter::Filter>(f, |m| {
-            rvdb_engine::Filter::from_qdrant(&Value::Object(m.clone()))
-                .map(drop)
-                .map_err(|e| crate::ApiError::bad_request(e.0))
-        });
+        if let Err(e) = rvdb_engine::Filter::from_qdrant(&f) {
+            panic!("the parser refuses {f}: {e}");
+        }
     }
 }
 
