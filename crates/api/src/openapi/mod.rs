@@ -1,11 +1,11 @@
 //! The OpenAPI 3.1 description of the HTTP API, derived from the code: every handler carries a
 //! `#[utoipa::path]` (method, path, parameters, body, answers) and every body a schema type.
 //!
-//! Most bodies are parsed by hand from JSON (`convert`, `qdrant`, `rvdb_filter::parse`), so
-//! their schemas are typed structs in this module kept beside those parsers; the tests below
-//! feed example bodies to both. Response shapes that already are typed structs
-//! (`render::RecordOut`, `render::ScoredOut`, `qdrant::QueryOut`, `handlers::PointsPage`,
-//! `wire::PointBody`) derive their schema directly.
+//! Most bodies are parsed by hand from JSON (`convert`, `qdrant`), so their schemas are typed
+//! structs in this module kept beside those parsers; the tests below feed example bodies to
+//! both. The filter DSL's schemas are the types that parse it (`rvdb_filter::wire`). Response
+//! shapes that already are typed structs (`render::RecordOut`, `render::ScoredOut`,
+//! `qdrant::QueryOut`, `handlers::PointsPage`, `wire::PointBody`) derive their schema directly.
 //!
 //! GET /openapi.json serves the spec; `rustvecdb openapi` prints it; `docs/openapi.json` is the
 //! committed copy, and `tests/openapi.rs` fails when it drifts (`make openapi` regenerates it).
