@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use crate::extract::{from_value, JsonBody, Timer};
 use crate::wire::PointBody;
-use crate::{convert, qdrant, render, ApiError, AppState};
+use crate::{qdrant, render, ApiError, AppState};
 
 type ApiResult = Result<Response, ApiError>;
 
@@ -370,11 +370,11 @@ pub(crate) async fn search(
     State(s): State<AppState>,
     name: Result<Path<String>, PathRejection>,
     params: Params,
-    JsonBody(body): JsonBody,
+    crate::extract::Body(body): crate::extract::Body<crate::openapi::search::SearchRequest>,
 ) -> ApiResult {
     let c = s.db.collection(&path(name)?)?;
     let opts = read_opts(params)?;
-    let req = qdrant::legacy_search(&convert::object(body, "")?, "", true)?;
+    let req = body.into_search("", true)?;
     let hits = read(&s, opts, move || c.search(&req)).await??;
     Ok(t.ok(render::hits(hits)))
 }

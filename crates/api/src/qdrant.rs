@@ -13,10 +13,10 @@ use axum::response::{IntoResponse, Response};
 use rvdb_engine::settings::CollectionParamsDiff;
 use rvdb_engine::{
     AliasAction, Collection, CollectionConfig, CollectionSettings, Database, Distance, Durability,
-    HnswConfigDiff, Lookup, PayloadSchemaType, PointUpdate, SettingsDiff, UpdateResult,
-    VectorParams, VectorParamsDiff, VectorsConfig,
+    HnswConfigDiff, Lookup, PointUpdate, SettingsDiff, UpdateResult, VectorParams,
+    VectorParamsDiff, VectorsConfig,
 };
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use crate::convert::{self, bad, field, join, object, typed, Obj};
 use crate::extract::{Body, JsonBody, Timer};
@@ -257,46 +257,9 @@ pub(crate) async fn update_collection(
 pub(crate) async fn update_aliases(
     t: Timer,
     State(s): State<AppState>,
-    JsonBody(body): JsonBody,
+    Body(body): Body<crate::openapi::collections::ChangeAliasesOperation>,
 ) -> ApiResult {
-    let body = object(body, "")?;
-    let Some(Value::Array(items)) = field(&body, "actions") else {
-        return Err(bad("actions", "expected an array of alias actions"));
-    };
-    let mut actions = Vec::new();
-    for (i, a) in items.iter().enumerate() {
-        let at = format!("actions[{i}]");
-        let a = a
-            .as_object()
-            .ok_or_else(|| bad(&at, "expected an object"))?;
-        let get = |inner: &Obj, k: &str, at: &str| -> Result<String, ApiError> {
-            convert::str_field(inner, k, at)?
-                .map(str::to_string)
-                .ok_or_else(|| bad(&join(at, k), "missing"))
-        };
-        if let Some(Value::Object(c)) = field(a, "create_alias") {
-            let at = join(&at, "create_alias");
-            actions.push(AliasAction::Create {
-                alias: get(c, "alias_name", &at)?,
-                collection: get(c, "collection_name", &at)?,
-            });
-        } else if let Some(Value::Object(d)) = field(a, "delete_alias") {
-            actions.push(AliasAction::Delete {
-                alias: get(d, "alias_name", &join(&at, "delete_alias"))?,
-            });
-        } else if let Some(Value::Object(r)) = field(a, "rename_alias") {
-            let at = join(&at, "rename_alias");
-            actions.push(AliasAction::Rename {
-                old: get(r, "old_alias_name", &at)?,
-                new: get(r, "new_alias_name", &at)?,
-            });
-        } else {
-            return Err(bad(
-                &at,
-                "expected create_alias, delete_alias or rename_alias",
-            ));
-        }
-    }
+    let actions: Vec<AliasAction> = body.actions.into_iter().map(Into::into).collect();
     let db = s.db.clone();
     blocking(move || db.update_aliases(&actions)).await??;
     Ok(t.ok(true))
@@ -406,6 +369,7 @@ macro_rules! update_route {
 }
 
 use crate::openapi::points as op;
+use crate::openapi::search;
 
 update_route!(
     post "/collections/{name}/points/delete", op::PointsSelector,
@@ -536,24 +500,6 @@ fn run_query(
     Ok(c.query(&req.query, lookup.as_ref())?)
 }
 
-/// Parses every request of a batch body (`{"searches": […]}`), naming `searches[i]` in errors.
-fn each_search<T>(
-    body: &Obj,
-    parse: impl Fn(&Obj, &str) -> Result<T, ApiError>,
-) -> Result<Vec<T>, ApiError> {
-    let Some(Value::Array(searches)) = field(body, "searches") else {
-        return Err(bad("searches", "expected an array of requests"));
-    };
-    searches
-        .iter()
-        .enumerate()
-        .map(|(i, q)| {
-            let at = format!("searches[{i}]");
-            parse(&object(q.clone(), &at)?, &at)
-        })
-        .collect()
-}
-
 /// The result of one query (serialized from the hits directly: f32 scores stay short).
 #[derive(serde::Serialize, utoipa::ToSchema)]
 #[schema(as = QueryResult)]
@@ -570,11 +516,11 @@ pub(crate) async fn query(
     State(s): State<AppState>,
     name: Result<Path<String>, PathRejection>,
     params: Params,
-    JsonBody(body): JsonBody,
+    Body(body): Body<crate::openapi::search::QueryRequest>,
 ) -> ApiResult {
     let c = collection(&s, name)?;
     let opts = read_opts(params)?;
-    let req = convert::query_request(&object(body, "")?, "")?;
+    let req = body.into_query("")?;
     let db = s.db.clone();
     let hits = read(&s, opts, move || run_query(&c, &db, &req)).await??;
     Ok(t.ok(QueryOut {
@@ -591,12 +537,11 @@ pub(crate) async fn query_batch(
     State(s): State<AppState>,
     name: Result<Path<String>, PathRejection>,
     params: Params,
-    JsonBody(body): JsonBody,
+    Body(body): Body<crate::openapi::search::QueryRequestBatch>,
 ) -> ApiResult {
     let c = collection(&s, name)?;
     let opts = read_opts(params)?;
-    let body = object(body, "")?;
-    let reqs = each_search(&body, convert::query_request)?;
+    let reqs = search::each(body.searches, |q, at| q.into_query(at))?;
     let db = s.db.clone();
     let all = read(&s, opts, move || -> Result<Vec<QueryOut>, ApiError> {
         reqs.iter()
@@ -620,30 +565,11 @@ pub(crate) async fn query_groups(
     State(s): State<AppState>,
     name: Result<Path<String>, PathRejection>,
     params: Params,
-    JsonBody(body): JsonBody,
+    Body(body): Body<crate::openapi::search::QueryGroupsRequest>,
 ) -> ApiResult {
     let c = collection(&s, name)?;
     let opts = read_opts(params)?;
-    let body = object(body, "")?;
-    let group_by = convert::str_field(&body, "group_by", "")?
-        .ok_or_else(|| bad("group_by", "missing"))?
-        .to_string();
-    let group_by = rvdb_engine::JsonPath::parse(&group_by).map_err(|e| bad("group_by", e))?;
-    let group_size = convert::limit_field(&body, "group_size", "", 3)?;
-    let mut req = convert::query_request(&body, "")?;
-    let with_payload = std::mem::replace(
-        &mut req.query.with_payload,
-        rvdb_engine::PayloadSelector::All,
-    );
-    if field(&body, "with_lookup").is_some() {
-        return Err(bad("with_lookup", "group lookups are not supported yet"));
-    }
-    let group = rvdb_engine::GroupRequest {
-        group_by,
-        group_size,
-        limit: req.query.limit,
-        with_payload,
-    };
+    let (req, group) = body.into_parts()?;
     let db = s.db.clone();
     let groups = read(&s, opts, move || -> Result<Value, ApiError> {
         let lookup = lookup_collection(&db, &req.lookup)?;
@@ -661,40 +587,6 @@ pub(crate) async fn query_groups(
     Ok(t.ok(groups))
 }
 
-/// A legacy search body (`/points/search`, `/search/batch`): vector, filter, params, limit, …
-pub(crate) fn legacy_search(
-    b: &Obj,
-    at: &str,
-    payload_default: bool,
-) -> Result<rvdb_engine::SearchRequest, ApiError> {
-    let (using, vector) =
-        convert::named_vector(b.get("vector").unwrap_or(&Value::Null), &join(at, "vector"))?;
-    Ok(rvdb_engine::SearchRequest {
-        using,
-        query: rvdb_engine::ScoreQuery::Nearest(vector),
-        limit: convert::limit_field(b, "limit", at, 10)?,
-        offset: convert::usize_field(b, "offset", at)?.unwrap_or(0),
-        score_threshold: convert::f32_field(b, "score_threshold", at)?,
-        filter: match field(b, "filter") {
-            // the shared route also takes the seed's equality filter
-            Some(f) => {
-                rvdb_engine::Filter::from_json_at(f, &join(at, "filter")).map_err(|e| bad("", e))?
-            }
-            None => None,
-        },
-        with_payload: convert::with_payload(
-            field(b, "with_payload"),
-            payload_default,
-            &join(at, "with_payload"),
-        )?,
-        with_vector: convert::with_vector(
-            field(b, "with_vector").or(field(b, "with_vectors")),
-            &join(at, "with_vector"),
-        )?,
-        params: convert::params(b, at)?,
-    })
-}
-
 #[utoipa::path(post, path = "/collections/{name}/points/search/batch", tag = "search",
     params(crate::openapi::common::CollectionPath, crate::openapi::common::ReadQuery), request_body = crate::openapi::search::SearchRequestBatch,
     responses((status = 200, description = "One list of hits per search", body = crate::openapi::search::SearchBatchResponse)))]
@@ -703,12 +595,11 @@ pub(crate) async fn search_batch(
     State(s): State<AppState>,
     name: Result<Path<String>, PathRejection>,
     params: Params,
-    JsonBody(body): JsonBody,
+    Body(body): Body<crate::openapi::search::SearchRequestBatch>,
 ) -> ApiResult {
     let c = collection(&s, name)?;
     let opts = read_opts(params)?;
-    let body = object(body, "")?;
-    let reqs = each_search(&body, |q, at| legacy_search(q, at, false))?;
+    let reqs = search::each(body.searches, |q, at| q.into_search(at, false))?;
     let all = read(
         &s,
         opts,
@@ -720,22 +611,6 @@ pub(crate) async fn search_batch(
     Ok(t.ok(all))
 }
 
-fn legacy_recommend(b: &Obj, at: &str) -> Result<convert::QueryRequest, ApiError> {
-    // the legacy body maps onto a query with a recommend query
-    let mut q = b.clone();
-    let mut reco = Map::new();
-    for k in ["positive", "negative", "strategy"] {
-        if let Some(v) = q.remove(k) {
-            reco.insert(k.to_string(), v);
-        }
-    }
-    q.insert("query".into(), json!({"recommend": reco}));
-    if let Some(f) = q.remove("with_vector") {
-        q.insert("with_vector".into(), f);
-    }
-    convert::query_request(&q, at)
-}
-
 #[utoipa::path(post, path = "/collections/{name}/points/recommend", tag = "search",
     params(crate::openapi::common::CollectionPath, crate::openapi::common::ReadQuery), request_body = crate::openapi::search::RecommendRequest,
     responses((status = 200, description = "Hits, best first", body = crate::openapi::search::SearchResponse)))]
@@ -744,11 +619,11 @@ pub(crate) async fn recommend(
     State(s): State<AppState>,
     name: Result<Path<String>, PathRejection>,
     params: Params,
-    JsonBody(body): JsonBody,
+    Body(body): Body<crate::openapi::search::RecommendRequest>,
 ) -> ApiResult {
     let c = collection(&s, name)?;
     let opts = read_opts(params)?;
-    let req = legacy_recommend(&object(body, "")?, "")?;
+    let req = body.into_query("")?;
     let db = s.db.clone();
     let hits = read(&s, opts, move || run_query(&c, &db, &req)).await??;
     Ok(t.ok(render::hits(hits)))
@@ -762,12 +637,11 @@ pub(crate) async fn recommend_batch(
     State(s): State<AppState>,
     name: Result<Path<String>, PathRejection>,
     params: Params,
-    JsonBody(body): JsonBody,
+    Body(body): Body<crate::openapi::search::RecommendRequestBatch>,
 ) -> ApiResult {
     let c = collection(&s, name)?;
     let opts = read_opts(params)?;
-    let body = object(body, "")?;
-    let reqs = each_search(&body, legacy_recommend)?;
+    let reqs = search::each(body.searches, |q, at| q.into_query(at))?;
     let db = s.db.clone();
     let all = read(
         &s,
@@ -791,29 +665,12 @@ pub(crate) async fn create_index(
     State(s): State<AppState>,
     name: Result<Path<String>, PathRejection>,
     params: Params,
-    JsonBody(body): JsonBody,
+    Body(body): Body<crate::openapi::collections::CreateFieldIndex>,
 ) -> ApiResult {
     let c = collection(&s, name)?;
     let wait = wait(params)?;
-    let body = object(body, "")?;
-    let field_name = convert::str_field(&body, "field_name", "")?
-        .ok_or_else(|| bad("field_name", "missing"))?
-        .to_string();
-    let schema = match field(&body, "field_schema") {
-        Some(Value::String(t)) => t.clone(),
-        Some(Value::Object(m)) => convert::str_field(m, "type", "field_schema")?
-            .ok_or_else(|| bad("field_schema.type", "missing"))?
-            .to_string(),
-        _ => {
-            return Err(bad(
-                "field_schema",
-                "expected an index type such as \"keyword\"",
-            ))
-        }
-    };
-    let kind = PayloadSchemaType::parse(&schema).ok_or_else(|| {
-        bad("field_schema", format!("unknown index type `{schema}`; expected keyword, integer, float, bool, geo, text, uuid or datetime"))
-    })?;
+    let kind = body.field_schema.kind();
+    let field_name = body.field_name;
     let r = blocking(move || c.create_index(&field_name, kind)).await??;
     Ok(t.ok(update_json(r, wait)))
 }

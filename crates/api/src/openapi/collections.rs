@@ -201,14 +201,15 @@ pub(crate) struct CollectionExistence {
 }
 
 /// POST /collections/aliases: actions applied in order, all or none.
-#[derive(ToSchema, Deserialize)]
+#[derive(ToSchema, Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"actions": [{"create_alias": {"collection_name": "docs", "alias_name": "live"}}]}))]
 pub(crate) struct ChangeAliasesOperation {
     pub actions: Vec<AliasOperation>,
 }
 
-#[derive(ToSchema, Deserialize)]
+/// One action: an object with one key naming it.
+#[derive(ToSchema, Debug, serde::Serialize)]
 #[serde(untagged)]
 pub(crate) enum AliasOperation {
     Create(CreateAliasOperation),
@@ -216,36 +217,93 @@ pub(crate) enum AliasOperation {
     Rename(RenameAliasOperation),
 }
 
-#[derive(ToSchema, Deserialize)]
+impl<'de> Deserialize<'de> for AliasOperation {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::{Error, MapAccess, Visitor};
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = AliasOperation;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("{create_alias|delete_alias|rename_alias: …}")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<AliasOperation, A::Error> {
+                let op = match map.next_key::<String>()?.as_deref() {
+                    Some("create_alias") => AliasOperation::Create(CreateAliasOperation {
+                        create_alias: map.next_value()?,
+                    }),
+                    Some("delete_alias") => AliasOperation::Delete(DeleteAliasOperation {
+                        delete_alias: map.next_value()?,
+                    }),
+                    Some("rename_alias") => AliasOperation::Rename(RenameAliasOperation {
+                        rename_alias: map.next_value()?,
+                    }),
+                    _ => {
+                        return Err(A::Error::custom(
+                            "expected create_alias, delete_alias or rename_alias",
+                        ))
+                    }
+                };
+                if map.next_key::<serde::de::IgnoredAny>()?.is_some() {
+                    return Err(A::Error::custom("one action per object"));
+                }
+                Ok(op)
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+impl From<AliasOperation> for rvdb_engine::AliasAction {
+    fn from(op: AliasOperation) -> Self {
+        match op {
+            AliasOperation::Create(c) => rvdb_engine::AliasAction::Create {
+                alias: c.create_alias.alias_name,
+                collection: c.create_alias.collection_name,
+            },
+            AliasOperation::Delete(d) => rvdb_engine::AliasAction::Delete {
+                alias: d.delete_alias.alias_name,
+            },
+            AliasOperation::Rename(r) => rvdb_engine::AliasAction::Rename {
+                old: r.rename_alias.old_alias_name,
+                new: r.rename_alias.new_alias_name,
+            },
+        }
+    }
+}
+
+#[derive(ToSchema, Deserialize, Debug, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateAliasOperation {
     pub create_alias: CreateAlias,
 }
 
-#[derive(ToSchema, Deserialize)]
+#[derive(ToSchema, Deserialize, Debug, serde::Serialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct CreateAlias {
     pub collection_name: String,
     pub alias_name: String,
 }
 
-#[derive(ToSchema, Deserialize)]
+#[derive(ToSchema, Deserialize, Debug, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct DeleteAliasOperation {
     pub delete_alias: DeleteAlias,
 }
 
-#[derive(ToSchema, Deserialize)]
+#[derive(ToSchema, Deserialize, Debug, serde::Serialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct DeleteAlias {
     pub alias_name: String,
 }
 
-#[derive(ToSchema, Deserialize)]
+#[derive(ToSchema, Deserialize, Debug, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RenameAliasOperation {
     pub rename_alias: RenameAlias,
 }
 
-#[derive(ToSchema, Deserialize)]
+#[derive(ToSchema, Deserialize, Debug, serde::Serialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct RenameAlias {
     pub old_alias_name: String,
     pub new_alias_name: String,
@@ -264,7 +322,7 @@ pub(crate) struct AliasDescription {
 }
 
 /// A payload index type.
-#[derive(ToSchema, Deserialize)]
+#[derive(ToSchema, Debug, serde::Serialize, Clone, Copy)]
 #[serde(rename_all = "lowercase")]
 pub(crate) enum PayloadSchemaType {
     Keyword,
@@ -277,8 +335,46 @@ pub(crate) enum PayloadSchemaType {
     Datetime,
 }
 
+impl<'de> Deserialize<'de> for PayloadSchemaType {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        let kind = rvdb_engine::PayloadSchemaType::parse(&name).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "unknown index type `{name}`; expected keyword, integer, float, bool, geo, text, uuid or datetime"
+            ))
+        })?;
+        use rvdb_engine::PayloadSchemaType as E;
+        Ok(match kind {
+            E::Keyword => PayloadSchemaType::Keyword,
+            E::Integer => PayloadSchemaType::Integer,
+            E::Float => PayloadSchemaType::Float,
+            E::Bool => PayloadSchemaType::Bool,
+            E::Geo => PayloadSchemaType::Geo,
+            E::Text => PayloadSchemaType::Text,
+            E::Uuid => PayloadSchemaType::Uuid,
+            E::Datetime => PayloadSchemaType::Datetime,
+        })
+    }
+}
+
+impl From<PayloadSchemaType> for rvdb_engine::PayloadSchemaType {
+    fn from(t: PayloadSchemaType) -> Self {
+        use rvdb_engine::PayloadSchemaType as E;
+        match t {
+            PayloadSchemaType::Keyword => E::Keyword,
+            PayloadSchemaType::Integer => E::Integer,
+            PayloadSchemaType::Float => E::Float,
+            PayloadSchemaType::Bool => E::Bool,
+            PayloadSchemaType::Geo => E::Geo,
+            PayloadSchemaType::Text => E::Text,
+            PayloadSchemaType::Uuid => E::Uuid,
+            PayloadSchemaType::Datetime => E::Datetime,
+        }
+    }
+}
+
 /// PUT /collections/{name}/index.
-#[derive(ToSchema, Deserialize)]
+#[derive(ToSchema, Deserialize, Debug)]
 #[schema(example = json!({"field_name": "city", "field_schema": "keyword"}))]
 pub(crate) struct CreateFieldIndex {
     pub field_name: String,
@@ -286,14 +382,45 @@ pub(crate) struct CreateFieldIndex {
 }
 
 /// An index type, or `{"type": …, …}` (the other parameters are accepted).
-#[derive(ToSchema, Deserialize)]
+#[derive(ToSchema, Debug, serde::Serialize)]
 #[serde(untagged)]
 pub(crate) enum PayloadFieldSchema {
     Type(PayloadSchemaType),
     Params(PayloadSchemaParams),
 }
 
-#[derive(ToSchema, Deserialize)]
+impl PayloadFieldSchema {
+    pub(crate) fn kind(&self) -> rvdb_engine::PayloadSchemaType {
+        match self {
+            PayloadFieldSchema::Type(t)
+            | PayloadFieldSchema::Params(PayloadSchemaParams { type_: t }) => (*t).into(),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for PayloadFieldSchema {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::{value, MapAccess, Visitor};
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = PayloadFieldSchema;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an index type such as \"keyword\", or {\"type\": …}")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<PayloadFieldSchema, E> {
+                PayloadSchemaType::deserialize(value::StrDeserializer::<E>::new(v))
+                    .map(PayloadFieldSchema::Type)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<PayloadFieldSchema, A::Error> {
+                PayloadSchemaParams::deserialize(value::MapAccessDeserializer::new(map))
+                    .map(PayloadFieldSchema::Params)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+#[derive(ToSchema, Deserialize, Debug, serde::Serialize)]
 pub(crate) struct PayloadSchemaParams {
     #[serde(rename = "type")]
     pub type_: PayloadSchemaType,

@@ -1,5 +1,7 @@
 //! Point bodies: upserts, selectors, payload and vector updates, batches, scroll, count and
-//! retrieve (`convert::points_list`, `convert::selector`, `qdrant::parse_*`, `qdrant::scroll`).
+//! retrieve. Each type parses its body (hand-written `Deserialize` only for the unions, which
+//! dispatch on the JSON's shape or keys so that an error names the field) and describes it in
+//! the spec; `into_*` turns it into the engine's request.
 
 use std::collections::BTreeMap;
 

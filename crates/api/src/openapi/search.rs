@@ -1,27 +1,90 @@
-//! Search bodies: the universal query (`convert::query_request`), its batch and groups, and the
-//! legacy search and recommend (`qdrant::legacy_search`, `qdrant::legacy_recommend`).
+//! Search bodies: the universal query, its batch and groups, and the legacy search and
+//! recommend. Each type parses its body (hand-written `Deserialize` only for the unions, which
+//! dispatch on the JSON's shape or keys so that an error names the field) and describes it in
+//! the spec; `into_*` turns it into the engine's request.
 
+use std::fmt;
+
+use rvdb_engine::{Fusion as EngineFusion, PointId, QueryKind, DEFAULT_VECTOR};
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
+use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::common::{envelope, ExtendedPointId, WithPayload, WithVector};
-use super::filter::{Filter, SearchFilter};
+use super::common::{envelope, Dense, ExtendedPointId, WithPayload, WithVector};
+use super::filter::SearchFilter;
+use super::points::{limit, optional_filter, FilterBody, OrderByInterface};
+use crate::convert::{bad, join, QueryRequest as ParsedQuery};
+use crate::ApiError;
 
 /// A dense vector, or the id of a stored point whose vector is used.
-#[derive(ToSchema, Deserialize)]
+#[derive(ToSchema, Debug, serde::Serialize)]
 #[serde(untagged)]
 pub(crate) enum VectorInput {
     Vector(Vec<f32>),
-    Id(ExtendedPointId),
+    #[schema(value_type = ExtendedPointId)]
+    Id(PointId),
+}
+
+impl From<VectorInput> for rvdb_engine::VectorInput {
+    fn from(v: VectorInput) -> Self {
+        match v {
+            VectorInput::Vector(v) => rvdb_engine::VectorInput::Vector(v),
+            VectorInput::Id(id) => rvdb_engine::VectorInput::Id(id),
+        }
+    }
+}
+
+/// Refuses a JSON object where a vector was expected, saying what it looks like.
+fn not_a_vector<'de, A: MapAccess<'de>, T>(mut map: A) -> Result<T, A::Error> {
+    let key = map.next_key::<String>()?;
+    Err(de::Error::custom(match key.as_deref() {
+        Some("indices") | Some("values") => "sparse vectors are not supported",
+        _ => "inference objects (documents, images) are not supported; send vectors",
+    }))
+}
+
+fn id_from_str<E: de::Error>(s: &str) -> Result<PointId, E> {
+    PointId::deserialize(de::value::StrDeserializer::<E>::new(s))
+}
+
+impl<'de> Deserialize<'de> for VectorInput {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = VectorInput;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a vector or a point id")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<VectorInput, E> {
+                Ok(VectorInput::Id(PointId::Num(v)))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<VectorInput, E> {
+                PointId::deserialize(de::value::I64Deserializer::<E>::new(v)).map(VectorInput::Id)
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<VectorInput, E> {
+                id_from_str(v).map(VectorInput::Id)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<VectorInput, A::Error> {
+                let Dense(v) = Dense::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
+                Ok(VectorInput::Vector(v))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<VectorInput, A::Error> {
+                not_a_vector(map)
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// The `query` of POST …/points/query (and of a prefetch): a vector or a point id (nearest
 /// neighbours), or one of `nearest`, `recommend`, `fusion`, `rrf`, `order_by`.
-#[derive(ToSchema, Deserialize)]
+#[derive(ToSchema, Debug, serde::Serialize)]
 #[serde(untagged)]
 pub(crate) enum QueryInterface {
     Vector(Vec<f32>),
-    Id(ExtendedPointId),
+    #[schema(value_type = ExtendedPointId)]
+    Id(PointId),
     Nearest(NearestQuery),
     Recommend(RecommendQuery),
     Fusion(FusionQuery),
@@ -29,20 +92,20 @@ pub(crate) enum QueryInterface {
     OrderBy(OrderByQuery),
 }
 
-#[derive(ToSchema, Deserialize)]
+#[derive(ToSchema, Deserialize, Debug, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NearestQuery {
     pub nearest: VectorInput,
 }
 
-#[derive(ToSchema, Deserialize)]
+#[derive(ToSchema, Deserialize, Debug, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RecommendQuery {
     pub recommend: RecommendInput,
 }
 
 /// Closer to `positive`, farther from `negative`.
-#[derive(ToSchema, Deserialize)]
+#[derive(ToSchema, Deserialize, Debug, serde::Serialize, Default)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RecommendInput {
     pub positive: Option<Vec<VectorInput>>,
@@ -50,8 +113,24 @@ pub(crate) struct RecommendInput {
     pub strategy: Option<RecommendStrategy>,
 }
 
+impl RecommendInput {
+    fn into_kind(self) -> QueryKind {
+        let inputs = |v: Option<Vec<VectorInput>>| {
+            v.unwrap_or_default().into_iter().map(Into::into).collect()
+        };
+        QueryKind::Recommend {
+            positive: inputs(self.positive),
+            negative: inputs(self.negative),
+            strategy: self.strategy.map_or(
+                rvdb_engine::RecommendStrategy::AverageVector,
+                RecommendStrategy::into_engine,
+            ),
+        }
+    }
+}
+
 /// Default `average_vector`.
-#[derive(ToSchema, Deserialize)]
+#[derive(ToSchema, Deserialize, Debug, serde::Serialize, Clone, Copy)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum RecommendStrategy {
     AverageVector,
@@ -59,14 +138,24 @@ pub(crate) enum RecommendStrategy {
     SumScores,
 }
 
+impl RecommendStrategy {
+    fn into_engine(self) -> rvdb_engine::RecommendStrategy {
+        match self {
+            RecommendStrategy::AverageVector => rvdb_engine::RecommendStrategy::AverageVector,
+            RecommendStrategy::BestScore => rvdb_engine::RecommendStrategy::BestScore,
+            RecommendStrategy::SumScores => rvdb_engine::RecommendStrategy::SumScores,
+        }
+    }
+}
+
 /// Fuse the prefetches' results.
-#[derive(ToSchema, Deserialize)]
+#[derive(ToSchema, Deserialize, Debug, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct FusionQuery {
     pub fusion: Fusion,
 }
 
-#[derive(ToSchema, Deserialize)]
+#[derive(ToSchema, Deserialize, Debug, serde::Serialize, Clone, Copy)]
 #[serde(rename_all = "lowercase")]
 pub(crate) enum Fusion {
     Rrf,
@@ -74,39 +163,154 @@ pub(crate) enum Fusion {
 }
 
 /// Reciprocal rank fusion with parameters.
-#[derive(ToSchema, Deserialize)]
+#[derive(ToSchema, Deserialize, Debug, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RrfQuery {
     pub rrf: Rrf,
 }
 
-#[derive(ToSchema, Deserialize)]
+#[derive(ToSchema, Deserialize, Debug, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Rrf {
     /// Default 2.
-    pub k: Option<u64>,
+    pub k: Option<usize>,
     /// One weight per prefetch.
     pub weights: Option<Vec<f32>>,
 }
 
 /// Order by a payload key instead of scoring.
-#[derive(ToSchema, Deserialize)]
+#[derive(ToSchema, Deserialize, Debug, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct OrderByQuery {
-    pub order_by: super::points::OrderByInterface,
+    pub order_by: OrderByInterface,
 }
 
-/// Search parameters (other keys, e.g. `quantization`, are accepted and ignored).
-#[derive(ToSchema, Deserialize)]
+/// Query kinds of Qdrant that are refused, with why.
+const NOT_YET: [&str; 5] = [
+    "discover",
+    "context",
+    "sample",
+    "formula",
+    "relevance_feedback",
+];
+
+impl<'de> Deserialize<'de> for QueryInterface {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = QueryInterface;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a vector, a point id, or {nearest|recommend|fusion|rrf|order_by: …}")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<QueryInterface, E> {
+                Ok(QueryInterface::Id(PointId::Num(v)))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<QueryInterface, E> {
+                PointId::deserialize(de::value::I64Deserializer::<E>::new(v))
+                    .map(QueryInterface::Id)
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<QueryInterface, E> {
+                id_from_str(v).map(QueryInterface::Id)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<QueryInterface, A::Error> {
+                let Dense(v) = Dense::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
+                Ok(QueryInterface::Vector(v))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<QueryInterface, A::Error> {
+                use QueryInterface as Q;
+                let mut out: Option<QueryInterface> = None;
+                while let Some(key) = map.next_key::<String>()? {
+                    let q = match key.as_str() {
+                        "nearest" => Q::Nearest(NearestQuery { nearest: map.next_value()? }),
+                        "recommend" => Q::Recommend(RecommendQuery { recommend: map.next_value()? }),
+                        "fusion" => Q::Fusion(FusionQuery { fusion: map.next_value()? }),
+                        "rrf" => Q::Rrf(RrfQuery { rrf: map.next_value()? }),
+                        "order_by" => Q::OrderBy(OrderByQuery { order_by: map.next_value()? }),
+                        "mmr" => {
+                            return Err(de::Error::custom(
+                                "mmr: maximal marginal relevance is not supported",
+                            ))
+                        }
+                        "indices" | "values" => {
+                            return Err(de::Error::custom("sparse vectors are not supported"))
+                        }
+                        k if NOT_YET.contains(&k) => {
+                            return Err(de::Error::custom(format!(
+                                "{k}: this query kind is not supported yet"
+                            )))
+                        }
+                        _ => {
+                            return Err(de::Error::custom(
+                                "expected a vector, a point id, or {nearest|recommend|fusion|rrf|order_by: …}",
+                            ))
+                        }
+                    };
+                    if out.replace(q).is_some() {
+                        return Err(de::Error::custom("give one query kind per query"));
+                    }
+                }
+                out.ok_or_else(|| de::Error::custom("an empty query"))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl QueryInterface {
+    fn into_kind(self, at: &str) -> Result<QueryKind, ApiError> {
+        use QueryInterface as Q;
+        Ok(match self {
+            Q::Vector(v) => QueryKind::Nearest(rvdb_engine::VectorInput::Vector(v)),
+            Q::Id(id) => QueryKind::Nearest(rvdb_engine::VectorInput::Id(id)),
+            Q::Nearest(n) => QueryKind::Nearest(n.nearest.into()),
+            Q::Recommend(r) => r.recommend.into_kind(),
+            Q::Fusion(f) => QueryKind::Fusion(match f.fusion {
+                Fusion::Rrf => EngineFusion::Rrf {
+                    k: 2,
+                    weights: None,
+                },
+                Fusion::Dbsf => EngineFusion::Dbsf,
+            }),
+            Q::Rrf(r) => QueryKind::Fusion(EngineFusion::Rrf {
+                k: r.rrf.k.unwrap_or(2),
+                weights: r.rrf.weights,
+            }),
+            Q::OrderBy(o) => QueryKind::OrderBy(o.order_by.into_order_by(&join(at, "order_by"))?),
+        })
+    }
+}
+
+/// Search parameters. `quantization`, `indexed_only` and `acorn` are accepted as Qdrant does
+/// without quantization or a mixed indexed state: they change nothing here.
+#[derive(ToSchema, Deserialize, Debug, serde::Serialize, Default)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct SearchParams {
     /// Beam width of the HNSW search (larger: better recall, slower).
-    pub hnsw_ef: Option<u64>,
+    pub hnsw_ef: Option<usize>,
     /// `true`: exact search, no index.
     pub exact: Option<bool>,
+    #[schema(value_type = Option<Object>)]
+    pub quantization: Option<Value>,
+    pub indexed_only: Option<bool>,
+    #[schema(value_type = Option<Object>)]
+    pub acorn: Option<Value>,
+}
+
+impl SearchParams {
+    fn into_engine(self) -> rvdb_engine::QueryParams {
+        rvdb_engine::QueryParams {
+            hnsw_ef: self.hnsw_ef,
+            exact: self.exact.unwrap_or(false),
+        }
+    }
+}
+
+fn params(p: Option<SearchParams>) -> rvdb_engine::QueryParams {
+    p.map(SearchParams::into_engine).unwrap_or_default()
 }
 
 /// Where ids in the query are looked up: another collection (and vector name).
-#[derive(ToSchema, Deserialize)]
+#[derive(ToSchema, Deserialize, Debug, serde::Serialize, Clone, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct LookupLocation {
     pub collection: String,
@@ -114,15 +318,35 @@ pub(crate) struct LookupLocation {
 }
 
 /// One prefetch or several.
-#[derive(ToSchema, Deserialize)]
+#[derive(ToSchema, Debug, serde::Serialize)]
 #[serde(untagged)]
 pub(crate) enum Prefetches {
     Many(Vec<Prefetch>),
     One(Box<Prefetch>),
 }
 
+impl<'de> Deserialize<'de> for Prefetches {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Prefetches;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a prefetch object or an array of them")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Prefetches, A::Error> {
+                Vec::deserialize(de::value::SeqAccessDeserializer::new(seq)).map(Prefetches::Many)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Prefetches, A::Error> {
+                Prefetch::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(|p| Prefetches::One(Box::new(p)))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
 /// A sub-query whose results the outer query rescores or fuses.
-#[derive(ToSchema, Deserialize)]
+#[derive(ToSchema, Deserialize, Debug, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Prefetch {
     #[schema(no_recursion)]
@@ -130,17 +354,109 @@ pub(crate) struct Prefetch {
     pub query: Option<QueryInterface>,
     /// The vector name to search (default: the unnamed vector).
     pub using: Option<String>,
-    pub filter: Option<Filter>,
+    pub filter: Option<FilterBody>,
     pub params: Option<SearchParams>,
     pub score_threshold: Option<f32>,
     #[schema(minimum = 1)]
-    pub limit: Option<u64>,
+    pub limit: Option<usize>,
     /// Must equal the query's `lookup_from`.
     pub lookup_from: Option<LookupLocation>,
 }
 
+/// Prefetches into the engine's stages; each `lookup_from` met is pushed to `lookups`.
+fn prefetches(
+    p: Option<Prefetches>,
+    at: &str,
+    lookups: &mut Vec<LookupLocation>,
+) -> Result<Vec<rvdb_engine::Prefetch>, ApiError> {
+    match p {
+        None => Ok(Vec::new()),
+        Some(Prefetches::One(p)) => Ok(vec![p.into_stage(at, lookups)?]),
+        Some(Prefetches::Many(ps)) => ps
+            .into_iter()
+            .enumerate()
+            .map(|(i, p)| p.into_stage(&format!("{at}[{i}]"), lookups))
+            .collect(),
+    }
+}
+
+impl Prefetch {
+    fn into_stage(
+        self,
+        at: &str,
+        lookups: &mut Vec<LookupLocation>,
+    ) -> Result<rvdb_engine::Prefetch, ApiError> {
+        if let Some(l) = self.lookup_from {
+            lookups.push(l);
+        }
+        Ok(rvdb_engine::Prefetch {
+            prefetch: prefetches(self.prefetch.map(|p| *p), &join(at, "prefetch"), lookups)?,
+            query: self
+                .query
+                .map(|q| q.into_kind(&join(at, "query")))
+                .transpose()?,
+            using: self.using,
+            filter: optional_filter(self.filter, &join(at, "filter"))?,
+            limit: self
+                .limit
+                .map(|l| limit(Some(l), &join(at, "limit"), l))
+                .transpose()?,
+            score_threshold: self.score_threshold,
+            params: params(self.params),
+        })
+    }
+}
+
+/// The fields every universal query has (a query, its batch element, a groups query).
+struct QueryFields {
+    prefetch: Option<Prefetches>,
+    query: Option<QueryInterface>,
+    using: Option<String>,
+    filter: Option<FilterBody>,
+    params: Option<SearchParams>,
+    score_threshold: Option<f32>,
+    limit: Option<usize>,
+    offset: Option<usize>,
+    with_payload: Option<WithPayload>,
+    with_vector: Option<WithVector>,
+    lookup_from: Option<LookupLocation>,
+}
+
+impl QueryFields {
+    fn into_query(self, at: &str) -> Result<ParsedQuery, ApiError> {
+        let mut lookups = Vec::new();
+        let prefetch = prefetches(self.prefetch, &join(at, "prefetch"), &mut lookups)?;
+        if lookups.iter().any(|l| Some(l) != self.lookup_from.as_ref()) {
+            return Err(bad(
+                &join(at, "prefetch"),
+                "lookup_from inside prefetches must match the query's lookup_from",
+            ));
+        }
+        Ok(ParsedQuery {
+            query: rvdb_engine::UniversalQuery {
+                prefetch,
+                query: self
+                    .query
+                    .map(|q| q.into_kind(&join(at, "query")))
+                    .transpose()?,
+                using: self.using,
+                filter: optional_filter(self.filter, &join(at, "filter"))?,
+                limit: limit(self.limit, &join(at, "limit"), 10)?,
+                offset: self.offset.unwrap_or(0),
+                score_threshold: self.score_threshold,
+                with_payload: self
+                    .with_payload
+                    .map_or(rvdb_engine::PayloadSelector::None, Into::into),
+                with_vector: self.with_vector.map(Into::into).unwrap_or_default(),
+                params: params(self.params),
+            },
+            lookup: self.lookup_from.map(|l| (l.collection, l.vector)),
+        })
+    }
+}
+
 /// POST …/points/query.
-#[derive(ToSchema, Deserialize)]
+#[derive(ToSchema, Deserialize, Debug, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"query": [0.1, 0.2, 0.3, 0.4], "filter": {"must": [{"key": "city", "match": {"value": "Berlin"}}]}, "limit": 3, "with_payload": true}))]
 pub(crate) struct QueryRequest {
@@ -149,14 +465,14 @@ pub(crate) struct QueryRequest {
     pub query: Option<QueryInterface>,
     /// The vector name to search (default: the unnamed vector).
     pub using: Option<String>,
-    pub filter: Option<Filter>,
+    pub filter: Option<FilterBody>,
     pub params: Option<SearchParams>,
     /// Leave out points scoring worse.
     pub score_threshold: Option<f32>,
     /// Default 10, at least 1.
     #[schema(minimum = 1)]
-    pub limit: Option<u64>,
-    pub offset: Option<u64>,
+    pub limit: Option<usize>,
+    pub offset: Option<usize>,
     /// Default `false`.
     pub with_payload: Option<WithPayload>,
     #[serde(alias = "with_vectors")]
@@ -164,68 +480,173 @@ pub(crate) struct QueryRequest {
     pub lookup_from: Option<LookupLocation>,
 }
 
+impl QueryRequest {
+    pub(crate) fn into_query(self, at: &str) -> Result<ParsedQuery, ApiError> {
+        QueryFields {
+            prefetch: self.prefetch,
+            query: self.query,
+            using: self.using,
+            filter: self.filter,
+            params: self.params,
+            score_threshold: self.score_threshold,
+            limit: self.limit,
+            offset: self.offset,
+            with_payload: self.with_payload,
+            with_vector: self.with_vector,
+            lookup_from: self.lookup_from,
+        }
+        .into_query(at)
+    }
+}
+
 /// POST …/points/query/batch.
-#[derive(ToSchema, Deserialize)]
+#[derive(ToSchema, Deserialize, Debug, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct QueryRequestBatch {
     pub searches: Vec<QueryRequest>,
 }
 
+/// The requests of a batch body, each converted with `searches[i]` naming it in errors.
+pub(crate) fn each<T, R>(
+    searches: Vec<T>,
+    convert: impl Fn(T, &str) -> Result<R, ApiError>,
+) -> Result<Vec<R>, ApiError> {
+    searches
+        .into_iter()
+        .enumerate()
+        .map(|(i, q)| convert(q, &format!("searches[{i}]")))
+        .collect()
+}
+
 /// POST …/points/query/groups: a query (the fields of [`QueryRequest`]) whose hits are grouped
 /// by a payload key; `limit` is the number of groups.
-#[derive(ToSchema, Deserialize)]
+#[derive(ToSchema, Deserialize, Debug, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct QueryGroupsRequest {
     /// The payload key whose value (a string or an integer) names the group.
     pub group_by: String,
     /// Hits per group (default 3, at least 1).
     #[schema(minimum = 1)]
-    pub group_size: Option<u64>,
+    pub group_size: Option<usize>,
     pub prefetch: Option<Prefetches>,
     pub query: Option<QueryInterface>,
     pub using: Option<String>,
-    pub filter: Option<Filter>,
+    pub filter: Option<FilterBody>,
     pub params: Option<SearchParams>,
     pub score_threshold: Option<f32>,
     /// Groups to return (default 10, at least 1).
     #[schema(minimum = 1)]
-    pub limit: Option<u64>,
-    pub offset: Option<u64>,
+    pub limit: Option<usize>,
+    pub offset: Option<usize>,
     /// Default `false`.
     pub with_payload: Option<WithPayload>,
     #[serde(alias = "with_vectors")]
     pub with_vector: Option<WithVector>,
+    /// Refused for now: group lookups are not supported yet.
+    #[schema(value_type = Option<Object>)]
+    pub with_lookup: Option<Value>,
     pub lookup_from: Option<LookupLocation>,
 }
 
+impl QueryGroupsRequest {
+    /// The query, and the grouping (`with_payload` applies to each hit).
+    pub(crate) fn into_parts(self) -> Result<(ParsedQuery, rvdb_engine::GroupRequest), ApiError> {
+        if self.with_lookup.is_some_and(|v| !v.is_null()) {
+            return Err(bad("with_lookup", "group lookups are not supported yet"));
+        }
+        let group_by =
+            rvdb_engine::JsonPath::parse(&self.group_by).map_err(|e| bad("group_by", e))?;
+        let group_size = limit(self.group_size, "group_size", 3)?;
+        let with_payload = self
+            .with_payload
+            .map_or(rvdb_engine::PayloadSelector::None, Into::into);
+        let q = QueryFields {
+            prefetch: self.prefetch,
+            query: self.query,
+            using: self.using,
+            filter: self.filter,
+            params: self.params,
+            score_threshold: self.score_threshold,
+            limit: self.limit,
+            offset: self.offset,
+            with_payload: None,
+            with_vector: self.with_vector,
+            lookup_from: self.lookup_from,
+        }
+        .into_query("")?;
+        let group = rvdb_engine::GroupRequest {
+            group_by,
+            group_size,
+            limit: q.query.limit,
+            with_payload,
+        };
+        Ok((q, group))
+    }
+}
+
 /// A dense vector of the unnamed space, or a named one.
-#[derive(ToSchema, Deserialize)]
+#[derive(ToSchema, Debug, serde::Serialize)]
 #[serde(untagged)]
 pub(crate) enum NamedVectorStruct {
     Dense(Vec<f32>),
     Named(NamedVector),
 }
 
-#[derive(ToSchema, Deserialize)]
+#[derive(ToSchema, Deserialize, Debug, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NamedVector {
     pub name: String,
-    pub vector: Vec<f32>,
+    #[schema(value_type = Vec<f32>)]
+    pub vector: DenseField,
+}
+
+/// A dense vector field (an array of numbers, named in errors).
+#[derive(Debug, serde::Serialize)]
+#[serde(transparent)]
+pub(crate) struct DenseField(pub Vec<f32>);
+
+impl<'de> Deserialize<'de> for DenseField {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Dense::deserialize(d).map(|Dense(v)| DenseField(v))
+    }
+}
+
+impl<'de> Deserialize<'de> for NamedVectorStruct {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = NamedVectorStruct;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an array of numbers or {\"name\": …, \"vector\": […]}")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<NamedVectorStruct, A::Error> {
+                let Dense(v) = Dense::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
+                Ok(NamedVectorStruct::Dense(v))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<NamedVectorStruct, A::Error> {
+                NamedVector::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(NamedVectorStruct::Named)
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// POST …/points/search (the seed's search and Qdrant's legacy one) and each search of
 /// …/search/batch.
-#[derive(ToSchema, Deserialize)]
+#[derive(ToSchema, Deserialize, Debug, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"vector": [0.1, 0.2, 0.3, 0.4], "limit": 3, "filter": {"city": "Berlin"}}))]
 pub(crate) struct SearchRequest {
     pub vector: NamedVectorStruct,
-    pub filter: Option<SearchFilter>,
+    /// Qdrant's filter, or the seed's flat `{"key": value}` equality filter.
+    #[schema(value_type = Option<SearchFilter>)]
+    pub filter: Option<Value>,
     pub params: Option<SearchParams>,
     /// Default 10, at least 1.
     #[schema(minimum = 1)]
-    pub limit: Option<u64>,
-    pub offset: Option<u64>,
+    pub limit: Option<usize>,
+    pub offset: Option<usize>,
     pub score_threshold: Option<f32>,
     /// Default `true` on …/points/search, `false` in a batch.
     pub with_payload: Option<WithPayload>,
@@ -233,27 +654,59 @@ pub(crate) struct SearchRequest {
     pub with_vector: Option<WithVector>,
 }
 
+impl SearchRequest {
+    /// The engine's search; `payload_default` is what a missing `with_payload` means.
+    pub(crate) fn into_search(
+        self,
+        at: &str,
+        payload_default: bool,
+    ) -> Result<rvdb_engine::SearchRequest, ApiError> {
+        let (using, vector) = match self.vector {
+            NamedVectorStruct::Dense(v) => (DEFAULT_VECTOR.to_string(), v),
+            NamedVectorStruct::Named(n) => (n.name, n.vector.0),
+        };
+        Ok(rvdb_engine::SearchRequest {
+            using,
+            query: rvdb_engine::ScoreQuery::Nearest(vector),
+            limit: limit(self.limit, &join(at, "limit"), 10)?,
+            offset: self.offset.unwrap_or(0),
+            score_threshold: self.score_threshold,
+            filter: crate::convert::any_filter(self.filter.as_ref(), &join(at, "filter"))?,
+            with_payload: self.with_payload.map_or(
+                if payload_default {
+                    rvdb_engine::PayloadSelector::All
+                } else {
+                    rvdb_engine::PayloadSelector::None
+                },
+                Into::into,
+            ),
+            with_vector: self.with_vector.map(Into::into).unwrap_or_default(),
+            params: params(self.params),
+        })
+    }
+}
+
 /// POST …/points/search/batch.
-#[derive(ToSchema, Deserialize)]
+#[derive(ToSchema, Deserialize, Debug, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SearchRequestBatch {
     pub searches: Vec<SearchRequest>,
 }
 
 /// POST …/points/recommend (Qdrant's legacy recommend).
-#[derive(ToSchema, Deserialize)]
+#[derive(ToSchema, Deserialize, Debug, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RecommendRequest {
     pub positive: Option<Vec<VectorInput>>,
     pub negative: Option<Vec<VectorInput>>,
     pub strategy: Option<RecommendStrategy>,
     pub using: Option<String>,
-    pub filter: Option<Filter>,
+    pub filter: Option<FilterBody>,
     pub params: Option<SearchParams>,
     /// Default 10, at least 1.
     #[schema(minimum = 1)]
-    pub limit: Option<u64>,
-    pub offset: Option<u64>,
+    pub limit: Option<usize>,
+    pub offset: Option<usize>,
     pub score_threshold: Option<f32>,
     /// Default `false`.
     pub with_payload: Option<WithPayload>,
@@ -262,8 +715,33 @@ pub(crate) struct RecommendRequest {
     pub lookup_from: Option<LookupLocation>,
 }
 
+impl RecommendRequest {
+    /// The legacy body as a universal query with a `recommend` query.
+    pub(crate) fn into_query(self, at: &str) -> Result<ParsedQuery, ApiError> {
+        let recommend = RecommendInput {
+            positive: self.positive,
+            negative: self.negative,
+            strategy: self.strategy,
+        };
+        QueryFields {
+            prefetch: None,
+            query: Some(QueryInterface::Recommend(RecommendQuery { recommend })),
+            using: self.using,
+            filter: self.filter,
+            params: self.params,
+            score_threshold: self.score_threshold,
+            limit: self.limit,
+            offset: self.offset,
+            with_payload: self.with_payload,
+            with_vector: self.with_vector,
+            lookup_from: self.lookup_from,
+        }
+        .into_query(at)
+    }
+}
+
 /// POST …/points/recommend/batch.
-#[derive(ToSchema, Deserialize)]
+#[derive(ToSchema, Deserialize, Debug, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RecommendRequestBatch {
     pub searches: Vec<RecommendRequest>,

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use tower::ServiceExt;
 
 use super::{collections, points, search};
-use crate::convert::{self, Obj};
+use crate::convert::Obj;
 
 /// The path of every `.route("…", …)` in lib.rs (the router's source).
 fn router_paths() -> BTreeSet<String> {
@@ -187,7 +187,7 @@ fn filter_examples_parse() {
 }
 
 #[test]
-fn query_examples_parse_in_both() {
+fn query_examples_parse_and_convert() {
     let mut bodies = vec![
         json!({"query": [0.1, 0.2], "limit": 3, "with_payload": true}),
         json!({"query": 7, "filter": {"must": [{"key": "a", "match": {"value": 1}}]}, "with_vectors": true}),
@@ -206,39 +206,39 @@ fn query_examples_parse_in_both() {
         bodies.push(json!({"query": [1.0], "filter": f}));
     }
     for b in bodies {
-        both::<search::QueryRequest>(b, |m| convert::query_request(m, "").map(drop));
+        parses::<search::QueryRequest>(&b).into_query("").unwrap();
     }
-    both::<search::QueryGroupsRequest>(
-        json!({"query": [1.0], "group_by": "doc", "group_size": 2, "limit": 4}),
-        |m| convert::query_request(m, "").map(drop),
-    );
+    parses::<search::QueryGroupsRequest>(
+        &json!({"query": [1.0], "group_by": "doc", "group_size": 2, "limit": 4}),
+    )
+    .into_parts()
+    .unwrap();
 }
 
 #[test]
-fn search_and_recommend_examples_parse_in_both() {
+fn search_and_recommend_examples_parse_and_convert() {
     for b in [
         json!({"vector": [0.1, 0.2], "limit": 3, "filter": {"city": "Berlin", "n": 2}}),
         json!({"vector": {"name": "img", "vector": [0.1]}, "filter": {"must": [{"key": "a", "match": {"value": "x"}}]},
                "params": {"exact": true}, "offset": 1, "score_threshold": 0.1,
                "with_payload": false, "with_vector": true}),
     ] {
-        both::<search::SearchRequest>(b, |m| crate::qdrant::legacy_search(m, "", true).map(drop));
+        parses::<search::SearchRequest>(&b)
+            .into_search("", true)
+            .unwrap();
     }
-    both::<search::RecommendRequest>(
-        json!({"positive": [1, 2], "negative": [[0.5, 0.5]], "strategy": "average_vector",
+    parses::<search::RecommendRequest>(
+        &json!({"positive": [1, 2], "negative": [[0.5, 0.5]], "strategy": "average_vector",
                "filter": {"must": [{"key": "a", "match": {"value": "x"}}]}, "limit": 5, "using": "img"}),
-        |m| {
-            let mut q = m.clone();
-            let mut reco = serde_json::Map::new();
-            for k in ["positive", "negative", "strategy"] {
-                if let Some(v) = q.remove(k) {
-                    reco.insert(k.to_string(), v);
-                }
-            }
-            q.insert("query".into(), json!({ "recommend": reco }));
-            convert::query_request(&q, "").map(drop)
-        },
-    );
+    )
+    .into_query("")
+    .unwrap();
+}
+
+/// A body parsed by its type (the one that describes it in the spec), or a panic naming it.
+fn parses<T: DeserializeOwned>(b: &Value) -> T {
+    crate::extract::parse_body(b.to_string().as_bytes())
+        .unwrap_or_else(|e| panic!("{b} is refused: {}", e.message))
 }
 
 #[test]
