@@ -76,15 +76,6 @@ pub(crate) fn any_filter(v: Option<&Value>, at: &str) -> Result<Option<Filter>, 
     }
 }
 
-pub(crate) fn filter(v: Option<&Value>, at: &str) -> Result<Option<Filter>, ApiError> {
-    match v {
-        None | Some(Value::Null) => Ok(None),
-        Some(v) => Filter::from_qdrant_at(v, at)
-            .map(Some)
-            .map_err(|e| bad("", e)),
-    }
-}
-
 /// A parsed /points/query body, with the `lookup_from` collection (if any).
 pub(crate) struct QueryRequest {
     pub query: UniversalQuery,

@@ -209,7 +209,7 @@ pub(crate) struct ChangeAliasesOperation {
 }
 
 /// One action: an object with one key naming it.
-#[derive(ToSchema, Debug, serde::Serialize)]
+#[derive(ToSchema, Debug)]
 #[serde(untagged)]
 pub(crate) enum AliasOperation {
     Create(CreateAliasOperation),
@@ -271,38 +271,38 @@ impl From<AliasOperation> for rvdb_engine::AliasAction {
     }
 }
 
-#[derive(ToSchema, Deserialize, Debug, serde::Serialize)]
+#[derive(ToSchema, Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateAliasOperation {
     pub create_alias: CreateAlias,
 }
 
-#[derive(ToSchema, Deserialize, Debug, serde::Serialize)]
+#[derive(ToSchema, Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateAlias {
     pub collection_name: String,
     pub alias_name: String,
 }
 
-#[derive(ToSchema, Deserialize, Debug, serde::Serialize)]
+#[derive(ToSchema, Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct DeleteAliasOperation {
     pub delete_alias: DeleteAlias,
 }
 
-#[derive(ToSchema, Deserialize, Debug, serde::Serialize)]
+#[derive(ToSchema, Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct DeleteAlias {
     pub alias_name: String,
 }
 
-#[derive(ToSchema, Deserialize, Debug, serde::Serialize)]
+#[derive(ToSchema, Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RenameAliasOperation {
     pub rename_alias: RenameAlias,
 }
 
-#[derive(ToSchema, Deserialize, Debug, serde::Serialize)]
+#[derive(ToSchema, Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RenameAlias {
     pub old_alias_name: String,
@@ -322,7 +322,7 @@ pub(crate) struct AliasDescription {
 }
 
 /// A payload index type.
-#[derive(ToSchema, Debug, serde::Serialize, Clone, Copy)]
+#[derive(ToSchema, Debug, Clone, Copy)]
 #[serde(rename_all = "lowercase")]
 pub(crate) enum PayloadSchemaType {
     Keyword,
@@ -382,7 +382,7 @@ pub(crate) struct CreateFieldIndex {
 }
 
 /// An index type, or `{"type": …, …}` (the other parameters are accepted).
-#[derive(ToSchema, Debug, serde::Serialize)]
+#[derive(ToSchema, Debug)]
 #[serde(untagged)]
 pub(crate) enum PayloadFieldSchema {
     Type(PayloadSchemaType),
@@ -420,7 +420,7 @@ impl<'de> Deserialize<'de> for PayloadFieldSchema {
     }
 }
 
-#[derive(ToSchema, Deserialize, Debug, serde::Serialize)]
+#[derive(ToSchema, Deserialize, Debug)]
 pub(crate) struct PayloadSchemaParams {
     #[serde(rename = "type")]
     pub type_: PayloadSchemaType,

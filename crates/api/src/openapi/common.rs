@@ -69,9 +69,7 @@ pub(crate) struct Payload(pub BTreeMap<String, Value>);
 
 /// A point's vectors: one dense vector (the unnamed vector) or an object of named dense
 /// vectors. Sparse vectors, multi-vectors and inference objects are refused.
-// Serialize only lends its `untagged` to the schema: parsing is the hand-written
-// Deserialize below, which names what is wrong.
-#[derive(ToSchema, Debug, serde::Serialize)]
+#[derive(ToSchema, Debug)]
 #[serde(untagged)]
 #[schema(example = json!([0.1, 0.2, 0.3, 0.4]))]
 pub(crate) enum VectorStruct {
@@ -91,7 +89,7 @@ impl VectorStruct {
 }
 
 /// A dense vector: an array of numbers (an array of arrays is a multi-vector, refused).
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug)]
 pub(crate) struct Dense(pub Vec<f32>);
 
 impl<'de> Deserialize<'de> for Dense {
@@ -199,9 +197,7 @@ impl<'de> Deserialize<'de> for NamedValue {
 
 /// What of the payload to return: everything (`true`), nothing (`false`), these keys, or a
 /// selector.
-// Serialize only lends its `untagged` to the schema: parsing is the hand-written
-// Deserialize below, which names what is wrong.
-#[derive(ToSchema, Debug, serde::Serialize)]
+#[derive(ToSchema, Debug)]
 #[serde(untagged)]
 pub(crate) enum WithPayload {
     All(bool),
@@ -264,14 +260,14 @@ impl<'de> Deserialize<'de> for WithPayload {
 }
 
 /// Only these payload keys.
-#[derive(ToSchema, Deserialize, Debug, serde::Serialize)]
+#[derive(ToSchema, Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PayloadInclude {
     pub include: Vec<String>,
 }
 
 /// Every payload key but these.
-#[derive(ToSchema, Deserialize, Debug, serde::Serialize)]
+#[derive(ToSchema, Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PayloadExclude {
     pub exclude: Vec<String>,
@@ -279,9 +275,7 @@ pub(crate) struct PayloadExclude {
 
 /// Which vectors to return: all (`true`), none (`false`, the default), or these names
 /// (`with_vectors` is accepted as another spelling of the field).
-// Serialize only lends its `untagged` to the schema: parsing is the hand-written
-// Deserialize below, which names what is wrong.
-#[derive(ToSchema, Debug, serde::Serialize)]
+#[derive(ToSchema, Debug)]
 #[serde(untagged)]
 pub(crate) enum WithVector {
     All(bool),

@@ -10,18 +10,16 @@ use std::fmt;
 use rvdb_engine::{NamedVectors, PointId, PointSelector, PointUpdate, DEFAULT_VECTOR};
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
-use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use super::common::{
     envelope, Dense, ExtendedPointId, Payload, VectorStruct, WithPayload, WithVector,
 };
-use super::filter::Filter;
 use crate::convert::{bad, join};
 use crate::ApiError;
 
 /// A point to store (an existing id is replaced).
-#[derive(ToSchema, Deserialize, Debug, serde::Serialize)]
+#[derive(ToSchema, Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"id": 1, "vector": [0.1, 0.2, 0.3, 0.4], "payload": {"city": "Berlin"}}))]
 pub(crate) struct PointStruct {
@@ -44,7 +42,7 @@ impl From<PointStruct> for rvdb_engine::PointStruct {
 }
 
 /// Points as columns: `ids[i]` gets `vectors[i]` and `payloads[i]`.
-#[derive(ToSchema, Deserialize, Debug, serde::Serialize)]
+#[derive(ToSchema, Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Batch {
     #[schema(value_type = Vec<ExtendedPointId>)]
@@ -55,7 +53,7 @@ pub(crate) struct Batch {
 }
 
 /// One dense vector per id (the unnamed vector), or per vector name one per id.
-#[derive(ToSchema, Deserialize, Debug, serde::Serialize)]
+#[derive(ToSchema, Deserialize, Debug)]
 #[serde(untagged)]
 pub(crate) enum BatchVectorStruct {
     #[schema(value_type = Vec<Vec<f32>>)]
@@ -119,20 +117,20 @@ impl Batch {
 }
 
 /// PUT /collections/{name}/points: a list of points or a batch.
-#[derive(ToSchema, Debug, serde::Serialize)]
+#[derive(ToSchema, Debug)]
 #[serde(untagged)]
 pub(crate) enum PointInsertOperations {
     List(PointsList),
     Batch(PointsBatch),
 }
 
-#[derive(ToSchema, Deserialize, Debug, serde::Serialize)]
+#[derive(ToSchema, Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PointsList {
     pub points: Vec<PointStruct>,
 }
 
-#[derive(ToSchema, Deserialize, Debug, serde::Serialize)]
+#[derive(ToSchema, Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PointsBatch {
     pub batch: Batch,
@@ -192,17 +190,14 @@ fn refused_key<E: de::Error>(key: &str) -> E {
     }
 }
 
-/// A filter as a body carries it (parsed by `convert::filter`, which names the clause that is
-/// wrong).
-#[derive(ToSchema, Deserialize, Debug, Default, serde::Serialize)]
-#[serde(transparent)]
-#[schema(value_type = Filter)]
-pub(crate) struct FilterBody(pub Value);
+/// A filter as a body carries it: parsed with the body (errors name its path in the body), then
+/// checked and turned into the engine's filter by `parse_filter`.
+pub(crate) type FilterBody = rvdb_filter::wire::Filter;
 
-impl FilterBody {
-    pub(crate) fn parse(&self, at: &str) -> Result<rvdb_engine::Filter, ApiError> {
-        Ok(crate::convert::filter(Some(&self.0), at)?.unwrap_or_default())
-    }
+/// The engine's filter from a parsed one; `at` names it for the checks that need meaning
+/// (key paths, datetimes, polygon rings).
+fn parse_filter(f: FilterBody, at: &str) -> Result<rvdb_engine::Filter, ApiError> {
+    f.into_ast(at).map_err(|e| bad("", e))
 }
 
 /// `points` or `filter`, exactly one: the selector of a write body.
@@ -211,16 +206,16 @@ fn selector(
     filter: Option<FilterBody>,
     at: &str,
 ) -> Result<PointSelector, ApiError> {
-    match (points, filter.filter(|f| !f.0.is_null())) {
+    match (points, filter) {
         (Some(ids), None) => Ok(PointSelector::Ids(ids)),
-        (None, Some(f)) => Ok(PointSelector::Filter(f.parse(&join(at, "filter"))?)),
+        (None, Some(f)) => Ok(PointSelector::Filter(parse_filter(f, &join(at, "filter"))?)),
         (Some(_), Some(_)) => Err(bad(at, "give either `points` or `filter`, not both")),
         (None, None) => Err(bad(at, "expected `points` (ids) or `filter`")),
     }
 }
 
 /// Which points: these ids (`points`), or those a filter matches (`filter`); give exactly one.
-#[derive(ToSchema, Deserialize, Debug, serde::Serialize)]
+#[derive(ToSchema, Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PointsSelector {
     #[schema(value_type = Option<Vec<ExtendedPointId>>)]
@@ -236,7 +231,7 @@ impl PointsSelector {
 
 /// POST …/points/payload: merge `payload` into the selected points' payloads (under `key`
 /// when given). Give exactly one of `points` and `filter`.
-#[derive(ToSchema, Deserialize, Debug, serde::Serialize)]
+#[derive(ToSchema, Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"payload": {"seen": true}, "points": [1, 2]}))]
 pub(crate) struct SetPayload {
@@ -251,7 +246,7 @@ pub(crate) struct SetPayload {
 
 /// PUT …/points/payload: replace the selected points' payloads. Give exactly one of `points`
 /// and `filter`.
-#[derive(ToSchema, Deserialize, Debug, serde::Serialize)]
+#[derive(ToSchema, Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct OverwritePayload {
     #[schema(value_type = Payload)]
@@ -262,7 +257,7 @@ pub(crate) struct OverwritePayload {
 }
 
 /// POST …/points/payload/delete: remove these keys. Give exactly one of `points` and `filter`.
-#[derive(ToSchema, Deserialize, Debug, serde::Serialize)]
+#[derive(ToSchema, Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct DeletePayload {
     pub keys: Vec<String>,
@@ -272,13 +267,13 @@ pub(crate) struct DeletePayload {
 }
 
 /// PUT …/points/vectors: set these vectors of existing points (others are kept).
-#[derive(ToSchema, Deserialize, Debug, serde::Serialize)]
+#[derive(ToSchema, Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct UpdateVectors {
     pub points: Vec<PointVectors>,
 }
 
-#[derive(ToSchema, Deserialize, Debug, serde::Serialize)]
+#[derive(ToSchema, Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PointVectors {
     #[schema(value_type = ExtendedPointId)]
@@ -288,7 +283,7 @@ pub(crate) struct PointVectors {
 
 /// POST …/points/vectors/delete: drop these named vectors. Give exactly one of `points` and
 /// `filter`.
-#[derive(ToSchema, Deserialize, Debug, serde::Serialize)]
+#[derive(ToSchema, Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct DeleteVectors {
     /// Vector names (at least one).
@@ -351,14 +346,14 @@ impl DeleteVectors {
 }
 
 /// POST …/points/batch: operations applied in order; the first failure stops the rest.
-#[derive(ToSchema, Deserialize, Debug, serde::Serialize)]
+#[derive(ToSchema, Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct UpdateOperations {
     pub operations: Vec<UpdateOperation>,
 }
 
 /// One operation: an object with one key naming it.
-#[derive(ToSchema, Debug, serde::Serialize)]
+#[derive(ToSchema, Debug)]
 #[serde(untagged)]
 pub(crate) enum UpdateOperation {
     Upsert(UpsertOperation),
@@ -373,7 +368,7 @@ pub(crate) enum UpdateOperation {
 
 macro_rules! operation {
     ($($name:ident { $field:ident: $ty:ty }),* $(,)?) => {$(
-        #[derive(ToSchema, Deserialize, Debug, serde::Serialize)]
+        #[derive(ToSchema, Deserialize, Debug)]
         #[serde(deny_unknown_fields)]
         pub(crate) struct $name {
             pub $field: $ty,
@@ -464,14 +459,14 @@ impl UpdateOperation {
 }
 
 /// Order by a payload key: its name (ascending), or the key with a direction and a start.
-#[derive(ToSchema, Deserialize, Debug, serde::Serialize)]
+#[derive(ToSchema, Deserialize, Debug)]
 #[serde(untagged)]
 pub(crate) enum OrderByInterface {
     Key(String),
     Struct(OrderBy),
 }
 
-#[derive(ToSchema, Deserialize, Debug, serde::Serialize)]
+#[derive(ToSchema, Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct OrderBy {
     pub key: String,
@@ -480,14 +475,14 @@ pub(crate) struct OrderBy {
     pub start_from: Option<StartFrom>,
 }
 
-#[derive(ToSchema, Deserialize, Debug, serde::Serialize, Clone, Copy, PartialEq)]
+#[derive(ToSchema, Deserialize, Debug, Clone, Copy, PartialEq)]
 #[serde(rename_all = "lowercase")]
 pub(crate) enum Direction {
     Asc,
     Desc,
 }
 
-#[derive(ToSchema, Deserialize, Debug, serde::Serialize)]
+#[derive(ToSchema, Deserialize, Debug)]
 #[serde(untagged)]
 pub(crate) enum StartFrom {
     Number(f64),
@@ -577,7 +572,7 @@ pub(crate) fn optional_filter(
     at: &str,
 ) -> Result<Option<rvdb_engine::Filter>, ApiError> {
     match f {
-        Some(f) => crate::convert::filter(Some(&f.0), at),
+        Some(f) => parse_filter(f, at).map(Some),
         None => Ok(None),
     }
 }
@@ -592,7 +587,7 @@ pub(crate) struct CountRequest {
 }
 
 /// POST …/points with `ids`: retrieve points by id (missing ones are left out).
-#[derive(ToSchema, Deserialize, Debug, serde::Serialize)]
+#[derive(ToSchema, Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PointRequest {
     #[schema(value_type = Vec<ExtendedPointId>)]

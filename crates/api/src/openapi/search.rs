@@ -18,7 +18,7 @@ use crate::convert::{bad, join, QueryRequest as ParsedQuery};
 use crate::ApiError;
 
 /// A dense vector, or the id of a stored point whose vector is used.
-#[derive(ToSchema, Debug, serde::Serialize)]
+#[derive(ToSchema, Debug)]
 #[serde(untagged)]
 pub(crate) enum VectorInput {
     Vector(Vec<f32>),
@@ -79,7 +79,7 @@ impl<'de> Deserialize<'de> for VectorInput {
 
 /// The `query` of POST …/points/query (and of a prefetch): a vector or a point id (nearest
 /// neighbours), or one of `nearest`, `recommend`, `fusion`, `rrf`, `order_by`.
-#[derive(ToSchema, Debug, serde::Serialize)]
+#[derive(ToSchema, Debug)]
 #[serde(untagged)]
 pub(crate) enum QueryInterface {
     Vector(Vec<f32>),
@@ -92,20 +92,20 @@ pub(crate) enum QueryInterface {
     OrderBy(OrderByQuery),
 }
 
-#[derive(ToSchema, Deserialize, Debug, serde::Serialize)]
+#[derive(ToSchema, Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NearestQuery {
     pub nearest: VectorInput,
 }
 
-#[derive(ToSchema, Deserialize, Debug, serde::Serialize)]
+#[derive(ToSchema, Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RecommendQuery {
     pub recommend: RecommendInput,
 }
 
 /// Closer to `positive`, farther from `negative`.
-#[derive(ToSchema, Deserialize, Debug, serde::Serialize, Default)]
+#[derive(ToSchema, Deserialize, Debug, Default)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RecommendInput {
     pub positive: Option<Vec<VectorInput>>,
@@ -130,7 +130,7 @@ impl RecommendInput {
 }
 
 /// Default `average_vector`.
-#[derive(ToSchema, Deserialize, Debug, serde::Serialize, Clone, Copy)]
+#[derive(ToSchema, Deserialize, Debug, Clone, Copy)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum RecommendStrategy {
     AverageVector,
@@ -149,13 +149,13 @@ impl RecommendStrategy {
 }
 
 /// Fuse the prefetches' results.
-#[derive(ToSchema, Deserialize, Debug, serde::Serialize)]
+#[derive(ToSchema, Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct FusionQuery {
     pub fusion: Fusion,
 }
 
-#[derive(ToSchema, Deserialize, Debug, serde::Serialize, Clone, Copy)]
+#[derive(ToSchema, Deserialize, Debug, Clone, Copy)]
 #[serde(rename_all = "lowercase")]
 pub(crate) enum Fusion {
     Rrf,
@@ -163,13 +163,13 @@ pub(crate) enum Fusion {
 }
 
 /// Reciprocal rank fusion with parameters.
-#[derive(ToSchema, Deserialize, Debug, serde::Serialize)]
+#[derive(ToSchema, Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RrfQuery {
     pub rrf: Rrf,
 }
 
-#[derive(ToSchema, Deserialize, Debug, serde::Serialize)]
+#[derive(ToSchema, Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Rrf {
     /// Default 2.
@@ -179,7 +179,7 @@ pub(crate) struct Rrf {
 }
 
 /// Order by a payload key instead of scoring.
-#[derive(ToSchema, Deserialize, Debug, serde::Serialize)]
+#[derive(ToSchema, Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct OrderByQuery {
     pub order_by: OrderByInterface,
@@ -282,7 +282,7 @@ impl QueryInterface {
 
 /// Search parameters. `quantization`, `indexed_only` and `acorn` are accepted as Qdrant does
 /// without quantization or a mixed indexed state: they change nothing here.
-#[derive(ToSchema, Deserialize, Debug, serde::Serialize, Default)]
+#[derive(ToSchema, Deserialize, Debug, Default)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SearchParams {
     /// Beam width of the HNSW search (larger: better recall, slower).
@@ -310,7 +310,7 @@ fn params(p: Option<SearchParams>) -> rvdb_engine::QueryParams {
 }
 
 /// Where ids in the query are looked up: another collection (and vector name).
-#[derive(ToSchema, Deserialize, Debug, serde::Serialize, Clone, PartialEq)]
+#[derive(ToSchema, Deserialize, Debug, Clone, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct LookupLocation {
     pub collection: String,
@@ -318,7 +318,7 @@ pub(crate) struct LookupLocation {
 }
 
 /// One prefetch or several.
-#[derive(ToSchema, Debug, serde::Serialize)]
+#[derive(ToSchema, Debug)]
 #[serde(untagged)]
 pub(crate) enum Prefetches {
     Many(Vec<Prefetch>),
@@ -346,7 +346,7 @@ impl<'de> Deserialize<'de> for Prefetches {
 }
 
 /// A sub-query whose results the outer query rescores or fuses.
-#[derive(ToSchema, Deserialize, Debug, serde::Serialize)]
+#[derive(ToSchema, Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Prefetch {
     #[schema(no_recursion)]
@@ -456,7 +456,7 @@ impl QueryFields {
 }
 
 /// POST …/points/query.
-#[derive(ToSchema, Deserialize, Debug, serde::Serialize)]
+#[derive(ToSchema, Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"query": [0.1, 0.2, 0.3, 0.4], "filter": {"must": [{"key": "city", "match": {"value": "Berlin"}}]}, "limit": 3, "with_payload": true}))]
 pub(crate) struct QueryRequest {
@@ -500,7 +500,7 @@ impl QueryRequest {
 }
 
 /// POST …/points/query/batch.
-#[derive(ToSchema, Deserialize, Debug, serde::Serialize)]
+#[derive(ToSchema, Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct QueryRequestBatch {
     pub searches: Vec<QueryRequest>,
@@ -520,7 +520,7 @@ pub(crate) fn each<T, R>(
 
 /// POST …/points/query/groups: a query (the fields of [`QueryRequest`]) whose hits are grouped
 /// by a payload key; `limit` is the number of groups.
-#[derive(ToSchema, Deserialize, Debug, serde::Serialize)]
+#[derive(ToSchema, Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct QueryGroupsRequest {
     /// The payload key whose value (a string or an integer) names the group.
@@ -585,14 +585,14 @@ impl QueryGroupsRequest {
 }
 
 /// A dense vector of the unnamed space, or a named one.
-#[derive(ToSchema, Debug, serde::Serialize)]
+#[derive(ToSchema, Debug)]
 #[serde(untagged)]
 pub(crate) enum NamedVectorStruct {
     Dense(Vec<f32>),
     Named(NamedVector),
 }
 
-#[derive(ToSchema, Deserialize, Debug, serde::Serialize)]
+#[derive(ToSchema, Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NamedVector {
     pub name: String,
@@ -601,8 +601,7 @@ pub(crate) struct NamedVector {
 }
 
 /// A dense vector field (an array of numbers, named in errors).
-#[derive(Debug, serde::Serialize)]
-#[serde(transparent)]
+#[derive(Debug)]
 pub(crate) struct DenseField(pub Vec<f32>);
 
 impl<'de> Deserialize<'de> for DenseField {
@@ -634,7 +633,7 @@ impl<'de> Deserialize<'de> for NamedVectorStruct {
 
 /// POST …/points/search (the seed's search and Qdrant's legacy one) and each search of
 /// …/search/batch.
-#[derive(ToSchema, Deserialize, Debug, serde::Serialize)]
+#[derive(ToSchema, Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"vector": [0.1, 0.2, 0.3, 0.4], "limit": 3, "filter": {"city": "Berlin"}}))]
 pub(crate) struct SearchRequest {
@@ -687,14 +686,14 @@ impl SearchRequest {
 }
 
 /// POST …/points/search/batch.
-#[derive(ToSchema, Deserialize, Debug, serde::Serialize)]
+#[derive(ToSchema, Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SearchRequestBatch {
     pub searches: Vec<SearchRequest>,
 }
 
 /// POST …/points/recommend (Qdrant's legacy recommend).
-#[derive(ToSchema, Deserialize, Debug, serde::Serialize)]
+#[derive(ToSchema, Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RecommendRequest {
     pub positive: Option<Vec<VectorInput>>,
@@ -741,7 +740,7 @@ impl RecommendRequest {
 }
 
 /// POST …/points/recommend/batch.
-#[derive(ToSchema, Deserialize, Debug, serde::Serialize)]
+#[derive(ToSchema, Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RecommendRequestBatch {
     pub searches: Vec<RecommendRequest>,
