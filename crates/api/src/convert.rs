@@ -1,14 +1,12 @@
 //! What the body types in `openapi/` share: the error wording (400 "Wrong input: path: …" for a
 //! value of the wrong shape, 422 "Validation error" for one that breaks a rule, as Qdrant
-//! answers), `typed` for a part of a body parsed on its own, and the filter glue. A body is
+//! answers), path joining, and the seed-or-Qdrant filter of the search route. A body is
 //! parsed once, by its type (`extract::Body`); `null` always means "not given".
 
 use rvdb_engine::{Filter, UniversalQuery};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::ApiError;
-
-pub(crate) type Obj = Map<String, Value>;
 
 pub(crate) fn bad(at: &str, msg: impl std::fmt::Display) -> ApiError {
     if at.is_empty() {
@@ -26,38 +24,15 @@ pub(crate) fn invalid(at: &str, msg: impl std::fmt::Display) -> ApiError {
     }
 }
 
-/// `m[key]` parsed as `T` (`None` when missing or null); a mismatch names its JSON path
-/// (`hnsw_config.m: invalid value: integer `-1`, expected usize`).
-pub(crate) fn typed<T: serde::de::DeserializeOwned>(
-    m: &Obj,
-    key: &str,
-    at: &str,
-) -> Result<Option<T>, ApiError> {
-    let Some(v) = field(m, key) else {
-        return Ok(None);
-    };
-    serde_path_to_error::deserialize(v).map(Some).map_err(|e| {
-        let inner = e.path().to_string();
-        let at = join(at, key);
-        let at = if inner == "." {
-            at
-        } else {
-            format!("{at}.{inner}")
-        };
-        bad(&at, e.into_inner())
-    })
-}
-
-pub(crate) fn object(v: Value, at: &str) -> Result<Obj, ApiError> {
-    match v {
-        Value::Object(m) => Ok(m),
-        _ => Err(bad(at, "expected a JSON object")),
+/// `at` and a path below it (`.` is the root, as serde_path_to_error names it).
+pub(crate) fn join_path(at: &str, below: &str) -> String {
+    if at == "." || at.is_empty() {
+        below.to_string()
+    } else if below.starts_with('[') {
+        format!("{at}{below}")
+    } else {
+        format!("{at}.{below}")
     }
-}
-
-/// A field, `None` when missing or null.
-pub(crate) fn field<'a>(m: &'a Obj, key: &str) -> Option<&'a Value> {
-    m.get(key).filter(|v| !v.is_null())
 }
 
 pub(crate) fn join(at: &str, key: &str) -> String {

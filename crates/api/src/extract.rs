@@ -145,16 +145,36 @@ pub(crate) fn parse_value<T: serde::de::DeserializeOwned>(v: Value) -> Result<T,
 /// A typed-parse failure as Qdrant words it: malformed JSON is a "Format error", a value of the
 /// wrong shape is "Wrong input" naming its path.
 fn path_error(e: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
-    let path = e.path().to_string();
-    let inner = e.into_inner();
-    if inner.is_syntax() || inner.is_eof() || inner.is_io() {
-        return ApiError::bad_request(format!("Format error in JSON body: {inner}"));
+    if e.inner().is_syntax() || e.inner().is_eof() || e.inner().is_io() {
+        return ApiError::bad_request(format!("Format error in JSON body: {}", e.into_inner()));
     }
-    let text = inner.to_string();
-    // the path names the place better than a line and column of the body
+    ApiError::bad_request(format!("Wrong input: {}", path_message(e)))
+}
+
+/// `path: message` of a typed-parse failure (no line and column: the path names the place).
+/// A message that starts with a path of its own (`size: …`, from a part parsed on its own, or
+/// `mmr: …` naming the key refused) continues the outer path.
+pub(crate) fn path_message(e: serde_path_to_error::Error<serde_json::Error>) -> String {
+    let path = e.path().to_string();
+    let text = e.into_inner().to_string();
     let msg = match text.rsplit_once(" at line ") {
-        Some((m, _)) => m.to_string(),
-        None => text,
+        Some((m, _)) => m,
+        None => &text,
     };
-    crate::convert::bad(if path == "." { "" } else { &path }, msg)
+    let (path, msg) = match msg.split_once(": ") {
+        Some((head, rest)) if is_path(head) => (crate::convert::join_path(&path, head), rest),
+        _ => (path, msg),
+    };
+    if path == "." || path.is_empty() {
+        msg.to_string()
+    } else {
+        format!("{path}: {msg}")
+    }
+}
+
+/// Whether `s` reads as a JSON path (`size`, `vectors.a[2].size`), not words.
+fn is_path(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '[' | ']' | '-'))
 }

@@ -163,22 +163,17 @@ pub(crate) async fn create_collection(
     t: Timer,
     State(s): State<AppState>,
     name: Result<Path<String>, PathRejection>,
-    JsonBody(body): JsonBody,
+    crate::extract::Body(body): crate::extract::Body<crate::openapi::collections::CreateCollection>,
 ) -> ApiResult {
     let name = path(name)?;
-    let Value::Object(body) = body else {
-        return Err(ApiError::bad_request(
-            "Wrong input: expected an object: {\"distance\": …} or {\"vectors\": {\"size\": …, \"distance\": …}}",
-        ));
-    };
-    if let Some(body_name) = body.get("name").filter(|v| !v.is_null()) {
-        if body_name.as_str() != Some(name.as_str()) {
+    if let Some(body_name) = &body.name {
+        if *body_name != name {
             return Err(ApiError::bad_request(format!(
-                "Wrong input: name: the body says {body_name} but the path says `{name}`"
+                "Wrong input: name: the body says \"{body_name}\" but the path says `{name}`"
             )));
         }
     }
-    let config = qdrant::create_config(&body)?;
+    let config = body.into_config()?;
     let db = s.db.clone();
     blocking(move || db.create_collection(&name, config)).await??;
     Ok(t.ok(true))

@@ -102,12 +102,8 @@ impl std::fmt::Debug for ApiConfig {
 /// `{"vectors": {"size", "distance"}, …}` or the seed's `{"distance"}`), defaults included:
 /// for tools that create collections without going through HTTP (`rustvecdb import`).
 pub fn collection_config(body: &serde_json::Value) -> Result<CollectionConfig, ApiError> {
-    match body {
-        serde_json::Value::Object(m) => qdrant::create_config(m),
-        _ => Err(ApiError::bad_request(
-            "Wrong input: a collection config is a JSON object",
-        )),
-    }
+    crate::extract::parse_value::<openapi::collections::CreateCollection>(body.clone())?
+        .into_config()
 }
 
 /// The full router once the database is loaded; what [`loading_router`] waits for.

@@ -3,23 +3,19 @@
 //! count, query and its batches and groups, legacy search and recommend. `wait` is parsed on
 //! every write: `true` answers once the write is fsynced, otherwise once it is logged.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use rvdb_engine::settings::CollectionParamsDiff;
 use rvdb_engine::{
-    AliasAction, Collection, CollectionConfig, CollectionSettings, Database, Distance, Durability,
-    HnswConfigDiff, Lookup, PointUpdate, SettingsDiff, UpdateResult, VectorParams,
-    VectorParamsDiff, VectorsConfig,
+    AliasAction, Collection, Database, Durability, Lookup, PointUpdate, UpdateResult,
 };
 use serde_json::{json, Value};
 
-use crate::convert::{self, bad, field, join, object, typed, Obj};
-use crate::extract::{Body, JsonBody, Timer};
+use crate::convert::{self};
+use crate::extract::{Body, Timer};
 use crate::handlers::{blocking, path};
 use crate::render;
 use crate::{ApiError, AppState};
@@ -102,109 +98,6 @@ fn collection(
     Ok(s.db.collection(&path(name)?)?)
 }
 
-fn distance(v: Option<&Value>, at: &str) -> Result<Distance, ApiError> {
-    let name = v
-        .and_then(Value::as_str)
-        .ok_or_else(|| bad(at, "must be one of Cosine, Euclid, Dot, Manhattan"))?;
-    Distance::parse(name).ok_or_else(|| {
-        bad(at, format!("unknown distance `{name}`; expected Cosine, Euclid (Euclidean), Dot (DotProduct) or Manhattan"))
-    })
-}
-
-fn vector_params(m: &Obj, at: &str) -> Result<VectorParams, ApiError> {
-    let size = m
-        .get("size")
-        .and_then(Value::as_u64)
-        .ok_or_else(|| bad(&join(at, "size"), "must be a positive integer"))?;
-    if field(m, "multivector_config").is_some() {
-        return Err(bad(
-            &join(at, "multivector_config"),
-            "multi-vectors are not supported",
-        ));
-    }
-    let hnsw_config: Option<HnswConfigDiff> = convert::typed(m, "hnsw_config", at)?;
-    if let Some(h) = &hnsw_config {
-        h.validate(&join(at, "hnsw_config"))?;
-    }
-    let mut extra = m.clone();
-    for key in ["size", "distance", "hnsw_config"] {
-        extra.remove(key);
-    }
-    extra.retain(|_, v| !v.is_null());
-    Ok(VectorParams {
-        size: Some(size as usize),
-        distance: distance(m.get("distance"), &join(at, "distance"))?,
-        hnsw_config,
-        extra,
-    })
-}
-
-/// The collection config of a Qdrant create body (`vectors` + settings) or a seed one.
-pub(crate) fn create_config(body: &Obj) -> Result<CollectionConfig, ApiError> {
-    let vectors = match (field(body, "vectors"), field(body, "distance")) {
-        (Some(Value::Object(v)), _) if v.contains_key("size") || v.contains_key("distance") => {
-            VectorsConfig::Single(vector_params(v, "vectors")?)
-        }
-        (Some(Value::Object(v)), _) => {
-            let mut named = std::collections::BTreeMap::new();
-            for (name, p) in v {
-                let Value::Object(p) = p else {
-                    return Err(bad(
-                        &format!("vectors.{name}"),
-                        "expected {\"size\", \"distance\"}",
-                    ));
-                };
-                named.insert(name.clone(), vector_params(p, &format!("vectors.{name}"))?);
-            }
-            VectorsConfig::Named(named)
-        }
-        (Some(_), _) => return Err(bad("vectors", "must be an object")),
-        (None, Some(d)) => {
-            VectorsConfig::Single(VectorParams::new(distance(Some(d), "distance")?, None))
-        }
-        (None, None) => {
-            if field(body, "sparse_vectors").is_some() {
-                return Err(bad("sparse_vectors", "sparse vectors are not supported"));
-            }
-            return Err(bad(
-                "",
-                "missing `distance` (seed body) or `vectors` (Qdrant body)",
-            ));
-        }
-    };
-    if field(body, "sparse_vectors")
-        .and_then(Value::as_object)
-        .is_some_and(|m| !m.is_empty())
-    {
-        return Err(bad("sparse_vectors", "sparse vectors are not supported"));
-    }
-    if field(body, "init_from").is_some() {
-        return Err(bad(
-            "init_from",
-            "initialising from another collection is not supported",
-        ));
-    }
-    let diff = SettingsDiff {
-        shard_number: typed(body, "shard_number", "")?,
-        sharding_method: typed(body, "sharding_method", "")?,
-        params: CollectionParamsDiff {
-            replication_factor: typed(body, "replication_factor", "")?,
-            write_consistency_factor: typed(body, "write_consistency_factor", "")?,
-            on_disk_payload: typed(body, "on_disk_payload", "")?,
-            payload: field(body, "payload").cloned(),
-            ..Default::default()
-        },
-        hnsw: typed(body, "hnsw_config", "")?,
-        optimizers: typed(body, "optimizers_config", "")?,
-        wal: typed(body, "wal_config", "")?,
-        quantization: field(body, "quantization_config").cloned(),
-        strict_mode: typed(body, "strict_mode_config", "")?,
-        metadata: typed(body, "metadata", "")?,
-    };
-    let settings = CollectionSettings::default().apply(&diff)?;
-    Ok(CollectionConfig { vectors, settings })
-}
-
 #[utoipa::path(get, path = "/collections/{name}/exists", tag = "collections",
     params(crate::openapi::common::CollectionPath),
     responses((status = 200, description = "Whether a collection or alias of that name exists", body = crate::openapi::collections::CollectionExistenceResponse)))]
@@ -226,24 +119,10 @@ pub(crate) async fn update_collection(
     t: Timer,
     State(s): State<AppState>,
     name: Result<Path<String>, PathRejection>,
-    JsonBody(body): JsonBody,
+    Body(body): Body<crate::openapi::collections::UpdateCollection>,
 ) -> ApiResult {
     let c = collection(&s, name)?;
-    let body = object(body, "")?;
-    if field(&body, "sparse_vectors").is_some() {
-        return Err(bad("sparse_vectors", "sparse vectors are not supported"));
-    }
-    let settings = SettingsDiff {
-        params: typed(&body, "params", "")?.unwrap_or_default(),
-        hnsw: typed(&body, "hnsw_config", "")?,
-        optimizers: typed(&body, "optimizers_config", "")?,
-        quantization: field(&body, "quantization_config").cloned(),
-        strict_mode: typed(&body, "strict_mode_config", "")?,
-        metadata: typed(&body, "metadata", "")?,
-        ..Default::default()
-    };
-    let vectors: BTreeMap<String, VectorParamsDiff> =
-        typed(&body, "vectors", "")?.unwrap_or_default();
+    let (settings, vectors) = body.into_diffs()?;
     blocking(move || c.update_config(&settings, &vectors)).await??;
     Ok(t.ok(true))
 }

@@ -1,5 +1,5 @@
-//! Collection, alias and payload-index bodies (`qdrant::create_config`, `update_collection`,
-//! `update_aliases`, `create_index`) and what the collection routes answer
+//! Collection, alias and payload-index bodies, each parsed by its type and turned into the
+//! engine's request by `into_*`, and what the collection routes answer
 //! (`render::collection_info`, `handlers::stats`).
 
 use std::collections::BTreeMap;
@@ -9,13 +9,18 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use rvdb_engine::settings::{CollectionParamsDiff, ShardingMethod};
-use rvdb_engine::{HnswConfigDiff, OptimizersConfigDiff, VectorParamsDiff, WalConfigDiff};
+use rvdb_engine::{
+    CollectionConfig, CollectionSettings, HnswConfigDiff, OptimizersConfigDiff, SettingsDiff,
+    VectorParamsDiff, WalConfigDiff,
+};
 
 use super::common::envelope;
+use crate::convert::{bad, join};
+use crate::ApiError;
 
 /// A distance function (matched without regard to case; `Euclidean` and `DotProduct` are
 /// accepted spellings of `Euclid` and `Dot`).
-#[derive(ToSchema, Deserialize)]
+#[derive(ToSchema, Debug)]
 pub(crate) enum Distance {
     Cosine,
     Euclid,
@@ -25,39 +30,118 @@ pub(crate) enum Distance {
     Manhattan,
 }
 
-/// One dense vector space. Other per-vector settings are stored and reported back as given.
-#[derive(ToSchema, Deserialize)]
+/// A distance as a body names it, parsed into the engine's.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DistanceName(pub rvdb_engine::Distance);
+
+impl<'de> Deserialize<'de> for DistanceName {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        rvdb_engine::Distance::parse(&name).map(DistanceName).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "unknown distance `{name}`; expected Cosine, Euclid (Euclidean), Dot (DotProduct) or Manhattan"
+            ))
+        })
+    }
+}
+
+/// One dense vector space. The other per-vector settings are stored and reported back.
+#[derive(ToSchema, Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct VectorParams {
     /// Dimension.
     #[schema(minimum = 1)]
     pub size: u64,
-    pub distance: Distance,
+    #[schema(value_type = Distance)]
+    pub distance: DistanceName,
     pub on_disk: Option<bool>,
     /// What this vector's index sets over the collection's `hnsw_config`.
     pub hnsw_config: Option<HnswConfigDiff>,
     #[schema(value_type = Option<Object>)]
     pub quantization_config: Option<Value>,
+    /// Stored and reported; vectors are held as float32.
     pub datatype: Option<String>,
+    /// Stored and reported; vectors are held in RAM.
+    #[schema(value_type = Option<String>)]
+    pub memory: Option<Value>,
+    /// Refused: multi-vectors are not supported yet.
+    #[schema(value_type = Option<Object>)]
+    pub multivector_config: Option<Value>,
+}
+
+impl VectorParams {
+    fn into_engine(self, at: &str) -> Result<rvdb_engine::VectorParams, ApiError> {
+        if self.multivector_config.is_some_and(|v| !v.is_null()) {
+            return Err(bad(
+                &join(at, "multivector_config"),
+                "multi-vectors are not supported",
+            ));
+        }
+        if let Some(h) = &self.hnsw_config {
+            h.validate(&join(at, "hnsw_config"))?;
+        }
+        let mut extra = serde_json::Map::new();
+        let others = [
+            ("on_disk", self.on_disk.map(Value::Bool)),
+            ("quantization_config", self.quantization_config),
+            ("datatype", self.datatype.map(Value::String)),
+            ("memory", self.memory),
+        ];
+        for (key, v) in others {
+            if let Some(v) = v.filter(|v| !v.is_null()) {
+                extra.insert(key.to_string(), v);
+            }
+        }
+        Ok(rvdb_engine::VectorParams {
+            size: Some(self.size as usize),
+            distance: self.distance.0,
+            hnsw_config: self.hnsw_config,
+            extra,
+        })
+    }
 }
 
 /// One unnamed vector space, or named ones.
-#[derive(ToSchema, Deserialize)]
+#[derive(ToSchema, Debug)]
 #[serde(untagged)]
 pub(crate) enum VectorsConfig {
     Single(VectorParams),
     Named(BTreeMap<String, VectorParams>),
 }
 
+impl<'de> Deserialize<'de> for VectorsConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // one space has `size`/`distance` keys; named spaces are objects under their names
+        let m = serde_json::Map::<String, Value>::deserialize(d)?;
+        let single = m.contains_key("size") || m.contains_key("distance");
+        let v = Value::Object(m);
+        let named_error = |e: serde_path_to_error::Error<serde_json::Error>| {
+            serde::de::Error::custom(crate::extract::path_message(e))
+        };
+        if single {
+            serde_path_to_error::deserialize(v)
+                .map(VectorsConfig::Single)
+                .map_err(named_error)
+        } else {
+            serde_path_to_error::deserialize(v)
+                .map(VectorsConfig::Named)
+                .map_err(named_error)
+        }
+    }
+}
+
 /// PUT /collections/{name}: Qdrant's body (`vectors`, required in it) or the seed's
 /// (`distance`; the dimension is fixed by the first point). The other settings are stored and
 /// reported back; sparse vectors, multi-vectors and `init_from` are refused.
-#[derive(ToSchema, Deserialize)]
+#[derive(ToSchema, Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
 #[schema(example = json!({"vectors": {"size": 4, "distance": "Cosine"}}))]
 pub(crate) struct CreateCollection {
     /// Seed body: must equal the name in the path when given.
     pub name: Option<String>,
     /// Seed body: the distance of the unnamed vector.
-    pub distance: Option<Distance>,
+    #[schema(value_type = Option<Distance>)]
+    pub distance: Option<DistanceName>,
     /// Qdrant body: the vector spaces.
     pub vectors: Option<VectorsConfig>,
     #[schema(minimum = 1)]
@@ -83,11 +167,74 @@ pub(crate) struct CreateCollection {
     pub sharding_method: Option<ShardingMethod>,
     /// Only an empty object is accepted (sparse vectors are not supported).
     #[schema(value_type = Option<Object>)]
-    pub sparse_vectors: Option<Value>,
+    pub sparse_vectors: Option<serde_json::Map<String, Value>>,
+    /// Refused: initialising from another collection is not supported.
+    #[schema(value_type = Option<Object>)]
+    pub init_from: Option<Value>,
+}
+
+impl CreateCollection {
+    /// The collection's config: its vector spaces, and the settings over Qdrant's defaults
+    /// (validated: a rule broken is a 422 naming the field).
+    pub(crate) fn into_config(self) -> Result<CollectionConfig, ApiError> {
+        let vectors = match (self.vectors, self.distance) {
+            (Some(VectorsConfig::Single(p)), _) => {
+                rvdb_engine::VectorsConfig::Single(p.into_engine("vectors")?)
+            }
+            (Some(VectorsConfig::Named(m)), _) => rvdb_engine::VectorsConfig::Named(
+                m.into_iter()
+                    .map(|(name, p)| {
+                        let at = format!("vectors.{name}");
+                        Ok((name, p.into_engine(&at)?))
+                    })
+                    .collect::<Result<_, ApiError>>()?,
+            ),
+            (None, Some(d)) => {
+                rvdb_engine::VectorsConfig::Single(rvdb_engine::VectorParams::new(d.0, None))
+            }
+            (None, None) if self.sparse_vectors.is_some() => {
+                return Err(bad("sparse_vectors", "sparse vectors are not supported"))
+            }
+            (None, None) => {
+                return Err(bad(
+                    "",
+                    "missing `distance` (seed body) or `vectors` (Qdrant body)",
+                ))
+            }
+        };
+        if self.sparse_vectors.is_some_and(|m| !m.is_empty()) {
+            return Err(bad("sparse_vectors", "sparse vectors are not supported"));
+        }
+        if self.init_from.is_some_and(|v| !v.is_null()) {
+            return Err(bad(
+                "init_from",
+                "initialising from another collection is not supported",
+            ));
+        }
+        let diff = SettingsDiff {
+            shard_number: self.shard_number,
+            sharding_method: self.sharding_method,
+            params: CollectionParamsDiff {
+                replication_factor: self.replication_factor,
+                write_consistency_factor: self.write_consistency_factor,
+                on_disk_payload: self.on_disk_payload,
+                payload: self.payload,
+                ..Default::default()
+            },
+            hnsw: self.hnsw_config,
+            optimizers: self.optimizers_config,
+            wal: self.wal_config,
+            quantization: self.quantization_config,
+            strict_mode: self.strict_mode_config,
+            metadata: self.metadata,
+        };
+        let settings = CollectionSettings::default().apply(&diff)?;
+        Ok(CollectionConfig { vectors, settings })
+    }
 }
 
 /// PATCH /collections/{name}: settings to merge into the stored ones.
-#[derive(ToSchema, Deserialize)]
+#[derive(ToSchema, Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct UpdateCollection {
     /// Per named vector (`""` for the unnamed one): settings to merge.
@@ -105,6 +252,27 @@ pub(crate) struct UpdateCollection {
     /// Refused: sparse vectors are not supported.
     #[schema(value_type = Option<Object>)]
     pub sparse_vectors: Option<Value>,
+}
+
+impl UpdateCollection {
+    /// The settings to merge, and per vector space its own.
+    pub(crate) fn into_diffs(
+        self,
+    ) -> Result<(SettingsDiff, BTreeMap<String, VectorParamsDiff>), ApiError> {
+        if self.sparse_vectors.is_some_and(|v| !v.is_null()) {
+            return Err(bad("sparse_vectors", "sparse vectors are not supported"));
+        }
+        let settings = SettingsDiff {
+            params: self.params.unwrap_or_default(),
+            hnsw: self.hnsw_config,
+            optimizers: self.optimizers_config,
+            quantization: self.quantization_config,
+            strict_mode: self.strict_mode_config,
+            metadata: self.metadata,
+            ..Default::default()
+        };
+        Ok((settings, self.vectors.unwrap_or_default()))
+    }
 }
 
 /// GET /collections/{name}: Qdrant's CollectionInfo.

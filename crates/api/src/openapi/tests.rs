@@ -10,7 +10,6 @@ use serde_json::{json, Value};
 use tower::ServiceExt;
 
 use super::{collections, points, search};
-use crate::convert::Obj;
 
 /// The path of every `.route("…", …)` in lib.rs (the router's source).
 fn router_paths() -> BTreeSet<String> {
@@ -130,23 +129,6 @@ fn the_spec_names_this_server_and_every_operation_answers_errors_in_the_envelope
     }
 }
 
-/// Parses `body` with the server's parser and with the schema type: both must accept it.
-fn both<T: DeserializeOwned>(body: Value, parse: impl Fn(&Obj) -> Result<(), crate::ApiError>) {
-    let m = match &body {
-        Value::Object(m) => m.clone(),
-        _ => panic!("examples are objects"),
-    };
-    if let Err(e) = parse(&m) {
-        panic!("the parser refuses {body}: {}", e.message);
-    }
-    if let Err(e) = serde_json::from_value::<T>(body.clone()) {
-        panic!(
-            "the schema {} refuses {body}: {e}",
-            std::any::type_name::<T>()
-        );
-    }
-}
-
 fn filters() -> Vec<Value> {
     vec![
         json!({"must": [{"key": "city", "match": {"value": "Berlin"}}]}),
@@ -242,7 +224,7 @@ fn parses<T: DeserializeOwned>(b: &Value) -> T {
 }
 
 #[test]
-fn point_examples_parse_in_both() {
+fn body_examples_parse_and_convert() {
     for b in [
         json!({"points": [{"id": 1, "vector": [0.1, 0.2], "payload": {"a": 1}},
                           {"id": "550e8400-e29b-41d4-a716-446655440000", "vector": {"img": [1.0]}},
@@ -268,7 +250,9 @@ fn point_examples_parse_in_both() {
                "hnsw_config": {"m": 32}, "on_disk_payload": false, "metadata": {"team": "x"}}),
         json!({"name": "docs", "distance": "Manhattan"}),
     ] {
-        both::<collections::CreateCollection>(b, |m| crate::qdrant::create_config(m).map(drop));
+        parses::<collections::CreateCollection>(&b)
+            .into_config()
+            .unwrap();
     }
     for b in [
         json!({"limit": 5, "offset": 3, "filter": {"must": [{"key": "a", "match": {"value": 1}}]},
