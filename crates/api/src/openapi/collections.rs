@@ -105,7 +105,7 @@ impl VectorParams {
 #[derive(ToSchema, Debug)]
 #[serde(untagged)]
 pub(crate) enum VectorsConfig {
-    Single(VectorParams),
+    Single(Box<VectorParams>),
     Named(BTreeMap<String, VectorParams>),
 }
 
@@ -179,7 +179,7 @@ impl CreateCollection {
     pub(crate) fn into_config(self) -> Result<CollectionConfig, ApiError> {
         let vectors = match (self.vectors, self.distance) {
             (Some(VectorsConfig::Single(p)), _) => {
-                rvdb_engine::VectorsConfig::Single(p.into_engine("vectors")?)
+                rvdb_engine::VectorsConfig::Single((*p).into_engine("vectors")?)
             }
             (Some(VectorsConfig::Named(m)), _) => rvdb_engine::VectorsConfig::Named(
                 m.into_iter()
