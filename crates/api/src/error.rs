@@ -49,16 +49,30 @@ impl From<EngineError> for ApiError {
             tracing::error!(error = %e, "request failed on the server side");
         }
         let message = match &e {
+            // Qdrant's wording, which clients and tests match on
+            EngineError::CollectionNotFound(name) => {
+                format!("Not found: Collection `{name}` doesn't exist!")
+            }
+            EngineError::PointNotFound(id) => format!("Not found: No point with id {id} found"),
+            EngineError::AliasNotFound(name) => format!("Not found: Alias `{name}` doesn't exist!"),
+            EngineError::SnapshotNotFound(name) => {
+                format!("Not found: Snapshot `{name}` doesn't exist!")
+            }
+            EngineError::AlreadyExists(name) => {
+                format!("Wrong input: Collection `{name}` already exists!")
+            }
+            EngineError::BadInput(msg) => format!("Wrong input: {msg}"),
+            EngineError::Invalid { field, problem } => {
+                format!("Validation error in JSON body: [{field}: {problem}]")
+            }
             EngineError::Storage(_) if status == StatusCode::INSUFFICIENT_STORAGE => format!(
                 "Service internal error: no space left on the storage device; the write was not applied ({e})"
             ),
             EngineError::Storage(_) => format!(
-                "{e}; the write was not acknowledged (it may or may not have reached the disk if the failure was an fsync)"
+                "Service internal error: {e}; the write was not acknowledged (it may or may not have reached the disk if the failure was an fsync)"
             ),
-            EngineError::Invalid { field, problem } => {
-                format!("Validation error in JSON body: [{field}: {problem}]")
-            }
-            _ => e.to_string(),
+            EngineError::Corrupt { .. } => format!("Service internal error: {e}"),
+            EngineError::StorageUnavailable(msg) => msg.clone(),
         };
         ApiError { status, message }
     }

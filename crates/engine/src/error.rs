@@ -1,4 +1,5 @@
-//! The engine's error enum: each variant says whose fault it was, so the API maps it to a status.
+//! The engine's error enum: each variant says whose fault it was and carries the data; the API
+//! chooses the status and renders Qdrant's wording (`rvdb_api::error`).
 
 use rvdb_filter::PointId;
 use rvdb_storage::StorageError;
@@ -7,35 +8,35 @@ use rvdb_storage::StorageError;
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     /// The caller named a collection that does not exist.
-    #[error("Not found: Collection `{0}` doesn't exist!")]
+    #[error("collection `{0}` does not exist")]
     CollectionNotFound(String),
     /// The caller named a point that does not exist.
-    #[error("Not found: No point with id {0} found")]
+    #[error("no point with id {0}")]
     PointNotFound(PointId),
     /// The caller named an alias that does not exist.
-    #[error("Not found: Alias `{0}` doesn't exist!")]
+    #[error("alias `{0}` does not exist")]
     AliasNotFound(String),
     /// The caller named a snapshot that does not exist.
-    #[error("Not found: Snapshot `{0}` doesn't exist!")]
+    #[error("snapshot `{0}` does not exist")]
     SnapshotNotFound(String),
     /// The collection exists already.
-    #[error("Wrong input: Collection `{0}` already exists!")]
+    #[error("collection `{0}` already exists")]
     AlreadyExists(String),
     /// The request is malformed or inconsistent with the collection (the message names the field).
-    #[error("Wrong input: {0}")]
+    #[error("{0}")]
     BadInput(String),
     /// A well-formed value breaks one of Qdrant's rules (`hnsw_config.ef_construct` below 4, …).
     #[error("{field}: {problem}")]
     Invalid { field: String, problem: String },
     /// Persisting failed. The write was not acknowledged; if its record reached the log but the
     /// fsync failed, it is applied (memory follows the log), otherwise nothing was applied.
-    #[error("Service internal error: storage failure: {0}")]
+    #[error("storage failure: {0}")]
     Storage(#[from] StorageError),
     /// The storage directory cannot be used (it is a file, or another process holds it).
     #[error("{0}")]
     StorageUnavailable(String),
     /// The files on disk are not what we wrote.
-    #[error("Service internal error: corrupt data in {what}: {reason}")]
+    #[error("corrupt data in {what}: {reason}")]
     Corrupt { what: String, reason: String },
 }
 

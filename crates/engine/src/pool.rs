@@ -395,6 +395,11 @@ mod tests {
             rx.recv_timeout(Duration::from_secs(20)).unwrap();
         }
         assert_eq!(done.load(Ordering::Relaxed), 500);
+        // a worker counts a request as completed after it returns, a moment after its send
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while pool.stats().completed < 500 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
         assert_eq!(pool.stats().completed, 500);
     }
 
