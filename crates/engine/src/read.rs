@@ -129,18 +129,25 @@ impl Collection {
     }
 
     pub(crate) fn check_vector_selector(&self, with_vector: &VectorSelector) -> Result<()> {
-        if let VectorSelector::Names(names) = with_vector {
-            let config = self.config.read();
-            if let Some(n) = names
-                .iter()
-                .find(|n| config.config.vectors.get(n).is_none())
-            {
-                return Err(EngineError::bad(format!(
-                    "Not existing vector name error: {n}"
-                )));
-            }
+        match with_vector {
+            VectorSelector::Names(names) => self.check_vector_names(names),
+            _ => Ok(()),
         }
-        Ok(())
+    }
+
+    /// Every name is one of the collection's vector spaces (Qdrant's error names the first
+    /// that is not).
+    pub(crate) fn check_vector_names(&self, names: &[String]) -> Result<()> {
+        let config = self.config.read();
+        match names
+            .iter()
+            .find(|n| config.config.vectors.get(n).is_none())
+        {
+            Some(n) => Err(EngineError::bad(format!(
+                "Not existing vector name error: {n}"
+            ))),
+            None => Ok(()),
+        }
     }
 
     /// Points in id order: `limit` of them after skipping `offset`, and the total count.

@@ -407,23 +407,34 @@ impl Prefetch {
     }
 }
 
-/// The fields every universal query has (a query, its batch element, a groups query).
-struct QueryFields {
-    prefetch: Option<Prefetches>,
-    query: Option<QueryInterface>,
-    using: Option<String>,
-    filter: Option<FilterBody>,
-    params: Option<SearchParams>,
-    score_threshold: Option<f32>,
-    limit: Option<usize>,
-    offset: Option<usize>,
-    with_payload: Option<WithPayload>,
-    with_vector: Option<WithVector>,
-    lookup_from: Option<LookupLocation>,
+/// POST …/points/query.
+#[derive(ToSchema, Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"query": [0.1, 0.2, 0.3, 0.4], "filter": {"must": [{"key": "city", "match": {"value": "Berlin"}}]}, "limit": 3, "with_payload": true}))]
+pub(crate) struct QueryRequest {
+    pub prefetch: Option<Prefetches>,
+    /// Missing: the points in id order (or the prefetches' results).
+    pub query: Option<QueryInterface>,
+    /// The vector name to search (default: the unnamed vector).
+    pub using: Option<String>,
+    pub filter: Option<FilterBody>,
+    pub params: Option<SearchParams>,
+    /// Leave out points scoring worse.
+    pub score_threshold: Option<f32>,
+    /// Default 10, at least 1.
+    #[schema(minimum = 1)]
+    pub limit: Option<usize>,
+    pub offset: Option<usize>,
+    /// Default `false`.
+    pub with_payload: Option<WithPayload>,
+    #[serde(alias = "with_vectors")]
+    pub with_vector: Option<WithVector>,
+    pub lookup_from: Option<LookupLocation>,
 }
 
-impl QueryFields {
-    fn into_query(self, at: &str) -> Result<ParsedQuery, ApiError> {
+impl QueryRequest {
+    /// The engine's query and the `lookup_from` collection; `at` names the body in errors.
+    pub(crate) fn into_query(self, at: &str) -> Result<ParsedQuery, ApiError> {
         let mut lookups = Vec::new();
         let prefetch = prefetches(self.prefetch, &join(at, "prefetch"), &mut lookups)?;
         if lookups.iter().any(|l| Some(l) != self.lookup_from.as_ref()) {
@@ -452,50 +463,6 @@ impl QueryFields {
             },
             lookup: self.lookup_from.map(|l| (l.collection, l.vector)),
         })
-    }
-}
-
-/// POST …/points/query.
-#[derive(ToSchema, Deserialize, Debug)]
-#[serde(deny_unknown_fields)]
-#[schema(example = json!({"query": [0.1, 0.2, 0.3, 0.4], "filter": {"must": [{"key": "city", "match": {"value": "Berlin"}}]}, "limit": 3, "with_payload": true}))]
-pub(crate) struct QueryRequest {
-    pub prefetch: Option<Prefetches>,
-    /// Missing: the points in id order (or the prefetches' results).
-    pub query: Option<QueryInterface>,
-    /// The vector name to search (default: the unnamed vector).
-    pub using: Option<String>,
-    pub filter: Option<FilterBody>,
-    pub params: Option<SearchParams>,
-    /// Leave out points scoring worse.
-    pub score_threshold: Option<f32>,
-    /// Default 10, at least 1.
-    #[schema(minimum = 1)]
-    pub limit: Option<usize>,
-    pub offset: Option<usize>,
-    /// Default `false`.
-    pub with_payload: Option<WithPayload>,
-    #[serde(alias = "with_vectors")]
-    pub with_vector: Option<WithVector>,
-    pub lookup_from: Option<LookupLocation>,
-}
-
-impl QueryRequest {
-    pub(crate) fn into_query(self, at: &str) -> Result<ParsedQuery, ApiError> {
-        QueryFields {
-            prefetch: self.prefetch,
-            query: self.query,
-            using: self.using,
-            filter: self.filter,
-            params: self.params,
-            score_threshold: self.score_threshold,
-            limit: self.limit,
-            offset: self.offset,
-            with_payload: self.with_payload,
-            with_vector: self.with_vector,
-            lookup_from: self.lookup_from,
-        }
-        .into_query(at)
     }
 }
 
@@ -560,7 +527,7 @@ impl QueryGroupsRequest {
         let with_payload = self
             .with_payload
             .map_or(rvdb_engine::PayloadSelector::None, Into::into);
-        let q = QueryFields {
+        let q = QueryRequest {
             prefetch: self.prefetch,
             query: self.query,
             using: self.using,
@@ -722,7 +689,7 @@ impl RecommendRequest {
             negative: self.negative,
             strategy: self.strategy,
         };
-        QueryFields {
+        QueryRequest {
             prefetch: None,
             query: Some(QueryInterface::Recommend(RecommendQuery { recommend })),
             using: self.using,

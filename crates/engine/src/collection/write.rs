@@ -200,16 +200,7 @@ impl Collection {
                 PointUpdate::UpdateVectors(points)
             }
             PointUpdate::DeleteVectors { selector, names } => {
-                let config = self.config.read();
-                if let Some(n) = names
-                    .iter()
-                    .find(|n| config.config.vectors.get(n).is_none())
-                {
-                    return Err(EngineError::bad(format!(
-                        "Not existing vector name error: {n}"
-                    )));
-                }
-                drop(config);
+                self.check_vector_names(&names)?;
                 PointUpdate::DeleteVectors { selector, names }
             }
             PointUpdate::SetPayload {
