@@ -5,7 +5,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use rvdb_engine::EngineError;
-use serde_json::json;
 
 /// An error answered in Qdrant's envelope: `{"status": {"error": "…"}, "time": s}`.
 #[derive(Debug)]
@@ -82,7 +81,12 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut r = (
             self.status,
-            Json(json!({"status": {"error": self.message}, "time": 0.0})),
+            Json(crate::openapi::common::ErrorResponse {
+                status: crate::openapi::common::ErrorStatus {
+                    error: self.message,
+                },
+                time: 0.0,
+            }),
         )
             .into_response();
         if self.status == StatusCode::SERVICE_UNAVAILABLE {

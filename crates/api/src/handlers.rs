@@ -9,7 +9,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{Method, StatusCode, Uri};
 use axum::response::Response;
 use rvdb_engine::{PointId, PointStruct};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::extract::{from_value, JsonBody, Timer};
 use crate::wire::PointBody;
@@ -131,7 +131,11 @@ fn point_id(raw: &str) -> Result<PointId, ApiError> {
 #[utoipa::path(get, path = "/health", tag = "service",
     responses((status = 200, description = "The server is up", body = crate::openapi::collections::HealthResponse)))]
 pub(crate) async fn health(t: Timer) -> Response {
-    t.ok(json!({"status": "ok", "title": "rustvecdb", "version": env!("CARGO_PKG_VERSION")}))
+    t.ok(crate::openapi::collections::HealthInfo {
+        status: "ok".into(),
+        title: "rustvecdb".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+    })
 }
 
 #[utoipa::path(get, path = "/stats", tag = "service",
@@ -139,17 +143,22 @@ pub(crate) async fn health(t: Timer) -> Response {
 pub(crate) async fn stats(t: Timer, State(s): State<AppState>) -> ApiResult {
     let db = s.db.clone();
     let stats = blocking(move || db.stats()).await?;
-    let mut v = serde_json::to_value(stats).expect("stats serialize");
-    v["uptime_seconds"] = json!(s.started.elapsed().as_secs());
-    v["version"] = json!(env!("CARGO_PKG_VERSION"));
-    Ok(t.ok(v))
+    let uptime = s.started.elapsed().as_secs();
+    Ok(t.ok(crate::openapi::collections::DatabaseStats::of(
+        stats, uptime,
+    )))
 }
 
 #[utoipa::path(get, path = "/collections", tag = "collections",
     responses((status = 200, description = "The collections' names", body = crate::openapi::collections::CollectionsListResponse)))]
 pub(crate) async fn list_collections(t: Timer, State(s): State<AppState>) -> Response {
     let names = s.db.collection_names();
-    t.ok(json!({"collections": names.iter().map(|n| json!({"name": n})).collect::<Vec<_>>()}))
+    t.ok(crate::openapi::collections::CollectionsList {
+        collections: names
+            .into_iter()
+            .map(|name| crate::openapi::collections::CollectionDescription { name })
+            .collect(),
+    })
 }
 
 /// PUT /collections/{name}: the seed's `{"name", "distance"}` or Qdrant's `{"vectors": {…}}`.
@@ -190,7 +199,7 @@ pub(crate) async fn get_collection(
 ) -> ApiResult {
     let c = s.db.collection(&path(name)?)?;
     let info = blocking(move || c.info()).await?;
-    Ok(t.ok(render::collection_info(&info)))
+    Ok(t.ok(crate::openapi::collections::CollectionInfo::from(&info)))
 }
 
 /// Deletes a collection; a missing one answers `result: false` (as Qdrant does).
@@ -237,7 +246,7 @@ pub(crate) async fn put_point(
     let c = s.db.collection(&name)?;
     let point = PointStruct::new(id, body.vector, body.payload.unwrap_or_default());
     let r = blocking(move || c.upsert(vec![point])).await??;
-    Ok(t.ok(json!({"operation_id": r.operation_id, "status": r.status, "ids": [id]})))
+    Ok(t.ok(crate::openapi::points::SeedUpsertResult::of(r, vec![id])))
 }
 
 /// POST /collections/{name}/points: a JSON array of points is a seed batch upsert; an object
@@ -273,7 +282,7 @@ pub(crate) async fn post_points(
         .collect::<Result<Vec<_>, _>>()?;
     let ids: Vec<PointId> = points.iter().map(|p| p.id).collect();
     let r = blocking(move || c.upsert(points)).await??;
-    Ok(t.ok(json!({"operation_id": r.operation_id, "status": r.status, "ids": ids})))
+    Ok(t.ok(crate::openapi::points::SeedUpsertResult::of(r, ids)))
 }
 
 /// One page of GET …/points.

@@ -12,7 +12,6 @@ use axum::response::{IntoResponse, Response};
 use rvdb_engine::{
     AliasAction, Collection, Database, Durability, Lookup, PointUpdate, UpdateResult,
 };
-use serde_json::{json, Value};
 
 use crate::convert::{self};
 use crate::extract::{Body, Timer};
@@ -29,11 +28,11 @@ pub const QDRANT_API_VERSION: &str = "1.19.0";
 #[utoipa::path(get, path = "/", tag = "service",
     responses((status = 200, description = "Name and versions (not in the envelope)", body = crate::openapi::collections::RootInfo)))]
 pub(crate) async fn root() -> Response {
-    axum::Json(json!({
-        "title": "rustvecdb - vector search engine (Qdrant-compatible API)",
-        "version": QDRANT_API_VERSION,
-        "rustvecdb_version": env!("CARGO_PKG_VERSION"),
-    }))
+    axum::Json(crate::openapi::collections::RootInfo {
+        title: "rustvecdb - vector search engine (Qdrant-compatible API)".into(),
+        version: QDRANT_API_VERSION.into(),
+        rustvecdb_version: env!("CARGO_PKG_VERSION").into(),
+    })
     .into_response()
 }
 
@@ -87,8 +86,8 @@ fn durability(wait: bool) -> Durability {
     }
 }
 
-fn update_json(r: UpdateResult, wait: bool) -> Value {
-    json!({"operation_id": r.operation_id, "status": if wait { "completed" } else { "acknowledged" }})
+fn update_json(r: UpdateResult, wait: bool) -> crate::openapi::common::UpdateResult {
+    crate::openapi::common::UpdateResult::of(r, wait)
 }
 
 fn collection(
@@ -108,7 +107,9 @@ pub(crate) async fn collection_exists(
 ) -> ApiResult {
     let name = path(name)?;
     // an alias counts, as in Qdrant
-    Ok(t.ok(json!({"exists": s.db.collection(&name).is_ok()})))
+    Ok(t.ok(crate::openapi::collections::CollectionExistence {
+        exists: s.db.collection(&name).is_ok(),
+    }))
 }
 
 /// PATCH /collections/{name}.
@@ -144,8 +145,17 @@ pub(crate) async fn update_aliases(
     Ok(t.ok(true))
 }
 
-fn aliases_json(list: Vec<(String, String)>) -> Value {
-    json!({"aliases": list.into_iter().map(|(a, c)| json!({"alias_name": a, "collection_name": c})).collect::<Vec<_>>()})
+fn aliases_json(list: Vec<(String, String)>) -> crate::openapi::collections::CollectionsAliases {
+    use crate::openapi::collections::{AliasDescription, CollectionsAliases};
+    CollectionsAliases {
+        aliases: list
+            .into_iter()
+            .map(|(alias_name, collection_name)| AliasDescription {
+                alias_name,
+                collection_name,
+            })
+            .collect(),
+    }
 }
 
 #[utoipa::path(get, path = "/aliases", tag = "aliases",
@@ -305,7 +315,7 @@ pub(crate) async fn batch_update(
         .enumerate()
         .map(|(i, o)| o.into_update(&format!("operations[{i}]")))
         .collect::<Result<Vec<_>, _>>()?;
-    let results = blocking(move || -> Result<Vec<Value>, rvdb_engine::EngineError> {
+    let results = blocking(move || -> Result<Vec<_>, rvdb_engine::EngineError> {
         updates
             .into_iter()
             .map(|u| {
@@ -333,7 +343,10 @@ pub(crate) async fn scroll(
     let opts = read_opts(params)?;
     let req = body.unwrap_or_default().into_request()?;
     let (records, next) = read(&s, opts, move || c.scroll(&req)).await??;
-    Ok(t.ok(json!({"points": render::records(records), "next_page_offset": next})))
+    Ok(t.ok(op::ScrollResult {
+        points: render::records(records),
+        next_page_offset: next,
+    }))
 }
 
 /// POST /collections/{name}/points/count.
@@ -351,7 +364,7 @@ pub(crate) async fn count(
     let opts = read_opts(params)?;
     let filter = op::optional_filter(body.unwrap_or_default().filter, "filter")?;
     let n = read(&s, opts, move || c.count(filter.as_ref())).await?;
-    Ok(t.ok(json!({"count": n})))
+    Ok(t.ok(op::CountResult { count: n as u64 }))
 }
 
 type LookupTarget = Option<(Arc<Collection>, Option<String>)>;
@@ -450,18 +463,19 @@ pub(crate) async fn query_groups(
     let opts = read_opts(params)?;
     let (req, group) = body.into_parts()?;
     let db = s.db.clone();
-    let groups = read(&s, opts, move || -> Result<Value, ApiError> {
-        let lookup = lookup_collection(&db, &req.lookup)?;
-        let lookup = lookup.as_ref().map(|(c, v)| Lookup {
-            collection: c,
-            vector: v.clone(),
-        });
-        let groups = c.query_groups(&req.query, lookup.as_ref(), &group)?;
-        Ok(json!({"groups": groups
-            .into_iter()
-            .map(|g| json!({"id": g.id, "hits": render::hits(g.hits)}))
-            .collect::<Vec<_>>()}))
-    })
+    let groups = read(
+        &s,
+        opts,
+        move || -> Result<search::GroupsResult, ApiError> {
+            let lookup = lookup_collection(&db, &req.lookup)?;
+            let lookup = lookup.as_ref().map(|(c, v)| Lookup {
+                collection: c,
+                vector: v.clone(),
+            });
+            let groups = c.query_groups(&req.query, lookup.as_ref(), &group)?;
+            Ok(groups.into())
+        },
+    )
     .await??;
     Ok(t.ok(groups))
 }

@@ -1,11 +1,9 @@
-//! Engine results → Qdrant's response shapes: records, scored points, and `CollectionInfo` with
-//! Qdrant's default settings filled in.
+//! Engine results → Qdrant's response shapes: records and scored points (the collection
+//! info is `openapi::collections::CollectionInfo`).
 
-use rvdb_engine::{
-    CollectionInfo, NamedVectors, Payload, PointId, Record, ScoredPoint, DEFAULT_VECTOR,
-};
+use rvdb_engine::{NamedVectors, Payload, PointId, Record, ScoredPoint, DEFAULT_VECTOR};
 use serde::Serialize;
-use serde_json::{json, Map, Value};
+use serde_json::Value;
 
 /// A point's vectors as Qdrant shows them: a list when only the unnamed vector is there,
 /// otherwise an object of named vectors.
@@ -96,70 +94,4 @@ pub(crate) fn records(rs: Vec<Record>) -> Vec<RecordOut> {
 
 pub(crate) fn hits(ps: Vec<ScoredPoint>) -> Vec<ScoredOut> {
     ps.into_iter().map(ScoredOut::from).collect()
-}
-
-/// GET /collections/{name}: Qdrant's CollectionInfo.
-pub(crate) fn collection_info(info: &CollectionInfo) -> Value {
-    let s = match serde_json::to_value(&info.config.settings) {
-        Ok(Value::Object(m)) => m,
-        _ => Map::new(),
-    };
-    let get = |k: &str| s.get(k).cloned().unwrap_or(Value::Null);
-    let space = |p: &rvdb_engine::VectorParams| {
-        let mut m = p.extra.clone();
-        if let Some(h) = &p.hnsw_config {
-            m.insert("hnsw_config".into(), json!(h));
-        }
-        m.insert("size".into(), json!(p.size));
-        m.insert("distance".into(), json!(p.distance.as_str()));
-        Value::Object(m)
-    };
-    let vectors = match &info.config.vectors {
-        rvdb_engine::VectorsConfig::Single(p) => space(p),
-        rvdb_engine::VectorsConfig::Named(m) => {
-            Value::Object(m.iter().map(|(k, p)| (k.clone(), space(p))).collect())
-        }
-    };
-    let payload_schema: Map<String, Value> = info
-        .payload_schema
-        .iter()
-        .map(|f| {
-            (
-                f.field.clone(),
-                json!({"data_type": f.data_type.as_str(), "params": {"type": f.data_type.as_str()}, "points": f.points}),
-            )
-        })
-        .collect();
-    let mut result = json!({
-        "status": info.status,
-        "optimizer_status": "ok",
-        "indexed_vectors_count": info.indexed_vectors_count,
-        "points_count": info.points_count,
-        "segments_count": info.segments_count,
-        "config": {
-            "params": {
-                "vectors": vectors,
-                "shard_number": get("shard_number"),
-                "replication_factor": get("replication_factor"),
-                "write_consistency_factor": get("write_consistency_factor"),
-                "on_disk_payload": get("on_disk_payload"),
-            },
-            "hnsw_config": get("hnsw_config"),
-            "optimizer_config": get("optimizers_config"),
-            "wal_config": get("wal_config"),
-            "quantization_config": get("quantization_config"),
-            "strict_mode_config": get("strict_mode_config"),
-        },
-        "payload_schema": payload_schema,
-    });
-    if let Some(md) = s.get("metadata").filter(|v| !v.is_null()) {
-        result["config"]["metadata"] = md.clone();
-    }
-    if let Some(sf) = s.get("sharding_method").filter(|v| !v.is_null()) {
-        result["config"]["params"]["sharding_method"] = sf.clone();
-    }
-    for (k, v) in &info.config.settings.other_params {
-        result["config"]["params"][k] = v.clone();
-    }
-    result
 }

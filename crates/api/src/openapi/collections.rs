@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
@@ -276,13 +276,13 @@ impl UpdateCollection {
 }
 
 /// GET /collections/{name}: Qdrant's CollectionInfo.
-#[derive(ToSchema)]
+#[derive(ToSchema, Serialize)]
 pub(crate) struct CollectionInfo {
     /// `green`: nothing to do; `yellow`: the optimizer is working; `red`: segments were
     /// quarantined at load (their points are missing).
-    pub status: String,
+    pub status: &'static str,
     /// Always `ok`.
-    pub optimizer_status: String,
+    pub optimizer_status: &'static str,
     /// Vectors in segments whose HNSW index is built.
     pub indexed_vectors_count: u64,
     pub points_count: u64,
@@ -293,26 +293,79 @@ pub(crate) struct CollectionInfo {
     pub payload_schema: BTreeMap<String, PayloadIndexInfo>,
 }
 
+impl From<&rvdb_engine::CollectionInfo> for CollectionInfo {
+    fn from(info: &rvdb_engine::CollectionInfo) -> Self {
+        let s = &info.config.settings;
+        let space = |p: &rvdb_engine::VectorParams| VectorParamsOut {
+            size: p.size.map(|d| d as u64),
+            distance: p.distance.as_str(),
+            hnsw_config: p.hnsw_config.clone(),
+            extra: p.extra.clone(),
+        };
+        let vectors = match &info.config.vectors {
+            rvdb_engine::VectorsConfig::Single(p) => VectorsConfigOut::Single(space(p)),
+            rvdb_engine::VectorsConfig::Named(m) => {
+                VectorsConfigOut::Named(m.iter().map(|(k, p)| (k.clone(), space(p))).collect())
+            }
+        };
+        CollectionInfo {
+            status: info.status,
+            optimizer_status: "ok",
+            indexed_vectors_count: info.indexed_vectors_count as u64,
+            points_count: info.points_count as u64,
+            segments_count: info.segments_count as u64,
+            config: CollectionConfigOut {
+                params: CollectionParamsOut {
+                    vectors,
+                    shard_number: s.shard_number,
+                    replication_factor: s.replication_factor,
+                    write_consistency_factor: s.write_consistency_factor,
+                    on_disk_payload: s.on_disk_payload,
+                    sharding_method: s.sharding_method,
+                    other: s.other_params.clone(),
+                },
+                hnsw_config: s.hnsw.clone(),
+                optimizer_config: s.optimizers.clone(),
+                wal_config: s.wal.clone(),
+                quantization_config: s.quantization.clone(),
+                strict_mode_config: s.strict_mode.clone(),
+                metadata: s.metadata.clone(),
+            },
+            payload_schema: info
+                .payload_schema
+                .iter()
+                .map(|f| {
+                    let kind = f.data_type.as_str();
+                    let info = PayloadIndexInfo {
+                        data_type: kind,
+                        params: PayloadIndexParams { type_: kind },
+                        points: f.points as u64,
+                    };
+                    (f.field.clone(), info)
+                })
+                .collect(),
+        }
+    }
+}
+
 /// The stored configuration, Qdrant's defaults filled in.
-#[derive(ToSchema)]
+#[derive(ToSchema, Serialize)]
 pub(crate) struct CollectionConfigOut {
     pub params: CollectionParamsOut,
-    #[schema(value_type = Object)]
-    pub hnsw_config: Value,
-    #[schema(value_type = Object)]
-    pub optimizer_config: Value,
-    #[schema(value_type = Object)]
-    pub wal_config: Value,
+    pub hnsw_config: rvdb_engine::HnswConfig,
+    pub optimizer_config: rvdb_engine::OptimizersConfig,
+    pub wal_config: rvdb_engine::WalConfig,
     #[schema(value_type = Option<Object>)]
     pub quantization_config: Option<Value>,
     #[schema(value_type = Object)]
-    pub strict_mode_config: Value,
+    pub strict_mode_config: serde_json::Map<String, Value>,
     /// Only when the collection has metadata.
+    #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
-    pub metadata: Option<Value>,
+    pub metadata: Option<serde_json::Map<String, Value>>,
 }
 
-#[derive(ToSchema)]
+#[derive(ToSchema, Serialize)]
 pub(crate) struct CollectionParamsOut {
     pub vectors: VectorsConfigOut,
     pub shard_number: u32,
@@ -320,49 +373,68 @@ pub(crate) struct CollectionParamsOut {
     pub write_consistency_factor: u32,
     pub on_disk_payload: bool,
     /// Only when given at creation.
-    pub sharding_method: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sharding_method: Option<ShardingMethod>,
+    /// Parameters set by a PATCH (`read_fan_out_factor`, …), as given.
+    #[serde(flatten)]
+    #[schema(ignore)]
+    pub other: serde_json::Map<String, Value>,
 }
 
 /// The unnamed vector space, or the named ones.
-#[derive(ToSchema, serde::Serialize)]
+#[derive(ToSchema, Serialize)]
 #[serde(untagged)]
 pub(crate) enum VectorsConfigOut {
     Single(VectorParamsOut),
     Named(BTreeMap<String, VectorParamsOut>),
 }
 
-/// A vector space as stored (other settings given at creation are reported too).
-#[derive(ToSchema, serde::Serialize)]
+/// A vector space as stored (the other settings given at creation are reported too).
+#[derive(ToSchema, Serialize)]
 pub(crate) struct VectorParamsOut {
     /// `null` until the first point of a seed-created collection fixes it.
     pub size: Option<u64>,
     /// `Cosine`, `Euclid`, `Dot` or `Manhattan`.
-    pub distance: String,
+    pub distance: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hnsw_config: Option<HnswConfigDiff>,
+    /// `on_disk`, `quantization_config`, `datatype`, `memory`, as given.
+    #[serde(flatten)]
+    #[schema(ignore)]
+    pub extra: serde_json::Map<String, Value>,
 }
 
 /// One payload index.
-#[derive(ToSchema)]
+#[derive(ToSchema, Serialize)]
 pub(crate) struct PayloadIndexInfo {
-    pub data_type: PayloadSchemaType,
-    #[schema(value_type = Object)]
-    pub params: Value,
+    #[schema(value_type = PayloadSchemaType)]
+    pub data_type: &'static str,
+    pub params: PayloadIndexParams,
     /// Points with a value at the key.
     pub points: u64,
 }
 
+/// The parameters of a payload index: its type.
+#[derive(ToSchema, Serialize)]
+pub(crate) struct PayloadIndexParams {
+    #[serde(rename = "type")]
+    #[schema(value_type = PayloadSchemaType)]
+    pub type_: &'static str,
+}
+
 /// GET /collections.
-#[derive(ToSchema)]
+#[derive(ToSchema, Serialize)]
 pub(crate) struct CollectionsList {
     pub collections: Vec<CollectionDescription>,
 }
 
-#[derive(ToSchema)]
+#[derive(ToSchema, Serialize)]
 pub(crate) struct CollectionDescription {
     pub name: String,
 }
 
 /// GET /collections/{name}/exists.
-#[derive(ToSchema)]
+#[derive(ToSchema, Serialize)]
 pub(crate) struct CollectionExistence {
     /// True for a collection or an alias of one.
     pub exists: bool,
@@ -478,12 +550,12 @@ pub(crate) struct RenameAlias {
 }
 
 /// GET /aliases and GET /collections/{name}/aliases.
-#[derive(ToSchema)]
+#[derive(ToSchema, Serialize)]
 pub(crate) struct CollectionsAliases {
     pub aliases: Vec<AliasDescription>,
 }
 
-#[derive(ToSchema)]
+#[derive(ToSchema, Serialize)]
 pub(crate) struct AliasDescription {
     pub alias_name: String,
     pub collection_name: String,
@@ -595,7 +667,7 @@ pub(crate) struct PayloadSchemaParams {
 }
 
 /// GET /: the server's name and versions (not in the envelope).
-#[derive(ToSchema)]
+#[derive(ToSchema, Serialize)]
 pub(crate) struct RootInfo {
     pub title: String,
     /// The Qdrant API version this server implements.
@@ -604,7 +676,7 @@ pub(crate) struct RootInfo {
 }
 
 /// GET /health.
-#[derive(ToSchema)]
+#[derive(ToSchema, Serialize)]
 pub(crate) struct HealthInfo {
     /// Always `ok`.
     pub status: String,
@@ -613,34 +685,63 @@ pub(crate) struct HealthInfo {
 }
 
 /// GET /stats.
-#[derive(ToSchema)]
+#[derive(ToSchema, Serialize)]
 pub(crate) struct DatabaseStats {
     pub collections_count: u64,
     pub total_points: u64,
     /// `memory` or `disk`.
-    pub storage: String,
+    pub storage: &'static str,
     pub storage_path: Option<String>,
     pub collections: Vec<CollectionSummary>,
     pub uptime_seconds: u64,
-    pub version: String,
+    pub version: &'static str,
+}
+
+impl DatabaseStats {
+    pub(crate) fn of(s: rvdb_engine::DatabaseStats, uptime_seconds: u64) -> Self {
+        DatabaseStats {
+            collections_count: s.collections_count as u64,
+            total_points: s.total_points as u64,
+            storage: s.storage,
+            storage_path: s.storage_path.map(|p| p.display().to_string()),
+            collections: s
+                .collections
+                .into_iter()
+                .map(|c| CollectionSummary {
+                    name: c.name,
+                    distance: c.distance,
+                    dim: c.dim.map(|d| d as u64),
+                    vectors: c.vectors,
+                    points_count: c.points_count as u64,
+                    wal_bytes: c.wal_bytes,
+                    segments_count: c.segments_count as u64,
+                    status: c.status,
+                    indexed_vectors_count: c.indexed_vectors_count as u64,
+                    problems: c.problems,
+                })
+                .collect(),
+            uptime_seconds,
+            version: env!("CARGO_PKG_VERSION"),
+        }
+    }
 }
 
 /// One collection in GET /stats.
-#[derive(ToSchema)]
+#[derive(ToSchema, Serialize)]
 pub(crate) struct CollectionSummary {
     pub name: String,
     /// The distance of the unnamed vector (or of the first named one).
-    pub distance: String,
+    pub distance: &'static str,
     /// Its dimension, once known.
     pub dim: Option<u64>,
     /// Every vector space as `[name, distance, dimension or null]` (name `""`: the unnamed).
     #[schema(value_type = Vec<Vec<Value>>)]
-    pub vectors: Vec<Value>,
+    pub vectors: Vec<(String, &'static str, Option<usize>)>,
     pub points_count: u64,
     pub wal_bytes: u64,
     pub segments_count: u64,
     /// `green`, `yellow` (the optimizer has work) or `red` (see `problems`).
-    pub status: String,
+    pub status: &'static str,
     pub indexed_vectors_count: u64,
     /// What went wrong when it was loaded (quarantined segments).
     pub problems: Vec<String>,

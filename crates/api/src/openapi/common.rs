@@ -10,7 +10,7 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 /// Qdrant's error envelope: every 4xx and 5xx answer has this shape.
-#[derive(ToSchema)]
+#[derive(ToSchema, serde::Serialize)]
 #[schema(example = json!({"status": {"error": "Not found: Collection `docs` doesn't exist!"}, "time": 0.0}))]
 pub(crate) struct ErrorResponse {
     pub status: ErrorStatus,
@@ -19,7 +19,7 @@ pub(crate) struct ErrorResponse {
 }
 
 /// What went wrong, for a person to read (the field that was rejected is named).
-#[derive(ToSchema)]
+#[derive(ToSchema, serde::Serialize)]
 pub(crate) struct ErrorStatus {
     pub error: String,
 }
@@ -314,7 +314,7 @@ impl<'de> Deserialize<'de> for WithVector {
 }
 
 /// The answer to a write.
-#[derive(ToSchema)]
+#[derive(ToSchema, serde::Serialize)]
 pub(crate) struct UpdateResult {
     /// The write's sequence number in the collection's log.
     pub operation_id: u64,
@@ -323,11 +323,25 @@ pub(crate) struct UpdateResult {
     pub status: UpdateStatus,
 }
 
-#[derive(ToSchema)]
-#[schema(rename_all = "lowercase")]
+#[derive(ToSchema, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub(crate) enum UpdateStatus {
     Acknowledged,
     Completed,
+}
+
+impl UpdateResult {
+    /// What a write answers: `completed` when the caller waited for the fsync.
+    pub(crate) fn of(r: rvdb_engine::UpdateResult, waited: bool) -> Self {
+        UpdateResult {
+            operation_id: r.operation_id,
+            status: if waited {
+                UpdateStatus::Completed
+            } else {
+                UpdateStatus::Acknowledged
+            },
+        }
+    }
 }
 
 /// The collection in the path.

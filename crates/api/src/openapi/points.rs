@@ -620,20 +620,32 @@ pub(crate) enum PostPointsResult {
 pub(crate) struct SeedUpsertResult {
     pub operation_id: u64,
     /// Always `completed`.
-    pub status: String,
-    pub ids: Vec<ExtendedPointId>,
+    pub status: &'static str,
+    #[schema(value_type = Vec<ExtendedPointId>)]
+    pub ids: Vec<PointId>,
+}
+
+impl SeedUpsertResult {
+    pub(crate) fn of(r: rvdb_engine::UpdateResult, ids: Vec<PointId>) -> Self {
+        SeedUpsertResult {
+            operation_id: r.operation_id,
+            status: "completed",
+            ids,
+        }
+    }
 }
 
 /// POST …/points/scroll.
-#[derive(ToSchema)]
+#[derive(ToSchema, serde::Serialize)]
 pub(crate) struct ScrollResult {
     pub points: Vec<crate::render::RecordOut>,
     /// The `offset` of the next page; `null` on the last page.
-    pub next_page_offset: Option<ExtendedPointId>,
+    #[schema(value_type = Option<ExtendedPointId>)]
+    pub next_page_offset: Option<PointId>,
 }
 
 /// POST …/points/count.
-#[derive(ToSchema)]
+#[derive(ToSchema, serde::Serialize)]
 pub(crate) struct CountResult {
     pub count: u64,
 }

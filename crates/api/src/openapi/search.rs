@@ -714,16 +714,31 @@ pub(crate) struct RecommendRequestBatch {
 }
 
 /// POST …/points/query/groups.
-#[derive(ToSchema)]
+#[derive(ToSchema, serde::Serialize)]
 pub(crate) struct GroupsResult {
     pub groups: Vec<PointGroup>,
 }
 
-#[derive(ToSchema)]
+#[derive(ToSchema, serde::Serialize)]
 pub(crate) struct PointGroup {
     /// The group's payload value.
-    pub id: GroupId,
+    #[schema(value_type = GroupId)]
+    pub id: Value,
     pub hits: Vec<crate::render::ScoredOut>,
+}
+
+impl From<Vec<rvdb_engine::PointGroup>> for GroupsResult {
+    fn from(groups: Vec<rvdb_engine::PointGroup>) -> Self {
+        GroupsResult {
+            groups: groups
+                .into_iter()
+                .map(|g| PointGroup {
+                    id: g.id,
+                    hits: crate::render::hits(g.hits),
+                })
+                .collect(),
+        }
+    }
 }
 
 #[derive(ToSchema, serde::Serialize)]
