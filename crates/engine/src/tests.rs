@@ -300,6 +300,34 @@ fn last_wal_file(dir: &Path) -> std::path::PathBuf {
 }
 
 #[test]
+fn writes_are_flushed_once_flush_interval_sec_has_passed() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(DatabaseOptions::persistent(dir.path())).unwrap(); // background
+    let mut cfg = CollectionConfig::with_dim(Distance::Dot, 2);
+    cfg.settings.optimizers.flush_interval_sec = 1;
+    db.create_collection("f", cfg).unwrap();
+    let c = db.collection("f").unwrap();
+    for i in 0..20 {
+        c.upsert(vec![p(i, &[1.0, 2.0], json!({"i": i}))]).unwrap();
+    }
+    // far below the log's size limit: only the interval can trigger this flush
+    let logged = c.info().wal_bytes;
+    assert!(logged > 0);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while c.info().wal_bytes >= logged && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(
+        c.info().wal_bytes < logged,
+        "the log was not folded into state.bin within 10 s"
+    );
+    drop(c);
+    drop(db);
+    let db = Database::open(DatabaseOptions::persistent(dir.path())).unwrap();
+    assert_eq!(db.collection("f").unwrap().points_count(), 20);
+}
+
+#[test]
 fn a_torn_last_record_is_ignored_and_the_rest_recovered() {
     let dir = tempfile::tempdir().unwrap();
     let opts = DatabaseOptions::persistent(dir.path());

@@ -17,9 +17,23 @@ impl Collection {
             return true;
         }
         let w = self.writer.lock();
-        w.wal
+        if w.wal
             .as_ref()
             .is_some_and(|wal| wal.size_bytes() > w.checkpoint_after)
+        {
+            return true;
+        }
+        // `flush_interval_sec`: writes since the last flush are flushed once it has passed
+        // (they are durable in the log already; this bounds how much a restart replays)
+        let interval = self
+            .config
+            .read()
+            .config
+            .settings
+            .optimizers
+            .flush_interval_sec;
+        let (flushed_seq, at) = *self.last_flush.lock();
+        interval > 0 && w.last_seq > flushed_seq && at.elapsed().as_secs() >= interval
     }
 
     /// Flushes from the writer's thread when no background optimizer would (the write is
@@ -112,6 +126,7 @@ impl Collection {
         let keep: Vec<u64> = sealed.iter().map(|s| s.id).collect();
         let removed = persist::remove_unreferenced(&*self.vfs, dir, &keep)?;
         tracing::debug!(collection = %self.name, seq, segments = keep.len(), removed, state_bytes, "flushed");
+        *self.last_flush.lock() = (seq, std::time::Instant::now());
         Ok(())
     }
 

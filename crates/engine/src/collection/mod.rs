@@ -21,7 +21,8 @@
 //!    write-lock it briefly);
 //! 4. a sealed segment's payload `index`;
 //! 5. `config`;
-//! 6. leaves, never held while taking another lock: `idle_probe`, `pace`, `problems`.
+//! 6. leaves, never held while taking another lock: `idle_probe`, `pace`, `problems`,
+//!    `last_flush`.
 //!
 //! The optimizer builds graphs with no lock held, then takes `points` to swap segments in;
 //! a flush takes `writer` only to copy the cut, then writes files with no lock that writers or
@@ -72,6 +73,9 @@ pub struct Collection {
     pub(crate) next_segment_id: AtomicU64,
     /// Set when segments were sealed, merged or vacuumed since the last flush.
     pub(crate) segments_changed: AtomicBool,
+    /// The sequence number the last flush covered, and when it finished
+    /// (`flush_interval_sec`).
+    pub(crate) last_flush: Mutex<(u64, std::time::Instant)>,
     /// Whether a background optimizer thread runs (it also flushes).
     pub(crate) background: AtomicBool,
     /// The last write sequence number the optimizer saw, and since when (how long writes have
