@@ -21,6 +21,7 @@
 //! assert_eq!(hits[0].id, 1u64.into());
 //! ```
 
+pub mod bm25;
 mod codec;
 mod collection;
 mod config;
