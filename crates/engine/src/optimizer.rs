@@ -458,6 +458,10 @@ impl Collection {
                 continue;
             };
             let Some(dim) = col.dim() else { continue };
+            if self.hnsw_config(&name).m == 0 {
+                // Qdrant's `m: 0`: no graph for this space; its searches scan
+                continue;
+            }
             let (params, _payload_m) = self.hnsw_params(&name);
             let index = if groups.is_empty() {
                 HnswIndex::build(distance, col.data(), dim, &params)
@@ -605,7 +609,11 @@ impl Collection {
                 out.insert(name.to_string(), index);
             }
         }
-        if out.len() < merged.columns().filter(|(_, c)| c.dim().is_some()).count() {
+        let graphs = merged
+            .columns()
+            .filter(|(name, c)| c.dim().is_some() && self.hnsw_config(name).m > 0)
+            .count();
+        if out.len() < graphs {
             // some space could not be extended (its settings changed): build them all afresh
             return self.build_indexes(merged);
         }

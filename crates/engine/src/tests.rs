@@ -459,6 +459,43 @@ fn sealed_segments_get_indexed_and_search_matches_exact() {
     );
 }
 
+#[test]
+fn m_zero_builds_no_graph_and_searches_scan() {
+    let db = manual_db();
+    let mut cfg = CollectionConfig::with_dim(Distance::Euclid, 8);
+    cfg.settings.hnsw.m = 0;
+    set_optimizers(&mut cfg, json!({"indexing_threshold": 10}));
+    db.create_collection("m0", cfg).unwrap();
+    let c = db.collection("m0").unwrap();
+    let mut rng = StdRng::seed_from_u64(7);
+    for chunk in (0..1200u64).collect::<Vec<_>>().chunks(100) {
+        let pts = chunk
+            .iter()
+            .map(|&i| {
+                p(
+                    i,
+                    &(0..8).map(|_| rng.random::<f32>()).collect::<Vec<_>>(),
+                    json!({}),
+                )
+            })
+            .collect();
+        c.upsert(pts).unwrap();
+        c.optimize();
+    }
+    assert!(c.info().segments_count > 1, "sealed segments exist");
+    let info = c.info();
+    assert_eq!(info.status, "green", "nothing left to do");
+    assert_eq!(info.indexed_vectors_count, 0, "no space has a graph");
+    for q in 0..10u64 {
+        let v = c.vector_of(PointId::Num(q * 101), "").unwrap();
+        let mut req = SearchRequest::new(v, 10);
+        let got: Vec<PointId> = c.search(&req).unwrap().iter().map(|h| h.id).collect();
+        req.params.exact = true;
+        let exact: Vec<PointId> = c.search(&req).unwrap().iter().map(|h| h.id).collect();
+        assert_eq!(got, exact);
+    }
+}
+
 /// Sets optimizer settings as a create body's `optimizers_config` would (bypassing the
 /// validation, so that tests can use tiny thresholds).
 fn set_optimizers(cfg: &mut CollectionConfig, diff: serde_json::Value) {

@@ -223,11 +223,17 @@ impl Collection {
         let indexed_vectors_count = segs
             .sealed
             .iter()
-            .filter(|s| s.is_indexed())
-            .map(|s| {
+            .filter_map(|s| s.hnsw.get().map(|graphs| (s, graphs)))
+            .map(|(s, graphs)| {
+                // a space without a graph (`m: 0`) is searched by a scan: not indexed
                 (0..s.data.len())
                     .filter(|&r| !s.is_deleted(r))
-                    .map(|r| spaces.iter().filter(|n| s.data.has_vector(r, n)).count())
+                    .map(|r| {
+                        spaces
+                            .iter()
+                            .filter(|n| graphs.contains_key(n.as_str()) && s.data.has_vector(r, n))
+                            .count()
+                    })
                     .sum::<usize>()
             })
             .sum();
