@@ -228,6 +228,7 @@ fn ann(a: AnnArgs) -> anyhow::Result<()> {
         threads: a.threads,
         deterministic: false,
         seed: a.seed.unwrap_or(HnswParams::default().seed),
+        payload_m: None,
     };
     let passes = a.passes.max(1);
     let measure = |index: &HnswIndex,

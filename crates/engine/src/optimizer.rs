@@ -382,10 +382,9 @@ impl Collection {
         self.segments_changed.store(true, Ordering::Relaxed);
     }
 
-    fn hnsw_params(&self, using: &str) -> (HnswParams, usize) {
+    fn hnsw_params(&self, using: &str) -> HnswParams {
         let hnsw = self.hnsw_config(using);
         let m = hnsw.m;
-        let payload_m = hnsw.payload_m.unwrap_or(m);
         // 0 = automatic: all cores but one, so that writes and searches keep a core while an
         // index is built (Qdrant leaves room for them the same way)
         let threads = match hnsw.max_indexing_threads {
@@ -394,13 +393,13 @@ impl Collection {
             }
             n => n,
         };
-        let params = HnswParams {
+        HnswParams {
             m: m.max(2),
             ef_construct: hnsw.ef_construct.max(4),
             threads,
+            payload_m: hnsw.payload_m.filter(|&pm| pm > 0),
             ..HnswParams::default()
-        };
-        (params, payload_m)
+        }
     }
 
     /// Groups of rows sharing one value of an indexed keyword / integer / uuid / bool field:
@@ -462,7 +461,7 @@ impl Collection {
                 // Qdrant's `m: 0`: no graph for this space; its searches scan
                 continue;
             }
-            let (params, _payload_m) = self.hnsw_params(&name);
+            let params = self.hnsw_params(&name);
             let index = if groups.is_empty() {
                 HnswIndex::build(distance, col.data(), dim, &params)
             } else {
@@ -600,7 +599,7 @@ impl Collection {
                 continue;
             };
             let Some(dim) = col.dim() else { continue };
-            let (params, _) = self.hnsw_params(name);
+            let params = self.hnsw_params(name);
             let grown = old
                 .and_then(|m| m.get(name))
                 .filter(|h| h.len() == n0)

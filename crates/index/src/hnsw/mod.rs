@@ -47,6 +47,9 @@ pub struct HnswParams {
     pub deterministic: bool,
     /// Seed for the levels (in every mode) and everything else random.
     pub seed: u64,
+    /// Links per node of the per-group sub-graphs of [`HnswIndex::build_with_groups`]
+    /// (Qdrant's `payload_m`); `None`: `m`.
+    pub payload_m: Option<usize>,
 }
 
 impl Default for HnswParams {
@@ -57,6 +60,7 @@ impl Default for HnswParams {
             threads: 0,
             deterministic: false,
             seed: 0x5EED_4E53,
+            payload_m: None,
         }
     }
 }
@@ -170,7 +174,7 @@ impl HnswIndex {
         if n == 0 {
             return index;
         }
-        let m = index.m;
+        let m = params.payload_m.map_or(index.m, |pm| pm.max(2));
         let space = Space::select(distance);
         let graph = &index.graph;
         // One group's sub-graph, as (rows, layer-0 links of each row in row ids).

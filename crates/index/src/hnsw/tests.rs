@@ -94,6 +94,7 @@ fn params(threads: usize) -> HnswParams {
         threads,
         deterministic: threads == 1,
         seed: 7,
+        payload_m: None,
     }
 }
 
@@ -532,4 +533,29 @@ fn the_index_can_be_shared_between_threads() {
             });
         }
     });
+}
+
+#[test]
+fn payload_m_sets_the_width_of_the_group_graphs() {
+    let (dim, n) = (8, 600);
+    let (base, _) = clustered(n, 0, dim, 5, 13);
+    let groups = vec![
+        (0..n as u32).filter(|i| i % 3 == 0).collect::<Vec<_>>(),
+        (0..n as u32).filter(|i| i % 3 == 1).collect::<Vec<_>>(),
+    ];
+    let most_links = |payload_m: Option<usize>| {
+        let p = HnswParams {
+            payload_m,
+            ..params(1)
+        };
+        let index = HnswIndex::build_with_groups(Distance::Euclid, &base, dim, &p, &groups);
+        (0..n)
+            .map(|r| index.group_off[r + 1] - index.group_off[r])
+            .max()
+            .unwrap()
+    };
+    // layer 0 of a group graph keeps at most 2 × its m links per node
+    assert!(most_links(Some(2)) <= 4, "{}", most_links(Some(2)));
+    assert!(most_links(None) > 4, "m = 16 gives wider group graphs");
+    assert!(most_links(None) <= 32);
 }
