@@ -8,11 +8,18 @@
 //! - [`flat_search`]: an exact scan with SIMD kernels and a bounded top-k heap.
 //! - [`HnswIndex`]: an HNSW graph (hnswlib's algorithm and layout), built in parallel, searched
 //!   with or without a filter predicate, serialisable with [`HnswIndex::to_bytes`].
+//! - [`SparseIndex`] / [`SealedSparseIndex`]: exact inverted indexes over [`SparseVector`]s
+//!   (Qdrant's sparse vectors, with the `idf` modifier through [`apply_idf`]).
 
 mod flat;
 mod hnsw;
+mod sparse;
 mod topk;
 
 pub use flat::{flat_search, SearchParams};
 pub use hnsw::{HnswIndex, HnswParams};
+pub use sparse::{
+    apply_idf, idf, SealedSparseIndex, SparseDecodeError, SparseIndex, SparseIndexParams,
+    SparseModifier, SparseVector, SparseVectorError, DEFAULT_SPARSE_FULL_SCAN_THRESHOLD,
+};
 pub use topk::{Scored, TopK};
