@@ -17,7 +17,10 @@
 //! The `idf` modifier weights the *query* only: each value is multiplied by
 //! [`idf`]`(df, N)` = `ln((N - df + 0.5) / (df + 0.5) + 1)`, where `N` counts the rows holding a
 //! non-empty vector and `df` those holding the term ([`apply_idf`]). A collection sums `N` and
-//! `df` over all its segments (`vector_count`, `document_frequency`) before weighting.
+//! `df` over all its segments (`vector_count`, `document_frequency`) before weighting. (Local
+//! mode also counts points holding an *empty* vector in `N`; [`SparseIndex::len`] gives that.)
+//! The mutable index's statistics are those of its live rows; a sealed index's include rows the
+//! engine has since tombstoned, as the server's global statistics do.
 
 mod mutable;
 mod sealed;

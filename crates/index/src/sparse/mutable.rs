@@ -45,6 +45,8 @@ pub struct SparseIndex {
     vectors: Vec<Option<SparseVector>>,
     /// Rows holding a non-empty vector: the `N` of the IDF formula.
     vector_count: usize,
+    /// Rows holding a vector, empty or not.
+    stored: usize,
     postings_total: usize,
 }
 
@@ -69,6 +71,7 @@ impl SparseIndex {
             self.postings_total += vector.len();
         }
         self.vectors[r] = Some(vector);
+        self.stored += 1;
     }
 
     /// Removes `row`'s vector; returns whether it had one.
@@ -76,6 +79,7 @@ impl SparseIndex {
         let Some(old) = self.vectors.get_mut(row as usize).and_then(Option::take) else {
             return false;
         };
+        self.stored -= 1;
         if !old.is_empty() {
             for term in old.indices() {
                 if let Some(list) = self.postings.get_mut(term) {
@@ -100,7 +104,19 @@ impl SparseIndex {
         self.vectors.get(row as usize).and_then(Option::as_ref)
     }
 
-    /// Rows that hold a non-empty vector (the `N` of the IDF formula).
+    /// Rows that hold a vector, empty ones included. qdrant-client's local mode counts a point
+    /// with an empty vector as an IDF document and the server does not ([`Self::vector_count`]):
+    /// pass this as `N` to [`apply_idf`](super::apply_idf) for local mode's figures.
+    pub fn len(&self) -> usize {
+        self.stored
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.stored == 0
+    }
+
+    /// Rows that hold a non-empty vector: the `N` of the IDF formula as Qdrant's server counts
+    /// it (its index leaves empty vectors out).
     pub fn vector_count(&self) -> usize {
         self.vector_count
     }

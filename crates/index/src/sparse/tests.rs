@@ -98,6 +98,33 @@ fn idf_matches_a_hand_computed_example() {
     );
     assert_eq!(hits[0].offset, 0);
     assert_eq!(hits[0].raw, 0.0 + w.values()[0] + w.values()[1]);
+    // qdrant-client's local mode on the same four points (ids 1..=4, `Modifier.IDF`, query
+    // above) scores id 1 at 1.414693832397461 and the other three at 0.21072103083133698
+    let all = ix.search(
+        &w,
+        SearchParams {
+            k: 10,
+            min_raw: None,
+        },
+        None,
+    );
+    let local = [
+        1.414_693_832_397_461f64,
+        0.210_721_030_831_337,
+        0.210_721_030_831_337,
+        0.210_721_030_831_337,
+    ];
+    assert_eq!(
+        all.iter().map(|s| s.offset).collect::<Vec<_>>(),
+        [0, 1, 2, 3]
+    );
+    for (got, want) in all.iter().zip(local) {
+        assert!(
+            (got.raw as f64 - want).abs() < 1e-6,
+            "{} vs {want}",
+            got.raw
+        );
+    }
 }
 
 #[test]
@@ -114,8 +141,15 @@ fn removal_and_replacement_keep_document_frequencies_live() {
     assert_eq!(ix.term_count(), 1);
     assert!(ix.get(0).is_none());
     ix.insert(5, SparseVector::default());
-    assert_eq!(ix.vector_count(), 1);
     assert_eq!(ix.get(5), Some(&SparseVector::default()));
+    assert_eq!((ix.vector_count(), ix.len()), (1, 2));
+    ix.insert(5, SparseVector::new(vec![4], vec![1.0]).unwrap());
+    assert_eq!((ix.vector_count(), ix.len()), (2, 2));
+    assert!(ix.remove(5) && ix.remove(1) && ix.is_empty());
+    assert_eq!(
+        (ix.row_space(), ix.term_count(), ix.posting_count()),
+        (0, 0, 0)
+    );
 }
 
 #[test]
@@ -162,6 +196,7 @@ fn every_search_path_matches_brute_force() {
             }
         }
         let live: Vec<&SparseVector> = reference.iter().flatten().collect();
+        assert_eq!(ix.len(), live.len());
         assert_eq!(
             ix.vector_count(),
             live.iter().filter(|v| !v.is_empty()).count()
