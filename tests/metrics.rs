@@ -422,7 +422,7 @@ fn telemetry() {
         ),
     );
     s.fail("GET", "/collections/nope", None, 404);
-    let t = s.ok("GET", "/telemetry", None);
+    let t = s.ok("GET", "/telemetry?details_level=2", None);
     assert_eq!(t["app"]["name"], "rustvecdb");
     assert_eq!(t["app"]["version"], env!("CARGO_PKG_VERSION"));
     assert!(t["app"]["uptime_seconds"].as_f64().unwrap() >= 0.0);
@@ -442,6 +442,470 @@ fn telemetry() {
     assert_eq!(r["GET /collections/{name}"]["404"]["count"], 1, "{r}");
     let put = &r["PUT /collections/{name}"]["200"];
     assert!(put["avg_duration_micros"].as_f64().unwrap() >= 0.0);
-    assert!(put["max_duration_micros"].as_u64() >= put["min_duration_micros"].as_u64());
+    assert!(
+        put["max_duration_micros"].as_f64().unwrap()
+            >= put["min_duration_micros"].as_f64().unwrap()
+    );
     assert!(t["requests"]["total"].as_u64().unwrap() >= 3);
+}
+
+/// `{"vectors": {"a": …, "b": …}}` with four points, one of which lacks `b`.
+fn two_space_collection(s: &Server, name: &str) {
+    s.ok(
+        "PUT",
+        &format!("/collections/{name}"),
+        Some(&json!({"vectors": {
+            "a": {"size": 2, "distance": "Dot"},
+            "b": {"size": 3, "distance": "Cosine"},
+        }})),
+    );
+    let points: Vec<_> = (0..4)
+        .map(|i| {
+            if i == 3 {
+                json!({"id": i, "vector": {"a": [1.0, i as f32]}})
+            } else {
+                json!({"id": i, "vector": {"a": [1.0, i as f32], "b": [1.0, 0.0, i as f32]}})
+            }
+        })
+        .collect();
+    s.ok(
+        "PUT",
+        &format!("/collections/{name}/points?wait=true"),
+        Some(&json!({ "points": points })),
+    );
+}
+
+#[test]
+fn qdrant_metric_families_have_qdrant_names_types_and_labels() {
+    let s = Server::start();
+    two_space_collection(&s, "multi");
+    s.ok(
+        "PUT",
+        "/collections/books",
+        Some(&json!({"vectors": {"size": 3, "distance": "Dot"}})),
+    );
+    let points: Vec<_> = (0..25)
+        .map(|i| json!({"id": i, "vector": [i as f32, 1.0, 0.5]}))
+        .collect();
+    s.ok(
+        "PUT",
+        "/collections/books/points?wait=true",
+        Some(&json!({ "points": points })),
+    );
+    let query = json!({"query": [1.0, 0.0, 0.0], "limit": 3});
+    for _ in 0..3 {
+        s.ok("POST", "/collections/books/points/query", Some(&query));
+    }
+    s.fail("GET", "/collections/nope", None, 404);
+
+    let (_, _, text) = s.get_text("/metrics", &[]);
+    let (samples, types) = parse_exposition(&text);
+    // Qdrant's families, with Qdrant's types and HELP texts
+    for (name, ty, help) in [
+        ("app_info", "gauge", "information about qdrant server"),
+        (
+            "app_status_recovery_mode",
+            "gauge",
+            "features enabled in qdrant server",
+        ),
+        ("collections_total", "gauge", "number of collections"),
+        (
+            "collections_vector_total",
+            "gauge",
+            "total number of vectors in all collections",
+        ),
+        (
+            "collections_full_total",
+            "gauge",
+            "number of full collections",
+        ),
+        (
+            "collections_aggregated_total",
+            "gauge",
+            "number of aggregated collections",
+        ),
+        (
+            "collection_vectors",
+            "gauge",
+            "amount of vectors grouped by vector name",
+        ),
+        (
+            "collection_points",
+            "gauge",
+            "approximate amount of points per collection",
+        ),
+        (
+            "collection_running_optimizations",
+            "gauge",
+            "number of currently running optimization tasks per collection",
+        ),
+        ("cluster_enabled", "gauge", "is cluster support enabled"),
+        (
+            "rest_responses_total",
+            "counter",
+            "total number of responses",
+        ),
+        (
+            "rest_responses_fail_total",
+            "counter",
+            "total number of failed responses",
+        ),
+        (
+            "rest_responses_avg_duration_seconds",
+            "gauge",
+            "average response duration",
+        ),
+        (
+            "rest_responses_min_duration_seconds",
+            "gauge",
+            "minimum response duration",
+        ),
+        (
+            "rest_responses_max_duration_seconds",
+            "gauge",
+            "maximum response duration",
+        ),
+        (
+            "rest_responses_duration_seconds",
+            "histogram",
+            "response duration histogram",
+        ),
+        (
+            "memory_allocated_bytes",
+            "gauge",
+            "Total number of bytes allocated by the application",
+        ),
+        (
+            "memory_resident_bytes",
+            "gauge",
+            "Maximum number of bytes in physically resident data pages mapped",
+        ),
+        ("process_threads", "gauge", "count of active threads"),
+        ("process_open_mmaps", "gauge", "count of open mmaps"),
+        (
+            "process_open_fds",
+            "gauge",
+            "count of currently open file descriptors",
+        ),
+        (
+            "process_minor_page_faults_total",
+            "counter",
+            "count of minor page faults which didn't cause a disk access",
+        ),
+        (
+            "process_major_page_faults_total",
+            "counter",
+            "count of disk accesses caused by a mmap page fault",
+        ),
+    ] {
+        assert_eq!(types.get(name).map(String::as_str), Some(ty), "{name}");
+        assert!(
+            text.contains(&format!("# HELP {name} {help}\n")),
+            "HELP of {name}"
+        );
+    }
+    assert_eq!(
+        one(
+            &samples,
+            "app_info",
+            &[
+                ("name", "rustvecdb"),
+                ("version", env!("CARGO_PKG_VERSION"))
+            ]
+        ),
+        1.0
+    );
+    assert_eq!(one(&samples, "app_status_recovery_mode", &[]), 0.0);
+    assert_eq!(one(&samples, "cluster_enabled", &[]), 0.0);
+    assert_eq!(one(&samples, "collections_total", &[]), 2.0);
+    assert_eq!(one(&samples, "collections_full_total", &[]), 2.0);
+    assert_eq!(one(&samples, "collection_points", &[("id", "books")]), 25.0);
+    assert_eq!(one(&samples, "collection_points", &[("id", "multi")]), 4.0);
+    // vectors by space: the point without `b` is not counted there
+    let vectors = |c: &str, v: &str| {
+        one(
+            &samples,
+            "collection_vectors",
+            &[("collection", c), ("vector", v)],
+        )
+    };
+    assert_eq!(vectors("books", ""), 25.0);
+    assert_eq!(vectors("multi", "a"), 4.0);
+    assert_eq!(vectors("multi", "b"), 3.0);
+    assert_eq!(one(&samples, "collections_vector_total", &[]), 32.0);
+    assert_eq!(
+        one(
+            &samples,
+            "collection_running_optimizations",
+            &[("id", "books")]
+        ),
+        0.0
+    );
+    assert!(one(&samples, "memory_resident_bytes", &[]) > 0.0);
+    assert!(one(&samples, "memory_allocated_bytes", &[]) > 0.0);
+    assert!(one(&samples, "process_threads", &[]) >= 1.0);
+    assert!(one(&samples, "process_open_fds", &[]) >= 3.0);
+
+    // requests by method, endpoint (the route template) and status
+    let q = [
+        ("method", "POST"),
+        ("endpoint", "/collections/{name}/points/query"),
+        ("status", "200"),
+    ];
+    assert_eq!(one(&samples, "rest_responses_total", &q), 3.0);
+    assert_eq!(one(&samples, "rest_responses_fail_total", &q), 0.0);
+    let (min, avg, max) = (
+        one(&samples, "rest_responses_min_duration_seconds", &q),
+        one(&samples, "rest_responses_avg_duration_seconds", &q),
+        one(&samples, "rest_responses_max_duration_seconds", &q),
+    );
+    assert!(
+        0.0 < min && min <= avg && avg <= max && max < 30.0,
+        "{min} {avg} {max}"
+    );
+    assert_eq!(
+        one(&samples, "rest_responses_duration_seconds_count", &q),
+        3.0
+    );
+    let sum = one(&samples, "rest_responses_duration_seconds_sum", &q);
+    assert!((sum - 3.0 * avg).abs() < 1e-5, "{sum} {avg}");
+    let buckets = find(&samples, "rest_responses_duration_seconds_bucket", &q);
+    assert_eq!(buckets.len(), 17, "Qdrant's 16 bounds and +Inf");
+    let les: Vec<&str> = buckets.iter().map(|b| b.labels["le"].as_str()).collect();
+    assert_eq!(les[0], "0.000001");
+    assert_eq!(les[16], "+Inf");
+    assert!(buckets.windows(2).all(|w| w[0].value <= w[1].value));
+    assert_eq!(buckets[16].value, 3.0);
+    // a 404 is counted, but only a 200 carries timings, as in Qdrant
+    let miss = [
+        ("method", "GET"),
+        ("endpoint", "/collections/{name}"),
+        ("status", "404"),
+    ];
+    assert_eq!(one(&samples, "rest_responses_total", &miss), 1.0);
+    assert!(find(&samples, "rest_responses_avg_duration_seconds", &miss).is_empty());
+    // without per_collection, no collection label
+    assert!(samples
+        .iter()
+        .filter(|x| x.name.starts_with("rest_responses"))
+        .all(|x| !x.labels.contains_key("collection")));
+    // our series stay beside them
+    assert_eq!(one(&samples, "rvdb_collections", &[]), 2.0);
+
+    // the counters move with the next requests
+    s.ok("POST", "/collections/books/points/query", Some(&query));
+    s.fail("GET", "/collections/nope", None, 404);
+    let (samples, _) = scrape(&s, &[]);
+    assert_eq!(one(&samples, "rest_responses_total", &q), 4.0);
+    assert_eq!(one(&samples, "rest_responses_total", &miss), 2.0);
+    assert_eq!(
+        one(
+            &samples,
+            "rest_responses_total",
+            &[
+                ("method", "GET"),
+                ("endpoint", "/metrics"),
+                ("status", "200")
+            ]
+        ),
+        1.0
+    );
+    // a deleted collection's series go away
+    s.ok("DELETE", "/collections/multi", None);
+    let (samples, _) = scrape(&s, &[]);
+    assert!(find(&samples, "collection_points", &[("id", "multi")]).is_empty());
+    assert!(find(&samples, "collection_vectors", &[("collection", "multi")]).is_empty());
+    assert_eq!(one(&samples, "collections_vector_total", &[]), 25.0);
+}
+
+#[test]
+fn per_collection_labels_requests_by_collection() {
+    let s = Server::start();
+    for c in ["a", "b"] {
+        s.ok(
+            "PUT",
+            &format!("/collections/{c}"),
+            Some(&json!({"vectors": {"size": 2, "distance": "Dot"}})),
+        );
+    }
+    let count = json!({"exact": true});
+    for _ in 0..2 {
+        s.ok("POST", "/collections/a/points/count", Some(&count));
+    }
+    s.ok("POST", "/collections/b/points/count", Some(&count));
+    s.fail("POST", "/collections/ghost/points/count", Some(&count), 404);
+
+    let (per, _) = scrape_path(&s, "/metrics?per_collection=true");
+    let c = |coll: &str| {
+        find(
+            &per,
+            "rest_responses_total",
+            &[
+                ("method", "POST"),
+                ("endpoint", "/collections/{name}/points/count"),
+                ("collection", coll),
+            ],
+        )
+        .iter()
+        .map(|x| x.value)
+        .sum::<f64>()
+    };
+    assert_eq!(c("a"), 2.0);
+    assert_eq!(c("b"), 1.0);
+    // a name that is no collection gets no series
+    assert_eq!(c("ghost"), 0.0);
+    // every request series is per collection then
+    let rest: Vec<_> = per
+        .iter()
+        .filter(|x| x.name.starts_with("rest_responses"))
+        .collect();
+    assert!(!rest.is_empty());
+    assert!(
+        rest.iter().all(|x| x.labels.contains_key("collection")),
+        "{rest:?}"
+    );
+    assert_eq!(
+        one(
+            &per,
+            "rest_responses_duration_seconds_count",
+            &[
+                ("collection", "a"),
+                ("endpoint", "/collections/{name}/points/count"),
+                ("status", "200")
+            ]
+        ),
+        2.0
+    );
+    // the collection families are there either way
+    assert_eq!(one(&per, "collection_points", &[("id", "a")]), 0.0);
+
+    // off (and anonymized): one series for all collections
+    for path in [
+        "/metrics",
+        "/metrics?per_collection=false",
+        "/metrics?per_collection=true&anonymize=true",
+    ] {
+        let (all, _) = scrape_path(&s, path);
+        assert_eq!(
+            one(
+                &all,
+                "rest_responses_total",
+                &[
+                    ("method", "POST"),
+                    ("endpoint", "/collections/{name}/points/count"),
+                    ("status", "200"),
+                ]
+            ),
+            3.0,
+            "{path}"
+        );
+        assert!(
+            all.iter()
+                .filter(|x| x.name.starts_with("rest_responses"))
+                .all(|x| !x.labels.contains_key("collection")),
+            "{path}"
+        );
+    }
+    // a deleted collection's series go away
+    s.ok("DELETE", "/collections/b", None);
+    let (per, _) = scrape_path(&s, "/metrics?per_collection=true");
+    assert!(find(&per, "rest_responses_total", &[("collection", "b")]).is_empty());
+    assert!(!find(&per, "rest_responses_total", &[("collection", "a")]).is_empty());
+    let (st, _, body) = s.get_text("/metrics?per_collection=maybe", &[]);
+    assert_eq!(st, 400, "{body}");
+}
+
+fn scrape_path(s: &Server, path: &str) -> (Vec<Sample>, HashMap<String, String>) {
+    let (st, _, body) = s.get_text(path, &[]);
+    assert_eq!(st, 200, "{body}");
+    parse_exposition(&body)
+}
+
+#[test]
+fn telemetry_has_qdrant_shape_by_details_level() {
+    let s = Server::start();
+    two_space_collection(&s, "multi");
+    s.ok(
+        "POST",
+        "/collections/multi/points/count",
+        Some(&json!({"exact": true})),
+    );
+
+    // level 0 (the default): counts only
+    let t0 = s.ok("GET", "/telemetry", None);
+    let id = t0["id"].as_str().unwrap().to_string();
+    assert_eq!(id.len(), 36, "a UUID: {id}");
+    assert_eq!(t0["app"]["name"], "rustvecdb");
+    let startup = t0["app"]["startup"].as_str().unwrap();
+    assert!(
+        startup.len() == 24 && startup.ends_with('Z') && startup.as_bytes()[10] == b'T',
+        "{startup}"
+    );
+    assert!(t0["app"].get("features").is_none());
+    assert!(t0["app"].get("system").is_none());
+    assert_eq!(t0["collections"]["number_of_collections"], 1);
+    assert!(t0["collections"].get("collections").is_none());
+    assert_eq!(t0["cluster"], json!({"enabled": false}));
+    assert_eq!(t0["requests"]["grpc"], json!({"responses": {}}));
+    assert!(t0.get("memory").is_none());
+    let count =
+        &t0["requests"]["rest"]["responses"]["POST /collections/{name}/points/count"]["200"];
+    assert_eq!(count["count"], 1, "{count}");
+    assert_eq!(
+        count["total_duration_micros"].as_u64().unwrap() as f64,
+        count["avg_duration_micros"].as_f64().unwrap()
+    );
+    assert!(count.get("fail_count").is_none(), "omitted when 0");
+    assert!(count["last_responded"].as_str().unwrap().ends_with('Z'));
+    assert!(t0["requests"]["rest"]
+        .get("per_collection_responses")
+        .is_none());
+
+    // level 1: features, system, memory, aggregated collections
+    let t1 = s.ok("GET", "/telemetry?details_level=1", None);
+    assert_eq!(t1["id"], id.as_str(), "the same process, the same id");
+    assert_eq!(t1["app"]["features"]["recovery_mode"], false);
+    assert!(t1["app"]["system"]["cores"].as_u64().unwrap() >= 1);
+    assert!(t1["memory"]["resident_bytes"].as_u64().unwrap() > 0);
+    let agg = &t1["collections"]["collections"][0];
+    assert_eq!(agg["vectors"], 7, "{agg}");
+    assert_eq!(agg["optimizers_status"], "ok");
+    assert_eq!(agg["params"]["vectors"]["b"]["distance"], "Cosine");
+    assert!(agg.get("id").is_none());
+
+    // level 2: full collections
+    let t2 = s.ok("GET", "/telemetry?details_level=2", None);
+    let full = &t2["collections"]["collections"][0];
+    assert_eq!(full["id"], "multi");
+    assert_eq!(full["config"]["params"]["vectors"]["a"]["size"], 2);
+    assert_eq!(full["points_count"], 4);
+    assert_eq!(
+        full["vectors"],
+        json!([
+            {"name": "a", "distance": "Dot", "size": 2, "vectors": 4},
+            {"name": "b", "distance": "Cosine", "size": 3, "vectors": 3},
+        ])
+    );
+
+    // per_collection, and anonymize
+    let tp = s.ok("GET", "/telemetry?per_collection=true", None);
+    let per = &tp["requests"]["rest"]["per_collection_responses"];
+    assert_eq!(
+        per["multi"]["POST /collections/{name}/points/count"]["200"]["count"], 1,
+        "{per}"
+    );
+    let ta = s.ok(
+        "GET",
+        "/telemetry?details_level=3&per_collection=true&anonymize=true",
+        None,
+    );
+    let hidden = ta["collections"]["collections"][0]["id"].as_str().unwrap();
+    assert_ne!(hidden, "multi");
+    assert!(!ta.to_string().contains("\"multi\""), "{ta}");
+    assert!(ta["requests"]["rest"]
+        .get("per_collection_responses")
+        .is_none());
+
+    s.fail("GET", "/telemetry?details_level=two", None, 400);
+    s.fail("GET", "/telemetry?timeout=0", None, 400);
 }

@@ -22,6 +22,7 @@ mod openapi;
 mod qdrant;
 mod render;
 mod snapshots;
+mod telemetry;
 mod wire;
 
 use std::sync::Arc;
@@ -313,11 +314,11 @@ pub fn router(db: Arc<Database>, config: ApiConfig) -> Router {
         )
         .route("/metrics", {
             let obs = observer.clone();
-            get(move || metrics::metrics(obs))
+            get(move |q: metrics::MetricsParams| metrics::metrics(q, obs))
         })
         .route("/telemetry", {
             let obs = observer.clone();
-            get(move |t: extract::Timer| metrics::telemetry(t, obs))
+            get(move |t: extract::Timer, q: metrics::TelemetryParams| metrics::telemetry(t, q, obs))
         })
         .route("/openapi.json", get(openapi::openapi_json))
         .route("/dashboard", get(dashboard::index))

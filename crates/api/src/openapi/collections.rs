@@ -756,75 +756,7 @@ envelope! {
     StatsResponse => DatabaseStats;
 }
 
-/// GET /telemetry.
-#[derive(ToSchema)]
-pub(crate) struct Telemetry {
-    pub app: TelemetryApp,
-    pub collections: TelemetryCollections,
-    pub requests: TelemetryRequests,
-}
-
-#[derive(ToSchema)]
-pub(crate) struct TelemetryApp {
-    pub name: String,
-    pub version: String,
-    pub qdrant_api_version: String,
-    pub startup_unix_seconds: u64,
-    pub uptime_seconds: f64,
-}
-
-#[derive(ToSchema)]
-pub(crate) struct TelemetryCollections {
-    pub number_of_collections: u64,
-    pub total_points: u64,
-    /// `memory` or `disk`.
-    pub storage: String,
-    pub collections: Vec<CollectionTelemetry>,
-    /// Collections whose files could not be loaded at start, with the reason.
-    pub failed_to_load: Vec<FailedCollection>,
-}
-
-#[derive(ToSchema)]
-pub(crate) struct FailedCollection {
-    pub name: String,
-    pub error: String,
-}
-
-#[derive(ToSchema)]
-pub(crate) struct CollectionTelemetry {
-    /// The collection's name.
-    pub id: String,
-    pub points_count: u64,
-    pub segments_count: u64,
-    pub indexed_vectors_count: u64,
-    /// `green`, `yellow` or `red` (see `problems`).
-    pub status: String,
-    pub wal_bytes: u64,
-    pub optimizer_status: String,
-    pub optimizer_running: bool,
-    /// What went wrong when it was loaded (quarantined segments).
-    pub problems: Vec<String>,
-    pub vectors: Vec<VectorTelemetry>,
-}
-
-#[derive(ToSchema)]
-pub(crate) struct VectorTelemetry {
-    /// `""` for the unnamed vector.
-    pub name: String,
-    pub distance: String,
-    pub size: Option<u64>,
-}
-
-#[derive(ToSchema)]
-pub(crate) struct TelemetryRequests {
-    /// Requests answered since the start.
-    pub total: u64,
-    /// `{"responses": {"METHOD /route/template": {"<status>": {count, avg_duration_micros,
-    /// min_duration_micros, max_duration_micros, total_duration_micros}}}}`.
-    #[schema(value_type = Object)]
-    pub rest: Value,
-}
-
 envelope! {
-    TelemetryResponse => Telemetry;
+    /// GET /telemetry.
+    TelemetryResponse => crate::telemetry::TelemetryData;
 }
