@@ -466,10 +466,132 @@ fn errors_have_qdrants_status_codes_and_messages() {
     let msg = s.fail(
         "POST",
         "/collections/e/points/query",
-        Some(&json!({"query": {"discover": {}}})),
+        Some(&json!({"query": {"indices": [1], "values": [0.5]}})),
         400,
     );
     assert!(msg.contains("not supported"), "{msg}");
+}
+
+fn scores(points: &Value) -> Vec<f64> {
+    points
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["score"].as_f64().unwrap())
+        .collect()
+}
+
+fn assert_scores(got: &Value, want: &[f64]) {
+    let got = scores(got);
+    assert_eq!(got.len(), want.len(), "{got:?} vs {want:?}");
+    for (g, w) in got.iter().zip(want) {
+        assert!((g - w).abs() < 1e-5, "{got:?} vs {want:?}");
+    }
+}
+
+/// Dot vectors `[i, 1, 0, i % 3]` (see `setup`): MMR, discover, context, relevance feedback and
+/// random samples, at the top and inside prefetches.
+#[test]
+fn query_kinds_mmr_discover_context_feedback_and_sample() {
+    let s = Server::start();
+    setup(&s, "k");
+    let query =
+        |body: Value| s.ok("POST", "/collections/k/points/query", Some(&body))["points"].clone();
+    // no diversity: the nearest order; the scores stay the similarities
+    let p =
+        query(json!({"query": {"nearest": [1, 0, 0, 0], "mmr": {"diversity": 0.0}}, "limit": 3}));
+    assert_eq!(ids(&p), [19, 18, 17].map(|i| json!(i)));
+    assert_scores(&p, &[19.0, 18.0, 17.0]);
+    // full diversity: the most relevant first, then the least similar to those picked
+    let mmr = json!({"nearest": [1, 0, 0, 0], "mmr": {"diversity": 1.0, "candidates_limit": 10}});
+    let p = query(json!({"query": mmr, "limit": 3, "with_vector": true}));
+    assert_eq!(ids(&p), [19, 10, 11].map(|i| json!(i)));
+    assert_scores(&p, &[19.0, 10.0, 11.0]);
+    assert_eq!(p[1]["vector"], json!([10.0, 1.0, 0.0, 1.0]));
+    let p = query(json!({"query": mmr, "limit": 2, "offset": 1}));
+    assert_eq!(ids(&p), [10, 11].map(|i| json!(i)));
+    assert!(p[0]["vector"].is_null());
+    // over a prefetch's points
+    let p =
+        query(json!({"prefetch": {"query": [1, 0, 0, 0], "limit": 10}, "query": mmr, "limit": 3}));
+    assert_eq!(ids(&p), [19, 10, 11].map(|i| json!(i)));
+
+    // discover: +1 per pair on the positive side, plus sigmoid(similarity to the target)
+    let pair = json!({"positive": [0, 0, 0, 1], "negative": [0, 0, 0, -1]});
+    let p = query(
+        json!({"query": {"discover": {"target": [1, 0, 0, 0], "context": [pair]}}, "limit": 3}),
+    );
+    assert_eq!(ids(&p), [19, 17, 16].map(|i| json!(i)));
+    let sig = |x: f64| 0.5 * (x / (1.0 + x) + 1.0);
+    assert_scores(&p, &[1.0 + sig(19.0), 1.0 + sig(17.0), 1.0 + sig(16.0)]);
+    // a point id as the target is left out of the results
+    let p = query(json!({"query": {"discover": {"target": 19, "context": pair}}, "limit": 1}));
+    assert_eq!(ids(&p), [json!(17)]);
+    // context: 0 inside every pair's positive zone, below 0 outside
+    let p = query(json!({"query": {"context": pair}, "limit": 13}));
+    assert!(scores(&p).iter().all(|s| *s == 0.0), "{p}");
+    assert!(ids(&p).iter().all(|i| i.as_u64().unwrap() % 3 != 0), "{p}");
+    let p = query(json!({"query": {"context": [pair]}, "limit": 14}));
+    assert!(scores(&p)[13] < 0.0, "{p}");
+
+    // relevance feedback (naive): a·sim(target) + (1 − 0)^b·c·(sim(pos) − sim(neg))
+    let p = query(json!({"query": {"relevance_feedback": {
+        "target": [1, 0, 0, 0],
+        "feedback": [{"example": [0, 0, 0, 1], "score": 1.0}, {"example": [0, 0, 0, -1], "score": 0.0}],
+        "strategy": {"naive": {"a": 0.5, "b": 1.0, "c": 1.0}}}}, "limit": 3}));
+    assert_eq!(ids(&p), [17, 19, 14].map(|i| json!(i)));
+    assert_scores(&p, &[12.5, 11.5, 11.0]);
+
+    // random samples: score 1, the filter holds, a prefetch bounds them
+    let p = query(
+        json!({"query": {"sample": "random"}, "limit": 5, "with_payload": true,
+                         "filter": {"must": [{"key": "parity", "match": {"value": "even"}}]}}),
+    );
+    assert_eq!(p.as_array().unwrap().len(), 5);
+    assert!(
+        p.as_array()
+            .unwrap()
+            .iter()
+            .all(|x| x["score"] == 1.0 && x["payload"]["parity"] == "even"),
+        "{p}"
+    );
+    let mut got = ids(&p);
+    got.dedup();
+    assert_eq!(got.len(), 5);
+    let p = query(
+        json!({"prefetch": {"query": [1, 0, 0, 0], "limit": 3}, "query": {"sample": "random"}, "limit": 10}),
+    );
+    let mut got: Vec<u64> = ids(&p).iter().map(|i| i.as_u64().unwrap()).collect();
+    got.sort_unstable();
+    assert_eq!(got, [17, 18, 19]);
+
+    // refusals
+    let q = "/collections/k/points/query";
+    let msg = s.fail(
+        "POST",
+        q,
+        Some(&json!({"query": {"mmr": {"diversity": 0.5}}})),
+        400,
+    );
+    assert!(msg.contains("mmr"), "{msg}");
+    let msg = s.fail(
+        "POST",
+        q,
+        Some(&json!({"query": {"nearest": [1, 0, 0, 0], "mmr": {"diversity": 2}}})),
+        422,
+    );
+    assert!(msg.contains("query.mmr.diversity"), "{msg}");
+    let msg = s.fail("POST", q, Some(&json!({"query": {"context": []}})), 400);
+    assert!(msg.contains("context"), "{msg}");
+    let msg = s.fail(
+        "POST",
+        q,
+        Some(&json!({"query": {"discover": {"context": []}}})),
+        400,
+    );
+    assert!(msg.contains("target"), "{msg}");
+    let msg = s.fail("POST", q, Some(&json!({"query": {"sample": "first"}})), 400);
+    assert!(msg.contains("sample"), "{msg}");
 }
 
 #[test]

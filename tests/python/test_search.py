@@ -196,6 +196,173 @@ def test_recommend_average_needs_positive(pair, named):
     pair.both_fail(lambda c: c.query_points(coll, query=query, using="cos", limit=10), ctx="average without positive")
 
 
+@pytest.mark.parametrize("using", ["cos", "euc", "dot", "man"])
+def test_nearest_with_mmr(pair, named, using):
+    """MMR re-ranks the nearest candidates; the scores stay the similarities to the query."""
+    coll, points = named
+    size = NAMED_VECTORS[using][0]
+    for i, q in enumerate(queries(190 + size, size, 2)):
+        for diversity in (0.0, 0.3, 0.5, 1.0):
+            for candidates, limit in ((None, 10), (40, 10), (100, 25), (5, 10)):
+                mmr = models.Mmr(diversity=diversity, candidates_limit=candidates)
+                query = models.NearestQuery(nearest=q, mmr=mmr)
+                pair.same(
+                    lambda c: c.query_points(coll, query=query, using=using, limit=limit),
+                    ctx=f"mmr #{i} diversity {diversity} candidates {candidates} limit {limit}",
+                )
+        # default diversity, offset, filter, selectors, a point id as the query
+        query = models.NearestQuery(nearest=q, mmr=models.Mmr(candidates_limit=30))
+        pair.same(
+            lambda c: c.query_points(
+                coll, query=query, using=using, limit=8, offset=3, query_filter=FLT_MIXED,
+                with_payload=["kw"], with_vectors=["cos"],
+            ),
+            ctx=f"mmr #{i} with offset, filter and selectors",
+        )
+    pid = pick_ids(points, 1, 91, using)[0]
+    query = models.NearestQuery(nearest=pid, mmr=models.Mmr(diversity=0.6, candidates_limit=30))
+    pair.same(lambda c: c.query_points(coll, query=query, using=using, limit=10, with_vectors=True), ctx="mmr by id")
+
+
+def test_mmr_in_prefetch_and_over_prefetches(pair, named):
+    coll, _ = named
+    q = queries(92, 8, 1)[0]
+    mmr = models.NearestQuery(nearest=q, mmr=models.Mmr(diversity=0.7, candidates_limit=50))
+    pair.same(
+        lambda c: c.query_points(coll, prefetch=models.Prefetch(query=mmr, using="cos", limit=20), query=queries(93, 6, 1)[0], using="euc", limit=10),
+        ctx="mmr as a prefetch",
+    )
+    pair.same(
+        lambda c: c.query_points(coll, prefetch=two_prefetches(), query=mmr, using="cos", limit=10),
+        ctx="mmr over prefetches",
+    )
+
+
+def test_mmr_diversity_out_of_range(pair, named):
+    coll, _ = named
+    q = queries(94, 8, 1)[0]
+    pair.both_fail(
+        lambda c: c.query_points(coll, query=models.NearestQuery(nearest=q, mmr=models.Mmr(diversity=1.5)), using="cos"),
+        ctx="diversity 1.5",
+    )
+
+
+def context_pairs(points, using, seed, n, examples):
+    size = NAMED_VECTORS[using][0]
+    rng = np.random.default_rng(seed)
+    ids = pick_ids(points, 2 * n, seed, using)
+    vecs = [random_vector(rng, size) for _ in range(2 * n)]
+    if examples == "ids":
+        side = ids
+    elif examples == "vectors":
+        side = vecs
+    else:
+        side = [ids[i] if i % 2 else vecs[i] for i in range(2 * n)]
+    return [models.ContextPair(positive=side[2 * i], negative=side[2 * i + 1]) for i in range(n)]
+
+
+@pytest.mark.parametrize("examples", ["ids", "vectors", "mixed"])
+@pytest.mark.parametrize("using", ["cos", "euc", "dot", "man"])
+def test_discover(pair, named, using, examples):
+    coll, points = named
+    size = NAMED_VECTORS[using][0]
+    target_id = pick_ids(points, 1, 95 + size, using)[0]
+    target = target_id if examples == "ids" else queries(96 + size, size, 1)[0]
+    for n in (1, 3):
+        ctx_pairs = context_pairs(points, using, 97 + size + n, n, examples)
+        query = models.DiscoverQuery(discover=models.DiscoverInput(target=target, context=ctx_pairs))
+        pair.same(lambda c: c.query_points(coll, query=query, using=using, limit=15), ctx=f"discover {n} pairs")
+        pair.same(
+            lambda c: c.query_points(coll, query=query, using=using, limit=10, offset=2, query_filter=FLT_CITY, with_payload=True),
+            ctx=f"discover {n} pairs, filtered",
+        )
+    # one pair given as an object; no pairs at all
+    one = context_pairs(points, using, 98, 1, examples)[0]
+    query = models.DiscoverQuery(discover=models.DiscoverInput(target=target, context=one))
+    pair.same(lambda c: c.query_points(coll, query=query, using=using, limit=10), ctx="discover one pair")
+    query = models.DiscoverQuery(discover=models.DiscoverInput(target=target, context=[]))
+    pair.same(lambda c: c.query_points(coll, query=query, using=using, limit=10), ctx="discover no pairs")
+
+
+@pytest.mark.parametrize("examples", ["ids", "vectors", "mixed"])
+@pytest.mark.parametrize("using", ["cos", "euc", "dot", "man"])
+def test_context(pair, named, using, examples):
+    """Context scores tie at 0 inside the zone: compared as tie groups."""
+    coll, points = named
+    size = NAMED_VECTORS[using][0]
+    for n in (1, 2, 4):
+        query = models.ContextQuery(context=context_pairs(points, using, 99 + size + n, n, examples))
+        pair.same(lambda c: c.query_points(coll, query=query, using=using, limit=N_NAMED), ctx=f"context {n} pairs")
+        pair.same(
+            lambda c: c.query_points(coll, query=query, using=using, limit=N_NAMED, query_filter=FLT_MIXED, score_threshold=-0.5),
+            ctx=f"context {n} pairs, filtered, threshold",
+        )
+
+
+def test_discover_and_context_in_prefetch(pair, named):
+    coll, points = named
+    pairs = context_pairs(points, "cos", 100, 2, "mixed")
+    discover = models.DiscoverQuery(discover=models.DiscoverInput(target=queries(101, 8, 1)[0], context=pairs))
+    pair.same(
+        lambda c: c.query_points(coll, prefetch=models.Prefetch(query=discover, using="cos", limit=30), query=queries(102, 5, 1)[0], using="dot", limit=10),
+        ctx="discover as a prefetch",
+    )
+    pair.same(
+        lambda c: c.query_points(coll, prefetch=two_prefetches(), query=discover, using="cos", limit=20),
+        ctx="discover over prefetches",
+    )
+
+
+def test_context_needs_pairs(pair, named):
+    coll, _ = named
+    pair.both_fail(lambda c: c.query_points(coll, query=models.ContextQuery(context=[]), using="cos"), ctx="empty context")
+
+
+@pytest.mark.parametrize("using", ["cos", "euc", "dot", "man"])
+def test_relevance_feedback(pair, named, using):
+    coll, points = named
+    size = NAMED_VECTORS[using][0]
+    rng = np.random.default_rng(110 + size)
+    ids = pick_ids(points, 3, 111 + size, using)
+    vecs = [random_vector(rng, size) for _ in range(3)]
+    for target, examples in ((vecs[0], ids), (ids[0], vecs), (vecs[1], [ids[1], vecs[2]])):
+        for a, b, c_ in ((1.0, 1.0, 1.0), (0.5, 2.0, 0.3), (0.0, 0.0, 1.0)):
+            feedback = [models.FeedbackItem(example=e, score=s) for e, s in zip(examples, (0.9, 0.1, 0.5))]
+            query = models.RelevanceFeedbackQuery(
+                relevance_feedback=models.RelevanceFeedbackInput(
+                    target=target, feedback=feedback,
+                    strategy=models.NaiveFeedbackStrategy(naive=models.NaiveFeedbackStrategyParams(a=a, b=b, c=c_)),
+                )
+            )
+            pair.same(lambda c: c.query_points(coll, query=query, using=using, limit=12), ctx=f"feedback a={a} b={b} c={c_}")
+    pair.same(
+        lambda c: c.query_points(coll, query=query, using=using, limit=12, query_filter=FLT_MIXED),
+        ctx="feedback filtered",
+    )
+
+
+def test_sample_random(pair, named):
+    """Random on both sides: only the sizes, scores and the filter can agree."""
+    coll, _ = named
+    for limit, flt in ((5, None), (30, FLT_CITY), (N_NAMED + 10, None)):
+        lres, rres = pair.both(
+            lambda c: c.query_points(coll, query=models.SampleQuery(sample=models.Sample.RANDOM), query_filter=flt, limit=limit, with_payload=True),
+            ctx=f"sample {limit}",
+        )
+        assert len(lres.points) == len(rres.points), f"sample {limit}: sizes differ"
+        assert all(p.score == 1.0 for p in rres.points)
+        assert len({str(p.id) for p in rres.points}) == len(rres.points)
+        if flt is not None:
+            assert all(p.payload.get("city") in ("paris", "rome", "oslo") for p in rres.points)
+    # over a prefetch: a random subset of its points
+    prefetch = models.Prefetch(query=queries(120, 8, 1)[0], using="cos", limit=7)
+    lres, rres = pair.both(
+        lambda c: c.query_points(coll, prefetch=prefetch, query=models.SampleQuery(sample=models.Sample.RANDOM), limit=20),
+        ctx="sample over a prefetch",
+    )
+    assert sorted(map(str, (p.id for p in lres.points))) == sorted(map(str, (p.id for p in rres.points)))
+
+
 def two_prefetches(limit_a=30, limit_b=40, flt=None):
     qa, qb = queries(50, 8, 1)[0], queries(51, 6, 1)[0]
     return [

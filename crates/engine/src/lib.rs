@@ -28,6 +28,7 @@ mod config;
 mod database;
 mod error;
 mod groups;
+mod mmr;
 mod optimizer;
 mod persist;
 pub mod pool;
@@ -43,7 +44,10 @@ pub use collection::{Collection, CollectionInfo, PayloadFieldInfo, MAX_DIM};
 pub use database::{AliasAction, CollectionSummary, Database, DatabaseOptions, DatabaseStats};
 pub use error::EngineError;
 pub use groups::{GroupRequest, PointGroup};
-pub use query::{Fusion, Lookup, Prefetch, QueryKind, UniversalQuery, VectorInput};
+pub use query::{
+    ContextPair, FeedbackItem, Fusion, Lookup, Mmr, NaiveFeedback, Prefetch, QueryKind,
+    UniversalQuery, VectorInput,
+};
 pub use rvdb_filter::{
     parse_datetime as parse_datetime_micros, select_payload, Cardinality, Filter, JsonPath,
     Payload, PayloadSchemaType, PointId,

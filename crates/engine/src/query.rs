@@ -1,11 +1,14 @@
 //! The universal query (Qdrant's `/points/query`): point ids resolved to vectors, prefetches
-//! run first, then fused (RRF, DBSF) or re-scored, or a plain search, scroll or ordering; query
-//! vectors may come from another collection (`lookup_from`).
+//! run first, then fused (RRF, DBSF), re-scored by a formula or by any other query kind over
+//! their union, or a plain search (nearest, with or without MMR; recommend, discover, context,
+//! relevance feedback), random sample, scroll or ordering; query vectors may come from another
+//! collection (`lookup_from`). Scores follow qdrant-client's local mode.
 
 use std::collections::HashMap;
 
 use rvdb_filter::{Condition, Filter, MinShould, PointId};
 
+use crate::mmr::{mmr_order, similarity};
 use crate::types::{
     OrderBy, PayloadSelector, QueryParams, RecommendStrategy, ScoreQuery, ScrollRequest,
     VectorSelector, DEFAULT_VECTOR,
@@ -28,15 +31,66 @@ pub enum Fusion {
     Dbsf,
 }
 
+/// Maximal marginal relevance over the candidates of a nearest query.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Mmr {
+    /// 0 (relevance only) ..= 1 (diversity only); Qdrant's default 0.5.
+    pub diversity: f32,
+    /// Candidates to re-rank (default: the query's limit).
+    pub candidates_limit: Option<usize>,
+}
+
+/// A pair of examples: results should be closer to `positive` than to `negative`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContextPair {
+    pub positive: VectorInput,
+    pub negative: VectorInput,
+}
+
+/// An example with a relevance score, for relevance feedback.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeedbackItem {
+    pub example: VectorInput,
+    pub score: f64,
+}
+
+/// The naive feedback strategy: `a · sim(target) + Σ (confidence^b · c) · (sim(pos) − sim(neg))`
+/// over the ordered pairs of examples whose score difference (confidence) is positive.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct NaiveFeedback {
+    pub a: f64,
+    pub b: f64,
+    pub c: f64,
+}
+
 /// What a query (or prefetch) does.
 #[derive(Debug, Clone, PartialEq)]
 pub enum QueryKind {
     Nearest(VectorInput),
+    /// Nearest neighbours re-ranked by maximal marginal relevance; scores stay similarities.
+    NearestMmr {
+        nearest: VectorInput,
+        mmr: Mmr,
+    },
     Recommend {
         positive: Vec<VectorInput>,
         negative: Vec<VectorInput>,
         strategy: RecommendStrategy,
     },
+    /// Discovery search: the context pairs rank, the target breaks ties within a rank.
+    Discover {
+        target: VectorInput,
+        context: Vec<ContextPair>,
+    },
+    /// Context search: points inside the zone every pair's positive side prefers score 0.
+    Context(Vec<ContextPair>),
+    RelevanceFeedback {
+        target: VectorInput,
+        feedback: Vec<FeedbackItem>,
+        strategy: NaiveFeedback,
+    },
+    /// Random points (score 1).
+    Sample,
     Fusion(Fusion),
     OrderBy(OrderBy),
 }
@@ -170,8 +224,50 @@ impl Collection {
                 },
             }
         };
+        let mut pairs_of = |pairs: &[ContextPair]| -> Result<Vec<(Vec<f32>, Vec<f32>)>> {
+            pairs
+                .iter()
+                .map(|p| Ok((vec_of(&p.positive)?, vec_of(&p.negative)?)))
+                .collect()
+        };
         let resolved = match kind {
             QueryKind::Nearest(input) => Resolved::Score(ScoreQuery::Nearest(vec_of(input)?)),
+            QueryKind::NearestMmr { nearest, mmr } => {
+                if !(0.0..=1.0).contains(&mmr.diversity) {
+                    return Err(EngineError::bad("mmr.diversity: must be between 0 and 1"));
+                }
+                Resolved::Mmr(vec_of(nearest)?, *mmr)
+            }
+            QueryKind::Discover { target, context } => {
+                let pairs = pairs_of(context)?;
+                Resolved::Score(ScoreQuery::Discover {
+                    target: vec_of(target)?,
+                    pairs,
+                })
+            }
+            QueryKind::Context(context) => {
+                if context.is_empty() {
+                    return Err(EngineError::bad("context: no context pairs given"));
+                }
+                Resolved::Score(ScoreQuery::Context(pairs_of(context)?))
+            }
+            QueryKind::RelevanceFeedback {
+                target,
+                feedback,
+                strategy,
+            } => {
+                let target = vec_of(target)?;
+                let examples = feedback
+                    .iter()
+                    .map(|f| Ok((vec_of(&f.example)?, f.score)))
+                    .collect::<Result<Vec<_>>>()?;
+                Resolved::Score(ScoreQuery::Feedback {
+                    target,
+                    a: strategy.a as f32,
+                    pairs: naive_feedback_pairs(&examples, strategy),
+                })
+            }
+            QueryKind::Sample => Resolved::Sample,
             QueryKind::Recommend {
                 positive,
                 negative,
@@ -248,8 +344,111 @@ impl Collection {
                 with_vector: with_vector.clone(),
                 params,
             }),
+            Some(Resolved::Mmr(vector, mmr)) => self.search_mmr(vector, mmr, using, filter, out),
+            Some(Resolved::Sample) => self.sample(filter, out),
             Some(Resolved::Fusion(_)) => Err(EngineError::bad("a fusion query needs prefetches")),
         }
+    }
+
+    /// Nearest neighbours re-ranked by MMR: `candidates_limit` candidates (from the first, so
+    /// that `offset` applies to the re-ranked list, as in Qdrant), `limit + offset` picked.
+    fn search_mmr(
+        &self,
+        vector: Vec<f32>,
+        mmr: Mmr,
+        using: &str,
+        filter: Option<Filter>,
+        out: &Output,
+    ) -> Result<Vec<ScoredPoint>> {
+        self.check_vector_selector(out.with_vector)?;
+        // the candidates carry their `using` vector (for the similarities), the asked ones too
+        let with_vector = match out.with_vector {
+            VectorSelector::All => VectorSelector::All,
+            VectorSelector::None => VectorSelector::Names(vec![using.to_string()]),
+            VectorSelector::Names(names) => {
+                let mut names = names.clone();
+                names.push(using.to_string());
+                VectorSelector::Names(names)
+            }
+        };
+        let candidates = self.search(&SearchRequest {
+            using: using.to_string(),
+            query: ScoreQuery::Nearest(vector.clone()),
+            limit: mmr.candidates_limit.unwrap_or(out.limit),
+            offset: 0,
+            score_threshold: out.score_threshold,
+            filter,
+            with_payload: out.with_payload.clone(),
+            with_vector,
+            params: out.params,
+        })?;
+        let distance = self.distance_of(using)?;
+        let mut query = vector;
+        distance.prepare(&mut query);
+        let (mut points, vectors): (Vec<Option<ScoredPoint>>, Vec<Vec<f32>>) = candidates
+            .into_iter()
+            .filter_map(|mut p| {
+                let v = p.vectors.as_mut()?.remove(using)?;
+                Some((Some(p), v))
+            })
+            .unzip();
+        let relevance: Vec<f64> = vectors
+            .iter()
+            .map(|v| similarity(distance, &query, v))
+            .collect();
+        let order = mmr_order(
+            &relevance,
+            |i, j| similarity(distance, &vectors[i], &vectors[j]),
+            1.0 - f64::from(mmr.diversity),
+            out.limit.saturating_add(out.offset),
+        );
+        let keep_using = match out.with_vector {
+            VectorSelector::All => true,
+            VectorSelector::None => false,
+            VectorSelector::Names(names) => names.iter().any(|n| n == using),
+        };
+        Ok(order
+            .into_iter()
+            .skip(out.offset)
+            .filter_map(|i| {
+                let mut p = points[i].take()?;
+                if matches!(out.with_vector, VectorSelector::None) {
+                    p.vectors = None;
+                } else if let (Some(vs), true) = (&mut p.vectors, keep_using) {
+                    vs.insert(using.to_string(), vectors[i].clone());
+                }
+                Some(p)
+            })
+            .collect())
+    }
+
+    /// `limit` random points that pass the filter, each scored 1 (as local mode: the offset is
+    /// not applied).
+    fn sample(&self, filter: Option<Filter>, out: &Output) -> Result<Vec<ScoredPoint>> {
+        use rand::seq::SliceRandom as _;
+        let (records, _) = self.scroll(&ScrollRequest {
+            filter,
+            limit: usize::MAX,
+            offset: None,
+            order_by: None,
+            with_payload: PayloadSelector::None,
+            with_vector: VectorSelector::None,
+        })?;
+        let mut ids: Vec<PointId> = records.into_iter().map(|r| r.id).collect();
+        let mut rng = sample_rng();
+        let (picked, _) = ids.partial_shuffle(&mut rng, out.limit);
+        Ok(self
+            .retrieve(picked, out.with_payload, out.with_vector)?
+            .into_iter()
+            .map(|r| ScoredPoint {
+                id: r.id,
+                version: r.version,
+                score: 1.0,
+                payload: r.payload,
+                vectors: r.vectors,
+                order_value: None,
+            })
+            .collect())
     }
 
     fn merge(
@@ -325,8 +524,45 @@ struct Output<'a> {
 
 enum Resolved {
     Score(ScoreQuery),
+    Mmr(Vec<f32>, Mmr),
+    Sample,
     Fusion(Fusion),
     OrderBy(OrderBy),
+}
+
+/// A generator for `sample`, seeded from the clock and a counter (distinct per call).
+fn sample_rng() -> rand::rngs::StdRng {
+    use rand::SeedableRng as _;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static CALLS: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let n = CALLS.fetch_add(1, Ordering::Relaxed);
+    rand::rngs::StdRng::seed_from_u64(nanos ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+}
+
+/// The naive strategy's context pairs: every ordered pair of examples whose score difference
+/// (the confidence) is positive, weighted `confidence^b · c` (local mode's f64 arithmetic).
+fn naive_feedback_pairs(
+    examples: &[(Vec<f32>, f64)],
+    s: &NaiveFeedback,
+) -> Vec<(Vec<f32>, Vec<f32>, f32)> {
+    let mut pairs = Vec::new();
+    for (i, (pos, ps)) in examples.iter().enumerate() {
+        for (j, (neg, ns)) in examples.iter().enumerate() {
+            let confidence = ps - ns;
+            if i == j || confidence <= 0.0 {
+                continue;
+            }
+            pairs.push((
+                pos.clone(),
+                neg.clone(),
+                (confidence.powf(s.b) * s.c) as f32,
+            ));
+        }
+    }
+    pairs
 }
 
 /// The filter of a prefetch combined with the filter propagated from above: clauses

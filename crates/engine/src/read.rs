@@ -50,6 +50,16 @@ enum Scorer {
         neg: Vec<Vec<f32>>,
         best: bool,
     },
+    Discover {
+        target: Vec<f32>,
+        pairs: Vec<(Vec<f32>, Vec<f32>)>,
+    },
+    Context(Vec<(Vec<f32>, Vec<f32>)>),
+    Feedback {
+        target: Vec<f32>,
+        a: f32,
+        pairs: Vec<(Vec<f32>, Vec<f32>, f32)>,
+    },
 }
 
 impl Scorer {
@@ -80,6 +90,27 @@ impl Scorer {
             } => {
                 let sum = |ex: &[Vec<f32>]| ex.iter().map(|e| d.raw(e, x)).sum::<f32>();
                 sum(pos) - sum(neg)
+            }
+            Scorer::Discover { target, pairs } => {
+                let rank: i32 = pairs
+                    .iter()
+                    .map(|(p, n)| {
+                        let (p, n) = (d.raw(p, x), d.raw(n, x));
+                        i32::from(p > n) - i32::from(p < n)
+                    })
+                    .sum();
+                rank as f32 + scaled_sigmoid(d.raw(target, x))
+            }
+            Scorer::Context(pairs) => pairs
+                .iter()
+                .map(|(p, n)| fast_sigmoid((d.raw(p, x) - d.raw(n, x) - f32::EPSILON).min(0.0)))
+                .sum(),
+            Scorer::Feedback { target, a, pairs } => {
+                let mut s = a * d.raw(target, x);
+                for (p, n, w) in pairs {
+                    s += w * (d.raw(p, x) - d.raw(n, x));
+                }
+                s
             }
         }
     }
@@ -389,12 +420,44 @@ impl Collection {
                     best: *strategy == RecommendStrategy::BestScore,
                 }
             }
+            ScoreQuery::Discover { target, pairs } => Scorer::Discover {
+                target: prep(target, "target")?,
+                pairs: prep_pairs(pairs, prep)?,
+            },
+            ScoreQuery::Context(pairs) => {
+                if pairs.is_empty() {
+                    return Err(EngineError::bad("context: no context pairs given"));
+                }
+                Scorer::Context(prep_pairs(pairs, prep)?)
+            }
+            ScoreQuery::Feedback { target, a, pairs } => Scorer::Feedback {
+                target: prep(target, "target")?,
+                a: *a,
+                pairs: pairs
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (p, n, w))| {
+                        let at = format!("feedback pair {i}");
+                        Ok((prep(p, &at)?, prep(n, &at)?, *w))
+                    })
+                    .collect::<Result<_>>()?,
+            },
         };
         let nearest = matches!(scorer, Scorer::Nearest(_));
-        // keys are raw (higher is better); a threshold becomes a raw bound
-        let min_key = req
-            .score_threshold
-            .map(|t| if nearest { distance.score_to_raw(t) } else { t });
+        // keys are raw (higher is better); a threshold becomes a raw bound. The other scores
+        // (recommend, discover, context, feedback) are higher-is-better too, but local mode
+        // checks their threshold in the metric's order: under a distance (Euclid, Manhattan) the
+        // best-first scan stops at the first score not under it (see below)
+        let smaller_is_better = matches!(distance, Distance::Euclid | Distance::Manhattan);
+        let min_key = req.score_threshold.and_then(|t| {
+            if nearest {
+                Some(distance.score_to_raw(t))
+            } else if smaller_is_better {
+                None
+            } else {
+                Some(t)
+            }
+        });
         let k = req.limit.saturating_add(req.offset);
         let filter = req.filter.as_ref().filter(|f| !f.is_empty());
 
@@ -453,6 +516,11 @@ impl Collection {
             }
         }
         all.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        if let (false, true, Some(t)) = (nearest, smaller_is_better, req.score_threshold) {
+            if all.first().is_some_and(|best| best.0 >= t) {
+                return Ok(Vec::new());
+            }
+        }
         Ok(all
             .into_iter()
             .take(k)
@@ -627,6 +695,23 @@ fn search_segment(view: &SegView, plan: &Plan, out: &mut Vec<(f32, PointId, Loc)
     }
 }
 
+/// Context pairs prepared for scoring, each vector checked (`context[i].positive`, …).
+fn prep_pairs(
+    pairs: &[(Vec<f32>, Vec<f32>)],
+    prep: impl Fn(&[f32], &str) -> Result<Vec<f32>>,
+) -> Result<Vec<(Vec<f32>, Vec<f32>)>> {
+    pairs
+        .iter()
+        .enumerate()
+        .map(|(i, (p, n))| {
+            Ok((
+                prep(p, &format!("context[{i}].positive"))?,
+                prep(n, &format!("context[{i}].negative"))?,
+            ))
+        })
+        .collect()
+}
+
 fn check_query(v: &[f32], at: &str) -> Result<()> {
     if v.is_empty() {
         return Err(EngineError::bad(format!("{at}: must not be empty")));
@@ -663,10 +748,15 @@ fn average_query(positive: &[Vec<f32>], negative: &[Vec<f32>]) -> Vec<f32> {
 
 /// Qdrant's scaled fast sigmoid: 0.5 · (x / (1 + |x|) + 1).
 fn scaled_sigmoid(x: f32) -> f32 {
+    0.5 * (fast_sigmoid(x) + 1.0)
+}
+
+/// Qdrant's fast sigmoid: x / (1 + |x|) (infinities and NaN pass through, as in local mode).
+fn fast_sigmoid(x: f32) -> f32 {
     if !x.is_finite() {
-        return 0.5 * (x + 1.0);
+        return x;
     }
-    0.5 * (x / (1.0 + x.abs()) + 1.0)
+    x / (1.0 + x.abs())
 }
 
 /// A payload value usable for ordering: numbers, and datetimes (as microseconds since 1970).

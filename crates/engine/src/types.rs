@@ -178,6 +178,20 @@ pub enum ScoreQuery {
         negative: Vec<Vec<f32>>,
         strategy: RecommendStrategy,
     },
+    /// Discovery: Σ over pairs of +1 / 0 / −1 (closer to the positive, tied, closer to the
+    /// negative) plus the sigmoid of the similarity to `target`.
+    Discover {
+        target: Vec<f32>,
+        pairs: Vec<(Vec<f32>, Vec<f32>)>,
+    },
+    /// Context: Σ over (positive, negative) pairs of `fast_sigmoid(min(pos − neg − ε, 0))`.
+    Context(Vec<(Vec<f32>, Vec<f32>)>),
+    /// Naive relevance feedback: `a · sim(target) + Σ w · (sim(positive) − sim(negative))`.
+    Feedback {
+        target: Vec<f32>,
+        a: f32,
+        pairs: Vec<(Vec<f32>, Vec<f32>, f32)>,
+    },
 }
 
 /// Per-query search parameters (Qdrant's `params`).

@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 use super::common::{envelope, Dense, ExtendedPointId, WithPayload, WithVector};
 use super::filter::SearchFilter;
 use super::points::{limit, optional_filter, FilterBody, OrderByInterface};
-use crate::convert::{bad, join, QueryRequest as ParsedQuery};
+use crate::convert::{bad, invalid, join, QueryRequest as ParsedQuery};
 use crate::ApiError;
 
 /// A dense vector, or the id of a stored point whose vector is used.
@@ -78,7 +78,8 @@ impl<'de> Deserialize<'de> for VectorInput {
 }
 
 /// The `query` of POST …/points/query (and of a prefetch): a vector or a point id (nearest
-/// neighbours), or one of `nearest`, `recommend`, `fusion`, `rrf`, `order_by`.
+/// neighbours), or one of `nearest` (with `mmr`), `recommend`, `discover`, `context`,
+/// `relevance_feedback`, `sample`, `fusion`, `rrf`, `order_by`.
 #[derive(ToSchema, Debug)]
 #[serde(untagged)]
 pub(crate) enum QueryInterface {
@@ -87,6 +88,10 @@ pub(crate) enum QueryInterface {
     Id(PointId),
     Nearest(NearestQuery),
     Recommend(RecommendQuery),
+    Discover(DiscoverQuery),
+    Context(ContextQuery),
+    RelevanceFeedback(RelevanceFeedbackQuery),
+    Sample(SampleQuery),
     Fusion(FusionQuery),
     Rrf(RrfQuery),
     OrderBy(OrderByQuery),
@@ -96,6 +101,157 @@ pub(crate) enum QueryInterface {
 #[serde(deny_unknown_fields)]
 pub(crate) struct NearestQuery {
     pub nearest: VectorInput,
+    /// Re-rank the nearest candidates by maximal marginal relevance (the scores stay the
+    /// similarities to the query).
+    pub mmr: Option<Mmr>,
+}
+
+/// Maximal marginal relevance: each pick is relevant to the query and unlike those picked before.
+#[derive(ToSchema, Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Mmr {
+    /// 0 favours relevance, 1 diversity; default 0.5.
+    #[schema(minimum = 0, maximum = 1)]
+    pub diversity: Option<f32>,
+    /// Candidates to re-rank (default: `limit`).
+    #[schema(minimum = 0, maximum = 16384)]
+    pub candidates_limit: Option<usize>,
+}
+
+/// Discovery: points on the positive side of every context pair first, then closest to
+/// `target`.
+#[derive(ToSchema, Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DiscoverQuery {
+    pub discover: DiscoverInput,
+}
+
+#[derive(ToSchema, Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DiscoverInput {
+    pub target: VectorInput,
+    /// The pairs that constrain the search space.
+    pub context: Option<ContextInput>,
+}
+
+/// Context search: points closer to each pair's positive than to its negative.
+#[derive(ToSchema, Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ContextQuery {
+    pub context: ContextInput,
+}
+
+/// One context pair, or several (`null`: none).
+#[derive(ToSchema, Debug, Default)]
+#[serde(untagged)]
+pub(crate) enum ContextInput {
+    One(ContextPair),
+    Many(Vec<ContextPair>),
+    #[default]
+    None,
+}
+
+#[derive(ToSchema, Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ContextPair {
+    pub positive: VectorInput,
+    pub negative: VectorInput,
+}
+
+impl<'de> Deserialize<'de> for ContextInput {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = ContextInput;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a context pair, an array of them, or null")
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<ContextInput, E> {
+                Ok(ContextInput::None)
+            }
+            fn visit_none<E: de::Error>(self) -> Result<ContextInput, E> {
+                Ok(ContextInput::None)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<ContextInput, A::Error> {
+                Vec::deserialize(de::value::SeqAccessDeserializer::new(seq)).map(ContextInput::Many)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<ContextInput, A::Error> {
+                ContextPair::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(ContextInput::One)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl ContextInput {
+    fn into_pairs(self) -> Vec<rvdb_engine::ContextPair> {
+        let pairs = match self {
+            ContextInput::One(p) => vec![p],
+            ContextInput::Many(ps) => ps,
+            ContextInput::None => Vec::new(),
+        };
+        pairs
+            .into_iter()
+            .map(|p| rvdb_engine::ContextPair {
+                positive: p.positive.into(),
+                negative: p.negative.into(),
+            })
+            .collect()
+    }
+}
+
+/// Relevance feedback: a target and examples scored for relevance.
+#[derive(ToSchema, Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RelevanceFeedbackQuery {
+    pub relevance_feedback: RelevanceFeedbackInput,
+}
+
+#[derive(ToSchema, Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RelevanceFeedbackInput {
+    pub target: VectorInput,
+    pub feedback: Vec<FeedbackItem>,
+    pub strategy: FeedbackStrategy,
+}
+
+#[derive(ToSchema, Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FeedbackItem {
+    pub example: VectorInput,
+    pub score: f64,
+}
+
+/// The only strategy: `naive`.
+#[derive(ToSchema, Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FeedbackStrategy {
+    pub naive: NaiveFeedbackStrategyParams,
+}
+
+/// `a · sim(target) + Σ (confidence^b · c) · (sim(positive) − sim(negative))` over the pairs of
+/// examples whose score difference (confidence) is positive.
+#[derive(ToSchema, Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NaiveFeedbackStrategyParams {
+    pub a: f64,
+    #[schema(minimum = 0)]
+    pub b: f64,
+    pub c: f64,
+}
+
+/// Random points, each scored 1.
+#[derive(ToSchema, Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SampleQuery {
+    pub sample: Sample,
+}
+
+#[derive(ToSchema, Deserialize, Debug, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Sample {
+    Random,
 }
 
 #[derive(ToSchema, Deserialize, Debug)]
@@ -186,13 +342,7 @@ pub(crate) struct OrderByQuery {
 }
 
 /// Query kinds of Qdrant that are refused, with why.
-const NOT_YET: [&str; 5] = [
-    "discover",
-    "context",
-    "sample",
-    "formula",
-    "relevance_feedback",
-];
+const NOT_YET: [&str; 1] = ["formula"];
 
 impl<'de> Deserialize<'de> for QueryInterface {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -200,7 +350,7 @@ impl<'de> Deserialize<'de> for QueryInterface {
         impl<'de> Visitor<'de> for V {
             type Value = QueryInterface;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a vector, a point id, or {nearest|recommend|fusion|rrf|order_by: …}")
+                f.write_str("a vector, a point id, or {nearest|recommend|discover|context|relevance_feedback|sample|fusion|rrf|order_by: …}")
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<QueryInterface, E> {
                 Ok(QueryInterface::Id(PointId::Num(v)))
@@ -219,18 +369,30 @@ impl<'de> Deserialize<'de> for QueryInterface {
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<QueryInterface, A::Error> {
                 use QueryInterface as Q;
                 let mut out: Option<QueryInterface> = None;
+                // `nearest` and its `mmr` are two keys of one object
+                let mut mmr: Option<Option<Mmr>> = None;
                 while let Some(key) = map.next_key::<String>()? {
                     let q = match key.as_str() {
-                        "nearest" => Q::Nearest(NearestQuery { nearest: map.next_value()? }),
+                        "nearest" => Q::Nearest(NearestQuery {
+                            nearest: map.next_value()?,
+                            mmr: None,
+                        }),
+                        "mmr" => {
+                            if mmr.replace(map.next_value()?).is_some() {
+                                return Err(de::Error::duplicate_field("mmr"));
+                            }
+                            continue;
+                        }
                         "recommend" => Q::Recommend(RecommendQuery { recommend: map.next_value()? }),
+                        "discover" => Q::Discover(DiscoverQuery { discover: map.next_value()? }),
+                        "context" => Q::Context(ContextQuery { context: map.next_value()? }),
+                        "relevance_feedback" => Q::RelevanceFeedback(RelevanceFeedbackQuery {
+                            relevance_feedback: map.next_value()?,
+                        }),
+                        "sample" => Q::Sample(SampleQuery { sample: map.next_value()? }),
                         "fusion" => Q::Fusion(FusionQuery { fusion: map.next_value()? }),
                         "rrf" => Q::Rrf(RrfQuery { rrf: map.next_value()? }),
                         "order_by" => Q::OrderBy(OrderByQuery { order_by: map.next_value()? }),
-                        "mmr" => {
-                            return Err(de::Error::custom(
-                                "mmr: maximal marginal relevance is not supported",
-                            ))
-                        }
                         "indices" | "values" => {
                             return Err(de::Error::custom("sparse vectors are not supported"))
                         }
@@ -241,7 +403,7 @@ impl<'de> Deserialize<'de> for QueryInterface {
                         }
                         _ => {
                             return Err(de::Error::custom(
-                                "expected a vector, a point id, or {nearest|recommend|fusion|rrf|order_by: …}",
+                                "expected a vector, a point id, or {nearest|recommend|discover|context|relevance_feedback|sample|fusion|rrf|order_by: …}",
                             ))
                         }
                     };
@@ -249,7 +411,11 @@ impl<'de> Deserialize<'de> for QueryInterface {
                         return Err(de::Error::custom("give one query kind per query"));
                     }
                 }
-                out.ok_or_else(|| de::Error::custom("an empty query"))
+                match (out, mmr) {
+                    (Some(Q::Nearest(n)), Some(mmr)) => Ok(Q::Nearest(NearestQuery { mmr, ..n })),
+                    (_, Some(_)) => Err(de::Error::custom("mmr: only a nearest query takes mmr")),
+                    (out, None) => out.ok_or_else(|| de::Error::custom("an empty query")),
+                }
             }
         }
         d.deserialize_any(V)
@@ -262,8 +428,73 @@ impl QueryInterface {
         Ok(match self {
             Q::Vector(v) => QueryKind::Nearest(rvdb_engine::VectorInput::Vector(v)),
             Q::Id(id) => QueryKind::Nearest(rvdb_engine::VectorInput::Id(id)),
-            Q::Nearest(n) => QueryKind::Nearest(n.nearest.into()),
+            Q::Nearest(NearestQuery { nearest, mmr: None }) => QueryKind::Nearest(nearest.into()),
+            Q::Nearest(NearestQuery {
+                nearest,
+                mmr: Some(mmr),
+            }) => {
+                let diversity = mmr.diversity.unwrap_or(0.5);
+                if !(0.0..=1.0).contains(&diversity) {
+                    return Err(invalid(
+                        &join(at, "mmr.diversity"),
+                        "must be between 0 and 1",
+                    ));
+                }
+                if mmr.candidates_limit.is_some_and(|c| c > 16384) {
+                    return Err(invalid(
+                        &join(at, "mmr.candidates_limit"),
+                        "must be at most 16384",
+                    ));
+                }
+                QueryKind::NearestMmr {
+                    nearest: nearest.into(),
+                    mmr: rvdb_engine::Mmr {
+                        diversity,
+                        candidates_limit: mmr.candidates_limit,
+                    },
+                }
+            }
             Q::Recommend(r) => r.recommend.into_kind(),
+            Q::Discover(d) => QueryKind::Discover {
+                target: d.discover.target.into(),
+                context: d.discover.context.unwrap_or_default().into_pairs(),
+            },
+            Q::Context(c) => {
+                let pairs = c.context.into_pairs();
+                if pairs.is_empty() {
+                    return Err(bad(&join(at, "context"), "no context pairs given"));
+                }
+                QueryKind::Context(pairs)
+            }
+            Q::RelevanceFeedback(r) => {
+                let input = r.relevance_feedback;
+                let naive = input.strategy.naive;
+                if naive.b < 0.0 {
+                    return Err(invalid(
+                        &join(at, "relevance_feedback.strategy.naive.b"),
+                        "must be at least 0",
+                    ));
+                }
+                QueryKind::RelevanceFeedback {
+                    target: input.target.into(),
+                    feedback: input
+                        .feedback
+                        .into_iter()
+                        .map(|f| rvdb_engine::FeedbackItem {
+                            example: f.example.into(),
+                            score: f.score,
+                        })
+                        .collect(),
+                    strategy: rvdb_engine::NaiveFeedback {
+                        a: naive.a,
+                        b: naive.b,
+                        c: naive.c,
+                    },
+                }
+            }
+            Q::Sample(SampleQuery {
+                sample: Sample::Random,
+            }) => QueryKind::Sample,
             Q::Fusion(f) => QueryKind::Fusion(match f.fusion {
                 Fusion::Rrf => EngineFusion::Rrf {
                     k: 2,
