@@ -42,7 +42,8 @@ pub(crate) fn post_reads_only(route: &str) -> bool {
 }
 
 /// POST routes that only read (route templates). Sorted: looked up by binary search.
-const READ_ONLY_POSTS: [&str; 17] = [
+const READ_ONLY_POSTS: [&str; 18] = [
+    "/collections/{name}/facet",
     "/collections/{name}/points",
     "/collections/{name}/points/count",
     "/collections/{name}/points/discover",

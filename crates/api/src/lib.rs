@@ -14,6 +14,7 @@ mod auth;
 mod convert;
 mod dashboard;
 mod error;
+mod extra;
 mod extract;
 mod handlers;
 mod layers;
@@ -243,6 +244,15 @@ pub fn router(db: Arc<Database>, config: ApiConfig) -> Router {
         .route("/collections/{name}/points/batch", post(q::batch_update))
         .route("/collections/{name}/points/scroll", post(q::scroll))
         .route("/collections/{name}/points/count", post(q::count))
+        .route("/collections/{name}/facet", post(extra::facet))
+        .route(
+            "/collections/{name}/points/search/matrix/pairs",
+            post(extra::matrix_pairs),
+        )
+        .route(
+            "/collections/{name}/points/search/matrix/offsets",
+            post(extra::matrix_offsets),
+        )
         .route("/collections/{name}/points/query", post(q::query))
         .route(
             "/collections/{name}/points/query/batch",

@@ -27,7 +27,9 @@ mod collection;
 mod config;
 mod database;
 mod error;
+mod facet;
 mod groups;
+mod matrix;
 mod mmr;
 mod optimizer;
 mod persist;
@@ -43,7 +45,9 @@ mod types;
 pub use collection::{Collection, CollectionInfo, PayloadFieldInfo, MAX_DIM};
 pub use database::{AliasAction, CollectionSummary, Database, DatabaseOptions, DatabaseStats};
 pub use error::EngineError;
+pub use facet::{FacetHit, FacetRequest, FacetValue};
 pub use groups::{GroupRequest, PointGroup};
+pub use matrix::{DistanceMatrix, MatrixRequest};
 pub use query::{
     ContextPair, FeedbackItem, Fusion, Lookup, Mmr, NaiveFeedback, Prefetch, QueryKind,
     UniversalQuery, VectorInput,

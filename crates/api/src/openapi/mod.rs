@@ -15,6 +15,7 @@
 
 pub(crate) mod collections;
 pub(crate) mod common;
+pub(crate) mod extra;
 pub(crate) mod filter;
 pub(crate) mod points;
 pub(crate) mod search;
@@ -31,7 +32,7 @@ use utoipa::openapi::{
 };
 use utoipa::{Modify, OpenApi};
 
-use crate::{dashboard, handlers, metrics, qdrant, snapshots as snap};
+use crate::{dashboard, extra as ex, handlers, metrics, qdrant, snapshots as snap};
 
 /// The spec's root: every documented route, with the conventions added by [`Conventions`].
 #[derive(OpenApi)]
@@ -86,6 +87,9 @@ use crate::{dashboard, handlers, metrics, qdrant, snapshots as snap};
         qdrant::batch_update,
         qdrant::scroll,
         qdrant::count,
+        ex::facet,
+        ex::matrix_pairs,
+        ex::matrix_offsets,
         qdrant::query,
         qdrant::query_batch,
         qdrant::query_groups,
@@ -196,7 +200,8 @@ const ERRORS: [(&str, &str, &str); 8] = [
 ];
 
 /// Routes whose `limit` (or `group_size`) must be 1 or larger: 422 otherwise.
-const LIMITED: [&str; 8] = [
+const LIMITED: [&str; 11] = [
+    "/collections/{name}/facet",
     "/collections/{name}/points/query",
     "/collections/{name}/points/query/batch",
     "/collections/{name}/points/query/groups",
@@ -205,6 +210,8 @@ const LIMITED: [&str; 8] = [
     "/collections/{name}/points/scroll",
     "/collections/{name}/points/search",
     "/collections/{name}/points/search/batch",
+    "/collections/{name}/points/search/matrix/offsets",
+    "/collections/{name}/points/search/matrix/pairs",
 ];
 
 impl Modify for Conventions {
