@@ -1,4 +1,5 @@
-//! Qdrant's facet and search-matrix reads over HTTP, error cases included.
+//! Qdrant's facet and search-matrix reads over HTTP, and the cluster and issues routes as a
+//! single-node Qdrant without its cluster mode answers them, error cases included.
 
 mod common;
 
@@ -326,4 +327,107 @@ fn search_matrix_uses_the_named_vector_and_skips_points_without_it() {
         r,
         json!({"pairs": [{"a": 1, "b": 3, "score": 3.0}, {"a": 2, "b": 3, "score": 6.0}, {"a": 3, "b": 2, "score": 6.0}]})
     );
+}
+
+#[test]
+fn cluster_routes_answer_as_a_single_node_without_cluster_mode() {
+    let s = Server::start();
+    setup(&s, "c");
+    assert_eq!(s.ok("GET", "/cluster", None), json!({"status": "disabled"}));
+    let info = s.ok("GET", "/collections/c/cluster", None);
+    assert!(info["peer_id"].is_u64(), "{info}");
+    assert_eq!(info["shard_count"], 1);
+    assert_eq!(
+        info["local_shards"],
+        json!([{"shard_id": 0, "points_count": 12, "state": "Active"}])
+    );
+    assert_eq!(info["remote_shards"], json!([]));
+    assert_eq!(info["shard_transfers"], json!([]));
+    // the peer id is the same for every collection
+    setup(&s, "d");
+    assert_eq!(
+        s.ok("GET", "/collections/d/cluster", None)["peer_id"],
+        info["peer_id"]
+    );
+    s.fail("GET", "/collections/nope/cluster", None, 404);
+    let refusals = [
+        (
+            "POST",
+            "/collections/c/cluster",
+            json!({"move_shard": {"shard_id": 0, "from_peer_id": 1, "to_peer_id": 2}}),
+        ),
+        (
+            "PUT",
+            "/collections/c/shards",
+            json!({"shard_key": "tenant1"}),
+        ),
+        (
+            "POST",
+            "/collections/c/shards/delete",
+            json!({"shard_key": "tenant1"}),
+        ),
+    ];
+    for (method, route, body) in refusals {
+        let msg = s.fail(method, route, Some(&body), 400);
+        assert!(
+            msg.starts_with("Bad request: Distributed mode disabled"),
+            "{method} {route}: {msg}"
+        );
+        assert!(msg.contains("cluster mode"), "{msg}");
+    }
+}
+
+#[test]
+fn issues_are_an_empty_list_on_a_healthy_server_and_clearing_answers_true() {
+    let s = Server::start();
+    setup(&s, "i");
+    assert_eq!(s.ok("GET", "/issues", None), json!({"issues": []}));
+    assert_eq!(s.ok("DELETE", "/issues", None), json!(true));
+    assert_eq!(s.ok("GET", "/issues", None), json!({"issues": []}));
+}
+
+#[test]
+fn the_read_only_key_may_facet_and_sample_but_not_change_the_cluster() {
+    const RW: &str = "rw-key-0123456789";
+    const RO: &str = "ro-key-9876543210";
+    let mut cmd = Server::command();
+    cmd.env("RVDB__SERVICE__API_KEY", RW)
+        .env("RVDB__SERVICE__READ_ONLY_API_KEY", RO);
+    let s = Server::spawn(cmd);
+    let rw = [("api-key", RW)];
+    let ro = [("api-key", RO)];
+    let (st, _) = s.send_with(
+        "PUT",
+        "/collections/k",
+        Some(&json!({"vectors": {"size": 2, "distance": "Dot"}})),
+        &rw,
+    );
+    assert_eq!(st, 200);
+    let (st, _) = s.send_with(
+        "PUT",
+        "/collections/k/index?wait=true",
+        Some(&json!({"field_name": "a", "field_schema": "keyword"})),
+        &rw,
+    );
+    assert_eq!(st, 200);
+    let reads = [
+        ("/collections/k/facet", json!({"key": "a"})),
+        ("/collections/k/points/search/matrix/pairs", json!({})),
+        ("/collections/k/points/search/matrix/offsets", json!({})),
+    ];
+    for (route, body) in reads {
+        let (st, v) = s.send_with("POST", route, Some(&body), &ro);
+        assert_eq!(st, 200, "{route}: {v}");
+    }
+    let (st, _) = s.send_with("GET", "/collections/k/cluster", None, &ro);
+    assert_eq!(st, 200);
+    let (st, _) = s.send_with(
+        "PUT",
+        "/collections/k/shards",
+        Some(&json!({"shard_key": "x"})),
+        &ro,
+    );
+    assert_eq!(st, 403);
+    let (st, _) = s.send_with("DELETE", "/issues", None, &ro);
+    assert_eq!(st, 403);
 }

@@ -1,4 +1,5 @@
-//! Handlers of Qdrant's facet and search-matrix reads.
+//! Handlers of Qdrant's facet and search-matrix reads, and of the cluster and issues routes
+//! as a single-node Qdrant without its cluster mode answers them.
 
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
@@ -72,4 +73,128 @@ async fn matrix(
     let opts = read_opts(params)?;
     let req = body.unwrap_or_default().into_request()?;
     Ok(read(s, opts, move || c.search_matrix(&req)).await??)
+}
+
+/// Qdrant's answer to cluster operations on a node without the cluster mode.
+fn distributed_mode_disabled() -> ApiError {
+    ApiError::bad_request(
+        "Bad request: Distributed mode disabled: custom sharding (shard keys) and cluster \
+         operations need Qdrant's cluster mode; rustvecdb is a single node",
+    )
+}
+
+/// This node's id, drawn once per process.
+fn peer_id() -> u64 {
+    static ID: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *ID.get_or_init(|| uuid::Uuid::new_v4().as_u64_pair().0)
+}
+
+/// GET /cluster.
+#[utoipa::path(get, path = "/cluster", tag = "cluster",
+    responses((status = 200, description = "`{\"status\": \"disabled\"}`: a single node, as Qdrant without its cluster mode", body = crate::openapi::extra::ClusterStatusResponse)))]
+pub(crate) async fn cluster(t: Timer) -> Response {
+    t.ok(x::ClusterStatus { status: "disabled" })
+}
+
+/// GET /collections/{name}/cluster.
+#[utoipa::path(get, path = "/collections/{name}/cluster", tag = "cluster",
+    params(crate::openapi::common::CollectionPath),
+    responses((status = 200, description = "One local shard with every point", body = crate::openapi::extra::CollectionClusterInfoResponse)))]
+pub(crate) async fn collection_cluster(
+    t: Timer,
+    State(s): State<AppState>,
+    name: Result<Path<String>, PathRejection>,
+) -> ApiResult {
+    let c = s.db.collection(&path(name)?)?;
+    Ok(t.ok(x::CollectionClusterInfo {
+        peer_id: peer_id(),
+        shard_count: 1,
+        local_shards: vec![x::LocalShardInfo {
+            shard_id: 0,
+            points_count: c.points_count() as u64,
+            state: "Active",
+        }],
+        remote_shards: Vec::new(),
+        shard_transfers: Vec::new(),
+    }))
+}
+
+/// POST /collections/{name}/cluster: refused, as Qdrant without its cluster mode refuses it
+/// (the body is not read).
+#[utoipa::path(post, path = "/collections/{name}/cluster", tag = "cluster",
+    params(crate::openapi::common::CollectionPath),
+    request_body(content = Object, description = "Qdrant's `ClusterOperations`; not read"),
+    responses((status = 200, description = "Qdrant's answer in cluster mode; never given here: every request is answered 400 `Bad request: Distributed mode disabled…`", body = crate::openapi::common::BoolResponse)))]
+pub(crate) async fn update_collection_cluster() -> ApiError {
+    distributed_mode_disabled()
+}
+
+/// PUT /collections/{name}/shards: refused (custom sharding needs the cluster mode).
+#[utoipa::path(put, path = "/collections/{name}/shards", tag = "cluster",
+    params(crate::openapi::common::CollectionPath),
+    request_body(content = Object, description = "Qdrant's `CreateShardingKey`; not read"),
+    responses((status = 200, description = "Qdrant's answer in cluster mode; never given here: every request is answered 400 `Bad request: Distributed mode disabled…`", body = crate::openapi::common::BoolResponse)))]
+pub(crate) async fn create_shard_key() -> ApiError {
+    distributed_mode_disabled()
+}
+
+/// POST /collections/{name}/shards/delete: refused (custom sharding needs the cluster mode).
+#[utoipa::path(post, path = "/collections/{name}/shards/delete", tag = "cluster",
+    params(crate::openapi::common::CollectionPath),
+    request_body(content = Object, description = "Qdrant's `DropShardingKey`; not read"),
+    responses((status = 200, description = "Qdrant's answer in cluster mode; never given here: every request is answered 400 `Bad request: Distributed mode disabled…`", body = crate::openapi::common::BoolResponse)))]
+pub(crate) async fn delete_shard_key() -> ApiError {
+    distributed_mode_disabled()
+}
+
+/// GET /issues: the problems found when loading (collections that could not be loaded,
+/// quarantined segments); empty when there are none. Nothing else is diagnosed.
+#[utoipa::path(get, path = "/issues", tag = "service",
+    responses((status = 200, description = "Problems found, if any", body = crate::openapi::extra::IssuesResponse)))]
+pub(crate) async fn issues(t: Timer, State(s): State<AppState>) -> ApiResult {
+    let db = s.db.clone();
+    let issues = crate::handlers::blocking(move || {
+        let mut out: Vec<x::IssueRecord> = db
+            .failed_collections()
+            .into_iter()
+            .map(|(name, reason)| x::IssueRecord {
+                id: format!("COLLECTION_NOT_LOADED/{name}"),
+                description: format!("Collection `{name}` could not be loaded: {reason}"),
+                solution: x::IssueSolution {
+                    refactor: "Restore the collection from a snapshot, or delete it".into(),
+                },
+                timestamp: None,
+                related_collection: Some(name),
+            })
+            .collect();
+        for name in db.collection_names() {
+            let Ok(c) = db.collection(&name) else {
+                continue;
+            };
+            for (i, problem) in c.info().problems.into_iter().enumerate() {
+                out.push(x::IssueRecord {
+                    id: format!("QUARANTINED_SEGMENT/{name}/{i}"),
+                    description: format!("Collection `{name}`: {problem}"),
+                    solution: x::IssueSolution {
+                        refactor: "Recover the collection from a snapshot; the quarantined \
+                                   segment's points are not served"
+                            .into(),
+                    },
+                    timestamp: None,
+                    related_collection: Some(name.clone()),
+                });
+            }
+        }
+        out
+    })
+    .await?;
+    Ok(t.ok(x::IssuesReport { issues }))
+}
+
+/// DELETE /issues: answers `true`. The problems listed are those of the data as loaded, so they
+/// stay listed until the collection is recovered or the server restarts with good data.
+#[utoipa::path(delete, path = "/issues", tag = "service",
+    responses((status = 200, description = "`true`", body = crate::openapi::common::BoolResponse)))]
+pub(crate) async fn clear_issues(t: Timer) -> Response {
+    t.ok(true)
 }

@@ -245,6 +245,17 @@ pub fn router(db: Arc<Database>, config: ApiConfig) -> Router {
         .route("/collections/{name}/points/scroll", post(q::scroll))
         .route("/collections/{name}/points/count", post(q::count))
         .route("/collections/{name}/facet", post(extra::facet))
+        .route("/cluster", get(extra::cluster))
+        .route(
+            "/collections/{name}/cluster",
+            get(extra::collection_cluster).post(extra::update_collection_cluster),
+        )
+        .route("/collections/{name}/shards", put(extra::create_shard_key))
+        .route(
+            "/collections/{name}/shards/delete",
+            post(extra::delete_shard_key),
+        )
+        .route("/issues", get(extra::issues).delete(extra::clear_issues))
         .route(
             "/collections/{name}/points/search/matrix/pairs",
             post(extra::matrix_pairs),

@@ -1,4 +1,5 @@
-//! Bodies and answers of facet and the search matrix (parsed and described by the same types).
+//! Bodies and answers of facet and the search matrix (parsed and described by the same types),
+//! and of the cluster and issues routes (answers only).
 
 use rvdb_engine::PointId;
 use serde::Deserialize;
@@ -185,4 +186,69 @@ envelope! {
     FacetResponse => FacetResult;
     SearchMatrixPairsResponse => SearchMatrixPairsResult;
     SearchMatrixOffsetsResponse => SearchMatrixOffsetsResult;
+}
+
+/// GET /cluster on a node without the cluster mode.
+#[derive(ToSchema, serde::Serialize)]
+pub(crate) struct ClusterStatus {
+    /// Always `disabled`: this server is a single node.
+    #[schema(example = "disabled")]
+    pub status: &'static str,
+}
+
+/// One shard held by this node.
+#[derive(ToSchema, serde::Serialize)]
+pub(crate) struct LocalShardInfo {
+    pub shard_id: u32,
+    /// Points in the shard.
+    pub points_count: u64,
+    /// Always `Active`.
+    #[schema(example = "Active")]
+    pub state: &'static str,
+}
+
+/// GET /collections/{name}/cluster: one local shard holding every point; no remote shards and
+/// no transfers.
+#[derive(ToSchema, serde::Serialize)]
+pub(crate) struct CollectionClusterInfo {
+    /// This node's id (drawn at random when the server starts).
+    pub peer_id: u64,
+    pub shard_count: u64,
+    pub local_shards: Vec<LocalShardInfo>,
+    /// Always empty.
+    #[schema(value_type = Vec<Object>)]
+    pub remote_shards: Vec<()>,
+    /// Always empty.
+    #[schema(value_type = Vec<Object>)]
+    pub shard_transfers: Vec<()>,
+}
+
+/// A problem the server found: a collection that could not be loaded, or a segment of one that
+/// was quarantined when it was loaded.
+#[derive(ToSchema, serde::Serialize)]
+pub(crate) struct IssueRecord {
+    pub id: String,
+    pub description: String,
+    pub solution: IssueSolution,
+    /// When the problem was found (RFC 3339), if known.
+    pub timestamp: Option<String>,
+    pub related_collection: Option<String>,
+}
+
+/// What to do about an issue.
+#[derive(ToSchema, serde::Serialize)]
+pub(crate) struct IssueSolution {
+    pub refactor: String,
+}
+
+/// GET /issues.
+#[derive(ToSchema, serde::Serialize)]
+pub(crate) struct IssuesReport {
+    pub issues: Vec<IssueRecord>,
+}
+
+envelope! {
+    ClusterStatusResponse => ClusterStatus;
+    CollectionClusterInfoResponse => CollectionClusterInfo;
+    IssuesResponse => IssuesReport;
 }
