@@ -594,6 +594,119 @@ fn query_kinds_mmr_discover_context_feedback_and_sample() {
     assert!(msg.contains("sample"), "{msg}");
 }
 
+/// Formulas over one prefetch of points 19..=15 (scores 19..=15, payload `n` = id).
+#[test]
+fn formula_queries_rescore_prefetched_points() {
+    let s = Server::start();
+    setup(&s, "f");
+    let q = "/collections/f/points/query";
+    let formula = |f: Value, extra: Value| {
+        let mut body = json!({"prefetch": {"query": [1, 0, 0, 0], "limit": 5}, "query": f});
+        for (k, v) in extra.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        s.ok("POST", q, Some(&body))["points"].clone()
+    };
+    // $score − n + [parity is even]: ties keep the prefetch order
+    let even = json!({"key": "parity", "match": {"value": "even"}});
+    let p = formula(
+        json!({"formula": {"sum": ["$score", {"neg": "n"}, even]}}),
+        json!({}),
+    );
+    assert_eq!(ids(&p), [18, 16, 19, 17, 15].map(|i| json!(i)));
+    assert_scores(&p, &[1.0, 1.0, 0.0, 0.0, 0.0]);
+    // decays around n = 17; threshold, offset and payload
+    let decay =
+        json!({"formula": {"exp_decay": {"x": "n", "target": 17, "scale": 2, "midpoint": 0.5}}});
+    let p = formula(decay.clone(), json!({"limit": 3}));
+    assert_eq!(ids(&p), [17, 18, 16].map(|i| json!(i)));
+    assert_scores(&p, &[1.0, 0.5f64.sqrt(), 0.5f64.sqrt()]);
+    let p = formula(
+        decay,
+        json!({"limit": 3, "offset": 1, "score_threshold": 0.6, "with_payload": ["n"]}),
+    );
+    assert_eq!(ids(&p), [18, 16].map(|i| json!(i)));
+    assert_eq!(p[0]["payload"], json!({"n": 18}));
+    // a missing prefetch score and a missing key take their defaults
+    let p = formula(
+        json!({"formula": {"mult": ["$score[1]", {"div": {"left": "missing", "right": 0, "by_zero_default": 3}}]},
+               "defaults": {"$score[1]": 2, "missing": 5}}),
+        json!({"limit": 1}),
+    );
+    assert_scores(&p, &[6.0]);
+    // geo and datetimes
+    let p = formula(
+        json!({"formula": {"sum": [{"geo_distance": {"origin": {"lat": 0, "lon": 0}, "to": "here"}},
+                                   {"datetime_key": "when"}, {"neg": {"datetime": "2024-01-01T00:00:00Z"}}]},
+               "defaults": {"here": {"lat": 0, "lon": 0}, "when": "2024-01-01T00:01:00Z"}}),
+        json!({"limit": 1}),
+    );
+    assert_scores(&p, &[60.0]);
+
+    // refusals: at parse time (400), and while scoring (400, as local mode raises)
+    let body = |f: Value| json!({"prefetch": {"query": [1, 0, 0, 0], "limit": 5}, "query": f});
+    let msg = s.fail(
+        "POST",
+        q,
+        Some(&json!({"query": {"formula": "$score"}})),
+        400,
+    );
+    assert!(msg.contains("prefetch"), "{msg}");
+    let msg = s.fail("POST", q, Some(&body(json!({"formula": "missing"}))), 400);
+    assert!(msg.contains("No value found for missing"), "{msg}");
+    let msg = s.fail(
+        "POST",
+        q,
+        Some(&body(json!({"formula": {"div": {"left": 1, "right": 0}}}))),
+        400,
+    );
+    assert!(msg.contains("non-finite"), "{msg}");
+    let msg = s.fail("POST", q, Some(&body(json!({"formula": "$score[x]"}))), 400);
+    assert!(msg.contains("Invalid score pattern"), "{msg}");
+    let msg = s.fail(
+        "POST",
+        q,
+        Some(&body(
+            json!({"formula": {"lin_decay": {"x": 1, "midpoint": 2}}}),
+        )),
+        400,
+    );
+    assert!(
+        msg.contains("query.formula.lin_decay") && msg.contains("midpoint"),
+        "{msg}"
+    );
+    let msg = s.fail(
+        "POST",
+        q,
+        Some(&body(json!({"formula": {"datetime": "soon"}}))),
+        400,
+    );
+    assert!(msg.contains("soon"), "{msg}");
+    let msg = s.fail(
+        "POST",
+        q,
+        Some(&body(json!({"formula": {"sum": [1], "neg": 2}}))),
+        400,
+    );
+    assert!(msg.contains("one key"), "{msg}");
+    let msg = s.fail(
+        "POST",
+        q,
+        Some(&body(
+            json!({"formula": {"key": "n", "match": {"nope": 1}}}),
+        )),
+        400,
+    );
+    assert!(msg.contains("formula"), "{msg}");
+    let msg = s.fail(
+        "POST",
+        q,
+        Some(&body(json!({"nearest": [1, 0, 0, 0], "defaults": {}}))),
+        400,
+    );
+    assert!(msg.contains("defaults"), "{msg}");
+}
+
 #[test]
 fn collection_settings_are_typed_and_validated_on_create_and_update() {
     let s = Server::start();

@@ -443,6 +443,121 @@ def test_prefetch_rescore_with_vector(pair, named):
     )
 
 
+M = models
+CITY_PARIS = M.FieldCondition(key="city", match=M.MatchValue(value="paris"))
+FORMULAS = {
+    "scores": (M.SumExpression(sum=["$score", "$score[1]"]), None),
+    "payload_with_defaults": (
+        M.MultExpression(mult=["$score", M.SumExpression(sum=[1, "nested.a", M.NegExpression(neg="rank")])]),
+        {"nested.a": 0, "rank": 3},
+    ),
+    "conditions": (
+        M.SumExpression(sum=[
+            "$score",
+            M.MultExpression(mult=[0.5, CITY_PARIS]),
+            M.HasVectorCondition(has_vector="man"),
+            M.Filter(should=[M.HasIdCondition(has_id=[1, 2, 3]), CITY_PARIS]),
+        ]),
+        None,
+    ),
+    "arithmetic": (
+        M.SumExpression(sum=[
+            M.DivExpression(div=M.DivParams(left="$score", right=M.AbsExpression(abs="$score[1]"), by_zero_default=1.5)),
+            M.SqrtExpression(sqrt=M.AbsExpression(abs="$score")),
+            M.LnExpression(ln=M.SumExpression(sum=[1, M.AbsExpression(abs="$score[1]")])),
+            M.Log10Expression(log10=M.SumExpression(sum=[1, M.PowExpression(pow=M.PowParams(base="$score", exponent=2))])),
+            M.ExpExpression(exp=M.NegExpression(neg=M.AbsExpression(abs="$score"))),
+        ]),
+        None,
+    ),
+    "decays": (
+        M.SumExpression(sum=[
+            M.ExpDecayExpression(exp_decay=M.DecayParamsExpression(x="rank", target=200, scale=50)),
+            M.LinDecayExpression(lin_decay=M.DecayParamsExpression(x="rank", target="$score", scale=300, midpoint=0.2)),
+            M.GaussDecayExpression(gauss_decay=M.DecayParamsExpression(x="score_f", scale=0.4, midpoint=0.7)),
+        ]),
+        {"rank": 0, "score_f": 0.5},
+    ),
+    "datetime_and_geo": (
+        M.SumExpression(sum=[
+            "$score",
+            M.GaussDecayExpression(gauss_decay=M.DecayParamsExpression(
+                x=M.DatetimeKeyExpression(datetime_key="created"),
+                target=M.DatetimeExpression(datetime="2024-01-01T00:00:00Z"),
+                scale=86400 * 300,
+            )),
+            M.ExpDecayExpression(exp_decay=M.DecayParamsExpression(
+                x=M.GeoDistance(geo_distance=M.GeoDistanceParams(origin=M.GeoPoint(lat=48.85, lon=2.35), to="loc")),
+                scale=2_000_000,
+            )),
+        ]),
+        {"created": "2020-01-01T00:00:00Z", "loc": {"lat": 0.0, "lon": 0.0}},
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(FORMULAS))
+def test_formula(pair, named, name):
+    coll, _ = named
+    formula, defaults = FORMULAS[name]
+    query = M.FormulaQuery(formula=formula, defaults=defaults)
+    for limit in (5, 40):
+        pair.same(lambda c: c.query_points(coll, prefetch=two_prefetches(), query=query, limit=limit), ctx=f"{name} limit {limit}")
+    pair.same(
+        lambda c: c.query_points(
+            coll, prefetch=two_prefetches(), query=query, limit=10, offset=3, query_filter=FLT_MIXED,
+            with_payload=["rank", "city"], with_vectors=["dot"],
+        ),
+        ctx=f"{name} with offset, filter and selectors",
+    )
+
+
+def test_formula_threshold_and_nesting(pair, named):
+    coll, _ = named
+    query = M.FormulaQuery(formula=M.SumExpression(sum=["$score", "$score[1]"]))
+    ref = pair.local.query_points(coll, prefetch=two_prefetches(), query=query, limit=30).points
+    threshold = (ref[9].score + ref[10].score) / 2
+    pair.same(
+        lambda c: c.query_points(coll, prefetch=two_prefetches(), query=query, limit=30, score_threshold=threshold),
+        ctx="formula threshold",
+    )
+    # a formula as a prefetch, fused with a plain one
+    inner = M.Prefetch(prefetch=two_prefetches(), query=query, limit=20)
+    plain = M.Prefetch(query=queries(130, 5, 1)[0], using="dot", limit=20)
+    pair.same(
+        lambda c: c.query_points(coll, prefetch=[inner, plain], query=M.FusionQuery(fusion=M.Fusion.RRF), limit=15),
+        ctx="formula prefetch fused",
+    )
+
+
+@pytest.mark.parametrize(
+    "formula",
+    [
+        "no_such_key",
+        "n_int",  # some points hold several values or none
+        M.DivExpression(div=M.DivParams(left=1, right=0)),
+        M.SqrtExpression(sqrt=-1),
+        M.LnExpression(ln=0),
+        M.PowExpression(pow=M.PowParams(base=-8, exponent=0.5)),
+        M.ExpExpression(exp=1000),
+        "$score[x]",
+        M.DatetimeExpression(datetime="not a date"),
+        M.LinDecayExpression(lin_decay=M.DecayParamsExpression(x=1, midpoint=1.5)),
+        M.ExpDecayExpression(exp_decay=M.DecayParamsExpression(x=1, scale=0)),
+    ],
+    ids=["missing", "arrays", "div0", "sqrt", "ln", "pow", "exp", "score_pattern", "datetime", "lin_midpoint", "scale"],
+)
+def test_formula_errors(pair, named, formula):
+    coll, _ = named
+    query = M.FormulaQuery(formula=formula)
+    pair.both_fail(lambda c: c.query_points(coll, prefetch=two_prefetches(), query=query, limit=10), ctx="formula error")
+
+
+def test_formula_needs_prefetches(pair, named):
+    coll, _ = named
+    pair.both_fail(lambda c: c.query_points(coll, query=M.FormulaQuery(formula="$score"), limit=10), ctx="no prefetch")
+
+
 @pytest.mark.parametrize("flt", [FLT_CITY, FLT_MIXED], ids=["city", "mixed"])
 def test_filtered_query(pair, named, flt):
     coll, _ = named

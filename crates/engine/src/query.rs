@@ -8,6 +8,7 @@ use std::collections::HashMap;
 
 use rvdb_filter::{Condition, Filter, MinShould, PointId};
 
+use crate::formula::{FormulaQuery, Point};
 use crate::mmr::{mmr_order, similarity};
 use crate::types::{
     OrderBy, PayloadSelector, QueryParams, RecommendStrategy, ScoreQuery, ScrollRequest,
@@ -92,6 +93,8 @@ pub enum QueryKind {
     /// Random points (score 1).
     Sample,
     Fusion(Fusion),
+    /// Re-score the prefetches' points by an expression (see [`crate::formula`]).
+    Formula(FormulaQuery),
     OrderBy(OrderBy),
 }
 
@@ -268,6 +271,7 @@ impl Collection {
                 })
             }
             QueryKind::Sample => Resolved::Sample,
+            QueryKind::Formula(f) => Resolved::Formula(f.clone()),
             QueryKind::Recommend {
                 positive,
                 negative,
@@ -347,7 +351,63 @@ impl Collection {
             Some(Resolved::Mmr(vector, mmr)) => self.search_mmr(vector, mmr, using, filter, out),
             Some(Resolved::Sample) => self.sample(filter, out),
             Some(Resolved::Fusion(_)) => Err(EngineError::bad("a fusion query needs prefetches")),
+            Some(Resolved::Formula(_)) => Err(EngineError::bad("a formula query needs prefetches")),
         }
+    }
+
+    /// The prefetched points (each once, in prefetch order) scored by a formula, best first
+    /// (ties keep that order), then `score_threshold` and `offset`.
+    fn rescore_formula(
+        &self,
+        formula: &FormulaQuery,
+        sources: &[Vec<ScoredPoint>],
+        out: &Output,
+    ) -> Result<Vec<ScoredPoint>> {
+        let scores: Vec<HashMap<PointId, f32>> = sources
+            .iter()
+            .map(|s| s.iter().map(|p| (p.id, p.score)).collect())
+            .collect();
+        let mut seen = std::collections::HashSet::new();
+        let ids: Vec<PointId> = sources
+            .iter()
+            .flatten()
+            .map(|p| p.id)
+            .filter(|id| seen.insert(*id))
+            .collect();
+        let records = self.retrieve(&ids, &PayloadSelector::All, &VectorSelector::All)?;
+        let mut scored = Vec::with_capacity(records.len());
+        for r in records {
+            let payload = r.payload.unwrap_or_default();
+            let vectors = r.vectors.unwrap_or_default();
+            let has_vector = |name: &str| vectors.contains_key(name);
+            let point = Point {
+                id: r.id,
+                payload: &payload,
+                has_vector: &has_vector,
+                scores: &scores,
+            };
+            let score = formula.eval(&formula.formula, &point)?;
+            let score32 = score as f32;
+            if !score32.is_finite() {
+                return Err(EngineError::bad(format!(
+                    "The expression {score} as f32 = {score32} produced a non-finite number"
+                )));
+            }
+            scored.push(ScoredPoint {
+                id: r.id,
+                version: r.version,
+                score: score32,
+                payload: crate::read::select_payload(&payload, out.with_payload),
+                vectors: select_named(vectors, out.with_vector),
+                order_value: None,
+            });
+        }
+        scored.sort_by(|a, b| b.score.total_cmp(&a.score));
+        scored.truncate(out.limit.saturating_add(out.offset));
+        if let Some(t) = out.score_threshold {
+            scored.retain(|p| p.score >= t);
+        }
+        Ok(scored.into_iter().skip(out.offset).collect())
     }
 
     /// Nearest neighbours re-ranked by MMR: `candidates_limit` candidates (from the first, so
@@ -496,6 +556,7 @@ impl Collection {
                     })
                     .collect())
             }
+            Some(Resolved::Formula(formula)) => self.rescore_formula(&formula, &sources, out),
             other => {
                 // re-score the union of the prefetched points with the outer query
                 let ids: std::collections::HashSet<PointId> =
@@ -527,7 +588,25 @@ enum Resolved {
     Mmr(Vec<f32>, Mmr),
     Sample,
     Fusion(Fusion),
+    Formula(FormulaQuery),
     OrderBy(OrderBy),
+}
+
+/// The asked vectors of a point's vectors.
+fn select_named(
+    mut vectors: crate::NamedVectors,
+    sel: &VectorSelector,
+) -> Option<crate::NamedVectors> {
+    match sel {
+        VectorSelector::None => None,
+        VectorSelector::All => Some(vectors),
+        VectorSelector::Names(names) => Some(
+            names
+                .iter()
+                .filter_map(|n| vectors.remove(n).map(|v| (n.clone(), v)))
+                .collect(),
+        ),
+    }
 }
 
 /// A generator for `sample`, seeded from the clock and a counter (distinct per call).

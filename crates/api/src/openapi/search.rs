@@ -94,6 +94,7 @@ pub(crate) enum QueryInterface {
     Sample(SampleQuery),
     Fusion(FusionQuery),
     Rrf(RrfQuery),
+    Formula(FormulaQuery),
     OrderBy(OrderByQuery),
 }
 
@@ -341,8 +342,388 @@ pub(crate) struct OrderByQuery {
     pub order_by: OrderByInterface,
 }
 
-/// Query kinds of Qdrant that are refused, with why.
-const NOT_YET: [&str; 1] = ["formula"];
+/// Re-score the prefetches' points by an expression.
+#[derive(ToSchema, Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FormulaQuery {
+    pub formula: Expression,
+    /// Values of variables (payload keys, `$score[i]`) that a point lacks.
+    #[schema(value_type = Option<Object>)]
+    pub defaults: Option<serde_json::Map<String, Value>>,
+}
+
+/// A formula expression: a number, a variable (a payload key, or `$score[i]`: the score in
+/// prefetch `i`), a condition (1 or 0), or one of the operations below.
+#[derive(ToSchema, Debug)]
+#[serde(untagged)]
+pub(crate) enum Expression {
+    Constant(f64),
+    Variable(String),
+    #[schema(value_type = rvdb_filter::wire::Condition)]
+    Condition(Box<rvdb_filter::wire::Condition>),
+    GeoDistance(GeoDistance),
+    Datetime(DatetimeExpression),
+    DatetimeKey(DatetimeKeyExpression),
+    Mult(MultExpression),
+    Sum(SumExpression),
+    Max(MaxExpression),
+    Min(MinExpression),
+    Neg(NegExpression),
+    Abs(AbsExpression),
+    Div(DivExpression),
+    Sqrt(SqrtExpression),
+    Pow(PowExpression),
+    Exp(ExpExpression),
+    Log10(Log10Expression),
+    Ln(LnExpression),
+    Acosh(AcoshExpression),
+    LinDecay(LinDecayExpression),
+    ExpDecay(ExpDecayExpression),
+    GaussDecay(GaussDecayExpression),
+}
+
+/// Meters from `origin` to the geo point at the payload key `to`.
+#[derive(ToSchema, Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct GeoDistance {
+    pub geo_distance: GeoDistanceParams,
+}
+
+#[derive(ToSchema, Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct GeoDistanceParams {
+    pub origin: rvdb_filter::wire::GeoPoint,
+    pub to: String,
+}
+
+/// A datetime constant (seconds since 1970).
+#[derive(ToSchema, Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DatetimeExpression {
+    pub datetime: String,
+}
+
+/// The datetime at a payload key (seconds since 1970).
+#[derive(ToSchema, Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DatetimeKeyExpression {
+    pub datetime_key: String,
+}
+
+macro_rules! operations {
+    ($($(#[$doc:meta])* $name:ident { $field:ident: $ty:ty })*) => {$(
+        $(#[$doc])*
+        #[derive(ToSchema, Deserialize, Debug)]
+        #[serde(deny_unknown_fields)]
+        pub(crate) struct $name {
+            #[schema(no_recursion)]
+            pub $field: $ty,
+        }
+    )*};
+}
+
+operations! {
+    /// The product; a zero factor ends it.
+    MultExpression { mult: Vec<Expression> }
+    SumExpression { sum: Vec<Expression> }
+    /// The largest operand (at least one).
+    MaxExpression { max: Vec<Expression> }
+    /// The smallest operand (at least one).
+    MinExpression { min: Vec<Expression> }
+    NegExpression { neg: Box<Expression> }
+    AbsExpression { abs: Box<Expression> }
+    DivExpression { div: DivParams }
+    SqrtExpression { sqrt: Box<Expression> }
+    PowExpression { pow: PowParams }
+    ExpExpression { exp: Box<Expression> }
+    Log10Expression { log10: Box<Expression> }
+    LnExpression { ln: Box<Expression> }
+    AcoshExpression { acosh: Box<Expression> }
+    /// `max(0, 1 − (1 − midpoint) / scale · |x − target|)`.
+    LinDecayExpression { lin_decay: DecayParams }
+    /// `exp(ln(midpoint) / scale · |x − target|)`.
+    ExpDecayExpression { exp_decay: DecayParams }
+    /// `exp(ln(midpoint) / scale² · (x − target)²)`.
+    GaussDecayExpression { gauss_decay: DecayParams }
+}
+
+/// `left / right`; 0 when `left` is 0; `by_zero_default` (or an error) when `right` is 0.
+#[derive(ToSchema, Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DivParams {
+    #[schema(no_recursion)]
+    pub left: Box<Expression>,
+    #[schema(no_recursion)]
+    pub right: Box<Expression>,
+    pub by_zero_default: Option<f64>,
+}
+
+#[derive(ToSchema, Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PowParams {
+    #[schema(no_recursion)]
+    pub base: Box<Expression>,
+    #[schema(no_recursion)]
+    pub exponent: Box<Expression>,
+}
+
+#[derive(ToSchema, Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DecayParams {
+    /// The value to decay.
+    #[schema(no_recursion)]
+    pub x: Box<Expression>,
+    /// Where the decay is 1 (default 0).
+    #[schema(no_recursion)]
+    pub target: Option<Box<Expression>>,
+    /// Distance from the target at which the value is `midpoint` (default 1, above 0).
+    pub scale: Option<f64>,
+    /// The value at `scale` from the target (default 0.5; (0, 1), linear: [0, 1]).
+    pub midpoint: Option<f64>,
+}
+
+/// A map whose first key was read already: hands that key back first, then the rest.
+struct Resumed<'de, A: MapAccess<'de>> {
+    first: Option<String>,
+    rest: A,
+    _de: std::marker::PhantomData<&'de ()>,
+}
+
+impl<'de, A: MapAccess<'de>> MapAccess<'de> for Resumed<'de, A> {
+    type Error = A::Error;
+    fn next_key_seed<K: de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, A::Error> {
+        match self.first.take() {
+            Some(k) => seed
+                .deserialize(de::value::StringDeserializer::<A::Error>::new(k))
+                .map(Some),
+            None => self.rest.next_key_seed(seed),
+        }
+    }
+    fn next_value_seed<V: de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: V,
+    ) -> Result<V::Value, A::Error> {
+        self.rest.next_value_seed(seed)
+    }
+}
+
+impl<'de> Deserialize<'de> for Expression {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Expression;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a number, a variable name, a condition or an expression object")
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Expression, E> {
+                Ok(Expression::Constant(v))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Expression, E> {
+                Ok(Expression::Constant(v as f64))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Expression, E> {
+                Ok(Expression::Constant(v as f64))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Expression, E> {
+                Ok(Expression::Variable(v.to_string()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Expression, A::Error> {
+                use Expression as X;
+                let Some(key) = map.next_key::<String>()? else {
+                    return Err(de::Error::custom("an empty expression"));
+                };
+                let e = match key.as_str() {
+                    "geo_distance" => X::GeoDistance(GeoDistance {
+                        geo_distance: map.next_value()?,
+                    }),
+                    "datetime" => X::Datetime(DatetimeExpression {
+                        datetime: map.next_value()?,
+                    }),
+                    "datetime_key" => X::DatetimeKey(DatetimeKeyExpression {
+                        datetime_key: map.next_value()?,
+                    }),
+                    "mult" => X::Mult(MultExpression {
+                        mult: map.next_value()?,
+                    }),
+                    "sum" => X::Sum(SumExpression {
+                        sum: map.next_value()?,
+                    }),
+                    "max" => X::Max(MaxExpression {
+                        max: map.next_value()?,
+                    }),
+                    "min" => X::Min(MinExpression {
+                        min: map.next_value()?,
+                    }),
+                    "neg" => X::Neg(NegExpression {
+                        neg: map.next_value()?,
+                    }),
+                    "abs" => X::Abs(AbsExpression {
+                        abs: map.next_value()?,
+                    }),
+                    "div" => X::Div(DivExpression {
+                        div: map.next_value()?,
+                    }),
+                    "sqrt" => X::Sqrt(SqrtExpression {
+                        sqrt: map.next_value()?,
+                    }),
+                    "pow" => X::Pow(PowExpression {
+                        pow: map.next_value()?,
+                    }),
+                    "exp" => X::Exp(ExpExpression {
+                        exp: map.next_value()?,
+                    }),
+                    "log10" => X::Log10(Log10Expression {
+                        log10: map.next_value()?,
+                    }),
+                    "ln" => X::Ln(LnExpression {
+                        ln: map.next_value()?,
+                    }),
+                    "acosh" => X::Acosh(AcoshExpression {
+                        acosh: map.next_value()?,
+                    }),
+                    "lin_decay" => X::LinDecay(LinDecayExpression {
+                        lin_decay: map.next_value()?,
+                    }),
+                    "exp_decay" => X::ExpDecay(ExpDecayExpression {
+                        exp_decay: map.next_value()?,
+                    }),
+                    "gauss_decay" => X::GaussDecay(GaussDecayExpression {
+                        gauss_decay: map.next_value()?,
+                    }),
+                    _ => {
+                        // anything else is a condition (`key`, `has_id`, `must`, …)
+                        let rest = Resumed {
+                            first: Some(key),
+                            rest: map,
+                            _de: std::marker::PhantomData,
+                        };
+                        let c = rvdb_filter::wire::Condition::deserialize(
+                            de::value::MapAccessDeserializer::new(rest),
+                        )?;
+                        return Ok(X::Condition(Box::new(c)));
+                    }
+                };
+                if let Some(k) = map.next_key::<String>()? {
+                    return Err(de::Error::custom(format!(
+                        "{k}: an expression object has one key ({key} here)"
+                    )));
+                }
+                Ok(e)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl Expression {
+    /// The engine's expression; `at` names it in errors (checked as Qdrant parses a formula:
+    /// variables, paths, datetimes, conditions, decay parameters, empty `max`/`min`).
+    fn into_engine(self, at: &str) -> Result<rvdb_engine::Expression, ApiError> {
+        use rvdb_engine::Expression as E;
+        let boxed = |e: Box<Expression>, at: &str| e.into_engine(at).map(Box::new);
+        let all = |es: Vec<Expression>, at: &str| {
+            es.into_iter()
+                .enumerate()
+                .map(|(i, e)| e.into_engine(&format!("{at}[{i}]")))
+                .collect::<Result<Vec<_>, _>>()
+        };
+        let key = |raw: &str, at: &str| rvdb_engine::PayloadKey::parse(raw).map_err(|e| bad(at, e));
+        let decay = |kind, p: DecayParams, at: &str| -> Result<E, ApiError> {
+            let midpoint = p.midpoint.unwrap_or(0.5);
+            let scale = p.scale.unwrap_or(1.0);
+            rvdb_engine::check_decay(kind, midpoint, scale).map_err(|e| bad(at, e))?;
+            Ok(E::Decay {
+                kind,
+                x: boxed(p.x, &join(at, "x"))?,
+                target: p
+                    .target
+                    .map(|t| boxed(t, &join(at, "target")))
+                    .transpose()?,
+                midpoint,
+                scale,
+            })
+        };
+        Ok(match self {
+            Expression::Constant(c) => E::Constant(c),
+            Expression::Variable(v) => {
+                match rvdb_engine::Variable::parse(&v).map_err(|e| bad(at, e))? {
+                    rvdb_engine::Variable::Score(i) => E::Score(i),
+                    rvdb_engine::Variable::Payload(k) => E::Payload(k),
+                }
+            }
+            Expression::Condition(c) => {
+                let f = rvdb_filter::wire::Filter {
+                    must: Some(rvdb_filter::wire::Conditions::One(c)),
+                    ..Default::default()
+                };
+                E::Condition(Box::new(f.into_ast(at).map_err(|e| bad("", e))?))
+            }
+            Expression::GeoDistance(g) => E::GeoDistance {
+                origin: rvdb_filter::GeoPoint {
+                    lon: g.geo_distance.origin.lon,
+                    lat: g.geo_distance.origin.lat,
+                },
+                to: key(&g.geo_distance.to, &join(at, "geo_distance.to"))?,
+            },
+            Expression::Datetime(d) => match rvdb_engine::parse_datetime_micros(&d.datetime) {
+                Some(us) => E::Datetime(us as f64 / 1e6),
+                None => {
+                    return Err(bad(
+                        &join(at, "datetime"),
+                        format!("Expected datetime in supported format for {}", d.datetime),
+                    ))
+                }
+            },
+            Expression::DatetimeKey(d) => {
+                E::DatetimeKey(key(&d.datetime_key, &join(at, "datetime_key"))?)
+            }
+            Expression::Mult(m) => E::Mult(all(m.mult, &join(at, "mult"))?),
+            Expression::Sum(s) => E::Sum(all(s.sum, &join(at, "sum"))?),
+            Expression::Max(m) => {
+                if m.max.is_empty() {
+                    return Err(bad(&join(at, "max"), "`max` needs at least one operand"));
+                }
+                E::Max(all(m.max, &join(at, "max"))?)
+            }
+            Expression::Min(m) => {
+                if m.min.is_empty() {
+                    return Err(bad(&join(at, "min"), "`min` needs at least one operand"));
+                }
+                E::Min(all(m.min, &join(at, "min"))?)
+            }
+            Expression::Neg(x) => E::Neg(boxed(x.neg, &join(at, "neg"))?),
+            Expression::Abs(x) => E::Abs(boxed(x.abs, &join(at, "abs"))?),
+            Expression::Sqrt(x) => E::Sqrt(boxed(x.sqrt, &join(at, "sqrt"))?),
+            Expression::Exp(x) => E::Exp(boxed(x.exp, &join(at, "exp"))?),
+            Expression::Log10(x) => E::Log10(boxed(x.log10, &join(at, "log10"))?),
+            Expression::Ln(x) => E::Ln(boxed(x.ln, &join(at, "ln"))?),
+            Expression::Acosh(x) => E::Acosh(boxed(x.acosh, &join(at, "acosh"))?),
+            Expression::Div(d) => E::Div {
+                left: boxed(d.div.left, &join(at, "div.left"))?,
+                right: boxed(d.div.right, &join(at, "div.right"))?,
+                by_zero_default: d.div.by_zero_default,
+            },
+            Expression::Pow(p) => E::Pow {
+                base: boxed(p.pow.base, &join(at, "pow.base"))?,
+                exponent: boxed(p.pow.exponent, &join(at, "pow.exponent"))?,
+            },
+            Expression::LinDecay(d) => {
+                decay(rvdb_engine::Decay::Lin, d.lin_decay, &join(at, "lin_decay"))?
+            }
+            Expression::ExpDecay(d) => {
+                decay(rvdb_engine::Decay::Exp, d.exp_decay, &join(at, "exp_decay"))?
+            }
+            Expression::GaussDecay(d) => decay(
+                rvdb_engine::Decay::Gauss,
+                d.gauss_decay,
+                &join(at, "gauss_decay"),
+            )?,
+        })
+    }
+}
 
 impl<'de> Deserialize<'de> for QueryInterface {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -350,7 +731,7 @@ impl<'de> Deserialize<'de> for QueryInterface {
         impl<'de> Visitor<'de> for V {
             type Value = QueryInterface;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a vector, a point id, or {nearest|recommend|discover|context|relevance_feedback|sample|fusion|rrf|order_by: …}")
+                f.write_str("a vector, a point id, or {nearest|recommend|discover|context|relevance_feedback|sample|fusion|rrf|formula|order_by: …}")
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<QueryInterface, E> {
                 Ok(QueryInterface::Id(PointId::Num(v)))
@@ -371,6 +752,8 @@ impl<'de> Deserialize<'de> for QueryInterface {
                 let mut out: Option<QueryInterface> = None;
                 // `nearest` and its `mmr` are two keys of one object
                 let mut mmr: Option<Option<Mmr>> = None;
+                // and so are `formula` and its `defaults`
+                let mut defaults: Option<Option<serde_json::Map<String, Value>>> = None;
                 while let Some(key) = map.next_key::<String>()? {
                     let q = match key.as_str() {
                         "nearest" => Q::Nearest(NearestQuery {
@@ -392,18 +775,23 @@ impl<'de> Deserialize<'de> for QueryInterface {
                         "sample" => Q::Sample(SampleQuery { sample: map.next_value()? }),
                         "fusion" => Q::Fusion(FusionQuery { fusion: map.next_value()? }),
                         "rrf" => Q::Rrf(RrfQuery { rrf: map.next_value()? }),
+                        "formula" => Q::Formula(FormulaQuery {
+                            formula: map.next_value()?,
+                            defaults: None,
+                        }),
+                        "defaults" => {
+                            if defaults.replace(map.next_value()?).is_some() {
+                                return Err(de::Error::duplicate_field("defaults"));
+                            }
+                            continue;
+                        }
                         "order_by" => Q::OrderBy(OrderByQuery { order_by: map.next_value()? }),
                         "indices" | "values" => {
                             return Err(de::Error::custom("sparse vectors are not supported"))
                         }
-                        k if NOT_YET.contains(&k) => {
-                            return Err(de::Error::custom(format!(
-                                "{k}: this query kind is not supported yet"
-                            )))
-                        }
                         _ => {
                             return Err(de::Error::custom(
-                                "expected a vector, a point id, or {nearest|recommend|discover|context|relevance_feedback|sample|fusion|rrf|order_by: …}",
+                                "expected a vector, a point id, or {nearest|recommend|discover|context|relevance_feedback|sample|fusion|rrf|formula|order_by: …}",
                             ))
                         }
                     };
@@ -411,6 +799,17 @@ impl<'de> Deserialize<'de> for QueryInterface {
                         return Err(de::Error::custom("give one query kind per query"));
                     }
                 }
+                let out = match (out, defaults) {
+                    (Some(Q::Formula(f)), Some(defaults)) => {
+                        Some(Q::Formula(FormulaQuery { defaults, ..f }))
+                    }
+                    (_, Some(_)) => {
+                        return Err(de::Error::custom(
+                            "defaults: only a formula query takes defaults",
+                        ))
+                    }
+                    (out, None) => out,
+                };
                 match (out, mmr) {
                     (Some(Q::Nearest(n)), Some(mmr)) => Ok(Q::Nearest(NearestQuery { mmr, ..n })),
                     (_, Some(_)) => Err(de::Error::custom("mmr: only a nearest query takes mmr")),
@@ -495,6 +894,13 @@ impl QueryInterface {
             Q::Sample(SampleQuery {
                 sample: Sample::Random,
             }) => QueryKind::Sample,
+            Q::Formula(f) => {
+                let formula = f.formula.into_engine(&join(at, "formula"))?;
+                QueryKind::Formula(
+                    rvdb_engine::FormulaQuery::new(formula, f.defaults.unwrap_or_default())
+                        .map_err(|e| bad(&join(at, "defaults"), e))?,
+                )
+            }
             Q::Fusion(f) => QueryKind::Fusion(match f.fusion {
                 Fusion::Rrf => EngineFusion::Rrf {
                     k: 2,
