@@ -366,6 +366,8 @@ fn cluster_routes_answer_as_a_single_node_without_cluster_mode() {
             "/collections/c/shards/delete",
             json!({"shard_key": "tenant1"}),
         ),
+        ("POST", "/cluster/recover", json!({})),
+        ("DELETE", "/cluster/peer/12345", json!({})),
     ];
     for (method, route, body) in refusals {
         let msg = s.fail(method, route, Some(&body), 400);

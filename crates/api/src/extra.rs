@@ -129,6 +129,23 @@ pub(crate) async fn update_collection_cluster() -> ApiError {
     distributed_mode_disabled()
 }
 
+/// POST /cluster/recover: refused, as Qdrant without its cluster mode refuses it (there is no
+/// Raft state to recover).
+#[utoipa::path(post, path = "/cluster/recover", tag = "cluster",
+    responses((status = 200, description = "Qdrant's answer in cluster mode; never given here: every request is answered 400 `Bad request: Distributed mode disabled…`", body = crate::openapi::common::BoolResponse)))]
+pub(crate) async fn recover_cluster() -> ApiError {
+    distributed_mode_disabled()
+}
+
+/// DELETE /cluster/peer/{peer_id}: refused, as Qdrant without its cluster mode refuses it (the
+/// only peer is this node).
+#[utoipa::path(delete, path = "/cluster/peer/{peer_id}", tag = "cluster",
+    params(("peer_id" = u64, Path, description = "The peer to remove")),
+    responses((status = 200, description = "Qdrant's answer in cluster mode; never given here: every request is answered 400 `Bad request: Distributed mode disabled…`", body = crate::openapi::common::BoolResponse)))]
+pub(crate) async fn remove_peer() -> ApiError {
+    distributed_mode_disabled()
+}
+
 /// PUT /collections/{name}/shards: refused (custom sharding needs the cluster mode).
 #[utoipa::path(put, path = "/collections/{name}/shards", tag = "cluster",
     params(crate::openapi::common::CollectionPath),

@@ -246,6 +246,8 @@ pub fn router(db: Arc<Database>, config: ApiConfig) -> Router {
         .route("/collections/{name}/points/count", post(q::count))
         .route("/collections/{name}/facet", post(extra::facet))
         .route("/cluster", get(extra::cluster))
+        .route("/cluster/recover", post(extra::recover_cluster))
+        .route("/cluster/peer/{peer_id}", delete(extra::remove_peer))
         .route(
             "/collections/{name}/cluster",
             get(extra::collection_cluster).post(extra::update_collection_cluster),

@@ -93,6 +93,8 @@ use crate::{dashboard, extra as ex, handlers, metrics, qdrant, snapshots as snap
         ex::cluster,
         ex::collection_cluster,
         ex::update_collection_cluster,
+        ex::recover_cluster,
+        ex::remove_peer,
         ex::create_shard_key,
         ex::delete_shard_key,
         ex::issues,
