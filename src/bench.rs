@@ -42,6 +42,13 @@ pub enum BenchCommand {
     /// data set, then reports throughput, p50/p90/p99/max latency and recall@10 per number of
     /// connections for searches alone, then a mixed run of upserts (wait=true) and searches.
     Load(crate::bench_load::LoadArgs),
+    /// The sparse inverted indexes in this process on a synthetic SPLADE-like set: build
+    /// times, then QPS and recall@10 per search path against an exact scan.
+    Sparse(crate::bench_sparse::SparseArgs),
+    /// Sparse, dense and hybrid (prefetch + RRF / DBSF) queries over HTTP on a collection with
+    /// a dense and a sparse vector: throughput, p50/p90/p99/max and recall@10 per number of
+    /// connections.
+    Hybrid(crate::bench_sparse::HybridArgs),
 }
 
 #[derive(Debug, Args)]
@@ -124,6 +131,8 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Restart(a) => crate::bench_durability::restart(a),
         BenchCommand::Wal(a) => crate::bench_durability::wal(a),
         BenchCommand::Load(a) => crate::bench_load::load(a),
+        BenchCommand::Sparse(a) => crate::bench_sparse::sparse(a),
+        BenchCommand::Hybrid(a) => crate::bench_sparse::hybrid(a),
     }
 }
 

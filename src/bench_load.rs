@@ -80,7 +80,7 @@ pub struct LoadArgs {
 }
 
 /// The started server, killed when dropped.
-struct Server(Child);
+pub(crate) struct Server(Child);
 
 impl Drop for Server {
     fn drop(&mut self) {
@@ -89,9 +89,12 @@ impl Drop for Server {
     }
 }
 
-fn start_server(a: &LoadArgs) -> anyhow::Result<(Server, String)> {
+pub(crate) fn start_server(
+    bin: Option<&PathBuf>,
+    storage: Option<&PathBuf>,
+) -> anyhow::Result<(Server, String)> {
     use std::io::BufRead;
-    let bin = match &a.bin {
+    let bin = match bin {
         Some(b) => b.clone(),
         None => std::env::current_exe().context("no path to this binary")?,
     };
@@ -103,7 +106,7 @@ fn start_server(a: &LoadArgs) -> anyhow::Result<(Server, String)> {
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
-    if let Some(dir) = &a.storage {
+    if let Some(dir) = storage {
         cmd.env("STORAGE_PATH", dir);
     }
     let mut child = cmd
@@ -126,7 +129,7 @@ fn start_server(a: &LoadArgs) -> anyhow::Result<(Server, String)> {
 
 /// Deterministic clustered Gaussian data (shared/BENCHMARKS.md's shape): 1,000 centres
 /// ~ N(0, 1), each with sigma ~ U(0.9, 1.3); a point is a random centre plus N(0, sigma²).
-struct Clustered {
+pub(crate) struct Clustered {
     dim: usize,
     centres: Vec<Vec<f32>>,
     sigmas: Vec<f32>,
@@ -134,7 +137,7 @@ struct Clustered {
 }
 
 impl Clustered {
-    fn new(dim: usize, seed: u64) -> Self {
+    pub(crate) fn new(dim: usize, seed: u64) -> Self {
         let mut c = Clustered {
             dim,
             centres: Vec::new(),
@@ -160,7 +163,7 @@ impl Clustered {
         (-2.0 * u.ln()).sqrt() * (std::f32::consts::TAU * v).cos()
     }
 
-    fn point(&mut self) -> Vec<f32> {
+    pub(crate) fn point(&mut self) -> Vec<f32> {
         let k = self.rng.random_range(0..self.centres.len());
         let s = self.sigmas[k];
         (0..self.dim)
@@ -170,7 +173,7 @@ impl Clustered {
 }
 
 /// Exact top-k rows by Euclidean distance.
-fn exact_top(base: &[Vec<f32>], q: &[f32], k: usize) -> Vec<u64> {
+pub(crate) fn exact_top(base: &[Vec<f32>], q: &[f32], k: usize) -> Vec<u64> {
     let mut d: Vec<(f32, u64)> = base
         .iter()
         .enumerate()
@@ -186,18 +189,18 @@ fn exact_top(base: &[Vec<f32>], q: &[f32], k: usize) -> Vec<u64> {
 }
 
 /// One keep-alive HTTP/1.1 connection.
-struct Conn {
+pub(crate) struct Conn {
     send: hyper::client::conn::http1::SendRequest<Full<Bytes>>,
 }
 
 #[derive(Clone)]
-struct Target {
+pub(crate) struct Target {
     addr: String,
     host: String,
 }
 
 impl Target {
-    fn parse(url: &str) -> anyhow::Result<Target> {
+    pub(crate) fn parse(url: &str) -> anyhow::Result<Target> {
         let rest = url
             .strip_prefix("http://")
             .context("--url: only http:// URLs are supported")?;
@@ -208,7 +211,7 @@ impl Target {
         })
     }
 
-    async fn connect(&self) -> anyhow::Result<Conn> {
+    pub(crate) async fn connect(&self) -> anyhow::Result<Conn> {
         let stream = tokio::net::TcpStream::connect(&self.addr).await?;
         stream.set_nodelay(true)?;
         let io = hyper_util::rt::TokioIo::new(stream);
@@ -221,7 +224,13 @@ impl Target {
 }
 
 impl Conn {
-    async fn call(&mut self, t: &Target, method: &str, path: &str, body: Bytes) -> Answer {
+    pub(crate) async fn call(
+        &mut self,
+        t: &Target,
+        method: &str,
+        path: &str,
+        body: Bytes,
+    ) -> Answer {
         if self.send.ready().await.is_err() {
             return Answer::Broken;
         }
@@ -244,13 +253,13 @@ impl Conn {
     }
 }
 
-enum Answer {
+pub(crate) enum Answer {
     Status(u16, Bytes),
     Broken,
 }
 
 /// What one measurement counted.
-struct Tally {
+pub(crate) struct Tally {
     hist: Histogram<u64>,
     ok: u64,
     errors: u64,
@@ -283,7 +292,7 @@ impl Tally {
         self.checked += o.checked;
     }
 
-    fn line(&self, run: &str, connections: usize, secs: f64, extra: Value) -> Value {
+    pub(crate) fn line(&self, run: &str, connections: usize, secs: f64, extra: Value) -> Value {
         let ms = |q: f64| self.hist.value_at_quantile(q) as f64 / 1000.0;
         let mut v = json!({
             "bench": "load",
@@ -310,14 +319,14 @@ impl Tally {
     }
 }
 
-fn round3(x: f64) -> f64 {
+pub(crate) fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
 
 /// The prepared queries: bodies and their exact top-10 ids.
-struct Queries {
-    bodies: Vec<Bytes>,
-    truth: Vec<Vec<u64>>,
+pub(crate) struct Queries {
+    pub(crate) bodies: Vec<Bytes>,
+    pub(crate) truth: Vec<Vec<u64>>,
 }
 
 /// Counts how many of the truth's ids an answer holds.
@@ -449,7 +458,7 @@ async fn writer(
 }
 
 /// A blocking JSON call (setup and checks, not measured).
-fn call(
+pub(crate) fn call(
     rt: &tokio::runtime::Runtime,
     t: &Target,
     method: &str,
@@ -467,7 +476,7 @@ fn call(
     })
 }
 
-fn expect_ok(r: anyhow::Result<(u16, Value)>, what: &str) -> anyhow::Result<Value> {
+pub(crate) fn expect_ok(r: anyhow::Result<(u16, Value)>, what: &str) -> anyhow::Result<Value> {
     match r? {
         (200, v) => Ok(v),
         (s, v) => bail!("{what}: {s} {v}"),
@@ -482,6 +491,86 @@ fn points_body(ids: std::ops::Range<usize>, rows: &[Vec<f32>]) -> Bytes {
     Bytes::from(serde_json::to_vec(&json!({ "points": points })).expect("serialize"))
 }
 
+/// Batches of new points to upsert: their ids and the request body.
+type Batches = Arc<Vec<(Vec<u64>, Bytes)>>;
+
+/// The writing side of a run: `writers` connections upserting `batches` in turn to `path`.
+pub(crate) struct Writes {
+    pub(crate) path: String,
+    pub(crate) batches: Batches,
+    pub(crate) writers: usize,
+}
+
+impl Writes {
+    /// No writes: a search-only run.
+    pub(crate) fn none() -> Writes {
+        Writes {
+            path: String::new(),
+            batches: Arc::new(Vec::new()),
+            writers: 0,
+        }
+    }
+}
+
+/// Runs `searchers` closed-loop search connections sending `qs` to `search_path`, beside the
+/// writers of `writes`, for `secs` seconds. Returns the searches' tally, the writes' tally with
+/// the ids they got acknowledged, and the seconds the run took.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn drive(
+    rt: &tokio::runtime::Runtime,
+    t: &Target,
+    search_path: &str,
+    qs: &Arc<Queries>,
+    searchers: usize,
+    writes: &Writes,
+    secs: f64,
+    timeout: Duration,
+) -> (Tally, (Tally, Vec<u64>), f64) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let local = tokio::task::LocalSet::new();
+    let began = Instant::now();
+    let (s, w) = local.block_on(rt, async {
+        let mut sh = Vec::new();
+        for i in 0..searchers {
+            sh.push(tokio::task::spawn_local(searcher(
+                t.clone(),
+                search_path.to_string(),
+                qs.clone(),
+                i,
+                stop.clone(),
+                timeout,
+            )));
+        }
+        let mut wh = Vec::new();
+        for i in 0..writes.writers {
+            wh.push(tokio::task::spawn_local(writer(
+                t.clone(),
+                writes.path.clone(),
+                writes.batches.clone(),
+                i,
+                writes.writers,
+                stop.clone(),
+                timeout,
+            )));
+        }
+        tokio::time::sleep(Duration::from_secs_f64(secs)).await;
+        stop.store(true, Ordering::Relaxed);
+        let mut s = Tally::new();
+        for h in sh {
+            s.merge(&h.await.expect("searcher"));
+        }
+        let mut w = Tally::new();
+        let mut acked = Vec::new();
+        for h in wh {
+            let (tw, ids) = h.await.expect("writer");
+            w.merge(&tw);
+            acked.extend(ids);
+        }
+        (s, (w, acked))
+    });
+    (s, w, began.elapsed().as_secs_f64())
+}
+
 pub fn load(a: LoadArgs) -> anyhow::Result<()> {
     if a.connections.contains(&0) || a.queries == 0 || a.batch == 0 {
         bail!("--connections, --queries and --batch must be positive");
@@ -492,7 +581,7 @@ pub fn load(a: LoadArgs) -> anyhow::Result<()> {
     let (_server, url) = match &a.url {
         Some(u) => (None, u.clone()),
         None => {
-            let (s, u) = start_server(&a)?;
+            let (s, u) = start_server(a.bin.as_ref(), a.storage.as_ref())?;
             (Some(s), u)
         }
     };
@@ -581,52 +670,23 @@ pub fn load(a: LoadArgs) -> anyhow::Result<()> {
     });
     let search_path = format!("/collections/{c}/points/query");
     let timeout = Duration::from_secs_f64(a.timeout);
-    let run =
-        |searchers: usize, writers: usize, secs: f64, batches: Arc<Vec<(Vec<u64>, Bytes)>>| {
-            let stop = Arc::new(AtomicBool::new(false));
-            let local = tokio::task::LocalSet::new();
-            let began = Instant::now();
-            let (s, w) = local.block_on(&rt, async {
-                let mut sh = Vec::new();
-                for i in 0..searchers {
-                    sh.push(tokio::task::spawn_local(searcher(
-                        t.clone(),
-                        search_path.clone(),
-                        qs.clone(),
-                        i,
-                        stop.clone(),
-                        timeout,
-                    )));
-                }
-                let mut wh = Vec::new();
-                for i in 0..writers {
-                    wh.push(tokio::task::spawn_local(writer(
-                        t.clone(),
-                        format!("/collections/{c}/points?wait=true"),
-                        batches.clone(),
-                        i,
-                        writers,
-                        stop.clone(),
-                        timeout,
-                    )));
-                }
-                tokio::time::sleep(Duration::from_secs_f64(secs)).await;
-                stop.store(true, Ordering::Relaxed);
-                let mut s = Tally::new();
-                for h in sh {
-                    s.merge(&h.await.expect("searcher"));
-                }
-                let mut w = Tally::new();
-                let mut acked = Vec::new();
-                for h in wh {
-                    let (tw, ids) = h.await.expect("writer");
-                    w.merge(&tw);
-                    acked.extend(ids);
-                }
-                (s, (w, acked))
-            });
-            (s, w, began.elapsed().as_secs_f64())
+    let run = |searchers: usize, writers: usize, secs: f64, batches: Batches| {
+        let writes = Writes {
+            path: format!("/collections/{c}/points?wait=true"),
+            batches,
+            writers,
         };
+        drive(
+            &rt,
+            &t,
+            &search_path,
+            &qs,
+            searchers,
+            &writes,
+            secs,
+            timeout,
+        )
+    };
 
     let no_batches = Arc::new(Vec::new());
     // warm-up: caches, connections, the allocator

@@ -7,6 +7,7 @@
 mod bench;
 mod bench_durability;
 mod bench_load;
+mod bench_sparse;
 mod config;
 mod import;
 mod snapshot;
