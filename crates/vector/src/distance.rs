@@ -160,6 +160,29 @@ impl Distance {
         }
     }
 
+    /// Late-interaction (ColBERT-style) key of two multivectors, `query` and `doc` each a
+    /// row-major matrix of prepared `dim`-sized rows: the sum over the query's rows of the best
+    /// [`Distance::raw`] against any of the document's rows (Qdrant's `max_sim`). Higher is
+    /// better, as for every raw key; [`Distance::raw_to_score`] turns it into Qdrant's score
+    /// (Euclid: the square root of the summed squared distances' magnitude).
+    ///
+    /// An empty `doc` (or `dim == 0`) gives `0.0`. Incomplete trailing rows are ignored.
+    pub fn max_sim_raw(self, query: &[f32], doc: &[f32], dim: usize) -> f32 {
+        if dim == 0 || doc.len() < dim {
+            return 0.0;
+        }
+        let rows = doc.len() / dim;
+        let doc = &doc[..rows * dim];
+        let mut best = vec![0.0f32; rows];
+        query
+            .chunks_exact(dim)
+            .map(|q| {
+                self.raw_batch(q, doc, &mut best);
+                best.iter().copied().fold(f32::NEG_INFINITY, f32::max)
+            })
+            .sum()
+    }
+
     /// User-facing score of two prepared vectors:
     /// `raw_to_score(raw(a, b))`.
     #[inline]
@@ -187,6 +210,33 @@ mod tests {
     use crate::{dot, l1, l2_squared, norm};
 
     const ALL: [Distance; 4] = [Cosine, Euclid, Dot, Manhattan];
+
+    #[test]
+    fn max_sim_sums_each_query_rows_best_match() {
+        // two query rows, three document rows, dim 2
+        let q = [1.0, 0.0, 0.0, 1.0];
+        let d = [0.5, 0.5, 2.0, 0.0, 0.0, -1.0];
+        // Dot: row 0 best 2.0 (doc row 1); row 1 best 0.5 (doc row 0)
+        assert_eq!(Dot.max_sim_raw(&q, &d, 2), 2.5);
+        // Euclid: -l2² minima: row 0 vs doc rows: 0.5, 1.0, 2.0 -> -0.5; row 1: 0.5, 5.0, 4.0 -> -0.5
+        let raw = Euclid.max_sim_raw(&q, &d, 2);
+        assert!((raw + 1.0).abs() < 1e-6, "{raw}");
+        assert!((Euclid.raw_to_score(raw) - 1.0).abs() < 1e-6);
+        // Manhattan: row 0: 1.0, 1.0, 2.0 -> -1; row 1: 1.0, 3.0, 2.0 -> -1
+        assert!((Manhattan.max_sim_raw(&q, &d, 2) + 2.0).abs() < 1e-6);
+        assert_eq!(Dot.max_sim_raw(&q, &[], 2), 0.0);
+        assert_eq!(Dot.max_sim_raw(&q, &d, 0), 0.0);
+    }
+
+    #[test]
+    fn max_sim_of_single_rows_is_the_plain_key() {
+        let mut rng = TestRng::new(5);
+        for d in ALL {
+            let (a, b) = (rng.vec(16, 1.0), rng.vec(16, 1.0));
+            let (x, y) = (d.max_sim_raw(&a, &b, 16), d.raw(&a, &b));
+            assert!((x - y).abs() <= 1e-5 * y.abs().max(1.0), "{d}: {x} vs {y}");
+        }
+    }
 
     #[test]
     fn parse_accepts_aliases_case_insensitively() {
