@@ -10,14 +10,18 @@
 //!   with or without a filter predicate, serialisable with [`HnswIndex::to_bytes`].
 //! - [`SparseIndex`] / [`SealedSparseIndex`]: exact inverted indexes over [`SparseVector`]s
 //!   (Qdrant's sparse vectors, with the `idf` modifier through [`apply_idf`]).
+//! - [`ScalarQuantizer`] / [`ScalarCodes`]: int8 codes of a vector space, scored in integers
+//!   (approximate keys, for oversampling and rescoring).
 
 mod flat;
 mod hnsw;
+mod quant;
 mod sparse;
 mod topk;
 
 pub use flat::{flat_search, SearchParams};
 pub use hnsw::{HnswIndex, HnswParams};
+pub use quant::{ScalarCodes, ScalarQuantizer, ScalarQuery};
 pub use sparse::{
     apply_idf, idf, SealedSparseIndex, SparseDecodeError, SparseIndex, SparseIndexParams,
     SparseModifier, SparseVector, SparseVectorError, DEFAULT_SPARSE_FULL_SCAN_THRESHOLD,

@@ -86,6 +86,7 @@ macro_rules! batch_kernel {
 
 mod dispatch;
 mod distance;
+mod int8;
 #[cfg(target_arch = "aarch64")]
 mod neon;
 pub mod scalar;
@@ -93,6 +94,7 @@ pub mod scalar;
 mod x86;
 
 pub use distance::Distance;
+pub use int8::{available_int8, dot_u8i8, int8_kernels, l1_u8, Int8Kernels};
 
 /// Kernel sets and their function pointers, for tests and benchmarks.
 /// Not a stable API.
