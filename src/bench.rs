@@ -12,7 +12,7 @@ use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use rvdb_index::{flat_search, HnswIndex, HnswParams, SearchParams};
+use rvdb_index::{flat_search, HnswIndex, HnswParams, QuantizedHnsw, SearchParams};
 use rvdb_vector::Distance;
 use serde_json::json;
 
@@ -90,6 +90,17 @@ pub struct AnnArgs {
     /// reported as 0), else build it and write it there. For iterating on search speed.
     #[arg(long)]
     index_cache: Option<PathBuf>,
+    /// Also walk the graph on codes: `int8` (scalar quantization), then rescore the best
+    /// `k × oversampling` candidates from the original vectors. Reported beside the f32 lines.
+    #[arg(long, value_parser = ["int8"])]
+    quantization: Option<String>,
+    /// Candidates rescored per result with `--quantization` (comma-separated values).
+    #[arg(long, value_delimiter = ',', default_value = "1,2,3")]
+    oversampling: Vec<f64>,
+    /// The central share of values the int8 byte range covers (Qdrant's `quantile`, 0.5–1);
+    /// all values when not given.
+    #[arg(long)]
+    quantile: Option<f32>,
     /// Label of each base row (.ivecs, dimension 1).
     #[arg(long, requires = "filtered_truth")]
     filtered_labels: Option<PathBuf>,
@@ -240,46 +251,67 @@ fn ann(a: AnnArgs) -> anyhow::Result<()> {
         payload_m: None,
     };
     let passes = a.passes.max(1);
-    let measure = |index: &HnswIndex,
+    // `run(ef, accept, query)` answers one query; one JSON line per ef
+    let measure = |run: &AnnRun,
+                   index_bytes: usize,
                    build_seconds: f64,
                    mode: &str,
                    truth: &[Vec<u32>],
-                   filter: Option<(&[i32], &[i32])>| {
+                   filter: Option<(&[i32], &[i32])>,
+                   extra: serde_json::Value| {
         for &ef in &a.ef {
             let search = |i: usize, q: &[f32]| -> Vec<u32> {
                 let accept = filter.map(|(labels, qlabels)| {
                     let want = qlabels[i];
                     move |row: u32| labels[row as usize] == want
                 });
-                index
-                    .search(
-                        &base,
-                        q,
-                        a.k,
-                        ef,
-                        accept.as_ref().map(|f| f as &(dyn Fn(u32) -> bool + Sync)),
-                    )
-                    .iter()
-                    .map(|s| s.offset)
-                    .collect()
+                run(ef, accept.as_ref().map(|f| f as _), q)
             };
             // Warm-up pass (also the recall measurement), then the timed passes.
             let (results, _) = pass(&queries, dim, search);
             let mut times: Vec<f64> = (0..passes).map(|_| pass(&queries, dim, search).1).collect();
             times.sort_by(f64::total_cmp);
             let median = times[times.len() / 2];
-            println!(
-                "{}",
-                json!({
-                    "bench": "ann", "mode": mode, "distance": distance.as_str(),
-                    "kernel": rvdb_vector::active_kernel(), "ef": ef, "k": a.k,
-                    format!("recall_at_{}", a.k): round(recall(&results, truth, a.k)),
-                    "qps": round(nq as f64 / median),
-                    "build_seconds": round(build_seconds),
-                    "index_bytes": index.memory_bytes(),
-                    "threads": a.threads, "m": a.m, "ef_construct": a.ef_construct,
-                    "n": n, "dim": dim, "queries": nq,
-                })
+            let mut line = json!({
+                "bench": "ann", "mode": mode, "distance": distance.as_str(),
+                "kernel": rvdb_vector::active_kernel(), "ef": ef, "k": a.k,
+                format!("recall_at_{}", a.k): round(recall(&results, truth, a.k)),
+                "qps": round(nq as f64 / median),
+                "build_seconds": round(build_seconds),
+                "index_bytes": index_bytes,
+                "threads": a.threads, "m": a.m, "ef_construct": a.ef_construct,
+                "n": n, "dim": dim, "queries": nq,
+            });
+            if let (Some(l), serde_json::Value::Object(e)) = (line.as_object_mut(), &extra) {
+                l.extend(e.clone());
+            }
+            println!("{line}");
+        }
+    };
+    // the same index walked on int8 codes, rescoring from the original vectors
+    let int8 = |index: &HnswIndex, build_seconds: f64, mode: &str, truth: &[Vec<u32>], filter| {
+        if a.quantization.as_deref() != Some("int8") {
+            return;
+        }
+        let t = Instant::now();
+        let sq = QuantizedHnsw::new(index, a.quantile);
+        let encode_seconds = t.elapsed().as_secs_f64();
+        for &o in &a.oversampling {
+            let run = |ef: usize, accept: Accept, q: &[f32]| {
+                sq.search(&base, q, a.k, ef, o, accept)
+                    .iter()
+                    .map(|s| s.offset)
+                    .collect::<Vec<u32>>()
+            };
+            measure(
+                &run,
+                sq.memory_bytes(),
+                build_seconds,
+                mode,
+                truth,
+                filter,
+                json!({"quantization": "int8", "oversampling": o,
+                       "encode_seconds": round(encode_seconds), "quantile": a.quantile}),
             );
         }
     };
@@ -310,7 +342,16 @@ fn ann(a: AnnArgs) -> anyhow::Result<()> {
     if index.len() != n {
         bail!("the cached index has {} rows, the base {n}", index.len());
     }
-    measure(&index, build_seconds, "plain", &truth, None);
+    measure(
+        &plain_run(&index, &base, a.k),
+        index.memory_bytes(),
+        build_seconds,
+        "plain",
+        &truth,
+        None,
+        json!({}),
+    );
+    int8(&index, build_seconds, "plain", &truth, None);
     drop(index);
 
     if let (Some(labels_path), Some(ftruth_path)) = (&a.filtered_labels, &a.filtered_truth) {
@@ -344,15 +385,40 @@ fn ann(a: AnnArgs) -> anyhow::Result<()> {
         let t = Instant::now();
         let index = HnswIndex::build_with_groups(distance, &base, dim, &params, &groups);
         let build_seconds = t.elapsed().as_secs_f64();
+        let filter = Some((labels.as_slice(), qlabels.as_slice()));
         measure(
-            &index,
+            &plain_run(&index, &base, a.k),
+            index.memory_bytes(),
             build_seconds,
             "filtered",
             &ftruth,
-            Some((&labels, &qlabels)),
+            filter,
+            json!({}),
         );
+        int8(&index, build_seconds, "filtered", &ftruth, filter);
     }
     Ok(())
+}
+
+/// A row filter of a search.
+type Accept<'a> = Option<&'a (dyn Fn(u32) -> bool + Sync)>;
+
+/// One search of `bench ann`: `(ef, accept, query)` to the rows found.
+type AnnRun<'r> = dyn Fn(usize, Accept, &[f32]) -> Vec<u32> + 'r;
+
+/// A search of the f32 graph for `bench ann`.
+fn plain_run<'r>(
+    index: &'r HnswIndex,
+    base: &'r [f32],
+    k: usize,
+) -> impl Fn(usize, Accept, &[f32]) -> Vec<u32> + 'r {
+    move |ef, accept, q| {
+        index
+            .search(base, q, k, ef, accept)
+            .iter()
+            .map(|s| s.offset)
+            .collect()
+    }
 }
 
 /// Deterministic pseudo-random values in [-1, 1).

@@ -20,7 +20,7 @@ mod sparse;
 mod topk;
 
 pub use flat::{flat_search, SearchParams};
-pub use hnsw::{HnswIndex, HnswParams};
+pub use hnsw::{HnswIndex, HnswParams, QuantizedHnsw};
 pub use quant::{ScalarCodes, ScalarQuantizer, ScalarQuery};
 pub use sparse::{
     apply_idf, idf, SealedSparseIndex, SparseDecodeError, SparseIndex, SparseIndexParams,

@@ -62,6 +62,21 @@ impl Layout {
         }
     }
 
+    /// The layout of a graph walked on int8 codes (see `sq.rs`): `dim` code bytes and a 4-byte
+    /// correction term at the end of the vector region, which is a whole number of lines.
+    pub(crate) fn for_codes(dim: usize, cap0: usize, cap_up: usize) -> Layout {
+        let words = (dim + 4).div_ceil(4 * LINE_WORDS) * LINE_WORDS;
+        let link_words = cap0.div_ceil(LINE_WORDS).max(1) * LINE_WORDS;
+        Layout {
+            dim,
+            words,
+            cap0,
+            cap_up,
+            link_words,
+            stride: link_words + words,
+        }
+    }
+
     pub(crate) fn lines(&self, n: usize) -> usize {
         n * self.stride / LINE_WORDS
     }
@@ -463,6 +478,29 @@ impl Ctx {
         let w = as_words_mut(&mut self.query);
         for (d, s) in w.iter_mut().zip(q) {
             *d = s.to_bits();
+        }
+        self.query.as_ptr() as *const f32
+    }
+
+    /// Copies int8 query codes into the query buffer, zero-padded to the vector region, with
+    /// one more line after it holding `consts`; returns its pointer.
+    pub(crate) fn load_codes(
+        &mut self,
+        codes: &[u8],
+        consts: [f32; 4],
+        lay: &Layout,
+    ) -> *const f32 {
+        let lines = lay.words / LINE_WORDS;
+        self.query.clear();
+        self.query.resize(lines + 1, Line([0; 16]));
+        let w = as_words_mut(&mut self.query);
+        // SAFETY: the words are plain memory; `codes` fits the region minus its last word
+        // (`Layout::for_codes`), so the correction slot stays zero
+        let bytes: &mut [u8] =
+            unsafe { std::slice::from_raw_parts_mut(w.as_mut_ptr() as *mut u8, lay.words * 4) };
+        bytes[..codes.len()].copy_from_slice(codes);
+        for (d, c) in w[lay.words..].iter_mut().zip(consts) {
+            *d = c.to_bits();
         }
         self.query.as_ptr() as *const f32
     }

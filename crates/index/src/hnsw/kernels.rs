@@ -24,6 +24,9 @@ pub(crate) enum Isa {
     Avx512,
     #[cfg(target_arch = "x86_64")]
     Avx2,
+    /// AVX-512 F and BW with VNNI (the int8 metrics of `sq.rs`).
+    #[cfg(target_arch = "x86_64")]
+    Avx512Vnni,
     Portable,
 }
 
@@ -177,6 +180,10 @@ pub(crate) fn in_isa<M: Metric, J: Job>(job: J) -> J::Out {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: as above.
         Isa::Avx2 => unsafe { x86::root_avx2(job) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the int8 spaces with this ISA are only selected when the vector crate's
+        // integer kernels detected AVX-512 F, BW and VNNI (see `sq.rs`).
+        Isa::Avx512Vnni => unsafe { x86::root_avx512vnni(job) },
         Isa::Portable => job.run(),
     }
 }
@@ -207,6 +214,11 @@ pub(crate) mod x86 {
 
     #[target_feature(enable = "avx2,fma")]
     pub(crate) unsafe fn root_avx2<J: Job>(job: J) -> J::Out {
+        job.run()
+    }
+
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni,avx2,fma")]
+    pub(crate) unsafe fn root_avx512vnni<J: Job>(job: J) -> J::Out {
         job.run()
     }
 

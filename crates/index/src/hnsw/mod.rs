@@ -20,6 +20,7 @@ mod codec;
 mod graph;
 mod kernels;
 mod search;
+mod sq;
 #[cfg(test)]
 mod tests;
 
@@ -32,6 +33,7 @@ use build::{build_graph, extend_graph, BuildSpec};
 use graph::{with_ctx, Ctx, Graph, Layout};
 use kernels::{in_isa, with_metric, Job, Metric, Space};
 use search::{greedy, search_filtered, search_layer, FilterScratch, Frozen, GroupLinks};
+pub use sq::QuantizedHnsw;
 
 /// Build parameters.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -307,9 +309,14 @@ impl HnswIndex {
         with_ctx(|ctx| {
             let space = Space::select(self.distance);
             with_metric!(space, M => in_isa::<M, _>(Knn::<M> {
-                index: self,
+                graph: &self.graph,
+                m: self.m,
+                groups: GroupLinks {
+                    off: &self.group_off,
+                    links: &self.group_links,
+                },
                 ctx: &mut *ctx,
-                query,
+                query: Query::F32(query),
                 width,
                 accept,
                 _m: PhantomData,
@@ -353,10 +360,21 @@ impl HnswIndex {
 /// A group's sub-graph: its rows, and each row's layer-0 links (as rows).
 type GroupGraph = (Vec<u32>, Vec<Vec<u32>>);
 
+/// What a search compares the nodes with: a prepared f32 query, or int8 query codes with the
+/// constants of their metric (`sq.rs`).
+#[derive(Clone, Copy)]
+enum Query<'a> {
+    F32(&'a [f32]),
+    Codes { codes: &'a [u8], consts: [f32; 4] },
+}
+
+/// A k-nearest search of one graph (f32 vectors or int8 codes), leaving the beam in `ctx`.
 struct Knn<'a, M> {
-    index: &'a HnswIndex,
+    graph: &'a Graph,
+    m: usize,
+    groups: GroupLinks<'a>,
     ctx: &'a mut Ctx,
-    query: &'a [f32],
+    query: Query<'a>,
     width: usize,
     accept: Option<&'a (dyn Fn(u32) -> bool + Sync)>,
     _m: PhantomData<M>,
@@ -367,16 +385,20 @@ impl<M: Metric> Job for Knn<'_, M> {
     #[inline(always)]
     fn run(self) {
         let Knn {
-            index,
+            graph: g,
+            m,
+            groups,
             ctx,
             query,
             width,
             accept,
             ..
         } = self;
-        let g = &index.graph;
         let st = g.view();
-        let q = ctx.load_query(query, &g.lay);
+        let q = match query {
+            Query::F32(v) => ctx.load_query(v, &g.lay),
+            Query::Codes { codes, consts } => ctx.load_codes(codes, consts, &g.lay),
+        };
         let Ctx {
             visited,
             ok,
@@ -407,10 +429,6 @@ impl<M: Metric> Job for Knn<'_, M> {
                 unsafe { search_layer::<M, _>(&st, &Frozen, q, 0, beam, visited, todo, buf) };
             }
             Some(accept) => {
-                let groups = GroupLinks {
-                    off: &index.group_off,
-                    links: &index.group_links,
-                };
                 let scratch = FilterScratch {
                     beam,
                     visited,
@@ -422,9 +440,7 @@ impl<M: Metric> Job for Knn<'_, M> {
                 };
                 // SAFETY: as above.
                 unsafe {
-                    search_filtered::<M>(
-                        &st, g.n, index.m, groups, q, cur, dcur, width, accept, scratch,
-                    )
+                    search_filtered::<M>(&st, g.n, m, groups, q, cur, dcur, width, accept, scratch)
                 };
             }
         }

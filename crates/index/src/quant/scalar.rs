@@ -98,6 +98,15 @@ impl ScalarQuantizer {
         self.dim
     }
 
+    pub fn distance(&self) -> Distance {
+        self.distance
+    }
+
+    /// The width of one code step (`step`), and its square.
+    pub(crate) fn steps(&self) -> (f32, f32) {
+        (self.step, self.step * self.step)
+    }
+
     fn byte(&self, x: f32) -> u8 {
         // NaN clamps to 0 (`as` saturates)
         ((x - self.lo) / self.step).round().clamp(0.0, 255.0) as u8
@@ -171,7 +180,19 @@ impl ScalarQuantizer {
     }
 }
 
+impl ScalarQuery {
+    /// The query's codes, its constant term and `128 · Σd` (see the module docs).
+    pub(crate) fn parts(&self) -> (&[u8], f32, f32) {
+        (&self.codes, self.constant, self.shift)
+    }
+}
+
 impl ScalarCodes {
+    /// The stored codes of `row` and its correction term.
+    pub(crate) fn row_parts(&self, row: usize) -> (&[u8], f32) {
+        (self.row(row), self.corrections[row])
+    }
+
     pub fn len(&self) -> usize {
         self.corrections.len()
     }
