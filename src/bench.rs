@@ -12,7 +12,7 @@ use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use rvdb_index::{flat_search, HnswIndex, HnswParams, QuantizedHnsw, SearchParams};
+use rvdb_index::{flat_search, HnswIndex, HnswParams, Quantization, QuantizedHnsw, SearchParams};
 use rvdb_vector::Distance;
 use serde_json::json;
 
@@ -90,9 +90,11 @@ pub struct AnnArgs {
     /// reported as 0), else build it and write it there. For iterating on search speed.
     #[arg(long)]
     index_cache: Option<PathBuf>,
-    /// Also walk the graph on codes: `int8` (scalar quantization), then rescore the best
-    /// `k × oversampling` candidates from the original vectors. Reported beside the f32 lines.
-    #[arg(long, value_parser = ["int8"])]
+    /// Also walk the graph on codes: `int8` (scalar quantization), `binary` (sign bits,
+    /// Hamming distance) or `binary-asymmetric` (sign bits against an 8-bit query), then
+    /// rescore the best `k × oversampling` candidates from the original vectors. Reported
+    /// beside the f32 lines.
+    #[arg(long, value_parser = ["int8", "binary", "binary-asymmetric"])]
     quantization: Option<String>,
     /// Candidates rescored per result with `--quantization` (comma-separated values).
     #[arg(long, value_delimiter = ',', default_value = "1,2,3")]
@@ -290,11 +292,16 @@ fn ann(a: AnnArgs) -> anyhow::Result<()> {
     };
     // the same index walked on int8 codes, rescoring from the original vectors
     let int8 = |index: &HnswIndex, build_seconds: f64, mode: &str, truth: &[Vec<u32>], filter| {
-        if a.quantization.as_deref() != Some("int8") {
-            return;
-        }
+        let quantization = match a.quantization.as_deref() {
+            Some("int8") => Quantization::Scalar {
+                quantile: a.quantile,
+            },
+            Some("binary") => Quantization::Binary { asymmetric: false },
+            Some("binary-asymmetric") => Quantization::Binary { asymmetric: true },
+            _ => return,
+        };
         let t = Instant::now();
-        let sq = QuantizedHnsw::new(index, a.quantile);
+        let sq = QuantizedHnsw::new(index, quantization);
         let encode_seconds = t.elapsed().as_secs_f64();
         for &o in &a.oversampling {
             let run = |ef: usize, accept: Accept, q: &[f32]| {
@@ -310,7 +317,7 @@ fn ann(a: AnnArgs) -> anyhow::Result<()> {
                 mode,
                 truth,
                 filter,
-                json!({"quantization": "int8", "oversampling": o,
+                json!({"quantization": a.quantization, "oversampling": o,
                        "encode_seconds": round(encode_seconds), "quantile": a.quantile}),
             );
         }

@@ -62,10 +62,12 @@ impl Layout {
         }
     }
 
-    /// The layout of a graph walked on int8 codes (see `sq.rs`): `dim` code bytes and a 4-byte
-    /// correction term at the end of the vector region, which is a whole number of lines.
-    pub(crate) fn for_codes(dim: usize, cap0: usize, cap_up: usize) -> Layout {
-        let words = (dim + 4).div_ceil(4 * LINE_WORDS) * LINE_WORDS;
+    /// The layout of a graph walked on codes (see `sq.rs`): `bytes` code bytes, and `tail`
+    /// bytes at the end of the vector region (a correction term), which is a whole number of
+    /// lines. `dim` is the code's byte count.
+    pub(crate) fn for_codes(bytes: usize, tail: usize, cap0: usize, cap_up: usize) -> Layout {
+        let dim = bytes;
+        let words = (bytes + tail).div_ceil(4 * LINE_WORDS).max(1) * LINE_WORDS;
         let link_words = cap0.div_ceil(LINE_WORDS).max(1) * LINE_WORDS;
         Layout {
             dim,
@@ -482,24 +484,32 @@ impl Ctx {
         self.query.as_ptr() as *const f32
     }
 
-    /// Copies int8 query codes into the query buffer, zero-padded to the vector region, with
-    /// one more line after it holding `consts`; returns its pointer.
+    /// Copies query codes into the query buffer, zero-padded to whole vector regions (one, or
+    /// several for bit planes), with one more line after them holding `consts`; returns its
+    /// pointer.
     pub(crate) fn load_codes(
         &mut self,
         codes: &[u8],
         consts: [f32; 4],
         lay: &Layout,
     ) -> *const f32 {
-        let lines = lay.words / LINE_WORDS;
+        let region_lines = lay.words / LINE_WORDS;
+        let lines = codes
+            .len()
+            .div_ceil(4 * LINE_WORDS)
+            .div_ceil(region_lines.max(1))
+            .max(1)
+            * region_lines;
         self.query.clear();
         self.query.resize(lines + 1, Line([0; 16]));
         let w = as_words_mut(&mut self.query);
-        // SAFETY: the words are plain memory; `codes` fits the region minus its last word
-        // (`Layout::for_codes`), so the correction slot stays zero
-        let bytes: &mut [u8] =
-            unsafe { std::slice::from_raw_parts_mut(w.as_mut_ptr() as *mut u8, lay.words * 4) };
+        // SAFETY: the words are plain memory; `codes` fits the regions and leaves a scalar
+        // code's correction slot zero (`Layout::for_codes`)
+        let bytes: &mut [u8] = unsafe {
+            std::slice::from_raw_parts_mut(w.as_mut_ptr() as *mut u8, lines * LINE_WORDS * 4)
+        };
         bytes[..codes.len()].copy_from_slice(codes);
-        for (d, c) in w[lay.words..].iter_mut().zip(consts) {
+        for (d, c) in w[lines * LINE_WORDS..].iter_mut().zip(consts) {
             *d = c.to_bits();
         }
         self.query.as_ptr() as *const f32

@@ -27,6 +27,9 @@ pub(crate) enum Isa {
     /// AVX-512 F and BW with VNNI (the int8 metrics of `sq.rs`).
     #[cfg(target_arch = "x86_64")]
     Avx512Vnni,
+    /// AVX-512 F with VPOPCNTDQ (the binary metric of `sq.rs`).
+    #[cfg(target_arch = "x86_64")]
+    Avx512Popcnt,
     Portable,
 }
 
@@ -184,6 +187,10 @@ pub(crate) fn in_isa<M: Metric, J: Job>(job: J) -> J::Out {
         // SAFETY: the int8 spaces with this ISA are only selected when the vector crate's
         // integer kernels detected AVX-512 F, BW and VNNI (see `sq.rs`).
         Isa::Avx512Vnni => unsafe { x86::root_avx512vnni(job) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the binary space with this ISA is only selected when the CPU reports
+        // AVX-512 F and VPOPCNTDQ (see `sq.rs`).
+        Isa::Avx512Popcnt => unsafe { x86::root_avx512popcnt(job) },
         Isa::Portable => job.run(),
     }
 }
@@ -219,6 +226,11 @@ pub(crate) mod x86 {
 
     #[target_feature(enable = "avx512f,avx512bw,avx512vnni,avx2,fma")]
     pub(crate) unsafe fn root_avx512vnni<J: Job>(job: J) -> J::Out {
+        job.run()
+    }
+
+    #[target_feature(enable = "avx512f,avx512vpopcntdq,avx2,fma")]
+    pub(crate) unsafe fn root_avx512popcnt<J: Job>(job: J) -> J::Out {
         job.run()
     }
 

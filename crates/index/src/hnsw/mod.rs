@@ -33,7 +33,7 @@ use build::{build_graph, extend_graph, BuildSpec};
 use graph::{with_ctx, Ctx, Graph, Layout};
 use kernels::{in_isa, with_metric, Job, Metric, Space};
 use search::{greedy, search_filtered, search_layer, FilterScratch, Frozen, GroupLinks};
-pub use sq::QuantizedHnsw;
+pub use sq::{Quantization, QuantizedHnsw};
 
 /// Build parameters.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,7 +1,8 @@
-//! Graph traversal on int8 codes: the same links as an [`HnswIndex`], with each node's f32
-//! vector replaced by its scalar-quantized codes ([`ScalarQuantizer`]), so a hop reads a
-//! quarter of the bytes and scores in integers (VNNI `vpdpbusd` where the CPU has it). The
-//! best `oversampling × k` candidates are then rescored from the original vectors.
+//! Graph traversal on codes: the same links as an [`HnswIndex`], with each node's f32 vector
+//! replaced by its scalar-quantized int8 codes ([`ScalarQuantizer`]: a quarter of the bytes,
+//! scored in integers, VNNI `vpdpbusd` where the CPU has it) or its sign bits
+//! ([`BinaryQuantizer`]: a thirty-second, Hamming distance, `vpopcntq` where the CPU has it).
+//! The best `oversampling × k` candidates are then rescored from the original vectors.
 //!
 //! # Layout
 //!
@@ -14,7 +15,8 @@
 //!
 //! # Metrics
 //!
-//! Distances are "lower is better" as in `kernels.rs`, from the formulas of
+//! Binary codes fill the region alone (no correction) and their distance is the Hamming
+//! distance. Int8 distances are "lower is better" as in `kernels.rs`, from the formulas of
 //! [`ScalarQuantizer`]: Dot/Cosine `−(step²·Σd·c′ + constant + correction)`, Euclid
 //! `constant + correction − 2·step²·(Σd·c′ + 128·Σd)`, Manhattan `step·Σ|d − c|`, where `c′` is
 //! the stored signed code.
@@ -27,7 +29,7 @@ use super::graph::{as_words, as_words_mut, with_ctx, Graph, Layout, Line};
 use super::kernels::{in_isa, Isa, Metric};
 use super::search::GroupLinks;
 use super::{HnswIndex, Knn, Query};
-use crate::quant::ScalarQuantizer;
+use crate::quant::{hamming, BinaryQuantizer, ScalarQuantizer};
 use crate::topk::{Scored, TopK};
 
 /// An [`HnswIndex`]'s graph walked on int8 codes, with rescoring from the original vectors.
@@ -35,13 +37,30 @@ use crate::topk::{Scored, TopK};
 pub struct QuantizedHnsw {
     distance: Distance,
     m: usize,
-    quantizer: ScalarQuantizer,
+    codec: Codec,
     graph: Graph,
     group_off: Vec<u32>,
     group_links: Vec<u32>,
 }
 
-/// Which int8 metric a search instantiates.
+/// How the nodes' vectors are encoded.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Quantization {
+    /// int8 codes, the byte range fitted to all values or to their central `quantile`.
+    Scalar { quantile: Option<f32> },
+    /// One sign bit per value; with `asymmetric` the query keeps 8 bits per value (Qdrant's
+    /// `scalar8bits` query encoding) and is scored as a signed sum, else it is a sign code too
+    /// and the distance is the Hamming distance.
+    Binary { asymmetric: bool },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Codec {
+    Scalar(ScalarQuantizer),
+    Binary(BinaryQuantizer, bool),
+}
+
+/// Which code metric a search instantiates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum SqSpace {
     #[cfg(target_arch = "x86_64")]
@@ -50,13 +69,38 @@ enum SqSpace {
     L2Vnni,
     #[cfg(target_arch = "x86_64")]
     L1Avx512,
+    #[cfg(target_arch = "x86_64")]
+    HammingAvx512,
+    #[cfg(target_arch = "x86_64")]
+    PlanesAvx512,
     Ip,
     L2,
     L1,
+    Hamming,
+    Planes,
 }
 
 impl SqSpace {
-    fn select(distance: Distance) -> SqSpace {
+    fn binary(asymmetric: bool) -> SqSpace {
+        #[cfg(target_arch = "x86_64")]
+        if rvdb_vector::active_kernel() != "scalar"
+            && is_x86_feature_detected!("avx512f")
+            && is_x86_feature_detected!("avx512vpopcntdq")
+        {
+            return if asymmetric {
+                SqSpace::PlanesAvx512
+            } else {
+                SqSpace::HammingAvx512
+            };
+        }
+        if asymmetric {
+            SqSpace::Planes
+        } else {
+            SqSpace::Hamming
+        }
+    }
+
+    fn scalar(distance: Distance) -> SqSpace {
         #[cfg(target_arch = "x86_64")]
         if rvdb_vector::int8_kernels().name == "avx512vnni" {
             return match distance {
@@ -90,6 +134,24 @@ macro_rules! with_sq_metric {
             #[cfg(target_arch = "x86_64")]
             SqSpace::L1Avx512 => {
                 type $M = x86::L1Avx512;
+                $body
+            }
+            #[cfg(target_arch = "x86_64")]
+            SqSpace::HammingAvx512 => {
+                type $M = x86::HammingAvx512;
+                $body
+            }
+            #[cfg(target_arch = "x86_64")]
+            SqSpace::PlanesAvx512 => {
+                type $M = x86::PlanesAvx512;
+                $body
+            }
+            SqSpace::Hamming => {
+                type $M = portable::Hamming;
+                $body
+            }
+            SqSpace::Planes => {
+                type $M = portable::Planes;
                 $body
             }
             SqSpace::Ip => {
@@ -137,7 +199,7 @@ unsafe fn correction(v: *const f32, words: usize) -> f32 {
 
 /// Integer kernels through the vector crate's dispatch (AVX2 or scalar).
 mod portable {
-    use super::{consts, correction, Isa, Metric};
+    use super::{consts, correction, hamming, Isa, Metric};
 
     /// # Safety
     /// `p` points to `words` readable words.
@@ -181,6 +243,44 @@ mod portable {
             unsafe {
                 let (step2, constant, shift, _) = consts(a, words);
                 constant + correction(b, words) - 2.0 * step2 * (dot(a, b, words) + shift)
+            }
+        }
+    }
+
+    #[derive(Clone, Copy, Debug)]
+    pub(super) struct Hamming;
+    impl Metric for Hamming {
+        const ISA: Isa = Isa::Portable;
+        #[inline(always)]
+        unsafe fn dist(a: *const f32, b: *const f32, words: usize) -> f32 {
+            // SAFETY: a query buffer and a node region of bits, zero-padded alike
+            unsafe { hamming(bytes(a, words), bytes(b, words)) as f32 }
+        }
+    }
+
+    /// An 8-plane query against sign bits (`BinaryQuantizer::query_planes`).
+    #[derive(Clone, Copy, Debug)]
+    pub(super) struct Planes;
+    impl Metric for Planes {
+        const ISA: Isa = Isa::Portable;
+        #[inline(always)]
+        unsafe fn dist(a: *const f32, b: *const f32, words: usize) -> f32 {
+            // SAFETY: 8 planes of `words` words, then the constants line; a node region
+            unsafe {
+                let code = bytes(b, words);
+                let pc: u32 = code.iter().map(|x| x.count_ones()).sum();
+                let mut s = 0u64;
+                for k in 0..8 {
+                    let plane = bytes(a.add(k * words), words);
+                    let bits: u32 = plane
+                        .iter()
+                        .zip(code)
+                        .map(|(p, c)| (p & c).count_ones())
+                        .sum();
+                    s += u64::from(bits) << k;
+                }
+                let (lo, step, sum, _) = consts(a, 8 * words);
+                -(2.0 * (lo * pc as f32 + step * s as f32) - sum)
             }
         }
     }
@@ -269,6 +369,64 @@ mod x86 {
         }
     }
 
+    /// Bits that differ, 512 at a time.
+    #[derive(Clone, Copy, Debug)]
+    pub(super) struct HammingAvx512;
+    impl Metric for HammingAvx512 {
+        const ISA: Isa = Isa::Avx512Popcnt;
+        #[inline(always)]
+        unsafe fn dist(a: *const f32, b: *const f32, words: usize) -> f32 {
+            // SAFETY: aligned regions of `words` words, in the VPOPCNTDQ root
+            unsafe {
+                let mut s = _mm512_setzero_si512();
+                let mut i = 0;
+                while i < words {
+                    let x = _mm512_xor_si512(
+                        _mm512_load_si512(a.add(i).cast()),
+                        _mm512_load_si512(b.add(i).cast()),
+                    );
+                    s = _mm512_add_epi64(s, _mm512_popcnt_epi64(x));
+                    i += 16;
+                }
+                _mm512_reduce_add_epi64(s) as f32
+            }
+        }
+    }
+
+    /// An 8-plane query against sign bits, 512 bits at a time.
+    #[derive(Clone, Copy, Debug)]
+    pub(super) struct PlanesAvx512;
+    impl Metric for PlanesAvx512 {
+        const ISA: Isa = Isa::Avx512Popcnt;
+        #[inline(always)]
+        unsafe fn dist(a: *const f32, b: *const f32, words: usize) -> f32 {
+            // SAFETY: 8 aligned planes of `words` words and the constants line; an aligned
+            // node region; in the VPOPCNTDQ root
+            unsafe {
+                let mut pc = _mm512_setzero_si512();
+                let mut s = _mm512_setzero_si512();
+                let mut i = 0;
+                while i < words {
+                    let code = _mm512_load_si512(b.add(i).cast());
+                    pc = _mm512_add_epi64(pc, _mm512_popcnt_epi64(code));
+                    for k in 0..8u32 {
+                        let plane = _mm512_load_si512(a.add(k as usize * words + i).cast());
+                        let bits = _mm512_popcnt_epi64(_mm512_and_si512(plane, code));
+                        s = _mm512_add_epi64(
+                            s,
+                            _mm512_sll_epi64(bits, _mm_cvtsi32_si128(k as i32)),
+                        );
+                    }
+                    i += 16;
+                }
+                let (lo, step, sum, _) = consts(a, 8 * words);
+                let pc = _mm512_reduce_add_epi64(pc) as f32;
+                let s = _mm512_reduce_add_epi64(s) as f32;
+                -(2.0 * (lo * pc + step * s) - sum)
+            }
+        }
+    }
+
     #[derive(Clone, Copy, Debug)]
     pub(super) struct L1Avx512;
     impl Metric for L1Avx512 {
@@ -299,17 +457,41 @@ mod x86 {
 impl QuantizedHnsw {
     /// The graph of `index` on int8 codes of its vectors, the byte range fitted to all of them
     /// (or to their central `quantile`, Qdrant's setting).
-    pub fn new(index: &HnswIndex, quantile: Option<f32>) -> QuantizedHnsw {
+    pub fn new(index: &HnswIndex, quantization: Quantization) -> QuantizedHnsw {
         let src = &index.graph;
         let dim = src.lay.dim;
         let mut vectors = Vec::with_capacity(src.n * dim);
         for i in 0..src.n {
             vectors.extend(src.vector(i));
         }
-        let quantizer = ScalarQuantizer::train(index.distance, &vectors, dim, quantile);
-        let codes = quantizer.encode(&vectors);
+        // every node's code and correction term
+        let (codec, code_bytes, tail, codes, corrections) = match quantization {
+            Quantization::Scalar { quantile } => {
+                let q = ScalarQuantizer::train(index.distance, &vectors, dim, quantile);
+                let encoded = q.encode(&vectors);
+                let mut codes = Vec::with_capacity(src.n * dim);
+                let mut corrections = Vec::with_capacity(src.n);
+                for i in 0..src.n {
+                    let (c, corr) = encoded.row_parts(i);
+                    codes.extend_from_slice(c);
+                    corrections.push(corr);
+                }
+                (Codec::Scalar(q), dim, 4, codes, corrections)
+            }
+            Quantization::Binary { asymmetric } => {
+                let q = BinaryQuantizer::new(dim);
+                let codes = q.encode(&vectors);
+                (
+                    Codec::Binary(q, asymmetric),
+                    q.code_bytes(),
+                    0,
+                    codes,
+                    Vec::new(),
+                )
+            }
+        };
         drop(vectors);
-        let lay = Layout::for_codes(dim, src.lay.cap0, src.lay.cap_up);
+        let lay = Layout::for_codes(code_bytes, tail, src.lay.cap0, src.lay.cap_up);
         let mut blocks = vec![Line([0; 16]); lay.lines(src.n)];
         {
             let from = as_words(&src.blocks);
@@ -318,13 +500,14 @@ impl QuantizedHnsw {
                 let (s, d) = (i * src.lay.stride, i * lay.stride);
                 to[d..d + lay.link_words].copy_from_slice(&from[s..s + src.lay.link_words]);
                 let region = &mut to[d + lay.link_words..d + lay.stride];
-                let (code, corr) = codes.row_parts(i);
                 // SAFETY: plain words viewed as bytes
                 let bytes: &mut [u8] = unsafe {
                     std::slice::from_raw_parts_mut(region.as_mut_ptr() as *mut u8, region.len() * 4)
                 };
-                bytes[..code.len()].copy_from_slice(code);
-                region[lay.words - 1] = corr.to_bits();
+                bytes[..code_bytes].copy_from_slice(&codes[i * code_bytes..(i + 1) * code_bytes]);
+                if let Some(corr) = corrections.get(i) {
+                    region[lay.words - 1] = corr.to_bits();
+                }
             }
         }
         let graph = Graph {
@@ -340,7 +523,7 @@ impl QuantizedHnsw {
         QuantizedHnsw {
             distance: index.distance,
             m: index.m,
-            quantizer,
+            codec,
             graph,
             group_off: index.group_off.clone(),
             group_links: index.group_links.clone(),
@@ -375,7 +558,10 @@ impl QuantizedHnsw {
         accept: Option<&(dyn Fn(u32) -> bool + Sync)>,
     ) -> Vec<Scored> {
         let n = self.len();
-        let dim = self.graph.lay.dim;
+        let dim = match self.codec {
+            Codec::Scalar(q) => q.dim(),
+            Codec::Binary(q, _) => q.dim(),
+        };
         if n == 0 || k == 0 {
             return Vec::new();
         }
@@ -390,11 +576,24 @@ impl QuantizedHnsw {
         );
         let keep = ((k as f64) * oversampling.max(1.0)).ceil() as usize;
         let width = ef.max(keep);
-        let q = self.quantizer.query(query);
-        let (codes, constant, shift) = q.parts();
-        let (step, step2) = self.quantizer.steps();
+        let (space, codes, consts) = match self.codec {
+            Codec::Scalar(sq) => {
+                let q = sq.query(query);
+                let (codes, constant, shift) = q.parts();
+                let (step, step2) = sq.steps();
+                (
+                    SqSpace::scalar(self.distance),
+                    codes.to_vec(),
+                    [step2, constant, shift, step],
+                )
+            }
+            Codec::Binary(bq, false) => (SqSpace::binary(false), bq.encode(query), [0.0; 4]),
+            Codec::Binary(bq, true) => {
+                let (planes, [lo, step, sum]) = bq.query_planes(query, self.graph.lay.words * 4);
+                (SqSpace::binary(true), planes, [lo, step, sum, 0.0])
+            }
+        };
         let candidates: Vec<u32> = with_ctx(|ctx| {
-            let space = SqSpace::select(self.distance);
             with_sq_metric!(space, M => in_isa::<M, _>(Knn::<M> {
                 graph: &self.graph,
                 m: self.m,
@@ -404,8 +603,8 @@ impl QuantizedHnsw {
                 },
                 ctx: &mut *ctx,
                 query: Query::Codes {
-                    codes,
-                    consts: [step2, constant, shift, step],
+                    codes: &codes,
+                    consts,
                 },
                 width,
                 accept,
@@ -473,7 +672,7 @@ mod tests {
                 ..HnswParams::default()
             };
             let index = HnswIndex::build(d, &base, dim, &params);
-            let sq = QuantizedHnsw::new(&index, None);
+            let sq = QuantizedHnsw::new(&index, Quantization::Scalar { quantile: None });
             assert!(sq.memory_bytes() < index.memory_bytes());
             let queries = data(50, dim, d, 2);
             let (mut hits_sq, mut hits_f32) = (0, 0);
@@ -501,12 +700,46 @@ mod tests {
     }
 
     #[test]
+    fn binary_codes_rank_better_with_asymmetric_queries_and_more_oversampling() {
+        let (n, dim, k) = (3000, 256, 10);
+        let d = Distance::Cosine;
+        let base = data(n, dim, d, 9);
+        let queries = data(40, dim, d, 10);
+        let index = HnswIndex::build(d, &base, dim, &HnswParams::default());
+        let runs = [(false, 1.0), (false, 4.0), (true, 4.0), (true, 30.0)];
+        let mut recall = [0.0; 4];
+        for (slot, (asymmetric, o)) in runs.into_iter().enumerate() {
+            let bq = QuantizedHnsw::new(&index, Quantization::Binary { asymmetric });
+            assert!(bq.memory_bytes() * 3 < index.memory_bytes());
+            let mut hits = 0;
+            for q in queries.chunks_exact(dim) {
+                let want = exact(&base, dim, d, q, k);
+                let got = bq.search(&base, q, k, 100, o, None);
+                assert_eq!(got.len(), k);
+                hits += got.iter().filter(|s| want.contains(&s.offset)).count();
+            }
+            recall[slot] = hits as f64 / (40 * k) as f64;
+        }
+        // (tightly clustered data is hard for one bit per value: points of a cluster share
+        // most signs; the rescoring of a long candidate list makes up for it)
+        assert!(
+            recall[0] < recall[1] && recall[1] < recall[2] && recall[3] >= 0.8,
+            "recall {recall:?}"
+        );
+    }
+
+    #[test]
     fn a_filter_keeps_only_accepted_rows() {
         let (n, dim) = (2000, 16);
         let d = Distance::Euclid;
         let base = data(n, dim, d, 3);
         let index = HnswIndex::build(d, &base, dim, &HnswParams::default());
-        let sq = QuantizedHnsw::new(&index, Some(0.99));
+        let sq = QuantizedHnsw::new(
+            &index,
+            Quantization::Scalar {
+                quantile: Some(0.99),
+            },
+        );
         let accept = |r: u32| r.is_multiple_of(7);
         let got = sq.search(&base, &base[..dim], 10, 64, 2.0, Some(&accept));
         assert_eq!(got.len(), 10);
@@ -527,8 +760,16 @@ mod tests {
     #[test]
     fn empty_and_zero_k() {
         let index = HnswIndex::build(Distance::Dot, &[], 4, &HnswParams::default());
-        let sq = QuantizedHnsw::new(&index, None);
-        assert!(sq.is_empty());
+        for q in [
+            Quantization::Scalar { quantile: None },
+            Quantization::Binary { asymmetric: false },
+            Quantization::Binary { asymmetric: true },
+        ] {
+            let sq = QuantizedHnsw::new(&index, q);
+            assert!(sq.is_empty());
+            assert!(sq.search(&[], &[0.0; 4], 10, 10, 2.0, None).is_empty());
+        }
+        let sq = QuantizedHnsw::new(&index, Quantization::Binary { asymmetric: true });
         assert!(sq.search(&[], &[0.0; 4], 10, 10, 2.0, None).is_empty());
     }
 }

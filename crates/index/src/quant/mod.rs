@@ -3,7 +3,10 @@
 //! original vectors.
 //!
 //! - [`ScalarQuantizer`]: one byte per value (Qdrant's `scalar` `int8`), scored in integers.
+//! - [`BinaryQuantizer`]: one bit per value (Qdrant's `binary`, `one_bit`), Hamming distance.
 
+mod binary;
 mod scalar;
 
+pub use binary::{hamming, BinaryQuantizer};
 pub use scalar::{ScalarCodes, ScalarQuantizer, ScalarQuery};
