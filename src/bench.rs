@@ -92,13 +92,16 @@ pub struct AnnArgs {
     index_cache: Option<PathBuf>,
     /// Also walk the graph on codes: `int8` (scalar quantization), `binary` (sign bits,
     /// Hamming distance) or `binary-asymmetric` (sign bits against an 8-bit query), then
-    /// rescore the best `k × oversampling` candidates from the original vectors. Reported
-    /// beside the f32 lines.
-    #[arg(long, value_parser = ["int8", "binary", "binary-asymmetric"])]
+    /// `product` (codebooks per sub-space, see `--compression`), then rescore the best
+    /// `k × oversampling` candidates from the original vectors. Reported beside the f32 lines.
+    #[arg(long, value_parser = ["int8", "binary", "binary-asymmetric", "product"])]
     quantization: Option<String>,
     /// Candidates rescored per result with `--quantization` (comma-separated values).
     #[arg(long, value_delimiter = ',', default_value = "1,2,3")]
     oversampling: Vec<f64>,
+    /// Compression of `--quantization product` (4 to 64: bytes of f32 per code byte).
+    #[arg(long, default_value_t = 16)]
+    compression: usize,
     /// The central share of values the int8 byte range covers (Qdrant's `quantile`, 0.5–1);
     /// all values when not given.
     #[arg(long)]
@@ -298,6 +301,9 @@ fn ann(a: AnnArgs) -> anyhow::Result<()> {
             },
             Some("binary") => Quantization::Binary { asymmetric: false },
             Some("binary-asymmetric") => Quantization::Binary { asymmetric: true },
+            Some("product") => Quantization::Product {
+                compression: a.compression,
+            },
             _ => return,
         };
         let t = Instant::now();
@@ -317,7 +323,7 @@ fn ann(a: AnnArgs) -> anyhow::Result<()> {
                 mode,
                 truth,
                 filter,
-                json!({"quantization": a.quantization, "oversampling": o,
+                json!({"quantization": a.quantization, "oversampling": o, "compression": a.compression,
                        "encode_seconds": round(encode_seconds), "quantile": a.quantile}),
             );
         }

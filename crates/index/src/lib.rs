@@ -21,7 +21,10 @@ mod topk;
 
 pub use flat::{flat_search, SearchParams};
 pub use hnsw::{HnswIndex, HnswParams, Quantization, QuantizedHnsw};
-pub use quant::{hamming, BinaryQuantizer, ScalarCodes, ScalarQuantizer, ScalarQuery};
+pub use quant::{
+    hamming, BinaryQuantizer, ProductQuantizer, ProductQuery, ScalarCodes, ScalarQuantizer,
+    ScalarQuery,
+};
 pub use sparse::{
     apply_idf, idf, SealedSparseIndex, SparseDecodeError, SparseIndex, SparseIndexParams,
     SparseModifier, SparseVector, SparseVectorError, DEFAULT_SPARSE_FULL_SCAN_THRESHOLD,

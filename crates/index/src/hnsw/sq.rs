@@ -29,7 +29,7 @@ use super::graph::{as_words, as_words_mut, with_ctx, Graph, Layout, Line};
 use super::kernels::{in_isa, Isa, Metric};
 use super::search::GroupLinks;
 use super::{HnswIndex, Knn, Query};
-use crate::quant::{hamming, BinaryQuantizer, ScalarQuantizer};
+use crate::quant::{hamming, BinaryQuantizer, ProductQuantizer, ScalarQuantizer};
 use crate::topk::{Scored, TopK};
 
 /// An [`HnswIndex`]'s graph walked on int8 codes, with rescoring from the original vectors.
@@ -52,12 +52,16 @@ pub enum Quantization {
     /// `scalar8bits` query encoding) and is scored as a signed sum, else it is a sign code too
     /// and the distance is the Hamming distance.
     Binary { asymmetric: bool },
+    /// One byte per sub-space of codebooks trained for `compression` (4 to 64), scored from the
+    /// query's lookup tables.
+    Product { compression: usize },
 }
 
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 enum Codec {
     Scalar(ScalarQuantizer),
     Binary(BinaryQuantizer, bool),
+    Product(Box<ProductQuantizer>),
 }
 
 /// Which code metric a search instantiates.
@@ -78,6 +82,7 @@ enum SqSpace {
     L1,
     Hamming,
     Planes,
+    Tables,
 }
 
 impl SqSpace {
@@ -152,6 +157,10 @@ macro_rules! with_sq_metric {
             }
             SqSpace::Planes => {
                 type $M = portable::Planes;
+                $body
+            }
+            SqSpace::Tables => {
+                type $M = portable::Tables;
                 $body
             }
             SqSpace::Ip => {
@@ -281,6 +290,30 @@ mod portable {
                 }
                 let (lo, step, sum, _) = consts(a, 8 * words);
                 -(2.0 * (lo * pc as f32 + step * s as f32) - sum)
+            }
+        }
+    }
+
+    /// Product codes scored from the query's lookup tables: the query buffer starts with a
+    /// line holding the sub-space count `m` and the table width `k` (as u32), then `m · k`
+    /// raw keys; the node region holds `m` code bytes.
+    #[derive(Clone, Copy, Debug)]
+    pub(super) struct Tables;
+    impl Metric for Tables {
+        const ISA: Isa = Isa::Portable;
+        #[inline(always)]
+        unsafe fn dist(a: *const f32, b: *const f32, _words: usize) -> f32 {
+            // SAFETY: the query buffer and node region described above
+            unsafe {
+                let head = a as *const u32;
+                let (m, k) = (*head as usize, *head.add(1) as usize);
+                let table = a.add(16);
+                let code = b as *const u8;
+                let mut s = 0.0;
+                for i in 0..m {
+                    s += *table.add(i * k + *code.add(i) as usize);
+                }
+                -s
             }
         }
     }
@@ -489,6 +522,12 @@ impl QuantizedHnsw {
                     Vec::new(),
                 )
             }
+            Quantization::Product { compression } => {
+                let q = ProductQuantizer::train(index.distance, &vectors, dim, compression, 42);
+                let codes = q.encode(&vectors);
+                let m = q.code_bytes();
+                (Codec::Product(Box::new(q)), m, 0, codes, Vec::new())
+            }
         };
         drop(vectors);
         let lay = Layout::for_codes(code_bytes, tail, src.lay.cap0, src.lay.cap_up);
@@ -538,9 +577,15 @@ impl QuantizedHnsw {
         self.graph.n == 0
     }
 
-    /// Heap bytes: links, codes and corrections (not the original vectors).
+    /// Heap bytes: links, codes, corrections and codebooks (not the original vectors).
     pub fn memory_bytes(&self) -> usize {
-        self.graph.heap_bytes() + (self.group_off.capacity() + self.group_links.capacity()) * 4
+        let books = match &self.codec {
+            Codec::Product(q) => q.memory_bytes(),
+            _ => 0,
+        };
+        self.graph.heap_bytes()
+            + (self.group_off.capacity() + self.group_links.capacity()) * 4
+            + books
     }
 
     /// The `k` best rows by exact raw key (best first, ties by lower row): a beam search of
@@ -558,9 +603,10 @@ impl QuantizedHnsw {
         accept: Option<&(dyn Fn(u32) -> bool + Sync)>,
     ) -> Vec<Scored> {
         let n = self.len();
-        let dim = match self.codec {
+        let dim = match &self.codec {
             Codec::Scalar(q) => q.dim(),
             Codec::Binary(q, _) => q.dim(),
+            Codec::Product(q) => q.dim(),
         };
         if n == 0 || k == 0 {
             return Vec::new();
@@ -576,8 +622,8 @@ impl QuantizedHnsw {
         );
         let keep = ((k as f64) * oversampling.max(1.0)).ceil() as usize;
         let width = ef.max(keep);
-        let (space, codes, consts) = match self.codec {
-            Codec::Scalar(sq) => {
+        let (space, codes, consts) = match &self.codec {
+            &Codec::Scalar(sq) => {
                 let q = sq.query(query);
                 let (codes, constant, shift) = q.parts();
                 let (step, step2) = sq.steps();
@@ -587,10 +633,22 @@ impl QuantizedHnsw {
                     [step2, constant, shift, step],
                 )
             }
-            Codec::Binary(bq, false) => (SqSpace::binary(false), bq.encode(query), [0.0; 4]),
-            Codec::Binary(bq, true) => {
+            &Codec::Binary(bq, false) => (SqSpace::binary(false), bq.encode(query), [0.0; 4]),
+            &Codec::Binary(bq, true) => {
                 let (planes, [lo, step, sum]) = bq.query_planes(query, self.graph.lay.words * 4);
                 (SqSpace::binary(true), planes, [lo, step, sum, 0.0])
+            }
+            Codec::Product(pq) => {
+                let tables = pq.query(query);
+                let (k, table) = tables.parts();
+                // a header line (m, k), then the tables
+                let mut buf = vec![0u8; 64 + table.len() * 4];
+                buf[..4].copy_from_slice(&(pq.code_bytes() as u32).to_ne_bytes());
+                buf[4..8].copy_from_slice(&(k as u32).to_ne_bytes());
+                for (dst, x) in buf[64..].chunks_exact_mut(4).zip(table) {
+                    dst.copy_from_slice(&x.to_ne_bytes());
+                }
+                (SqSpace::Tables, buf, [0.0; 4])
             }
         };
         let candidates: Vec<u32> = with_ctx(|ctx| {
@@ -729,6 +787,26 @@ mod tests {
     }
 
     #[test]
+    fn product_codes_at_x16_with_oversampling_four_find_the_exact_top_ten() {
+        let (n, dim, k) = (3000, 64, 10);
+        for d in [Distance::Euclid, Distance::Cosine] {
+            let base = data(n, dim, d, 11);
+            let queries = data(40, dim, d, 12);
+            let index = HnswIndex::build(d, &base, dim, &HnswParams::default());
+            let pq = QuantizedHnsw::new(&index, Quantization::Product { compression: 16 });
+            assert!(pq.memory_bytes() < index.memory_bytes());
+            let mut hits = 0;
+            for q in queries.chunks_exact(dim) {
+                let want = exact(&base, dim, d, q, k);
+                let got = pq.search(&base, q, k, 64, 4.0, None);
+                hits += got.iter().filter(|s| want.contains(&s.offset)).count();
+            }
+            let recall = hits as f64 / (40 * k) as f64;
+            assert!(recall >= 0.85, "{d}: recall {recall}");
+        }
+    }
+
+    #[test]
     fn a_filter_keeps_only_accepted_rows() {
         let (n, dim) = (2000, 16);
         let d = Distance::Euclid;
@@ -764,6 +842,7 @@ mod tests {
             Quantization::Scalar { quantile: None },
             Quantization::Binary { asymmetric: false },
             Quantization::Binary { asymmetric: true },
+            Quantization::Product { compression: 8 },
         ] {
             let sq = QuantizedHnsw::new(&index, q);
             assert!(sq.is_empty());
