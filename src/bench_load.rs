@@ -571,21 +571,32 @@ pub(crate) fn drive(
     (s, w, began.elapsed().as_secs_f64())
 }
 
-pub fn load(a: LoadArgs) -> anyhow::Result<()> {
-    if a.connections.contains(&0) || a.queries == 0 || a.batch == 0 {
-        bail!("--connections, --queries and --batch must be positive");
-    }
+/// The load generator's runtime, and the server: the one at `url`, or one started from `bin`
+/// (this binary by default) with `storage` (memory by default), killed when dropped.
+pub(crate) fn setup(
+    url: Option<&String>,
+    bin: Option<&PathBuf>,
+    storage: Option<&PathBuf>,
+) -> anyhow::Result<(tokio::runtime::Runtime, Option<Server>, String, Target)> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let (_server, url) = match &a.url {
+    let (server, url) = match url {
         Some(u) => (None, u.clone()),
         None => {
-            let (s, u) = start_server(a.bin.as_ref(), a.storage.as_ref())?;
+            let (s, u) = start_server(bin, storage)?;
             (Some(s), u)
         }
     };
     let t = Target::parse(&url)?;
+    Ok((rt, server, url, t))
+}
+
+pub fn load(a: LoadArgs) -> anyhow::Result<()> {
+    if a.connections.contains(&0) || a.queries == 0 || a.batch == 0 {
+        bail!("--connections, --queries and --batch must be positive");
+    }
+    let (rt, _server, url, t) = setup(a.url.as_ref(), a.bin.as_ref(), a.storage.as_ref())?;
     let c = &a.collection;
     eprintln!("server: {url}; generating {} × {} points", a.n, a.dim);
     let mut gen = Clustered::new(a.dim, 42);

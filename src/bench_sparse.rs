@@ -26,7 +26,7 @@ use rvdb_index::{apply_idf, Scored, SealedSparseIndex, SearchParams, SparseIndex
 use serde_json::{json, Value};
 
 use crate::bench_load::{
-    call, drive, exact_top, expect_ok, round3, start_server, Clustered, Queries, Target, Writes,
+    call, drive, exact_top, expect_ok, round3, setup, Clustered, Queries, Writes,
 };
 
 /// Samples term ids by a Zipf-like law over a random permutation of the vocabulary (so
@@ -357,17 +357,7 @@ pub fn hybrid(a: HybridArgs) -> anyhow::Result<()> {
     if a.n == 0 || a.queries == 0 || a.batch == 0 || a.connections.contains(&0) {
         bail!("--n, --queries, --batch and --connections must be positive");
     }
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let (_server, url) = match &a.url {
-        Some(u) => (None, u.clone()),
-        None => {
-            let (s, u) = start_server(a.bin.as_ref(), a.storage.as_ref())?;
-            (Some(s), u)
-        }
-    };
-    let t = Target::parse(&url)?;
+    let (rt, _server, url, t) = setup(a.url.as_ref(), a.bin.as_ref(), a.storage.as_ref())?;
     let c = &a.collection;
     eprintln!("server: {url}; generating {} points", a.n);
     let mut rng = StdRng::seed_from_u64(7);

@@ -51,6 +51,10 @@ pub(crate) struct Layout {
 impl Layout {
     pub(crate) fn new(dim: usize, cap0: usize, cap_up: usize) -> Layout {
         let words = dim.div_ceil(LINE_WORDS).max(1) * LINE_WORDS;
+        Layout::with_words(dim, words, cap0, cap_up)
+    }
+
+    fn with_words(dim: usize, words: usize, cap0: usize, cap_up: usize) -> Layout {
         let link_words = cap0.div_ceil(LINE_WORDS).max(1) * LINE_WORDS;
         Layout {
             dim,
@@ -66,17 +70,8 @@ impl Layout {
     /// bytes at the end of the vector region (a correction term), which is a whole number of
     /// lines. `dim` is the code's byte count.
     pub(crate) fn for_codes(bytes: usize, tail: usize, cap0: usize, cap_up: usize) -> Layout {
-        let dim = bytes;
         let words = (bytes + tail).div_ceil(4 * LINE_WORDS).max(1) * LINE_WORDS;
-        let link_words = cap0.div_ceil(LINE_WORDS).max(1) * LINE_WORDS;
-        Layout {
-            dim,
-            words,
-            cap0,
-            cap_up,
-            link_words,
-            stride: link_words + words,
-        }
+        Layout::with_words(bytes, words, cap0, cap_up)
     }
 
     pub(crate) fn lines(&self, n: usize) -> usize {
