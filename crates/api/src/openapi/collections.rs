@@ -375,18 +375,19 @@ pub(crate) struct UpdateCollection {
     pub sparse_vectors: Option<BTreeMap<String, SparseVectorParams>>,
 }
 
+/// What a PATCH changes: the settings, per dense vector its diff, per sparse vector the fields
+/// given.
+pub(crate) type ConfigDiffs = (
+    SettingsDiff,
+    BTreeMap<String, VectorParamsDiff>,
+    BTreeMap<String, rvdb_engine::SparseVectorParams>,
+);
+
 impl UpdateCollection {
     /// The settings to merge, and per vector space its own.
     pub(crate) fn into_diffs(
         self,
-    ) -> Result<
-        (
-            SettingsDiff,
-            BTreeMap<String, VectorParamsDiff>,
-            BTreeMap<String, rvdb_engine::SparseVectorParams>,
-        ),
-        ApiError,
-    > {
+    ) -> Result<ConfigDiffs, ApiError> {
         let settings = SettingsDiff {
             params: self.params.unwrap_or_default(),
             hnsw: self.hnsw_config,
