@@ -457,19 +457,16 @@ fn errors_have_qdrants_status_codes_and_messages() {
         Some(&json!({"points": []})),
         400,
     );
-    s.fail(
-        "PUT",
-        "/collections/sp",
-        Some(&json!({"vectors": {}, "sparse_vectors": {"s": {}}})),
-        400,
-    );
     let msg = s.fail(
         "POST",
         "/collections/e/points/query",
         Some(&json!({"query": {"indices": [1], "values": [0.5]}})),
         400,
     );
-    assert!(msg.contains("not supported"), "{msg}");
+    assert!(
+        msg.contains("needs `using` naming a sparse vector"),
+        "{msg}"
+    );
 }
 
 fn scores(points: &Value) -> Vec<f64> {

@@ -123,8 +123,8 @@ pub(crate) async fn update_collection(
     Body(body): Body<crate::openapi::collections::UpdateCollection>,
 ) -> ApiResult {
     let c = collection(&s, name)?;
-    let (settings, vectors) = body.into_diffs()?;
-    blocking(move || c.update_config(&settings, &vectors)).await??;
+    let (settings, vectors, sparse) = body.into_diffs()?;
+    blocking(move || c.update_config_with_sparse(&settings, &vectors, &sparse)).await??;
     Ok(t.ok(true))
 }
 

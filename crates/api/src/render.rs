@@ -1,7 +1,7 @@
 //! Engine results → Qdrant's response shapes: records and scored points (the collection
 //! info is `openapi::collections::CollectionInfo`).
 
-use rvdb_engine::{NamedVectors, Payload, PointId, Record, ScoredPoint, DEFAULT_VECTOR};
+use rvdb_engine::{NamedVectors, Payload, PointId, Record, ScoredPoint, Vector, DEFAULT_VECTOR};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -13,17 +13,40 @@ use serde_json::Value;
 pub(crate) enum VectorOut {
     Single(Vec<f32>),
     // NamedVectors spelled out: the schema derive needs the map type to see it
-    Named(std::collections::BTreeMap<String, Vec<f32>>),
+    Named(std::collections::BTreeMap<String, NamedVectorOut>),
+}
+
+/// One named vector: dense, or sparse (`indices` ascending).
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+#[schema(as = VectorOutput)]
+pub(crate) enum NamedVectorOut {
+    Dense(Vec<f32>),
+    Sparse(crate::openapi::common::SparseVector),
+}
+
+impl From<Vector> for NamedVectorOut {
+    fn from(v: Vector) -> Self {
+        match v {
+            Vector::Dense(v) => NamedVectorOut::Dense(v),
+            Vector::Sparse(v) => NamedVectorOut::Sparse(crate::openapi::common::SparseVector {
+                indices: v.indices().to_vec(),
+                values: v.values().to_vec(),
+            }),
+        }
+    }
 }
 
 pub(crate) fn vectors_out(v: Option<NamedVectors>) -> Option<VectorOut> {
     let mut v = v?;
-    if v.len() == 1 && v.contains_key(DEFAULT_VECTOR) {
-        return Some(VectorOut::Single(
-            v.remove(DEFAULT_VECTOR).unwrap_or_default(),
-        ));
+    if v.len() == 1 && matches!(v.get(DEFAULT_VECTOR), Some(Vector::Dense(_))) {
+        if let Some(Vector::Dense(d)) = v.remove(DEFAULT_VECTOR) {
+            return Some(VectorOut::Single(d));
+        }
     }
-    Some(VectorOut::Named(v))
+    Some(VectorOut::Named(
+        v.into_iter().map(|(k, v)| (k, v.into())).collect(),
+    ))
 }
 
 /// A stored point.

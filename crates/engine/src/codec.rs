@@ -3,7 +3,9 @@
 //!
 //! All integers little-endian. A string is `len: u32` + UTF-8 bytes. A point id is a tag byte
 //! (`0` = u64 follows, `1` = 16 UUID bytes follow). A vector is `dim: u32` then `dim` f32
-//! values. Named vectors are `count: u32` then `count` × (name string, vector). A payload is
+//! values; a sparse vector is the marker `u32::MAX` in place of `dim`, then `count: u32`, `count`
+//! indices (u32, strictly increasing) and `count` f32 values. Named vectors are `count: u32` then
+//! `count` × (name string, vector, dense or sparse). A payload is
 //! `len: u32` then `len` bytes of JSON (an object; `len = 0` is the empty payload). An id list
 //! is `count: u32` then ids.
 //!
@@ -30,7 +32,9 @@ use rvdb_filter::{Payload, PointId};
 
 use crate::segment::Segment;
 use crate::segments::Segments;
-use crate::types::NamedVectors;
+use rvdb_index::SparseVector;
+
+use crate::types::{NamedVectors, Vector};
 use crate::{EngineError, PointStruct, Result};
 
 /// A logged write. Replaying the same operations in order rebuilds the same state.
@@ -60,6 +64,9 @@ pub(crate) enum Operation {
 }
 
 const CHECKPOINT_MAGIC: &[u8; 8] = b"RVDBCKP2";
+
+/// In place of a dense vector's `dim`: a sparse vector follows.
+const SPARSE_MARKER: u32 = u32::MAX;
 
 #[derive(Default)]
 pub(crate) struct Writer(pub(crate) Vec<u8>);
@@ -106,11 +113,27 @@ impl Writer {
             self.0.extend_from_slice(&x.to_le_bytes());
         }
     }
+    pub(crate) fn sparse(&mut self, v: &SparseVector) {
+        self.len(v.len());
+        self.0.reserve(v.len() * 8);
+        for i in v.indices() {
+            self.0.extend_from_slice(&i.to_le_bytes());
+        }
+        for x in v.values() {
+            self.0.extend_from_slice(&x.to_le_bytes());
+        }
+    }
     pub(crate) fn vectors(&mut self, vs: &NamedVectors) {
         self.len(vs.len());
         for (name, v) in vs {
             self.str(name);
-            self.vector(v);
+            match v {
+                Vector::Dense(v) => self.vector(v),
+                Vector::Sparse(v) => {
+                    self.u32(SPARSE_MARKER);
+                    self.sparse(v);
+                }
+            }
         }
     }
     pub(crate) fn payload(&mut self, p: &Payload) {
@@ -378,14 +401,51 @@ impl<'a> Reader<'a> {
             .collect())
     }
 
+    pub(crate) fn sparse(&mut self) -> Result<SparseVector> {
+        let n = self.count()?;
+        let bytes = self.take(
+            n.checked_mul(8)
+                .ok_or_else(|| self.corrupt("huge sparse vector".into()))?,
+        )?;
+        let (idx, val) = bytes.split_at(n * 4);
+        let indices: Vec<u32> = idx
+            .chunks_exact(4)
+            .map(|c| u32::from_le_bytes(c.try_into().expect("4 bytes")))
+            .collect();
+        if !indices.windows(2).all(|w| w[0] < w[1]) {
+            return Err(self.corrupt("sparse vector indices out of order".into()));
+        }
+        let values = val
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
+            .collect();
+        SparseVector::new(indices, values)
+            .map_err(|e| self.corrupt(format!("bad sparse vector: {e}")))
+    }
+
+    /// A dense or sparse vector (see the module docs).
+    fn any_vector(&mut self) -> Result<Vector> {
+        let at = self.pos;
+        if self.u32()? == SPARSE_MARKER {
+            return Ok(Vector::Sparse(self.sparse()?));
+        }
+        self.pos = at;
+        Ok(Vector::Dense(self.vector()?))
+    }
+
     pub(crate) fn vectors(&mut self) -> Result<NamedVectors> {
         let n = self.count()?;
         let mut out = NamedVectors::new();
         for _ in 0..n {
             let name = self.str()?;
-            out.insert(name, self.vector()?);
+            out.insert(name, self.any_vector()?);
         }
         Ok(out)
+    }
+
+    /// Whether every byte has been read.
+    pub(crate) fn at_end(&self) -> bool {
+        self.pos == self.buf.len()
     }
 
     pub(crate) fn payload(&mut self) -> Result<Payload> {
@@ -417,8 +477,12 @@ mod tests {
     fn named(pairs: &[(&str, &[f32])]) -> NamedVectors {
         pairs
             .iter()
-            .map(|(n, v)| (n.to_string(), v.to_vec()))
+            .map(|(n, v)| (n.to_string(), Vector::Dense(v.to_vec())))
             .collect()
+    }
+
+    fn sparse(indices: &[u32], values: &[f32]) -> Vector {
+        Vector::Sparse(SparseVector::new(indices.to_vec(), values.to_vec()).unwrap())
     }
 
     #[test]
@@ -459,6 +523,22 @@ mod tests {
             },
             Operation::ClearPayload(vec![PointId::Num(9)]),
             Operation::UpdateVectors(vec![(PointId::Num(2), named(&[("img", &[1.0, 2.0])]))]),
+            Operation::Upsert(vec![PointStruct {
+                id: PointId::Num(4),
+                vectors: NamedVectors::from([
+                    ("img".to_string(), Vector::Dense(vec![0.5, 0.25])),
+                    (
+                        "text".to_string(),
+                        sparse(&[9, 2, 70000], &[0.5, -1.0, 3.0]),
+                    ),
+                    ("empty".to_string(), sparse(&[], &[])),
+                ]),
+                payload: Payload::new(),
+            }]),
+            Operation::UpdateVectors(vec![(
+                PointId::Num(4),
+                NamedVectors::from([("text".to_string(), sparse(&[1], &[1.0]))]),
+            )]),
             Operation::DeleteVectors {
                 ids: vec![u],
                 names: vec!["txt".into()],
@@ -471,11 +551,10 @@ mod tests {
 
     #[test]
     fn every_truncation_of_a_record_is_refused_not_misread() {
-        let op = Operation::Upsert(vec![PointStruct::new(
-            PointId::Num(1),
-            vec![1.0, 2.0],
-            payload(json!({"k": "v"})),
-        )]);
+        let mut p = PointStruct::new(PointId::Num(1), vec![1.0, 2.0], payload(json!({"k": "v"})));
+        p.vectors
+            .insert("s".to_string(), sparse(&[3, 1], &[1.0, 2.0]));
+        let op = Operation::Upsert(vec![p]);
         let bytes = op.encode();
         for cut in 0..bytes.len() {
             assert!(Operation::decode(&bytes[..cut]).is_err(), "cut at {cut}");

@@ -11,7 +11,9 @@ use rvdb_filter::PayloadSchemaType;
 use rvdb_vector::Distance;
 
 use crate::settings::{CollectionSettings, HnswConfigDiff};
-use crate::types::{CollectionConfig, VectorParams, VectorsConfig};
+use rvdb_index::{SparseIndexParams, SparseModifier};
+
+use crate::types::{CollectionConfig, SparseVectorParams, VectorParams, VectorsConfig};
 use crate::{EngineError, Result};
 
 const FORMAT: u32 = 2;
@@ -27,11 +29,26 @@ struct SpaceFile {
 }
 
 #[derive(Serialize, Deserialize)]
+struct SparseSpaceFile {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    full_scan_threshold: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    on_disk: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    datatype: Option<String>,
+    /// "idf" or "none"; absent when not given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    modifier: Option<String>,
+}
+
+#[derive(Serialize, Deserialize)]
 struct ConfigFile {
     format: u32,
     /// `true`: one unnamed vector, stored under the name "".
     single: bool,
     vectors: BTreeMap<String, SpaceFile>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    sparse_vectors: BTreeMap<String, SparseSpaceFile>,
     #[serde(default)]
     settings: Map<String, Value>,
     #[serde(default)]
@@ -68,6 +85,28 @@ impl StoredConfig {
             format: FORMAT,
             single: self.config.vectors.is_single(),
             vectors,
+            sparse_vectors: self
+                .config
+                .sparse_vectors
+                .iter()
+                .map(|(name, p)| {
+                    (
+                        name.clone(),
+                        SparseSpaceFile {
+                            full_scan_threshold: p.index.full_scan_threshold,
+                            on_disk: p.index.on_disk,
+                            datatype: p.datatype.clone(),
+                            modifier: p.modifier.map(|m| {
+                                match m {
+                                    SparseModifier::Idf => "idf",
+                                    SparseModifier::None => "none",
+                                }
+                                .to_string()
+                            }),
+                        },
+                    )
+                })
+                .collect(),
             settings: match serde_json::to_value(&self.config.settings) {
                 Ok(Value::Object(m)) => m,
                 _ => unreachable!("settings serialize to an object"),
@@ -129,6 +168,26 @@ impl StoredConfig {
         } else {
             VectorsConfig::Named(spaces)
         };
+        let mut sparse_vectors = BTreeMap::new();
+        for (name, s) in file.sparse_vectors {
+            let modifier = match s.modifier.as_deref() {
+                None => None,
+                Some("idf") => Some(SparseModifier::Idf),
+                Some("none") => Some(SparseModifier::None),
+                Some(m) => return Err(corrupt(format!("unknown sparse modifier {m}"))),
+            };
+            sparse_vectors.insert(
+                name,
+                SparseVectorParams {
+                    index: SparseIndexParams {
+                        full_scan_threshold: s.full_scan_threshold,
+                        on_disk: s.on_disk,
+                    },
+                    datatype: s.datatype,
+                    modifier,
+                },
+            );
+        }
         let mut payload_schema = BTreeMap::new();
         for (field, t) in file.payload_schema {
             let t = PayloadSchemaType::parse(&t)
@@ -138,6 +197,7 @@ impl StoredConfig {
         Ok(StoredConfig {
             config: CollectionConfig {
                 vectors,
+                sparse_vectors,
                 settings: CollectionSettings::from_stored(file.settings, &what),
             },
             payload_schema,

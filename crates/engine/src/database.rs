@@ -26,6 +26,7 @@ use parking_lot::{Mutex, RwLock};
 use serde::Serialize;
 
 use rvdb_storage::{atomic_write_in, fsync_dir_in, StorageError, Vfs};
+use rvdb_vector::Distance;
 
 use crate::collection::CONFIG_FILE;
 use crate::config::StoredConfig;
@@ -501,7 +502,11 @@ impl Database {
                 "Collection name `{name}` is already used by an alias"
             )));
         }
-        let distance = config.vectors.spaces()[0].1.distance;
+        let distance = config
+            .vectors
+            .spaces()
+            .first()
+            .map_or(Distance::Dot, |(_, p)| p.distance);
         let c = match &self.root {
             None => {
                 let c = Arc::new(Collection::in_memory(name, config));

@@ -41,6 +41,7 @@ mod segment;
 mod segments;
 pub mod settings;
 mod snapshot;
+mod sparse;
 mod types;
 
 pub use collection::{Collection, CollectionInfo, PayloadFieldInfo, MAX_DIM};
@@ -58,6 +59,7 @@ pub use rvdb_filter::{
     parse_datetime as parse_datetime_micros, select_payload, Cardinality, Filter, JsonPath,
     Payload, PayloadSchemaType, PointId,
 };
+pub use rvdb_index::{SparseIndexParams, SparseModifier, SparseVector, SparseVectorError};
 pub use rvdb_storage::StorageError;
 pub use rvdb_vector::Distance;
 pub use settings::{
@@ -68,8 +70,8 @@ pub use snapshot::{file_sha256, validate_snapshot_name, SnapshotDescription};
 pub use types::{
     CollectionConfig, Durability, NamedVectors, OrderBy, PayloadSelector, PointSelector,
     PointStruct, PointUpdate, QueryParams, RecommendStrategy, Record, ScoreQuery, ScoredPoint,
-    ScrollRequest, SearchRequest, UpdateResult, VectorParams, VectorSelector, VectorsConfig,
-    DEFAULT_VECTOR,
+    ScrollRequest, SearchRequest, SparseVectorParams, UpdateResult, Vector, VectorParams,
+    VectorSelector, VectorsConfig, DEFAULT_VECTOR,
 };
 
 /// The engine's result type.

@@ -7,7 +7,12 @@
 //! `version: u32` (1), `segment_id: u64`, `rows: u64`, `spaces: u32` × (name string,
 //! `dim: u32` with `u32::MAX` = unknown, presence bitmap of `ceil(rows / 8)` bytes, bit `r % 8`
 //! of byte `r / 8` set when row `r` has a vector), then `rows` ids, `rows` × `version: u64`,
-//! `rows` payloads.
+//! `rows` payloads; then, only when the segment has sparse vector spaces, `sparse: u32` × (name
+//! string, presence bitmap, one sparse vector as in `codec.rs` per present row).
+//!
+//! `segments/<id>/sparse-<k>.bin` — the inverted index of the k-th sparse space (in name order):
+//! `rvdb_index::SealedSparseIndex`'s byte format (with its own checksum). A missing or damaged
+//! one is rebuilt from the vectors in `segment.bin`.
 //!
 //! `segments/<id>/vectors-<k>.bin` — the vectors of the k-th space (in name order) of that
 //! segment, memory-mapped at load: a 64-byte header (magic `RVDBVEC1`, `version: u32` (1),
@@ -43,6 +48,8 @@ use rvdb_storage::{StorageError, Vfs};
 use crate::codec::{Reader, Writer};
 use crate::segment::{Column, Segment, Values};
 use crate::segments::Sealed;
+use crate::sparse::SparseColumn;
+use crate::types::Vector;
 use crate::{EngineError, Result};
 
 #[cfg(target_endian = "big")]
@@ -62,6 +69,10 @@ const FORMAT_VERSION: u32 = 1;
 
 fn vectors_file(k: usize) -> String {
     format!("vectors-{k}.bin")
+}
+
+fn sparse_file(k: usize) -> String {
+    format!("sparse-{k}.bin")
 }
 
 fn hnsw_file(k: usize) -> String {
@@ -147,6 +158,17 @@ fn encode_segment(id: u64, seg: &Segment) -> Vec<u8> {
     for p in seg.payloads() {
         w.payload(p);
     }
+    let sparse: Vec<(&str, &SparseColumn)> = seg.sparse_columns().collect();
+    if !sparse.is_empty() {
+        w.len(sparse.len());
+        for (name, c) in sparse {
+            w.str(name);
+            w.0.extend_from_slice(&bitmap((0..n).map(|r| c.is_present(r))));
+            for v in (0..n).filter_map(|r| c.get(r)) {
+                w.sparse(v);
+            }
+        }
+    }
     let mut out = SEGMENT_MAGIC.to_vec();
     out.extend_from_slice(&rvdb_storage::checksummed(&w.0));
     out
@@ -189,6 +211,17 @@ pub(crate) fn write_segment(
             if let Some(g) = hnsw.and_then(|h| h.get(name)) {
                 write_new(vfs, &tmp.join(hnsw_file(k)), &[&g.to_bytes()])?;
             }
+        }
+        for (k, (_, c)) in seg.sparse_columns().enumerate() {
+            let sealed;
+            let index = match c.sealed_index() {
+                Some(ix) => ix,
+                None => {
+                    sealed = c.seal(seg.len());
+                    sealed.sealed_index().expect("just sealed")
+                }
+            };
+            write_new(vfs, &tmp.join(sparse_file(k)), &[&index.to_bytes()])?;
         }
         rvdb_storage::fsync_dir_in(vfs, &tmp)?;
         let dest = segments.join(id.to_string());
@@ -240,8 +273,9 @@ pub(crate) fn load_segment(
     let dir = segment_dir(collection_dir, id);
     let (data, mut graphs) = rayon::join(
         || {
-            let (columns, ids, versions, payloads) = load_rows(vfs, &dir, id, rows)?;
+            let (columns, sparse, ids, versions, payloads) = load_rows(vfs, &dir, id, rows)?;
             let mut data = Segment::from_parts(columns, ids, versions, payloads);
+            data.set_sparse(sparse);
             index(&mut data, load_payload_index(vfs, &dir))?;
             Ok::<_, EngineError>(data)
         },
@@ -276,6 +310,7 @@ pub(crate) fn load_segment(
 
 type Rows = (
     BTreeMap<String, Column>,
+    BTreeMap<String, SparseColumn>,
     Vec<PointId>,
     Vec<u64>,
     Vec<Payload>,
@@ -332,6 +367,22 @@ fn load_rows(vfs: &dyn Vfs, dir: &Path, id: u64, rows: u64) -> Result<Rows> {
     for _ in 0..n {
         payloads.push(r.payload().map_err(at)?);
     }
+    let mut sparse_meta = Vec::new();
+    if !r.at_end() {
+        for _ in 0..r.count().map_err(at)? {
+            let name = r.str().map_err(at)?;
+            let present = unbitmap(r.take(n.div_ceil(8)).map_err(at)?, n);
+            let mut vectors = Vec::with_capacity(n);
+            for p in present {
+                vectors.push(if p {
+                    Some(r.sparse().map_err(at)?)
+                } else {
+                    None
+                });
+            }
+            sparse_meta.push((name, vectors));
+        }
+    }
     r.finish().map_err(at)?;
 
     let mut columns = BTreeMap::new();
@@ -365,7 +416,28 @@ fn load_rows(vfs: &dyn Vfs, dir: &Path, id: u64, rows: u64) -> Result<Rows> {
         };
         columns.insert(name, Column::from_parts(dim, values, present));
     }
-    Ok((columns, ids, versions, payloads))
+    let mut sparse = BTreeMap::new();
+    for (k, (name, vectors)) in sparse_meta.into_iter().enumerate() {
+        // the stored index, when it is there, valid and true to the vectors; else rebuilt
+        let spath = dir.join(sparse_file(k));
+        let stored = vfs
+            .read(&spath)
+            .ok()
+            .and_then(|b| rvdb_index::SealedSparseIndex::from_bytes(&b).ok())
+            .filter(|ix| {
+                ix.row_count() == n
+                    && ix.vector_count()
+                        == vectors
+                            .iter()
+                            .filter(|v| v.as_ref().is_some_and(|v| !v.is_empty()))
+                            .count()
+            });
+        if stored.is_none() {
+            tracing::warn!(path = %spath.display(), "sparse index missing or damaged: rebuilt");
+        }
+        sparse.insert(name, SparseColumn::sealed(n, vectors, stored));
+    }
+    Ok((columns, sparse, ids, versions, payloads))
 }
 
 /// The stored payload indexes of a segment, if its file is there and valid (a damaged one is
@@ -469,6 +541,10 @@ pub(crate) fn decode_rows(r: &mut Reader) -> Result<Segment> {
         let vectors = r.vectors()?;
         let payload = r.payload()?;
         for (name, v) in &vectors {
+            let Vector::Dense(v) = v else {
+                // sparse spaces are not listed: their columns come with their first vector
+                continue;
+            };
             match spaces.iter().find(|(n, _)| n == name) {
                 Some((_, Some(d))) if *d == v.len() => {}
                 _ => return Err(r.corrupt(format!("vector `{name}` does not fit the collection"))),

@@ -7,19 +7,21 @@
 use std::collections::HashMap;
 
 use rvdb_filter::{Condition, Filter, MinShould, PointId};
+use rvdb_index::SparseVector;
 
 use crate::formula::{FormulaQuery, Point};
 use crate::mmr::{mmr_order, similarity};
 use crate::types::{
-    OrderBy, PayloadSelector, QueryParams, RecommendStrategy, ScoreQuery, ScrollRequest,
+    OrderBy, PayloadSelector, QueryParams, RecommendStrategy, ScoreQuery, ScrollRequest, Vector,
     VectorSelector, DEFAULT_VECTOR,
 };
 use crate::{Collection, EngineError, Result, ScoredPoint, SearchRequest};
 
-/// A vector given inline, or the stored vector of a point.
+/// A vector given inline (dense or sparse), or the stored vector of a point.
 #[derive(Debug, Clone, PartialEq)]
 pub enum VectorInput {
     Vector(Vec<f32>),
+    Sparse(SparseVector),
     Id(PointId),
 }
 
@@ -211,10 +213,23 @@ impl Collection {
         lookup: Option<&Lookup>,
         filter: &mut Option<Filter>,
     ) -> Result<Resolved> {
+        let vector_kind = !matches!(
+            kind,
+            QueryKind::Sample
+                | QueryKind::Fusion(_)
+                | QueryKind::Formula(_)
+                | QueryKind::OrderBy(_)
+        );
+        if vector_kind && self.is_sparse(using) {
+            return self.resolve_sparse(kind, using, lookup, filter);
+        }
         let mut mentioned = Vec::new();
         let mut vec_of = |input: &VectorInput| -> Result<Vec<f32>> {
             match input {
                 VectorInput::Vector(v) => Ok(v.clone()),
+                VectorInput::Sparse(_) => Err(EngineError::bad(format!(
+                    "a sparse query needs `using` naming a sparse vector; `{using}` is not one"
+                ))),
                 VectorInput::Id(id) => match lookup {
                     Some(l) => {
                         let space = l.vector.as_deref().unwrap_or(using);
@@ -290,6 +305,59 @@ impl Collection {
                 .push(Condition::HasId(mentioned.into_iter().collect()));
         }
         Ok(resolved)
+    }
+
+    /// [`Self::resolve_query`] for a sparse vector space: nearest and recommend queries.
+    fn resolve_sparse(
+        &self,
+        kind: &QueryKind,
+        using: &str,
+        lookup: Option<&Lookup>,
+        filter: &mut Option<Filter>,
+    ) -> Result<Resolved> {
+        let mut mentioned = Vec::new();
+        let mut vec_of = |input: &VectorInput| -> Result<SparseVector> {
+            match input {
+                VectorInput::Sparse(v) => Ok(v.clone()),
+                VectorInput::Vector(_) => Err(EngineError::bad(format!(
+                    "`{using}` is a sparse vector: the query must be a sparse vector \\
+                     ({{\"indices\": […], \"values\": […]}})"
+                ))),
+                VectorInput::Id(id) => match lookup {
+                    Some(l) => {
+                        let space = l.vector.as_deref().unwrap_or(using);
+                        l.collection.sparse_vector_of(*id, space)
+                    }
+                    None => {
+                        mentioned.push(*id);
+                        self.sparse_vector_of(*id, using)
+                    }
+                },
+            }
+        };
+        let query = match kind {
+            QueryKind::Nearest(input) => ScoreQuery::NearestSparse(vec_of(input)?),
+            QueryKind::Recommend {
+                positive,
+                negative,
+                strategy,
+            } => ScoreQuery::RecommendSparse {
+                positive: positive.iter().map(&mut vec_of).collect::<Result<_>>()?,
+                negative: negative.iter().map(&mut vec_of).collect::<Result<_>>()?,
+                strategy: *strategy,
+            },
+            _ => {
+                return Err(EngineError::bad(format!(
+                    "`{using}` is a sparse vector: only nearest and recommend queries are supported on sparse vectors"
+                )))
+            }
+        };
+        if !mentioned.is_empty() {
+            let f = filter.get_or_insert_with(Filter::default);
+            f.must_not
+                .push(Condition::HasId(mentioned.into_iter().collect()));
+        }
+        Ok(Resolved::Score(query))
     }
 
     fn run_base(
@@ -447,9 +515,9 @@ impl Collection {
         distance.prepare(&mut query);
         let (mut points, vectors): (Vec<Option<ScoredPoint>>, Vec<Vec<f32>>) = candidates
             .into_iter()
-            .filter_map(|mut p| {
-                let v = p.vectors.as_mut()?.remove(using)?;
-                Some((Some(p), v))
+            .filter_map(|mut p| match p.vectors.as_mut()?.remove(using)? {
+                Vector::Dense(v) => Some((Some(p), v)),
+                Vector::Sparse(_) => None,
             })
             .unzip();
         let relevance: Vec<f64> = vectors
@@ -475,7 +543,7 @@ impl Collection {
                 if matches!(out.with_vector, VectorSelector::None) {
                     p.vectors = None;
                 } else if let (Some(vs), true) = (&mut p.vectors, keep_using) {
-                    vs.insert(using.to_string(), vectors[i].clone());
+                    vs.insert(using.to_string(), Vector::Dense(vectors[i].clone()));
                 }
                 Some(p)
             })

@@ -17,6 +17,8 @@ use rvdb_vector::Distance;
 use crate::segment::Segment;
 use crate::segments::{Loc, Segments};
 use crate::settings::HnswConfig;
+use rvdb_index::SparseVector;
+
 use crate::types::{
     NamedVectors, OrderBy, PayloadSelector, QueryParams, RecommendStrategy, ScoreQuery,
     ScrollRequest, VectorSelector,
@@ -170,10 +172,10 @@ impl Collection {
     /// that is not).
     pub(crate) fn check_vector_names(&self, names: &[String]) -> Result<()> {
         let config = self.config.read();
-        match names
-            .iter()
-            .find(|n| config.config.vectors.get(n).is_none())
-        {
+        match names.iter().find(|n| {
+            config.config.vectors.get(n).is_none()
+                && !config.config.sparse_vectors.contains_key(n.as_str())
+        }) {
             Some(n) => Err(EngineError::bad(format!(
                 "Not existing vector name error: {n}"
             ))),
@@ -325,6 +327,30 @@ impl Collection {
             })
     }
 
+    /// The stored sparse vector `using` of point `id`.
+    pub fn sparse_vector_of(&self, id: PointId, using: &str) -> Result<SparseVector> {
+        if !self.config.read().config.sparse_vectors.contains_key(using) {
+            return Err(EngineError::bad(format!(
+                "Not existing vector name error: {using}"
+            )));
+        }
+        let segs = self.points.read();
+        let (seg, row) = segs.at(segs.find(id).ok_or(EngineError::PointNotFound(id))?);
+        seg.sparse_column(using)
+            .and_then(|c| c.get(row))
+            .cloned()
+            .ok_or_else(|| {
+                EngineError::bad(format!(
+                    "Vector with name `{using}` for point {id} not found"
+                ))
+            })
+    }
+
+    /// Whether `using` names a sparse vector space.
+    pub fn is_sparse(&self, using: &str) -> bool {
+        self.config.read().config.sparse_vectors.contains_key(using)
+    }
+
     /// The distance of a vector space.
     pub fn distance_of(&self, using: &str) -> Result<Distance> {
         self.config
@@ -354,6 +380,22 @@ impl Collection {
     /// Search in one vector space over every segment.
     pub fn search(&self, req: &SearchRequest) -> Result<Vec<ScoredPoint>> {
         self.check_vector_selector(&req.with_vector)?;
+        if let Some(params) = self
+            .config
+            .read()
+            .config
+            .sparse_vectors
+            .get(&req.using)
+            .cloned()
+        {
+            return self.search_sparse(req, params);
+        }
+        if let ScoreQuery::NearestSparse(_) | ScoreQuery::RecommendSparse { .. } = &req.query {
+            return Err(EngineError::bad(format!(
+                "`{}` is not a sparse vector: a sparse query needs `using` naming one",
+                req.using
+            )));
+        }
         let distance = self.distance_of(&req.using)?;
         if let Some(t) = req.score_threshold {
             if !t.is_finite() {
@@ -396,6 +438,9 @@ impl Collection {
         };
         let scorer = match &req.query {
             ScoreQuery::Nearest(v) => Scorer::Nearest(prep(v, "vector")?),
+            ScoreQuery::NearestSparse(_) | ScoreQuery::RecommendSparse { .. } => {
+                unreachable!("refused above")
+            }
             ScoreQuery::Recommend {
                 positive,
                 negative,
@@ -747,7 +792,7 @@ fn average_query(positive: &[Vec<f32>], negative: &[Vec<f32>]) -> Vec<f32> {
 }
 
 /// Qdrant's scaled fast sigmoid: 0.5 · (x / (1 + |x|) + 1).
-fn scaled_sigmoid(x: f32) -> f32 {
+pub(crate) fn scaled_sigmoid(x: f32) -> f32 {
     0.5 * (fast_sigmoid(x) + 1.0)
 }
 
@@ -777,18 +822,18 @@ pub(crate) fn select_payload(p: &Payload, sel: &PayloadSelector) -> Option<Paylo
     }
 }
 
-fn select_vectors(seg: &Segment, row: usize, sel: &VectorSelector) -> Option<NamedVectors> {
+pub(crate) fn select_vectors(
+    seg: &Segment,
+    row: usize,
+    sel: &VectorSelector,
+) -> Option<NamedVectors> {
     match sel {
         VectorSelector::None => None,
         VectorSelector::All => Some(seg.vectors(row)),
         VectorSelector::Names(names) => Some(
             names
                 .iter()
-                .filter_map(|n| {
-                    seg.column(n)
-                        .and_then(|c| c.get(row))
-                        .map(|v| (n.clone(), v.to_vec()))
-                })
+                .filter_map(|n| seg.vector(row, n).map(|v| (n.clone(), v)))
                 .collect(),
         ),
     }

@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 
 use rvdb_filter::{Filter, Payload, PayloadIndex, PointId};
 
-use crate::types::NamedVectors;
+use crate::sparse::SparseColumn;
+use crate::types::{NamedVectors, Vector};
 
 /// Where a column's values live: in memory (the appendable segment, segments built since the
 /// start) or in a memory-mapped segment file (sealed segments loaded at start).
@@ -161,6 +162,8 @@ impl Column {
 #[derive(Debug, Default)]
 pub(crate) struct Segment {
     columns: BTreeMap<String, Column>,
+    /// Sparse vector spaces, created by the first sparse vector written to them.
+    sparse: BTreeMap<String, SparseColumn>,
     ids: Vec<PointId>,
     versions: Vec<u64>,
     payloads: Vec<Payload>,
@@ -207,12 +210,34 @@ impl Segment {
             .collect();
         Segment {
             columns,
+            sparse: BTreeMap::new(),
             ids,
             versions,
             payloads,
             index,
             payload_index: PayloadIndex::default(),
         }
+    }
+
+    /// Puts sparse columns in (read back from a segment file).
+    pub(crate) fn set_sparse(&mut self, sparse: BTreeMap<String, SparseColumn>) {
+        self.sparse = sparse;
+    }
+
+    /// The sparse columns in their immutable form (a segment being sealed).
+    pub(crate) fn seal_sparse(&mut self) {
+        let rows = self.len();
+        for col in self.sparse.values_mut() {
+            *col = col.seal(rows);
+        }
+    }
+
+    pub(crate) fn sparse_column(&self, name: &str) -> Option<&SparseColumn> {
+        self.sparse.get(name)
+    }
+
+    pub(crate) fn sparse_columns(&self) -> impl Iterator<Item = (&str, &SparseColumn)> {
+        self.sparse.iter().map(|(k, v)| (k.as_str(), v))
     }
 
     pub(crate) fn ids(&self) -> &[PointId] {
@@ -245,6 +270,7 @@ impl Segment {
     pub(crate) fn copy_rows(&self) -> Segment {
         Segment {
             columns: self.columns.clone(),
+            sparse: self.sparse.clone(),
             ids: self.ids.clone(),
             versions: self.versions.clone(),
             payloads: self.payloads.clone(),
@@ -311,14 +337,32 @@ impl Segment {
 
     pub(crate) fn has_vector(&self, row: usize, name: &str) -> bool {
         self.columns.get(name).is_some_and(|c| c.is_present(row))
+            || self.sparse.get(name).is_some_and(|c| c.is_present(row))
+    }
+
+    /// The point's vector `name`, if it has one.
+    pub(crate) fn vector(&self, row: usize, name: &str) -> Option<Vector> {
+        match self.columns.get(name) {
+            Some(c) => c.get(row).map(|v| Vector::Dense(v.to_vec())),
+            None => self
+                .sparse
+                .get(name)
+                .and_then(|c| c.get(row))
+                .map(|v| Vector::Sparse(v.clone())),
+        }
     }
 
     /// The point's present vectors.
     pub(crate) fn vectors(&self, row: usize) -> NamedVectors {
-        self.columns
-            .iter()
-            .filter_map(|(name, c)| c.get(row).map(|v| (name.clone(), v.to_vec())))
-            .collect()
+        let dense = self.columns.iter().filter_map(|(name, c)| {
+            c.get(row)
+                .map(|v| (name.clone(), Vector::Dense(v.to_vec())))
+        });
+        let sparse = self.sparse.iter().filter_map(|(name, c)| {
+            c.get(row)
+                .map(|v| (name.clone(), Vector::Sparse(v.clone())))
+        });
+        dense.chain(sparse).collect()
     }
 
     pub(crate) fn find(&self, id: PointId) -> Option<usize> {
@@ -353,21 +397,40 @@ impl Segment {
         match self.find(id) {
             Some(r) => {
                 for (name, col) in self.columns.iter_mut() {
-                    col.set(r, vectors.get(name).map(Vec::as_slice));
+                    col.set(r, vectors.get(name).and_then(Vector::as_dense));
                 }
+                self.set_sparse_row(r, vectors);
                 self.replace_payload(r, payload);
                 self.versions[r] = version;
             }
             None => {
                 let r = u32::try_from(self.ids.len()).expect("fewer than 2^32 points per segment");
                 for (name, col) in self.columns.iter_mut() {
-                    col.push(vectors.get(name).map(Vec::as_slice));
+                    col.push(vectors.get(name).and_then(Vector::as_dense));
                 }
+                self.set_sparse_row(r as usize, vectors);
                 self.payload_index.add_point(id, &payload);
                 self.ids.push(id);
                 self.versions.push(version);
                 self.payloads.push(payload);
                 self.index.insert(id, r);
+            }
+        }
+    }
+
+    /// Sets every sparse vector of the row (absent from `vectors`: removed).
+    fn set_sparse_row(&mut self, row: usize, vectors: &NamedVectors) {
+        for (name, col) in self.sparse.iter_mut() {
+            if !vectors.contains_key(name) {
+                col.set(row, None);
+            }
+        }
+        for (name, v) in vectors {
+            if let Vector::Sparse(v) = v {
+                self.sparse
+                    .entry(name.clone())
+                    .or_default()
+                    .set(row, Some(v.clone()));
             }
         }
     }
@@ -385,9 +448,26 @@ impl Segment {
     }
 
     /// Sets (or, with `None`, removes) one vector of the point at `row`.
-    pub(crate) fn set_vector(&mut self, row: usize, name: &str, v: Option<&[f32]>) {
-        if let Some(col) = self.columns.get_mut(name) {
-            col.set(row, v);
+    pub(crate) fn set_vector(&mut self, row: usize, name: &str, v: Option<&Vector>) {
+        match v {
+            Some(Vector::Sparse(v)) => self
+                .sparse
+                .entry(name.to_string())
+                .or_default()
+                .set(row, Some(v.clone())),
+            Some(Vector::Dense(v)) => {
+                if let Some(col) = self.columns.get_mut(name) {
+                    col.set(row, Some(v));
+                }
+            }
+            None => {
+                if let Some(col) = self.columns.get_mut(name) {
+                    col.set(row, None);
+                }
+                if let Some(col) = self.sparse.get_mut(name) {
+                    col.set(row, None);
+                }
+            }
         }
     }
 
@@ -404,6 +484,9 @@ impl Segment {
         for col in self.columns.values_mut() {
             col.swap_remove(r);
         }
+        for col in self.sparse.values_mut() {
+            col.swap_remove(r, last);
+        }
         self.ids.swap_remove(r);
         self.versions.swap_remove(r);
         self.payloads.swap_remove(r);
@@ -416,7 +499,7 @@ mod tests {
     use super::*;
 
     fn v(name: &str, x: &[f32]) -> NamedVectors {
-        NamedVectors::from([(name.to_string(), x.to_vec())])
+        NamedVectors::from([(name.to_string(), Vector::Dense(x.to_vec()))])
     }
 
     #[test]
@@ -457,7 +540,7 @@ mod tests {
         s.upsert(PointId::Num(2), &v("a", &[3.0, 4.0]), Payload::new(), 2);
         assert!(!s.has_vector(0, "b"));
         // the first vector of space b fixes its dimension and widens the column
-        s.set_vector(1, "b", Some(&[5.0, 6.0, 7.0]));
+        s.set_vector(1, "b", Some(&Vector::Dense(vec![5.0, 6.0, 7.0])));
         assert_eq!(s.column("b").unwrap().dim(), Some(3));
         assert_eq!(s.column("b").unwrap().data().len(), 6);
         assert_eq!(s.vectors(1).len(), 2);

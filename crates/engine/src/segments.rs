@@ -38,6 +38,7 @@ pub(crate) struct Sealed {
 impl Sealed {
     pub(crate) fn new(id: u64, mut data: Segment) -> Sealed {
         let n = data.len();
+        data.seal_sparse();
         let index = data.take_payload_index();
         Sealed {
             id,

@@ -14,6 +14,8 @@ use crate::{
     Payload, PayloadSelector, PointId, PointStruct, SearchRequest, VectorSelector,
 };
 
+mod sparse;
+
 fn dim(c: &Collection) -> Option<usize> {
     c.config().vectors.get("").unwrap().size
 }
@@ -128,7 +130,7 @@ fn cosine_vectors_are_stored_normalised() {
     let c = db.collection("c").unwrap();
     c.upsert(vec![p(1, &[3.0, 4.0], json!({}))]).unwrap();
     let r = c.get(PointId::Num(1)).unwrap();
-    let v = &r.vectors.unwrap()[""];
+    let v = r.vectors.unwrap()[""].as_dense().unwrap().to_vec();
     assert!((v[0] - 0.6).abs() < 1e-6 && (v[1] - 0.8).abs() < 1e-6);
 }
 
@@ -159,7 +161,7 @@ fn search_filters_offsets_and_selects_fields() {
         [2u64, 4, 6].map(PointId::Num)
     );
     assert!(hits[0].payload.is_none());
-    assert_eq!(hits[0].vectors.as_ref().unwrap()[""], vec![2.0f32]);
+    assert_eq!(hits[0].vectors.as_ref().unwrap()[""], vec![2.0f32].into());
     req.filter = Some(Filter::from_seed(&json!({"tags": "t1", "even": false})).unwrap());
     req.offset = 0;
     let ids: Vec<_> = c.search(&req).unwrap().iter().map(|h| h.id).collect();
@@ -208,7 +210,7 @@ fn snapshot(db: &Database) -> Vec<(String, Rows)> {
                     .map(|r| {
                         (
                             r.id,
-                            r.vectors.unwrap()[""].clone(),
+                            r.vectors.unwrap()[""].as_dense().unwrap().to_vec(),
                             r.payload.unwrap(),
                             r.version,
                         )
@@ -906,7 +908,7 @@ fn concurrent_writes_and_searches_while_the_optimizer_runs_never_lose_a_point() 
     assert_eq!(c.points_count(), live.len());
     for (id, x) in &live {
         let r = c.get(PointId::Num(*id)).unwrap();
-        assert_eq!(r.vectors.unwrap()[""], vec![*x; 8], "point {id}");
+        assert_eq!(r.vectors.unwrap()[""], vec![*x; 8].into(), "point {id}");
     }
     assert!(
         c.info().segments_count >= 2,
@@ -1388,7 +1390,7 @@ mod faults {
                 (
                     r.id,
                     (
-                        r.vectors.unwrap()[""].clone(),
+                        r.vectors.unwrap()[""].as_dense().unwrap().to_vec(),
                         serde_json::Value::Object(r.payload.unwrap()),
                     ),
                 )

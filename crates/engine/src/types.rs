@@ -7,6 +7,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use rvdb_filter::{Filter, Payload, PointId};
+use rvdb_index::{SparseIndexParams, SparseModifier, SparseVector};
 use rvdb_vector::Distance;
 
 use crate::settings::{CollectionSettings, HnswConfigDiff};
@@ -14,8 +15,80 @@ use crate::settings::{CollectionSettings, HnswConfigDiff};
 /// The name of the unnamed (default) vector.
 pub const DEFAULT_VECTOR: &str = "";
 
+/// One vector of a point: dense (a vector space of `vectors`) or sparse (one of
+/// `sparse_vectors`). A later multi-vector kind is a third variant.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Vector {
+    Dense(Vec<f32>),
+    Sparse(SparseVector),
+}
+
+impl Vector {
+    pub fn as_dense(&self) -> Option<&[f32]> {
+        match self {
+            Vector::Dense(v) => Some(v),
+            Vector::Sparse(_) => None,
+        }
+    }
+
+    pub fn as_sparse(&self) -> Option<&SparseVector> {
+        match self {
+            Vector::Sparse(v) => Some(v),
+            Vector::Dense(_) => None,
+        }
+    }
+}
+
+impl From<Vec<f32>> for Vector {
+    fn from(v: Vec<f32>) -> Self {
+        Vector::Dense(v)
+    }
+}
+
+impl From<SparseVector> for Vector {
+    fn from(v: SparseVector) -> Self {
+        Vector::Sparse(v)
+    }
+}
+
+/// Dense as an array of numbers, sparse as Qdrant's `{"indices": […], "values": […]}`.
+impl Serialize for Vector {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        match self {
+            Vector::Dense(v) => v.serialize(s),
+            Vector::Sparse(v) => {
+                let mut m = s.serialize_map(Some(2))?;
+                m.serialize_entry("indices", v.indices())?;
+                m.serialize_entry("values", v.values())?;
+                m.end()
+            }
+        }
+    }
+}
+
 /// A point's vectors by name; a collection with one unnamed vector uses [`DEFAULT_VECTOR`].
-pub type NamedVectors = BTreeMap<String, Vec<f32>>;
+pub type NamedVectors = BTreeMap<String, Vector>;
+
+/// One sparse vector space of a collection (Qdrant's `SparseVectorParams`). Sparse vectors are
+/// always scored by dot product.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SparseVectorParams {
+    /// `full_scan_threshold` is honoured; `on_disk` is kept and reported back.
+    pub index: SparseIndexParams,
+    /// Qdrant's `index.datatype` (`float32`, `float16`, `uint8`), kept and reported back:
+    /// values are stored as f32 whatever it says.
+    pub datatype: Option<String>,
+    /// `None` when not given (reported back as absent); `Some(None)` when given as "none".
+    pub modifier: Option<SparseModifier>,
+}
+
+impl SparseVectorParams {
+    /// Whether query values are weighted by IDF.
+    pub fn idf(&self) -> bool {
+        self.modifier == Some(SparseModifier::Idf)
+    }
+}
 
 /// One vector space of a collection.
 #[derive(Debug, Clone, PartialEq)]
@@ -74,6 +147,8 @@ impl VectorsConfig {
 #[derive(Debug, Clone, PartialEq)]
 pub struct CollectionConfig {
     pub vectors: VectorsConfig,
+    /// Sparse vector spaces by name (their names never clash with `vectors`').
+    pub sparse_vectors: BTreeMap<String, SparseVectorParams>,
     /// Qdrant's collection-level settings (hnsw_config, optimizers_config, wal_config, …).
     pub settings: CollectionSettings,
 }
@@ -83,6 +158,7 @@ impl CollectionConfig {
     pub fn new(distance: Distance) -> Self {
         CollectionConfig {
             vectors: VectorsConfig::Single(VectorParams::new(distance, None)),
+            sparse_vectors: BTreeMap::new(),
             settings: CollectionSettings::default(),
         }
     }
@@ -91,6 +167,7 @@ impl CollectionConfig {
     pub fn with_dim(distance: Distance, dim: usize) -> Self {
         CollectionConfig {
             vectors: VectorsConfig::Single(VectorParams::new(distance, Some(dim))),
+            sparse_vectors: BTreeMap::new(),
             settings: CollectionSettings::default(),
         }
     }
@@ -109,7 +186,7 @@ impl PointStruct {
     pub fn new(id: PointId, vector: Vec<f32>, payload: Payload) -> Self {
         PointStruct {
             id,
-            vectors: NamedVectors::from([(DEFAULT_VECTOR.to_string(), vector)]),
+            vectors: NamedVectors::from([(DEFAULT_VECTOR.to_string(), Vector::Dense(vector))]),
             payload,
         }
     }
@@ -173,6 +250,16 @@ pub enum RecommendStrategy {
 #[derive(Debug, Clone, PartialEq)]
 pub enum ScoreQuery {
     Nearest(Vec<f32>),
+    /// Nearest by dot product in a sparse vector space (weighted by IDF under the `idf`
+    /// modifier); points sharing no index with the query are not results.
+    NearestSparse(SparseVector),
+    /// Recommendation in a sparse vector space (as local mode: `average_vector` searches the
+    /// merged average; the other strategies score every point, no overlap scoring 0).
+    RecommendSparse {
+        positive: Vec<SparseVector>,
+        negative: Vec<SparseVector>,
+        strategy: RecommendStrategy,
+    },
     Recommend {
         positive: Vec<Vec<f32>>,
         negative: Vec<Vec<f32>>,

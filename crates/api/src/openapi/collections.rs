@@ -130,9 +130,123 @@ impl<'de> Deserialize<'de> for VectorsConfig {
     }
 }
 
+/// One sparse vector space (Qdrant's `SparseVectorParams`): always scored by dot product.
+#[derive(ToSchema, Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SparseVectorParams {
+    /// The inverted index's settings.
+    pub index: Option<SparseIndexParams>,
+    /// `idf`: query values are weighted by the inverse document frequency of their index over
+    /// the collection's points with this vector; `none` (the default): plain dot product.
+    pub modifier: Option<Modifier>,
+}
+
+/// A sparse vector space's index settings.
+#[derive(ToSchema, Deserialize, Serialize, Debug, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SparseIndexParams {
+    /// A filtered search whose estimated matches are fewer than this many points scores them
+    /// directly instead of walking the posting lists (default 5000). Results are exact either
+    /// way.
+    #[schema(minimum = 0)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub full_scan_threshold: Option<usize>,
+    /// Kept and reported back, without effect: the index is held in memory.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub on_disk: Option<bool>,
+    /// Kept and reported back, without effect: values are stored as float32.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub datatype: Option<SparseDatatype>,
+}
+
+/// A sparse index's value type, as Qdrant names it.
+#[derive(ToSchema, Deserialize, Serialize, Debug, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum SparseDatatype {
+    Float32,
+    Float16,
+    Uint8,
+}
+
+/// Qdrant's sparse vector `modifier`.
+#[derive(ToSchema, Deserialize, Serialize, Debug, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Modifier {
+    None,
+    Idf,
+}
+
+impl SparseVectorParams {
+    fn into_engine(self) -> rvdb_engine::SparseVectorParams {
+        let index = self.index.unwrap_or_default();
+        rvdb_engine::SparseVectorParams {
+            index: rvdb_engine::SparseIndexParams {
+                full_scan_threshold: index.full_scan_threshold,
+                on_disk: index.on_disk,
+            },
+            datatype: index.datatype.map(|d| {
+                match d {
+                    SparseDatatype::Float32 => "float32",
+                    SparseDatatype::Float16 => "float16",
+                    SparseDatatype::Uint8 => "uint8",
+                }
+                .to_string()
+            }),
+            modifier: self.modifier.map(|m| match m {
+                Modifier::None => rvdb_engine::SparseModifier::None,
+                Modifier::Idf => rvdb_engine::SparseModifier::Idf,
+            }),
+        }
+    }
+}
+
+/// Sparse vector spaces by name, for the engine.
+fn sparse_into_engine(
+    m: Option<BTreeMap<String, SparseVectorParams>>,
+) -> BTreeMap<String, rvdb_engine::SparseVectorParams> {
+    m.unwrap_or_default()
+        .into_iter()
+        .map(|(k, p)| (k, p.into_engine()))
+        .collect()
+}
+
+/// A sparse vector space as stored: the fields given at creation (or by a PATCH).
+#[derive(ToSchema, Serialize)]
+pub(crate) struct SparseVectorParamsOut {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<SparseIndexParams>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub modifier: Option<Modifier>,
+}
+
+impl From<&rvdb_engine::SparseVectorParams> for SparseVectorParamsOut {
+    fn from(p: &rvdb_engine::SparseVectorParams) -> Self {
+        let index = SparseIndexParams {
+            full_scan_threshold: p.index.full_scan_threshold,
+            on_disk: p.index.on_disk,
+            datatype: p.datatype.as_deref().and_then(|d| match d {
+                "float32" => Some(SparseDatatype::Float32),
+                "float16" => Some(SparseDatatype::Float16),
+                "uint8" => Some(SparseDatatype::Uint8),
+                _ => None,
+            }),
+        };
+        let given = index.full_scan_threshold.is_some()
+            || index.on_disk.is_some()
+            || index.datatype.is_some();
+        SparseVectorParamsOut {
+            index: given.then_some(index),
+            modifier: p.modifier.map(|m| match m {
+                rvdb_engine::SparseModifier::None => Modifier::None,
+                rvdb_engine::SparseModifier::Idf => Modifier::Idf,
+            }),
+        }
+    }
+}
+
 /// PUT /collections/{name}: Qdrant's body (`vectors`, required in it) or the seed's
 /// (`distance`; the dimension is fixed by the first point). The other settings are stored and
-/// reported back; sparse vectors, multi-vectors and `init_from` are refused.
+/// reported back; multi-vectors and `init_from` are refused.
 #[derive(ToSchema, Deserialize, Debug, Default)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"vectors": {"size": 4, "distance": "Cosine"}}))]
@@ -165,9 +279,9 @@ pub(crate) struct CreateCollection {
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<serde_json::Map<String, Value>>,
     pub sharding_method: Option<ShardingMethod>,
-    /// Only an empty object is accepted (sparse vectors are not supported).
-    #[schema(value_type = Option<Object>)]
-    pub sparse_vectors: Option<serde_json::Map<String, Value>>,
+    /// Sparse vector spaces by name (a name may not also be a dense vector's). A collection
+    /// may have only sparse vectors (`vectors` absent or `{}`).
+    pub sparse_vectors: Option<BTreeMap<String, SparseVectorParams>>,
     /// Refused: initialising from another collection is not supported.
     #[schema(value_type = Option<Object>)]
     pub init_from: Option<Value>,
@@ -193,7 +307,7 @@ impl CreateCollection {
                 rvdb_engine::VectorsConfig::Single(rvdb_engine::VectorParams::new(d.0, None))
             }
             (None, None) if self.sparse_vectors.is_some() => {
-                return Err(bad("sparse_vectors", "sparse vectors are not supported"))
+                rvdb_engine::VectorsConfig::Named(BTreeMap::new())
             }
             (None, None) => {
                 return Err(bad(
@@ -202,8 +316,12 @@ impl CreateCollection {
                 ))
             }
         };
-        if self.sparse_vectors.is_some_and(|m| !m.is_empty()) {
-            return Err(bad("sparse_vectors", "sparse vectors are not supported"));
+        let sparse_vectors = sparse_into_engine(self.sparse_vectors);
+        if let Some(name) = sparse_vectors.keys().find(|n| vectors.get(n).is_some()) {
+            return Err(bad(
+                &format!("sparse_vectors.{name}"),
+                "a dense vector has this name already",
+            ));
         }
         if self.init_from.is_some_and(|v| !v.is_null()) {
             return Err(bad(
@@ -229,7 +347,11 @@ impl CreateCollection {
             metadata: self.metadata,
         };
         let settings = CollectionSettings::default().apply(&diff)?;
-        Ok(CollectionConfig { vectors, settings })
+        Ok(CollectionConfig {
+            vectors,
+            sparse_vectors,
+            settings,
+        })
     }
 }
 
@@ -249,19 +371,23 @@ pub(crate) struct UpdateCollection {
     pub strict_mode_config: Option<serde_json::Map<String, Value>>,
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<serde_json::Map<String, Value>>,
-    /// Refused: sparse vectors are not supported.
-    #[schema(value_type = Option<Object>)]
-    pub sparse_vectors: Option<Value>,
+    /// Per sparse vector: the `modifier` and the `index` fields given replace the stored ones.
+    pub sparse_vectors: Option<BTreeMap<String, SparseVectorParams>>,
 }
+
+/// What a PATCH changes: the settings, per dense vector its diff, per sparse vector the fields
+/// given.
+pub(crate) type ConfigDiffs = (
+    SettingsDiff,
+    BTreeMap<String, VectorParamsDiff>,
+    BTreeMap<String, rvdb_engine::SparseVectorParams>,
+);
 
 impl UpdateCollection {
     /// The settings to merge, and per vector space its own.
     pub(crate) fn into_diffs(
         self,
-    ) -> Result<(SettingsDiff, BTreeMap<String, VectorParamsDiff>), ApiError> {
-        if self.sparse_vectors.is_some_and(|v| !v.is_null()) {
-            return Err(bad("sparse_vectors", "sparse vectors are not supported"));
-        }
+    ) -> Result<ConfigDiffs, ApiError> {
         let settings = SettingsDiff {
             params: self.params.unwrap_or_default(),
             hnsw: self.hnsw_config,
@@ -271,7 +397,11 @@ impl UpdateCollection {
             metadata: self.metadata,
             ..Default::default()
         };
-        Ok((settings, self.vectors.unwrap_or_default()))
+        Ok((
+            settings,
+            self.vectors.unwrap_or_default(),
+            sparse_into_engine(self.sparse_vectors),
+        ))
     }
 }
 
@@ -317,6 +447,13 @@ impl From<&rvdb_engine::CollectionInfo> for CollectionInfo {
             config: CollectionConfigOut {
                 params: CollectionParamsOut {
                     vectors,
+                    sparse_vectors: (!info.config.sparse_vectors.is_empty()).then(|| {
+                        info.config
+                            .sparse_vectors
+                            .iter()
+                            .map(|(k, p)| (k.clone(), p.into()))
+                            .collect()
+                    }),
                     shard_number: s.shard_number,
                     replication_factor: s.replication_factor,
                     write_consistency_factor: s.write_consistency_factor,
@@ -368,6 +505,9 @@ pub(crate) struct CollectionConfigOut {
 #[derive(ToSchema, Serialize)]
 pub(crate) struct CollectionParamsOut {
     pub vectors: VectorsConfigOut,
+    /// Only when the collection has sparse vectors.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sparse_vectors: Option<BTreeMap<String, SparseVectorParamsOut>>,
     pub shard_number: u32,
     pub replication_factor: u32,
     pub write_consistency_factor: u32,

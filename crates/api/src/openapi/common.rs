@@ -67,24 +67,95 @@ pub(crate) enum ExtendedPointId {
 #[schema(example = json!({"city": "Berlin", "price": 11.5, "tags": ["new"]}))]
 pub(crate) struct Payload(pub BTreeMap<String, Value>);
 
-/// A point's vectors: one dense vector (the unnamed vector) or an object of named dense
-/// vectors. Sparse vectors, multi-vectors and inference objects are refused.
+/// A point's vectors: one dense vector (the unnamed vector) or an object of named vectors,
+/// dense or sparse. Multi-vectors and inference objects are refused.
 #[derive(ToSchema, Debug)]
 #[serde(untagged)]
 #[schema(example = json!([0.1, 0.2, 0.3, 0.4]))]
 pub(crate) enum VectorStruct {
     Dense(Vec<f32>),
-    Named(BTreeMap<String, Vec<f32>>),
+    Named(BTreeMap<String, Vector>),
 }
 
 impl VectorStruct {
     pub(crate) fn into_named(self) -> rvdb_engine::NamedVectors {
         match self {
-            VectorStruct::Dense(v) => {
-                rvdb_engine::NamedVectors::from([(rvdb_engine::DEFAULT_VECTOR.to_string(), v)])
-            }
-            VectorStruct::Named(m) => m.into_iter().collect(),
+            VectorStruct::Dense(v) => rvdb_engine::NamedVectors::from([(
+                rvdb_engine::DEFAULT_VECTOR.to_string(),
+                rvdb_engine::Vector::Dense(v),
+            )]),
+            VectorStruct::Named(m) => m.into_iter().map(|(k, v)| (k, v.into())).collect(),
         }
+    }
+}
+
+/// One named vector: dense (an array of numbers) or sparse.
+#[derive(ToSchema, Debug)]
+#[serde(untagged)]
+pub(crate) enum Vector {
+    Dense(Vec<f32>),
+    Sparse(SparseVector),
+}
+
+impl<'de> Deserialize<'de> for Vector {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        NamedValue::deserialize(d).map(|NamedValue(v)| v)
+    }
+}
+
+impl From<Vector> for rvdb_engine::Vector {
+    fn from(v: Vector) -> Self {
+        match v {
+            Vector::Dense(v) => rvdb_engine::Vector::Dense(v),
+            Vector::Sparse(v) => rvdb_engine::Vector::Sparse(v.into_engine()),
+        }
+    }
+}
+
+/// A sparse vector: `indices` (unique, in any order: stored sorted by index) and one value per
+/// index. A length mismatch or a repeated index is refused naming the field.
+#[derive(ToSchema, Debug, Clone, serde::Serialize)]
+#[schema(example = json!({"indices": [6, 1, 42], "values": [0.5, 0.25, 1.0]}))]
+pub(crate) struct SparseVector {
+    pub indices: Vec<u32>,
+    pub values: Vec<f32>,
+}
+
+impl SparseVector {
+    pub(crate) fn into_engine(self) -> rvdb_engine::SparseVector {
+        rvdb_engine::SparseVector::new(self.indices, self.values)
+            .expect("checked when the body was parsed")
+    }
+}
+
+impl<'de> Deserialize<'de> for SparseVector {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Raw {
+            indices: Vec<u32>,
+            values: Vec<f32>,
+        }
+        let Raw { indices, values } = Raw::deserialize(d)?;
+        let v = rvdb_engine::SparseVector::new(indices, values).map_err(de::Error::custom)?;
+        Ok(SparseVector {
+            indices: v.indices().to_vec(),
+            values: v.values().to_vec(),
+        })
+    }
+}
+
+/// An object where a vector was expected: a sparse vector, or an error saying what it looks
+/// like (documents and images are not supported).
+pub(crate) fn sparse_from_map<'de, A: MapAccess<'de>>(map: A) -> Result<SparseVector, A::Error> {
+    let obj =
+        serde_json::Map::<String, Value>::deserialize(de::value::MapAccessDeserializer::new(map))?;
+    if obj.contains_key("indices") || obj.contains_key("values") {
+        SparseVector::deserialize(Value::Object(obj)).map_err(de::Error::custom)
+    } else {
+        Err(de::Error::custom(
+            "inference objects (documents, images) are not supported; send vectors",
+        ))
     }
 }
 
@@ -156,7 +227,9 @@ impl<'de> Deserialize<'de> for VectorStruct {
                 let mut out = BTreeMap::new();
                 while let Some(name) = map.next_key::<String>()? {
                     if name == "indices" || name == "values" {
-                        return Err(de::Error::custom("sparse vectors are not supported"));
+                        return Err(de::Error::custom(
+                            "a sparse vector must be named: {\"<name>\": {\"indices\": […], \"values\": […]}}",
+                        ));
                     }
                     let NamedValue(v) = map.next_value()?;
                     out.insert(name, v);
@@ -168,8 +241,8 @@ impl<'de> Deserialize<'de> for VectorStruct {
     }
 }
 
-/// The value of one named vector: dense only.
-struct NamedValue(Vec<f32>);
+/// The value of one named vector: dense or sparse.
+struct NamedValue(Vector);
 
 impl<'de> Deserialize<'de> for NamedValue {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -177,18 +250,14 @@ impl<'de> Deserialize<'de> for NamedValue {
         impl<'de> Visitor<'de> for V {
             type Value = NamedValue;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("an array of numbers")
+                f.write_str("an array of numbers or {\"indices\": […], \"values\": […]}")
             }
             fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<NamedValue, A::Error> {
                 let Dense(v) = Dense::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
-                Ok(NamedValue(v))
+                Ok(NamedValue(Vector::Dense(v)))
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<NamedValue, A::Error> {
-                let key = map.next_key::<String>()?;
-                Err(de::Error::custom(match key.as_deref() {
-                    Some("indices") | Some("values") => "sparse vectors are not supported",
-                    _ => "inference objects (documents, images) are not supported; send vectors",
-                }))
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<NamedValue, A::Error> {
+                sparse_from_map(map).map(|v| NamedValue(Vector::Sparse(v)))
             }
         }
         d.deserialize_any(V)

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::common::{
-    envelope, Dense, ExtendedPointId, Payload, VectorStruct, WithPayload, WithVector,
+    envelope, Dense, ExtendedPointId, Payload, Vector, VectorStruct, WithPayload, WithVector,
 };
 use crate::convert::{bad, join};
 use crate::ApiError;
@@ -52,14 +52,14 @@ pub(crate) struct Batch {
     pub payloads: Option<Vec<Option<rvdb_engine::Payload>>>,
 }
 
-/// One dense vector per id (the unnamed vector), or per vector name one per id.
+/// One dense vector per id (the unnamed vector), or per vector name one per id (dense or
+/// sparse).
 #[derive(ToSchema, Deserialize, Debug)]
 #[serde(untagged)]
 pub(crate) enum BatchVectorStruct {
     #[schema(value_type = Vec<Vec<f32>>)]
     Dense(Vec<Dense>),
-    #[schema(value_type = BTreeMap<String, Vec<Vec<f32>>>)]
-    Named(BTreeMap<String, Vec<Dense>>),
+    Named(BTreeMap<String, Vec<Vector>>),
 }
 
 impl Batch {
@@ -78,7 +78,7 @@ impl Batch {
             Some(BatchVectorStruct::Dense(rows)) => {
                 column(rows.len(), "vectors", &join(at, "batch.vectors"))?;
                 for (i, Dense(v)) in rows.into_iter().enumerate() {
-                    vectors[i].insert(DEFAULT_VECTOR.to_string(), v);
+                    vectors[i].insert(DEFAULT_VECTOR.to_string(), rvdb_engine::Vector::Dense(v));
                 }
             }
             Some(BatchVectorStruct::Named(named)) => {
@@ -88,8 +88,8 @@ impl Batch {
                         "vectors",
                         &join(at, &format!("batch.vectors.{name}")),
                     )?;
-                    for (i, Dense(v)) in rows.into_iter().enumerate() {
-                        vectors[i].insert(name.clone(), v);
+                    for (i, v) in rows.into_iter().enumerate() {
+                        vectors[i].insert(name.clone(), v.into());
                     }
                 }
             }
@@ -686,15 +686,15 @@ mod tests {
             .unwrap()
             .into_points("")
             .unwrap();
-        assert_eq!(pts[0].vectors[""], vec![0.1f32, -2000.0, 3.0]);
+        assert_eq!(pts[0].vectors[""], vec![0.1f32, -2000.0, 3.0].into());
         assert_eq!(pts[0].payload["a"], 1);
-        assert_eq!(pts[1].vectors["img"], vec![1.0f32, 2.0]);
+        assert_eq!(pts[1].vectors["img"], vec![1.0f32, 2.0].into());
         let batch = br#"{"batch": {"ids": [1, 2], "vectors": {"a": [[1], [2]]}, "payloads": [null, {"k": "v"}]}}"#;
         let pts = parse_body::<PointInsertOperations>(batch)
             .unwrap()
             .into_points("")
             .unwrap();
-        assert_eq!(pts[1].vectors["a"], vec![2.0f32]);
+        assert_eq!(pts[1].vectors["a"], vec![2.0f32].into());
         assert_eq!(pts[1].payload["k"], "v");
     }
 
@@ -713,10 +713,24 @@ mod tests {
             "{e}"
         );
         let e = err::<PointInsertOperations>(
-            r#"{"points": [{"id": 1, "vector": {"s": {"indices": [1], "values": [1]}}}]}"#,
+            r#"{"points": [{"id": 1, "vector": {"s": {"indices": [1, 1], "values": [1, 2]}}}]}"#,
         );
         assert!(
-            e.contains("points[0].vector.s") && e.contains("sparse vectors"),
+            e.contains("points[0].vector.s") && e.contains("index 1 appears more than once"),
+            "{e}"
+        );
+        let e = err::<PointInsertOperations>(
+            r#"{"points": [{"id": 1, "vector": {"s": {"indices": [1, 2], "values": [1]}}}]}"#,
+        );
+        assert!(
+            e.contains("points[0].vector.s") && e.contains("2 indices but 1 values"),
+            "{e}"
+        );
+        let e = err::<PointInsertOperations>(
+            r#"{"points": [{"id": 1, "vector": {"indices": [1], "values": [1]}}]}"#,
+        );
+        assert!(
+            e.contains("points[0].vector") && e.contains("sparse vector must be named"),
             "{e}"
         );
         let e = err::<PointInsertOperations>(r#"{"points": [{"id": 1, "vector": ["x"]}]}"#);

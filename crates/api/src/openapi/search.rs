@@ -5,23 +5,28 @@
 
 use std::fmt;
 
-use rvdb_engine::{Fusion as EngineFusion, PointId, QueryKind, DEFAULT_VECTOR};
+use rvdb_engine::{Fusion as EngineFusion, PointId, QueryKind, ScoreQuery, DEFAULT_VECTOR};
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::common::{envelope, Dense, ExtendedPointId, WithPayload, WithVector};
+use super::common::{
+    envelope, sparse_from_map, Dense, ExtendedPointId, SparseVector, Vector, WithPayload,
+    WithVector,
+};
 use super::filter::SearchFilter;
 use super::points::{limit, optional_filter, FilterBody, OrderByInterface};
 use crate::convert::{bad, invalid, join, QueryRequest as ParsedQuery};
 use crate::ApiError;
 
-/// A dense vector, or the id of a stored point whose vector is used.
+/// A dense vector, a sparse vector (for a `using` naming a sparse vector), or the id of a
+/// stored point whose vector is used.
 #[derive(ToSchema, Debug)]
 #[serde(untagged)]
 pub(crate) enum VectorInput {
     Vector(Vec<f32>),
+    Sparse(SparseVector),
     #[schema(value_type = ExtendedPointId)]
     Id(PointId),
 }
@@ -30,18 +35,10 @@ impl From<VectorInput> for rvdb_engine::VectorInput {
     fn from(v: VectorInput) -> Self {
         match v {
             VectorInput::Vector(v) => rvdb_engine::VectorInput::Vector(v),
+            VectorInput::Sparse(v) => rvdb_engine::VectorInput::Sparse(v.into_engine()),
             VectorInput::Id(id) => rvdb_engine::VectorInput::Id(id),
         }
     }
-}
-
-/// Refuses a JSON object where a vector was expected, saying what it looks like.
-fn not_a_vector<'de, A: MapAccess<'de>, T>(mut map: A) -> Result<T, A::Error> {
-    let key = map.next_key::<String>()?;
-    Err(de::Error::custom(match key.as_deref() {
-        Some("indices") | Some("values") => "sparse vectors are not supported",
-        _ => "inference objects (documents, images) are not supported; send vectors",
-    }))
 }
 
 fn id_from_str<E: de::Error>(s: &str) -> Result<PointId, E> {
@@ -70,7 +67,7 @@ impl<'de> Deserialize<'de> for VectorInput {
                 Ok(VectorInput::Vector(v))
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<VectorInput, A::Error> {
-                not_a_vector(map)
+                sparse_from_map(map).map(VectorInput::Sparse)
             }
         }
         d.deserialize_any(V)
@@ -84,6 +81,7 @@ impl<'de> Deserialize<'de> for VectorInput {
 #[serde(untagged)]
 pub(crate) enum QueryInterface {
     Vector(Vec<f32>),
+    Sparse(SparseVector),
     #[schema(value_type = ExtendedPointId)]
     Id(PointId),
     Nearest(NearestQuery),
@@ -754,6 +752,8 @@ impl<'de> Deserialize<'de> for QueryInterface {
                 let mut mmr: Option<Option<Mmr>> = None;
                 // and so are `formula` and its `defaults`
                 let mut defaults: Option<Option<serde_json::Map<String, Value>>> = None;
+                // a sparse vector's two keys
+                let mut sparse = serde_json::Map::new();
                 while let Some(key) = map.next_key::<String>()? {
                     let q = match key.as_str() {
                         "nearest" => Q::Nearest(NearestQuery {
@@ -787,7 +787,8 @@ impl<'de> Deserialize<'de> for QueryInterface {
                         }
                         "order_by" => Q::OrderBy(OrderByQuery { order_by: map.next_value()? }),
                         "indices" | "values" => {
-                            return Err(de::Error::custom("sparse vectors are not supported"))
+                            sparse.insert(key, map.next_value()?);
+                            continue;
                         }
                         _ => {
                             return Err(de::Error::custom(
@@ -796,6 +797,13 @@ impl<'de> Deserialize<'de> for QueryInterface {
                         }
                     };
                     if out.replace(q).is_some() {
+                        return Err(de::Error::custom("give one query kind per query"));
+                    }
+                }
+                if !sparse.is_empty() {
+                    let v = SparseVector::deserialize(Value::Object(sparse))
+                        .map_err(de::Error::custom)?;
+                    if out.replace(Q::Sparse(v)).is_some() {
                         return Err(de::Error::custom("give one query kind per query"));
                     }
                 }
@@ -826,6 +834,7 @@ impl QueryInterface {
         use QueryInterface as Q;
         Ok(match self {
             Q::Vector(v) => QueryKind::Nearest(rvdb_engine::VectorInput::Vector(v)),
+            Q::Sparse(v) => QueryKind::Nearest(rvdb_engine::VectorInput::Sparse(v.into_engine())),
             Q::Id(id) => QueryKind::Nearest(rvdb_engine::VectorInput::Id(id)),
             Q::Nearest(NearestQuery { nearest, mmr: None }) => QueryKind::Nearest(nearest.into()),
             Q::Nearest(NearestQuery {
@@ -1188,7 +1197,7 @@ impl QueryGroupsRequest {
     }
 }
 
-/// A dense vector of the unnamed space, or a named one.
+/// A dense vector of the unnamed space, or a named one (dense or sparse).
 #[derive(ToSchema, Debug)]
 #[serde(untagged)]
 pub(crate) enum NamedVectorStruct {
@@ -1200,18 +1209,7 @@ pub(crate) enum NamedVectorStruct {
 #[serde(deny_unknown_fields)]
 pub(crate) struct NamedVector {
     pub name: String,
-    #[schema(value_type = Vec<f32>)]
-    pub vector: DenseField,
-}
-
-/// A dense vector field (an array of numbers, named in errors).
-#[derive(Debug)]
-pub(crate) struct DenseField(pub Vec<f32>);
-
-impl<'de> Deserialize<'de> for DenseField {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Dense::deserialize(d).map(|Dense(v)| DenseField(v))
-    }
+    pub vector: Vector,
 }
 
 impl<'de> Deserialize<'de> for NamedVectorStruct {
@@ -1264,13 +1262,19 @@ impl SearchRequest {
         at: &str,
         payload_default: bool,
     ) -> Result<rvdb_engine::SearchRequest, ApiError> {
-        let (using, vector) = match self.vector {
-            NamedVectorStruct::Dense(v) => (DEFAULT_VECTOR.to_string(), v),
-            NamedVectorStruct::Named(n) => (n.name, n.vector.0),
+        let (using, query) = match self.vector {
+            NamedVectorStruct::Dense(v) => (DEFAULT_VECTOR.to_string(), ScoreQuery::Nearest(v)),
+            NamedVectorStruct::Named(n) => (
+                n.name,
+                match n.vector {
+                    Vector::Dense(v) => ScoreQuery::Nearest(v),
+                    Vector::Sparse(v) => ScoreQuery::NearestSparse(v.into_engine()),
+                },
+            ),
         };
         Ok(rvdb_engine::SearchRequest {
             using,
-            query: rvdb_engine::ScoreQuery::Nearest(vector),
+            query,
             limit: limit(self.limit, &join(at, "limit"), 10)?,
             offset: self.offset.unwrap_or(0),
             score_threshold: self.score_threshold,

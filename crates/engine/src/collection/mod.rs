@@ -136,9 +136,14 @@ pub struct CollectionInfo {
 }
 
 impl CollectionInfo {
-    /// The distance of the unnamed vector (or of the first named one).
+    /// The distance of the unnamed vector (or of the first named one; Dot, the sparse vectors'
+    /// metric, for a collection with only sparse vectors).
     pub fn distance(&self) -> Distance {
-        self.config.vectors.spaces()[0].1.distance
+        self.config
+            .vectors
+            .spaces()
+            .first()
+            .map_or(Distance::Dot, |(_, p)| p.distance)
     }
 
     /// The dimension of the unnamed vector (or of the first named one), if known.

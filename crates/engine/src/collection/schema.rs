@@ -7,7 +7,7 @@ use rvdb_filter::{JsonPath, PayloadSchemaType};
 use super::{Collection, CONFIG_FILE};
 use crate::config::StoredConfig;
 use crate::settings::{SettingsDiff, VectorParamsDiff};
-use crate::types::VectorsConfig;
+use crate::types::{SparseVectorParams, VectorsConfig};
 use crate::{EngineError, Result, UpdateResult};
 
 impl Collection {
@@ -25,6 +25,17 @@ impl Collection {
         &self,
         settings: &SettingsDiff,
         vectors: &BTreeMap<String, VectorParamsDiff>,
+    ) -> Result<()> {
+        self.update_config_with_sparse(settings, vectors, &BTreeMap::new())
+    }
+
+    /// [`Self::update_config`], and per sparse vector the given fields of its params
+    /// (`modifier`, and each given `index` field, as Qdrant updates them; the rest stays).
+    pub fn update_config_with_sparse(
+        &self,
+        settings: &SettingsDiff,
+        vectors: &BTreeMap<String, VectorParamsDiff>,
+        sparse: &BTreeMap<String, SparseVectorParams>,
     ) -> Result<()> {
         let _w = self.writer.lock();
         let mut stored = self.config.read().clone();
@@ -46,6 +57,23 @@ impl Collection {
                 format!("vectors.{name}")
             };
             diff.apply(space, &at)?;
+        }
+        for (name, diff) in sparse {
+            let p = stored.config.sparse_vectors.get_mut(name).ok_or_else(|| {
+                EngineError::bad(format!("Not existing vector name error: {name}"))
+            })?;
+            if diff.modifier.is_some() {
+                p.modifier = diff.modifier;
+            }
+            if diff.index.full_scan_threshold.is_some() {
+                p.index.full_scan_threshold = diff.index.full_scan_threshold;
+            }
+            if diff.index.on_disk.is_some() {
+                p.index.on_disk = diff.index.on_disk;
+            }
+            if diff.datatype.is_some() {
+                p.datatype = diff.datatype.clone();
+            }
         }
         stored.config.settings = stored.config.settings.apply(settings)?;
         self.store_config(&stored)?;

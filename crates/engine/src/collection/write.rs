@@ -10,7 +10,7 @@ use super::{Collection, Writer, MAX_DIM};
 use crate::codec::Operation;
 use crate::segment::Segment;
 use crate::segments::{Loc, Segments};
-use crate::types::{NamedVectors, PointSelector, PointUpdate};
+use crate::types::{NamedVectors, PointSelector, PointUpdate, Vector};
 use crate::{Durability, EngineError, PointStruct, Result, UpdateResult};
 
 impl Collection {
@@ -56,8 +56,31 @@ impl Collection {
             } else {
                 format!("{at}.vector.{name}")
             };
-            let distance = self.check_named(name, v, &vat, batch_dims)?;
-            distance.prepare(v);
+            match v {
+                Vector::Dense(v) => {
+                    if self.config.read().config.sparse_vectors.contains_key(name) {
+                        return Err(EngineError::bad(format!(
+                            "{vat}: `{name}` is a sparse vector: give {{\"indices\": […], \"values\": […]}}"
+                        )));
+                    }
+                    let distance = self.check_named(name, v, &vat, batch_dims)?;
+                    distance.prepare(v);
+                }
+                Vector::Sparse(_) => {
+                    let config = self.config.read();
+                    if config.config.sparse_vectors.contains_key(name) {
+                        continue;
+                    }
+                    if config.config.vectors.get(name).is_some() {
+                        return Err(EngineError::bad(format!(
+                            "{vat}: `{name}` is a dense vector: give an array of numbers"
+                        )));
+                    }
+                    return Err(EngineError::bad(format!(
+                        "Not existing vector name error: {name}"
+                    )));
+                }
+            }
         }
         Ok(())
     }

@@ -110,7 +110,7 @@ fn read_named(db: &Database, name: &str) -> Model {
     records
         .into_iter()
         .map(|r| {
-            let vector = r.vectors.unwrap()[""].clone();
+            let vector = r.vectors.unwrap()[""].as_dense().unwrap().to_vec();
             (
                 r.id,
                 (vector, serde_json::Value::Object(r.payload.unwrap())),
