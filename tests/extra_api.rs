@@ -654,6 +654,17 @@ fn quotas_are_stored_persisted_and_refuse_updates_that_add_data() {
             "{msg}"
         );
     }
+    // the verdict is a metric too, as in Qdrant
+    let (st, _, metrics) = s.get_text("/metrics", &[]);
+    assert_eq!(st, 200);
+    assert!(
+        metrics.contains("quota_exceeded{resource=\"disk\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        !metrics.contains("resource=\"memory\""),
+        "no memory limit set"
+    );
     // reads and point deletes go on
     s.ok(
         "POST",
@@ -680,12 +691,13 @@ fn quotas_are_stored_persisted_and_refuse_updates_that_add_data() {
         Some(&json!({"points": [{"id": 3, "vector": [1.0, 1.0]}]})),
         507,
     );
-    // disabled: writes go through again
+    // disabled: writes go through again, and there is no quota series
     s.ok(
         "PUT",
         "/quotas",
         Some(&json!({"enabled": false, "max_disk_usage_percent": 1})),
     );
+    assert!(!s.get_text("/metrics", &[]).2.contains("quota_exceeded"));
     s.ok(
         "PUT",
         "/collections/q/points?wait=true",

@@ -199,7 +199,8 @@ pub(crate) struct AppState {
 /// Each wraps every route and the fallback after routing, so the metrics and the read-only
 /// check see the matched route template.
 pub fn router(db: Arc<Database>, config: ApiConfig) -> Router {
-    let observer = metrics::Observer::new(db.clone());
+    let quotas = Arc::new(db.open_quotas_or_disabled());
+    let observer = metrics::Observer::new(db.clone(), quotas.clone());
     let keys = auth::Keys::new(
         config.api_key.as_deref(),
         config.read_only_api_key.as_deref(),
@@ -207,9 +208,8 @@ pub fn router(db: Arc<Database>, config: ApiConfig) -> Router {
     );
     let pool = rvdb_engine::pool::SearchPool::new(config.search_threads, config.search_queue)
         .expect("could not start the search workers");
-    let quotas = db.open_quotas_or_disabled();
     let state = AppState {
-        quotas: Arc::new(quotas),
+        quotas,
         db,
         pool: Arc::new(pool),
         started: Instant::now(),

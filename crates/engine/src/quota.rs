@@ -158,16 +158,27 @@ impl Quotas {
         }
     }
 
-    /// Whether a limit is tripped now (measuring usage; `false` while disabled).
-    pub fn exceeded(&self) -> bool {
-        self.check_update().is_err()
+    /// Whether each enforced limit is tripped now (measuring usage), by resource (`memory`,
+    /// `disk`): none while the quota is disabled or for a resource without a limit.
+    pub fn exceeded(&self) -> Vec<(&'static str, bool)> {
+        self.judge_all()
+            .into_iter()
+            .map(|(resource, verdict)| (resource, verdict.is_err()))
+            .collect()
     }
 
     /// `Ok` when an update that adds data may go ahead; else why not, in Qdrant's words.
     pub fn check_update(&self) -> std::result::Result<(), String> {
+        self.judge_all()
+            .into_iter()
+            .try_for_each(|(_, verdict)| verdict)
+    }
+
+    /// The verdict on each resource that has a limit in force.
+    fn judge_all(&self) -> Vec<(&'static str, std::result::Result<(), String>)> {
         let config = self.state.lock().0;
         if !config.enabled {
-            return Ok(());
+            return Vec::new();
         }
         let usage = self.usage();
         let margin = config
@@ -175,30 +186,37 @@ impl Quotas {
             .unwrap_or(DEFAULT_RELEASE_MARGIN);
         let mut state = self.state.lock();
         if state.0 != config {
-            // changed meanwhile: judge by the new one next time
-            return Ok(());
+            // changed meanwhile: judged by the new one next time
+            return Vec::new();
         }
-        let memory = judge(
-            &mut state.1.memory,
-            usage.resident_memory_percent,
-            config.max_resident_memory_percent,
-            margin,
-            "Resident memory usage",
-            "total memory",
-            "Reduce memory usage (e.g. delete points or drop collections)",
-            "max_resident_memory_percent",
-        );
-        let disk = judge(
-            &mut state.1.disk,
-            usage.disk_usage_percent,
-            config.max_disk_usage_percent,
-            margin,
-            "Disk usage",
-            "total capacity",
-            "Reduce disk usage (e.g. delete points or drop collections)",
-            "max_disk_usage_percent",
-        );
-        memory.and(disk)
+        let mut out = Vec::new();
+        if config.max_resident_memory_percent.is_some() {
+            let verdict = judge(
+                &mut state.1.memory,
+                usage.resident_memory_percent,
+                config.max_resident_memory_percent,
+                margin,
+                "Resident memory usage",
+                "total memory",
+                "Reduce memory usage (e.g. delete points or drop collections)",
+                "max_resident_memory_percent",
+            );
+            out.push(("memory", verdict));
+        }
+        if config.max_disk_usage_percent.is_some() {
+            let verdict = judge(
+                &mut state.1.disk,
+                usage.disk_usage_percent,
+                config.max_disk_usage_percent,
+                margin,
+                "Disk usage",
+                "total capacity",
+                "Reduce disk usage (e.g. delete points or drop collections)",
+                "max_disk_usage_percent",
+            );
+            out.push(("disk", verdict));
+        }
+        out
     }
 }
 
@@ -401,6 +419,19 @@ mod tests {
         assert_eq!(db.open_quotas().unwrap().config(), c);
         // 100% is only reached by a full disk
         assert!(q.check_update().is_ok());
+        assert_eq!(q.exceeded(), vec![("disk", false)]);
+        q.set_config(QuotaConfig {
+            max_disk_usage_percent: Some(1),
+            ..c
+        })
+        .unwrap();
+        assert_eq!(q.exceeded(), vec![("disk", true)]);
+        assert!(q
+            .check_update()
+            .unwrap_err()
+            .starts_with("Disk usage is at "));
+        q.set_config(QuotaConfig::default()).unwrap();
+        assert!(q.exceeded().is_empty());
         std::fs::write(dir.join(QUOTA_FILE), b"{nope").unwrap();
         assert!(db.open_quotas().is_err());
         let fallback = db.open_quotas_or_disabled();
