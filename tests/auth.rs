@@ -146,6 +146,10 @@ fn read_only_key_reads_but_cannot_write() {
         ("GET", "/aliases", None),
         ("GET", "/metrics", None),
         ("GET", "/telemetry", None),
+        ("GET", "/quotas", None),
+        ("GET", "/collections/c/shards", None),
+        ("GET", "/collections/c/optimizations", None),
+        ("GET", "/collections/c/shards/0/snapshots", None),
         (
             "POST",
             "/collections/c/points",
@@ -230,6 +234,18 @@ fn read_only_key_reads_but_cannot_write() {
                 json!({"actions": [{"create_alias": {"collection_name": "c", "alias_name": "a"}}]}),
             ),
         ),
+        ("PUT", "/quotas", Some(json!({"enabled": true}))),
+        ("POST", "/collections/c/shards/0/snapshots", None),
+        (
+            "DELETE",
+            "/collections/c/shards/0/snapshots/c.snapshot",
+            None,
+        ),
+        (
+            "PUT",
+            "/collections/c/shards/0/snapshots/recover",
+            Some(json!({"location": "file:///tmp/c.snapshot"})),
+        ),
     ];
     for (m, p, b) in &writes {
         let (st, v) = s.send_with(m, p, b.as_ref(), &ro);
@@ -246,6 +262,11 @@ fn read_only_key_reads_but_cannot_write() {
     assert_eq!(v["result"]["payload"], json!({"k": "a"}));
     let (st, _) = s.send_with("GET", "/collections/d", None, &ro);
     assert_eq!(st, 404);
+    let (st, v) = s.send_with("GET", "/quotas", None, &ro);
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["result"]["config"]["enabled"], false, "{v}");
+    let (st, v) = s.send_with("GET", "/collections/c/shards/0/snapshots", None, &ro);
+    assert_eq!((st, &v["result"]), (200, &json!([])), "{v}");
 }
 
 #[test]

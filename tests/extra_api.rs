@@ -1,5 +1,6 @@
-//! Qdrant's facet and search-matrix reads over HTTP, and the cluster and issues routes as a
-//! single-node Qdrant without its cluster mode answers them, error cases included.
+//! Qdrant's facet and search-matrix reads over HTTP, the cluster, shard-key, issues and
+//! optimization routes as a single-node Qdrant without its cluster mode answers them, and the
+//! global quotas (stored, persisted and enforced), error cases included.
 
 mod common;
 
@@ -432,4 +433,325 @@ fn the_read_only_key_may_facet_and_sample_but_not_change_the_cluster() {
     assert_eq!(st, 403);
     let (st, _) = s.send_with("DELETE", "/issues", None, &ro);
     assert_eq!(st, 403);
+}
+
+#[test]
+fn shard_keys_are_null_and_cluster_telemetry_fails_as_without_cluster_mode() {
+    let s = Server::start();
+    setup(&s, "c");
+    assert_eq!(
+        s.ok("GET", "/collections/c/shards", None),
+        json!({"shard_keys": null})
+    );
+    let msg = s.fail("GET", "/collections/nope/shards", None, 404);
+    assert!(msg.contains("doesn't exist"), "{msg}");
+    let msg = s.fail("GET", "/cluster/telemetry?details_level=3", None, 500);
+    assert!(
+        msg.starts_with("Service internal error: Could not get telemetry from cluster"),
+        "{msg}"
+    );
+}
+
+/// Points whose vectors alone pass `indexing_threshold: 1` (1 KB) after a few dozen.
+fn fill_indexed(s: &Server, name: &str, n: u64) {
+    s.ok(
+        "PUT",
+        &format!("/collections/{name}"),
+        Some(&json!({"vectors": {"size": 8, "distance": "Cosine"},
+                     "optimizers_config": {"indexing_threshold": 1}})),
+    );
+    let points: Vec<Value> = (0..n)
+        .map(|i| json!({"id": i, "vector": (0..8).map(|d| ((i * 7 + d) % 11) as f64 + 0.5).collect::<Vec<_>>()}))
+        .collect();
+    s.ok(
+        "PUT",
+        &format!("/collections/{name}/points?wait=true"),
+        Some(&json!({"points": points})),
+    );
+}
+
+fn wait_green(s: &Server, name: &str) {
+    for _ in 0..600 {
+        if s.ok("GET", &format!("/collections/{name}"), None)["status"] == "green" {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("collection {name} never became green");
+}
+
+#[test]
+fn optimizations_report_the_optimizer_work_done_queued_and_idle() {
+    let s = Server::start();
+    fill_indexed(&s, "o", 300);
+    wait_green(&s, "o");
+    let all = s.ok(
+        "GET",
+        "/collections/o/optimizations?with=queued,completed,idle_segments",
+        None,
+    );
+    assert_eq!(all["running"], json!([]), "{all}");
+    assert_eq!(all["queued"], json!([]), "{all}");
+    let summary = &all["summary"];
+    assert_eq!(
+        (
+            &summary["queued_optimizations"],
+            &summary["queued_segments"],
+            &summary["queued_points"]
+        ),
+        (&json!(0), &json!(0), &json!(0)),
+        "{all}"
+    );
+    let completed = all["completed"].as_array().unwrap();
+    assert!(!completed.is_empty(), "{all}");
+    for o in completed {
+        assert_eq!(o["status"], "done", "{o}");
+        assert!(
+            ["indexing", "merge", "vacuum"].contains(&o["optimizer"].as_str().unwrap()),
+            "{o}"
+        );
+        assert_eq!(o["uuid"].as_str().unwrap().len(), 36, "{o}");
+        assert!(!o["segments"].as_array().unwrap().is_empty(), "{o}");
+        assert_eq!(o["progress"]["name"], o["optimizer"]);
+        assert!(o["progress"]["finished_at"].is_string(), "{o}");
+        assert!(o["progress"]["duration_sec"].as_f64().unwrap() >= 0.0);
+    }
+    assert!(
+        completed.iter().any(|o| o["optimizer"] == "indexing"),
+        "{all}"
+    );
+    // every point is in some idle segment (the appendable one included)
+    let idle = all["idle_segments"].as_array().unwrap();
+    assert_eq!(summary["idle_segments"], json!(idle.len()));
+    let points: u64 = idle
+        .iter()
+        .map(|s| s["points_count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(points, 300, "{all}");
+    // the optional parts only when asked for, and the limit
+    let plain = s.ok("GET", "/collections/o/optimizations", None);
+    assert!(
+        plain.get("queued").is_none() && plain.get("completed").is_none(),
+        "{plain}"
+    );
+    assert!(plain.get("idle_segments").is_none(), "{plain}");
+    let one = s.ok(
+        "GET",
+        "/collections/o/optimizations?with=completed&completed_limit=1",
+        None,
+    );
+    assert_eq!(one["completed"].as_array().unwrap().len(), 1, "{one}");
+    assert_eq!(one["completed"][0], completed[0], "newest first");
+    // a collection whose optimizer has nothing to do: one idle (appendable) segment
+    s.ok(
+        "PUT",
+        "/collections/e",
+        Some(&json!({"vectors": {"size": 2, "distance": "Dot"}})),
+    );
+    let e = s.ok(
+        "GET",
+        "/collections/e/optimizations?with=idle_segments,completed",
+        None,
+    );
+    assert_eq!(e["completed"], json!([]));
+    assert_eq!(e["summary"]["idle_segments"], 1, "{e}");
+    // errors
+    s.fail("GET", "/collections/nope/optimizations", None, 404);
+    let msg = s.fail(
+        "GET",
+        "/collections/o/optimizations?with=everything",
+        None,
+        400,
+    );
+    assert!(msg.contains("with"), "{msg}");
+    s.fail(
+        "GET",
+        "/collections/o/optimizations?completed_limit=-1",
+        None,
+        400,
+    );
+}
+
+#[test]
+fn quotas_are_stored_persisted_and_refuse_updates_that_add_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::persistent(dir.path());
+    let got = s.ok("GET", "/quotas", None);
+    assert_eq!(got["config"], json!({"enabled": false}), "{got}");
+    assert!(
+        got["usage"]["disk_usage_percent"].as_u64().is_some(),
+        "{got}"
+    );
+    assert!(got["usage"]["resident_memory_percent"].is_u64(), "{got}");
+    assert!(got.get("peers").is_none(), "a single node: {got}");
+    s.ok(
+        "PUT",
+        "/collections/q",
+        Some(&json!({"vectors": {"size": 2, "distance": "Dot"}})),
+    );
+    s.ok(
+        "PUT",
+        "/collections/q/points?wait=true",
+        Some(
+            &json!({"points": [{"id": 1, "vector": [1.0, 0.0]}, {"id": 2, "vector": [0.0, 1.0]}]}),
+        ),
+    );
+    // out of range: refused, nothing changes
+    for bad in [
+        json!({"enabled": true, "max_disk_usage_percent": 0}),
+        json!({"enabled": true, "max_resident_memory_percent": 101}),
+        json!({"release_margin_percent": 101}),
+    ] {
+        let (st, v) = s.send("PUT", "/quotas", Some(&bad));
+        assert!(st == 422 || st == 400, "{bad}: {st} {v}");
+    }
+    assert_eq!(
+        s.ok("GET", "/quotas", None)["config"],
+        json!({"enabled": false})
+    );
+    // any disk in use is at least 1% full
+    let limit = json!({"enabled": true, "max_disk_usage_percent": 1, "release_margin_percent": 0});
+    assert_eq!(s.ok("PUT", "/quotas?wait=true", Some(&limit)), json!(true));
+    assert_eq!(s.ok("GET", "/quotas", None)["config"], limit);
+    let refused = [
+        (
+            "PUT",
+            "/collections/q/points",
+            json!({"points": [{"id": 3, "vector": [1.0, 1.0]}]}),
+        ),
+        (
+            "PUT",
+            "/collections/q/points/4",
+            json!({"vector": [1.0, 1.0]}),
+        ),
+        (
+            "POST",
+            "/collections/q/points",
+            json!([{"id": 5, "vector": [1.0, 1.0]}]),
+        ),
+        (
+            "POST",
+            "/collections/q/points/payload",
+            json!({"payload": {"a": 1}, "points": [1]}),
+        ),
+        (
+            "PUT",
+            "/collections/q/points/vectors",
+            json!({"points": [{"id": 1, "vector": [0.5, 0.5]}]}),
+        ),
+        (
+            "POST",
+            "/collections/q/points/batch",
+            json!({"operations": []}),
+        ),
+    ];
+    for (m, p, b) in &refused {
+        let msg = s.fail(m, p, Some(b), 507);
+        assert!(msg.starts_with("Disk usage is at "), "{m} {p}: {msg}");
+        assert!(msg.contains("configured limit of 1%"), "{msg}");
+        assert!(
+            msg.contains("`max_disk_usage_percent` in the global quota config"),
+            "{msg}"
+        );
+    }
+    // the verdict is a metric too, as in Qdrant
+    let (st, _, metrics) = s.get_text("/metrics", &[]);
+    assert_eq!(st, 200);
+    assert!(
+        metrics.contains("quota_exceeded{resource=\"disk\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        !metrics.contains("resource=\"memory\""),
+        "no memory limit set"
+    );
+    // reads and point deletes go on
+    s.ok(
+        "POST",
+        "/collections/q/points",
+        Some(&json!({"ids": [1, 2]})),
+    );
+    s.ok("POST", "/collections/q/points/count", Some(&json!({})));
+    s.ok(
+        "POST",
+        "/collections/q/points/delete?wait=true",
+        Some(&json!({"points": [2]})),
+    );
+    assert_eq!(
+        s.ok("POST", "/collections/q/points/count", Some(&json!({})))["count"],
+        1
+    );
+    // persisted: still in force after a restart
+    drop(s);
+    let s = Server::persistent(dir.path());
+    assert_eq!(s.ok("GET", "/quotas", None)["config"], limit);
+    s.fail(
+        "PUT",
+        "/collections/q/points",
+        Some(&json!({"points": [{"id": 3, "vector": [1.0, 1.0]}]})),
+        507,
+    );
+    // disabled: writes go through again, and there is no quota series
+    s.ok(
+        "PUT",
+        "/quotas",
+        Some(&json!({"enabled": false, "max_disk_usage_percent": 1})),
+    );
+    assert!(!s.get_text("/metrics", &[]).2.contains("quota_exceeded"));
+    s.ok(
+        "PUT",
+        "/collections/q/points?wait=true",
+        Some(&json!({"points": [{"id": 3, "vector": [1.0, 1.0]}]})),
+    );
+}
+
+#[test]
+fn quotas_in_memory_have_no_disk_usage_and_the_read_only_key_cannot_set_them() {
+    const RW: &str = "rw-key-0123456789";
+    const RO: &str = "ro-key-9876543210";
+    let mut cmd = Server::command();
+    cmd.env("RVDB__SERVICE__API_KEY", RW)
+        .env("RVDB__SERVICE__READ_ONLY_API_KEY", RO);
+    let s = Server::spawn(cmd);
+    let ro = [("api-key", RO)];
+    let rw = [("api-key", RW)];
+    let (st, v) = s.send_with("GET", "/quotas", None, &ro);
+    assert_eq!(st, 200, "{v}");
+    assert!(v["result"]["usage"]["disk_usage_percent"].is_null(), "{v}");
+    let on = json!({"enabled": true, "max_disk_usage_percent": 1});
+    let (st, _) = s.send_with("PUT", "/quotas", Some(&on), &ro);
+    assert_eq!(st, 403);
+    let (st, v) = s.send_with("PUT", "/quotas", Some(&on), &rw);
+    assert_eq!(st, 200, "{v}");
+    // no storage directory: the disk limit is not enforced
+    let (st, _) = s.send_with(
+        "PUT",
+        "/collections/m",
+        Some(&json!({"vectors": {"size": 2, "distance": "Dot"}})),
+        &rw,
+    );
+    assert_eq!(st, 200);
+    let (st, v) = s.send_with(
+        "PUT",
+        "/collections/m/points?wait=true",
+        Some(&json!({"points": [{"id": 1, "vector": [1.0, 0.0]}]})),
+        &rw,
+    );
+    assert_eq!(st, 200, "{v}");
+    for route in [
+        "/collections/m/shards",
+        "/collections/m/optimizations",
+        "/collections/m/shards/0/snapshots",
+    ] {
+        let (st, v) = s.send_with("GET", route, None, &ro);
+        assert_eq!(st, 200, "{route}: {v}");
+    }
+    for (m, route) in [
+        ("POST", "/collections/m/shards/0/snapshots"),
+        ("DELETE", "/collections/m/shards/0/snapshots/x.snapshot"),
+        ("PUT", "/collections/m/shards/0/snapshots/recover"),
+    ] {
+        let (st, v) = s.send_with(m, route, Some(&json!({"location": "file:///x"})), &ro);
+        assert_eq!(st, 403, "{m} {route}: {v}");
+    }
 }

@@ -1,6 +1,7 @@
 //! Snapshots over HTTP (Qdrant's routes): create, list, download, delete, upload (multipart),
 //! recover from a file, per collection and for the whole storage; restore into a fresh server
 //! and over a collection of the same name; damaged snapshots leave collections untouched.
+//! Shard snapshots (shard 0, the collection's one shard) are kept apart from the collection's.
 
 mod common;
 
@@ -390,4 +391,156 @@ fn the_snapshot_command_creates_lists_downloads_and_restores() {
     assert!(!ok && err.contains("no such file"), "{err}");
     let (ok, _, err) = cli(&["snapshot", "list", "--url", &b.base, "--collection", "nope"]);
     assert!(!ok && err.contains("404"), "{err}");
+}
+
+#[test]
+fn shard_zero_snapshots_are_kept_apart_and_round_trip_other_shards_are_404() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = Server::persistent(dir.path());
+    fill(&a, "c", 300);
+    let want = points(&a, "c");
+    let d = a.ok("POST", "/collections/c/shards/0/snapshots?wait=true", None);
+    let name = d["name"].as_str().unwrap().to_string();
+    assert!(
+        name.starts_with("c-shard-0-") && name.ends_with(".snapshot"),
+        "{d}"
+    );
+    assert_eq!(
+        a.ok("GET", "/collections/c/shards/0/snapshots", None),
+        json!([d])
+    );
+    // not among the collection's snapshots, stored where Qdrant keeps them
+    assert_eq!(a.ok("GET", "/collections/c/snapshots", None), json!([]));
+    assert!(dir
+        .path()
+        .join("snapshots/collections/c/shards/0")
+        .join(&name)
+        .is_file());
+    let bytes = download(&a, &format!("/collections/c/shards/0/snapshots/{name}"));
+    assert_eq!(sha256(&bytes), d["checksum"].as_str().unwrap());
+
+    // a fresh snapshot, streamed and not kept
+    let streamed = download(&a, "/collections/c/shards/0/snapshot");
+    assert!(streamed.len() > 1000);
+    assert_eq!(
+        a.ok("GET", "/collections/c/shards/0/snapshots", None),
+        json!([d])
+    );
+    assert!(!std::fs::read_dir(dir.path().join("snapshots"))
+        .unwrap()
+        .any(|e| e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .starts_with(".stream")));
+
+    // recovery needs the collection; it is replaced whole
+    let b = Server::start();
+    let (status, v) = upload(
+        &b,
+        "/collections/c/shards/0/snapshots/upload",
+        bytes.clone(),
+    );
+    assert_eq!(status, 404, "{v}");
+    b.ok(
+        "PUT",
+        "/collections/c",
+        Some(&json!({"vectors": {"size": 4, "distance": "Cosine"}})),
+    );
+    let (status, v) = upload(
+        &b,
+        &format!(
+            "/collections/c/shards/0/snapshots/upload?wait=true&priority=replica&checksum={}",
+            sha256(&bytes)
+        ),
+        bytes.clone(),
+    );
+    assert_eq!((status, &v["result"]), (200, &json!(true)), "{v}");
+    assert_eq!(points(&b, "c"), want);
+    let (status, v) = upload(
+        &b,
+        "/collections/c/shards/0/snapshots/upload?checksum=abcd",
+        bytes.clone(),
+    );
+    assert_eq!(status, 400, "{v}");
+    // from a file on the server, the streamed snapshot too
+    let file = dir.path().join("streamed.snapshot");
+    std::fs::write(&file, &streamed).unwrap();
+    a.ok(
+        "POST",
+        "/collections/c/points/delete?wait=true",
+        Some(&json!({"points": [10, 11]})),
+    );
+    a.ok(
+        "PUT",
+        "/collections/c/shards/0/snapshots/recover?wait=true",
+        Some(
+            &json!({"location": format!("file://{}", file.display()), "priority": "snapshot",
+                     "checksum": sha256(&streamed)}),
+        ),
+    );
+    assert_eq!(points(&a, "c"), want);
+    a.fail(
+        "PUT",
+        "/collections/c/shards/0/snapshots/recover",
+        Some(&json!({"location": "file:///no/such.snapshot"})),
+        404,
+    );
+
+    // other shards, collections and snapshots
+    for (m, p) in [
+        ("GET", "/collections/c/shards/1/snapshots"),
+        ("POST", "/collections/c/shards/1/snapshots"),
+        ("GET", "/collections/c/shards/7/snapshot"),
+        ("GET", &*format!("/collections/c/shards/1/snapshots/{name}")),
+        (
+            "DELETE",
+            &*format!("/collections/c/shards/1/snapshots/{name}"),
+        ),
+    ] {
+        let msg = a.fail(m, p, None, 404);
+        assert!(msg.starts_with("Not found: shard "), "{m} {p}: {msg}");
+    }
+    let msg = a.fail(
+        "PUT",
+        "/collections/c/shards/2/snapshots/recover",
+        Some(&json!({"location": format!("file://{}", file.display())})),
+        404,
+    );
+    assert_eq!(msg, "Not found: shard 2");
+    let msg = a.fail("GET", "/collections/nope/shards/0/snapshots", None, 404);
+    assert!(msg.contains("doesn't exist"), "{msg}");
+    a.fail(
+        "GET",
+        "/collections/c/shards/0/snapshots/none.snapshot",
+        None,
+        404,
+    );
+    a.fail("GET", "/collections/c/shards/x/snapshots", None, 400);
+    a.fail(
+        "POST",
+        "/collections/c/shards/0/snapshots?wait=maybe",
+        None,
+        400,
+    );
+
+    // delete
+    assert_eq!(
+        a.ok(
+            "DELETE",
+            &format!("/collections/c/shards/0/snapshots/{name}?wait=true"),
+            None
+        ),
+        json!(true)
+    );
+    assert_eq!(
+        a.ok("GET", "/collections/c/shards/0/snapshots", None),
+        json!([])
+    );
+    a.fail(
+        "DELETE",
+        &format!("/collections/c/shards/0/snapshots/{name}"),
+        None,
+        404,
+    );
 }

@@ -35,7 +35,8 @@ impl From<EngineError> for ApiError {
             EngineError::CollectionNotFound(_)
             | EngineError::PointNotFound(_)
             | EngineError::AliasNotFound(_)
-            | EngineError::SnapshotNotFound(_) => StatusCode::NOT_FOUND,
+            | EngineError::SnapshotNotFound(_)
+            | EngineError::ShardNotFound(_) => StatusCode::NOT_FOUND,
             EngineError::AlreadyExists(_) => StatusCode::CONFLICT,
             EngineError::BadInput(_) => StatusCode::BAD_REQUEST,
             EngineError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
@@ -57,6 +58,7 @@ impl From<EngineError> for ApiError {
             EngineError::SnapshotNotFound(name) => {
                 format!("Not found: Snapshot `{name}` doesn't exist!")
             }
+            EngineError::ShardNotFound(id) => format!("Not found: shard {id}"),
             EngineError::AlreadyExists(name) => {
                 format!("Wrong input: Collection `{name}` already exists!")
             }

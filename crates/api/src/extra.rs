@@ -215,3 +215,105 @@ pub(crate) async fn issues(t: Timer, State(s): State<AppState>) -> ApiResult {
 pub(crate) async fn clear_issues(t: Timer) -> Response {
     t.ok(true)
 }
+
+/// GET /collections/{name}/shards: no shard keys (`null`), as Qdrant answers for a collection
+/// sharded automatically.
+#[utoipa::path(get, path = "/collections/{name}/shards", tag = "cluster",
+    params(crate::openapi::common::CollectionPath),
+    responses((status = 200, description = "`{\"shard_keys\": null}`: the collection has no custom sharding", body = crate::openapi::extra::ShardKeysResponse)))]
+pub(crate) async fn list_shard_keys(
+    t: Timer,
+    State(s): State<AppState>,
+    name: Result<Path<String>, PathRejection>,
+) -> ApiResult {
+    s.db.collection(&path(name)?)?;
+    Ok(t.ok(x::ShardKeys { shard_keys: None }))
+}
+
+/// GET /cluster/telemetry: Qdrant asks every peer it knows for its telemetry; without the
+/// cluster mode it knows none and answers 500 `Service internal error: Could not get telemetry
+/// from cluster`. So does this server (GET /telemetry has this node's).
+#[utoipa::path(get, path = "/cluster/telemetry", tag = "cluster",
+    params(
+        ("details_level" = Option<u32>, Query, description = "Accepted; not read"),
+        ("timeout" = Option<u64>, Query, description = "Accepted; not read"),
+    ),
+    responses((status = 200, description = "Qdrant's answer in cluster mode; never given here: every request is answered 500 `Service internal error: Could not get telemetry from cluster`, as Qdrant without its cluster mode answers (GET /telemetry reports this node)", body = Object)))]
+pub(crate) async fn cluster_telemetry() -> ApiError {
+    ApiError {
+        status: axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+        message: "Service internal error: Could not get telemetry from cluster \
+                  (distributed mode disabled: there are no peers to ask; GET /telemetry \
+                  reports this node)"
+            .into(),
+    }
+}
+
+/// The parts `?with=` asks for: (queued, completed, idle_segments).
+fn optimizations_with(with: Option<&str>) -> Result<(bool, bool, bool), ApiError> {
+    let mut parts = (false, false, false);
+    for part in with.unwrap_or("").split(',').map(str::trim) {
+        match part {
+            "" => {}
+            "queued" => parts.0 = true,
+            "completed" => parts.1 = true,
+            "idle_segments" => parts.2 = true,
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "Bad query string: with: unknown part `{other}`, expected queued, \
+                     completed or idle_segments"
+                )))
+            }
+        }
+    }
+    Ok(parts)
+}
+
+/// GET /collections/{name}/optimizations.
+#[utoipa::path(get, path = "/collections/{name}/optimizations", tag = "collections",
+    params(crate::openapi::common::CollectionPath, crate::openapi::extra::OptimizationsQuery),
+    responses((status = 200, description = "What the optimizer is doing, has queued and has done", body = crate::openapi::extra::OptimizationsResponse)))]
+pub(crate) async fn optimizations(
+    t: Timer,
+    State(s): State<AppState>,
+    name: Result<Path<String>, PathRejection>,
+    q: Result<
+        axum::extract::Query<std::collections::HashMap<String, String>>,
+        axum::extract::rejection::QueryRejection,
+    >,
+) -> ApiResult {
+    let q = q
+        .map(|axum::extract::Query(q)| q)
+        .map_err(|e| ApiError::bad_request(format!("Bad query string: {}", e.body_text())))?;
+    let (queued, completed, idle) = optimizations_with(q.get("with").map(String::as_str))?;
+    let limit = match q.get("completed_limit") {
+        None => 16,
+        Some(v) => v.parse::<usize>().map_err(|_| {
+            ApiError::bad_request(format!(
+                "Bad query string: completed_limit: expected a non-negative integer, got `{v}`"
+            ))
+        })?,
+    };
+    let c = s.db.collection(&path(name)?)?;
+    let report = crate::handlers::blocking(move || c.optimizations(limit)).await?;
+    Ok(t.ok(x::Optimizations::of(report, queued, completed, idle)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn with_names_the_optional_parts() {
+        assert_eq!(optimizations_with(None).unwrap(), (false, false, false));
+        assert_eq!(
+            optimizations_with(Some("queued, idle_segments")).unwrap(),
+            (true, false, true)
+        );
+        assert_eq!(
+            optimizations_with(Some("completed")).unwrap(),
+            (false, true, false)
+        );
+        assert!(optimizations_with(Some("queued,nope")).is_err());
+    }
+}

@@ -21,6 +21,7 @@ mod layers;
 mod metrics;
 mod openapi;
 mod qdrant;
+mod quota;
 mod render;
 mod snapshots;
 mod telemetry;
@@ -188,6 +189,8 @@ pub(crate) struct AppState {
     pub pool: Arc<rvdb_engine::pool::SearchPool>,
     pub started: Instant,
     pub config: Arc<ApiConfig>,
+    /// The global quotas (`quota.rs`).
+    pub quotas: Arc<rvdb_engine::Quotas>,
 }
 
 /// Builds the router for a database (tests can drive it without a socket).
@@ -196,7 +199,8 @@ pub(crate) struct AppState {
 /// Each wraps every route and the fallback after routing, so the metrics and the read-only
 /// check see the matched route template.
 pub fn router(db: Arc<Database>, config: ApiConfig) -> Router {
-    let observer = metrics::Observer::new(db.clone());
+    let quotas = Arc::new(db.open_quotas_or_disabled());
+    let observer = metrics::Observer::new(db.clone(), quotas.clone());
     let keys = auth::Keys::new(
         config.api_key.as_deref(),
         config.read_only_api_key.as_deref(),
@@ -205,6 +209,7 @@ pub fn router(db: Arc<Database>, config: ApiConfig) -> Router {
     let pool = rvdb_engine::pool::SearchPool::new(config.search_threads, config.search_queue)
         .expect("could not start the search workers");
     let state = AppState {
+        quotas,
         db,
         pool: Arc::new(pool),
         started: Instant::now(),
@@ -252,7 +257,16 @@ pub fn router(db: Arc<Database>, config: ApiConfig) -> Router {
             "/collections/{name}/cluster",
             get(extra::collection_cluster).post(extra::update_collection_cluster),
         )
-        .route("/collections/{name}/shards", put(extra::create_shard_key))
+        .route(
+            "/collections/{name}/shards",
+            put(extra::create_shard_key).get(extra::list_shard_keys),
+        )
+        .route(
+            "/collections/{name}/optimizations",
+            get(extra::optimizations),
+        )
+        .route("/cluster/telemetry", get(extra::cluster_telemetry))
+        .route("/quotas", get(quota::get_quotas).put(quota::update_quotas))
         .route(
             "/collections/{name}/shards/delete",
             post(extra::delete_shard_key),
@@ -323,6 +337,26 @@ pub fn router(db: Arc<Database>, config: ApiConfig) -> Router {
             get(snapshots::download).delete(snapshots::delete),
         )
         .route(
+            "/collections/{name}/shards/{shard_id}/snapshots",
+            get(snapshots::list_shard).post(snapshots::create_shard),
+        )
+        .route(
+            "/collections/{name}/shards/{shard_id}/snapshots/recover",
+            put(snapshots::recover_shard),
+        )
+        .route(
+            "/collections/{name}/shards/{shard_id}/snapshots/upload",
+            post(snapshots::upload_shard).layer(DefaultBodyLimit::disable()),
+        )
+        .route(
+            "/collections/{name}/shards/{shard_id}/snapshots/{snapshot}",
+            get(snapshots::download_shard).delete(snapshots::delete_shard),
+        )
+        .route(
+            "/collections/{name}/shards/{shard_id}/snapshot",
+            get(snapshots::stream_shard),
+        )
+        .route(
             "/snapshots",
             get(snapshots::list_full).post(snapshots::create_full),
         )
@@ -353,6 +387,11 @@ pub fn router(db: Arc<Database>, config: ApiConfig) -> Router {
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             error::panic_response,
         ));
+    // inside the key check: a request without the right key is refused before usage is read
+    let app = app.layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        quota::enforce,
+    ));
     let app = match config.request_timeout {
         Some(limit) if !limit.is_zero() => {
             app.layer(axum::middleware::from_fn_with_state(limit, layers::timeout))

@@ -141,6 +141,8 @@ struct Requests {
 /// What the observability middleware and routes share.
 pub(crate) struct Observer {
     db: Arc<Database>,
+    /// The global quotas, for `quota_exceeded`.
+    quotas: Arc<rvdb_engine::Quotas>,
     recorder: PrometheusRecorder,
     handle: PrometheusHandle,
     /// The process's telemetry id.
@@ -183,7 +185,7 @@ fn rfc3339(unix_ms: u64) -> String {
 }
 
 impl Observer {
-    pub(crate) fn new(db: Arc<Database>) -> Arc<Observer> {
+    pub(crate) fn new(db: Arc<Database>, quotas: Arc<rvdb_engine::Quotas>) -> Arc<Observer> {
         let recorder = PrometheusBuilder::new()
             .set_buckets_for_metric(Matcher::Full(DURATION.to_string()), &BUCKETS)
             .expect("non-empty bucket list")
@@ -202,6 +204,7 @@ impl Observer {
         });
         Arc::new(Observer {
             db,
+            quotas,
             recorder,
             handle,
             id: uuid::Uuid::new_v4().to_string(),
@@ -526,6 +529,20 @@ fn render_qdrant(out: &mut String, obs: &Observer, snaps: &[Snapshot], per_colle
         "gauge",
         "features enabled in qdrant server",
         &one(0.0),
+    );
+    // as Qdrant: one series per resource with a limit, none while the quota is disabled
+    let exceeded: Vec<(String, f64)> = obs
+        .quotas
+        .exceeded()
+        .into_iter()
+        .map(|(resource, over)| (labels(&[("resource", resource)]), f64::from(u8::from(over))))
+        .collect();
+    family(
+        out,
+        "quota_exceeded",
+        "gauge",
+        "whether this node is at or over a quota limit (and not yet back under the release margin), refusing updates that add data",
+        &exceeded,
     );
     let n = snaps.len() as f64;
     family(

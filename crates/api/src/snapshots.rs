@@ -365,3 +365,141 @@ pub(crate) async fn upload_full(
     .await??;
     Ok(t.ok(true))
 }
+
+// ---- per shard (a collection has one, shard 0; any other is Qdrant's 404 `shard {id}`) ----
+
+#[utoipa::path(post, path = "/collections/{name}/shards/{shard_id}/snapshots", tag = "snapshots",
+    params(crate::openapi::snapshots::ShardPath, crate::openapi::common::WaitQuery),
+    responses((status = 200, description = "Created (after a flush of the collection); kept apart from the collection's snapshots", body = crate::openapi::snapshots::SnapshotResponse)))]
+pub(crate) async fn create_shard(
+    t: Timer,
+    State(s): State<AppState>,
+    p: Result<Path<(String, u32)>, PathRejection>,
+    q: Params,
+) -> ApiResult {
+    check_wait(&params(q)?)?;
+    let (name, shard) = path(p)?;
+    let db = s.db.clone();
+    Ok(t.ok(blocking(move || db.create_shard_snapshot(&name, shard)).await??))
+}
+
+#[utoipa::path(get, path = "/collections/{name}/shards/{shard_id}/snapshots", tag = "snapshots",
+    params(crate::openapi::snapshots::ShardPath),
+    responses((status = 200, description = "The shard's snapshots, newest first", body = crate::openapi::snapshots::SnapshotListResponse)))]
+pub(crate) async fn list_shard(
+    t: Timer,
+    State(s): State<AppState>,
+    p: Result<Path<(String, u32)>, PathRejection>,
+) -> ApiResult {
+    let (name, shard) = path(p)?;
+    let db = s.db.clone();
+    Ok(t.ok(blocking(move || db.list_shard_snapshots(&name, shard)).await??))
+}
+
+#[utoipa::path(get, path = "/collections/{name}/shards/{shard_id}/snapshots/{snapshot}", tag = "snapshots",
+    params(crate::openapi::snapshots::ShardSnapshotPath),
+    responses((status = 200, description = "The snapshot file", content_type = "application/octet-stream", body = Vec<u8>)))]
+pub(crate) async fn download_shard(
+    State(s): State<AppState>,
+    p: Result<Path<(String, u32, String)>, PathRejection>,
+) -> ApiResult {
+    let (name, shard, snap) = path(p)?;
+    let db = s.db.clone();
+    send_file(blocking(move || db.shard_snapshot_path(&name, shard, &snap)).await??).await
+}
+
+#[utoipa::path(delete, path = "/collections/{name}/shards/{shard_id}/snapshots/{snapshot}", tag = "snapshots",
+    params(crate::openapi::snapshots::ShardSnapshotPath, crate::openapi::common::WaitQuery),
+    responses((status = 200, description = "Deleted", body = crate::openapi::common::BoolResponse)))]
+pub(crate) async fn delete_shard(
+    t: Timer,
+    State(s): State<AppState>,
+    p: Result<Path<(String, u32, String)>, PathRejection>,
+    q: Params,
+) -> ApiResult {
+    check_wait(&params(q)?)?;
+    let (name, shard, snap) = path(p)?;
+    let db = s.db.clone();
+    blocking(move || db.delete_shard_snapshot(&name, shard, &snap)).await??;
+    Ok(t.ok(true))
+}
+
+/// GET /collections/{name}/shards/{shard_id}/snapshot: a fresh snapshot of the shard, streamed
+/// as it is read and not kept.
+#[utoipa::path(get, path = "/collections/{name}/shards/{shard_id}/snapshot", tag = "snapshots",
+    params(crate::openapi::snapshots::ShardPath),
+    responses((status = 200, description = "A snapshot of the shard made for this request (not listed, not kept)", content_type = "application/octet-stream", body = Vec<u8>)))]
+pub(crate) async fn stream_shard(
+    State(s): State<AppState>,
+    p: Result<Path<(String, u32)>, PathRejection>,
+) -> ApiResult {
+    let (name, shard) = path(p)?;
+    let db = s.db.clone();
+    let (file, len, file_name) = blocking(move || db.stream_shard_snapshot(&name, shard)).await??;
+    let file = tokio::fs::File::from_std(file);
+    let mut resp = Body::from_stream(tokio_util::io::ReaderStream::new(file)).into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/octet-stream"),
+    );
+    if let Ok(v) = header::HeaderValue::from_str(&format!("attachment; filename=\"{file_name}\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    h.insert(header::CONTENT_LENGTH, len.into());
+    Ok(resp)
+}
+
+/// PUT /collections/{name}/shards/{shard_id}/snapshots/recover `{"location", "priority",
+/// "checksum"}`: the collection must exist; it is replaced whole by the snapshot's content
+/// (a shard snapshot or a collection snapshot: the same files).
+#[utoipa::path(put, path = "/collections/{name}/shards/{shard_id}/snapshots/recover", tag = "snapshots",
+    params(crate::openapi::snapshots::ShardPath, crate::openapi::common::WaitQuery), request_body = crate::openapi::snapshots::SnapshotRecover,
+    responses((status = 200, description = "Recovered: the shard (the whole collection, configuration included) replaced by the snapshot's content", body = crate::openapi::common::BoolResponse)))]
+pub(crate) async fn recover_shard(
+    t: Timer,
+    State(s): State<AppState>,
+    p: Result<Path<(String, u32)>, PathRejection>,
+    q: Params,
+    JsonBody(body): JsonBody,
+) -> ApiResult {
+    check_wait(&params(q)?)?;
+    let (name, shard) = path(p)?;
+    let rp = body_recover_params(&body)?;
+    let db = s.db.clone();
+    let n = name.clone();
+    blocking(move || db.check_collection_shard(&n, shard)).await??;
+    let file = location(&body)?;
+    let db = s.db.clone();
+    blocking(move || db.recover_shard_snapshot(&name, shard, &file, rp.checksum.as_deref()))
+        .await??;
+    Ok(t.ok(true))
+}
+
+/// POST /collections/{name}/shards/{shard_id}/snapshots/upload (multipart, field `snapshot`).
+#[utoipa::path(post, path = "/collections/{name}/shards/{shard_id}/snapshots/upload", tag = "snapshots",
+    params(crate::openapi::snapshots::ShardPath, crate::openapi::snapshots::UploadQuery),
+    request_body(content = crate::openapi::snapshots::SnapshotUpload, content_type = "multipart/form-data"),
+    responses((status = 200, description = "Recovered from the upload: the shard (the whole collection, configuration included) replaced", body = crate::openapi::common::BoolResponse)))]
+pub(crate) async fn upload_shard(
+    t: Timer,
+    State(s): State<AppState>,
+    p: Result<Path<(String, u32)>, PathRejection>,
+    q: Params,
+    form: Multipart,
+) -> ApiResult {
+    let rp = recover_params(&params(q)?)?;
+    let (name, shard) = path(p)?;
+    let db = s.db.clone();
+    let n = name.clone();
+    blocking(move || db.check_collection_shard(&n, shard)).await??;
+    let file = receive_upload(&s, form).await?;
+    let db = s.db.clone();
+    blocking(move || {
+        let r = db.recover_shard_snapshot(&name, shard, &file.0, rp.checksum.as_deref());
+        drop(file);
+        r
+    })
+    .await??;
+    Ok(t.ok(true))
+}

@@ -19,6 +19,9 @@ pub enum EngineError {
     /// The caller named a snapshot that does not exist.
     #[error("snapshot `{0}` does not exist")]
     SnapshotNotFound(String),
+    /// The caller named a shard the collection does not have (it has one, shard 0).
+    #[error("shard {0} does not exist")]
+    ShardNotFound(u32),
     /// The collection exists already.
     #[error("collection `{0}` already exists")]
     AlreadyExists(String),

@@ -32,10 +32,12 @@ mod formula;
 mod groups;
 mod matrix;
 mod mmr;
+mod optimizations;
 mod optimizer;
 mod persist;
 pub mod pool;
 mod query;
+mod quota;
 mod read;
 mod segment;
 mod segments;
@@ -51,10 +53,14 @@ pub use facet::{FacetHit, FacetRequest, FacetValue};
 pub use formula::{check_decay, Decay, Expression, FormulaQuery, PayloadKey, Variable};
 pub use groups::{GroupRequest, PointGroup};
 pub use matrix::{DistanceMatrix, MatrixRequest};
+pub use optimizations::{
+    segment_uuid, Optimization, OptimizationSegment, OptimizationsReport, PendingOptimization,
+};
 pub use query::{
     ContextPair, FeedbackItem, Fusion, Lookup, Mmr, NaiveFeedback, Prefetch, QueryKind,
     UniversalQuery, VectorInput,
 };
+pub use quota::{QuotaConfig, QuotaUsage, Quotas, DEFAULT_RELEASE_MARGIN};
 pub use rvdb_filter::{
     parse_datetime as parse_datetime_micros, select_payload, Cardinality, Filter, JsonPath,
     Payload, PayloadSchemaType, PointId,

@@ -71,7 +71,7 @@ impl Collection {
             .max(4)
     }
 
-    fn seal_threshold_points(&self, segs: &Segments) -> Option<usize> {
+    pub(crate) fn seal_threshold_points(&self, segs: &Segments) -> Option<usize> {
         let kb = self.optimizers().indexing_threshold_kb() as u64;
         if kb == 0 {
             return None;
@@ -84,12 +84,12 @@ impl Collection {
         self.optimizers().target_segments()
     }
 
-    fn max_segments(&self) -> usize {
+    pub(crate) fn max_segments(&self) -> usize {
         self.target_segments().unwrap_or(DEFAULT_MAX_SEGMENTS)
     }
 
     /// The most points a segment made by folding or merging may hold (`max_segment_size`).
-    fn max_segment_points(&self, segs: &Segments) -> usize {
+    pub(crate) fn max_segment_points(&self, segs: &Segments) -> usize {
         let kb = self.optimizers().max_segment_kb() as u64;
         ((kb.saturating_mul(1024)) / self.bytes_per_point(segs)).max(1) as usize
     }
@@ -120,7 +120,7 @@ impl Collection {
     /// The segment to fold into and the one to fold, if folding is due: the largest
     /// extendable segment that the smallest other one fits into within `max_segment_size`,
     /// and that one (an indexed segment larger than the target is not re-inserted).
-    fn fold_pair(&self, segs: &Segments) -> Option<(Arc<Sealed>, Arc<Sealed>)> {
+    pub(crate) fn fold_pair(&self, segs: &Segments) -> Option<(Arc<Sealed>, Arc<Sealed>)> {
         if segs.sealed.len() < 2
             || self
                 .target_segments()
@@ -161,7 +161,7 @@ impl Collection {
 
     /// When the appendable rest (below the indexing threshold, at least a twentieth of it) can
     /// be sealed and folded into an indexed segment: the size of the largest one with room.
-    fn fold_target(&self, segs: &Segments) -> Option<usize> {
+    pub(crate) fn fold_target(&self, segs: &Segments) -> Option<usize> {
         let threshold = self.seal_threshold_points(segs)?;
         let rest = segs.appendable.len();
         if rest == 0 || rest < (threshold / 20).max(1) {
@@ -285,7 +285,7 @@ impl Collection {
         };
     }
 
-    fn wants_vacuum(&self, s: &Sealed) -> bool {
+    pub(crate) fn wants_vacuum(&self, s: &Sealed) -> bool {
         let o = self.optimizers();
         let (ratio, min) = (o.deleted_threshold, o.vacuum_min_vector_number);
         let deleted = s.deleted_count();
@@ -482,6 +482,11 @@ impl Collection {
             .find(|s| !s.is_indexed())
             .cloned();
         let Some(target) = target else { return false };
+        let _tracked = self.track_optimization(
+            "indexing",
+            vec![crate::optimizations::sealed_info(&target)],
+            target.id,
+        );
         let started = std::time::Instant::now();
         let indexes = self.build_indexes(&target.data);
         let _ = target.hnsw.set(indexes);
@@ -498,6 +503,14 @@ impl Collection {
         let Some((big, small)) = self.fold_pair(&self.points.read()) else {
             return false;
         };
+        let _tracked = self.track_optimization(
+            "merge",
+            vec![
+                crate::optimizations::sealed_info(&big),
+                crate::optimizations::sealed_info(&small),
+            ],
+            self.next_segment_id_peek(),
+        );
         let started = std::time::Instant::now();
         let points = small.live();
         self.replace_segments(vec![big, small], true);
@@ -526,6 +539,14 @@ impl Collection {
             }
         };
         let sources = chosen.len();
+        let _tracked = self.track_optimization(
+            if sources == 1 { "vacuum" } else { "merge" },
+            chosen
+                .iter()
+                .map(|s| crate::optimizations::sealed_info(s))
+                .collect(),
+            self.next_segment_id_peek(),
+        );
         self.replace_segments(chosen, false);
         tracing::debug!(collection = %self.name(), sources, "segments merged");
         true

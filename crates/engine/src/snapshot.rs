@@ -477,8 +477,8 @@ fn sync_dirs(vfs: &dyn Vfs, dir: &Path) -> Result<()> {
 }
 
 /// Removes what snapshot work interrupted by a crash left in the snapshots directory: hidden
-/// entries (`.uploads/`, `.full-*`, `.recover-*`, `.<name>.tmp`), at the top and in each
-/// collection's directory. Failures are only logged.
+/// entries (`.uploads/`, `.full-*`, `.recover-*`, `.stream-*`, `.<name>.tmp`), at the top, in
+/// each collection's directory and in its shards' (`shards/<id>`). Failures are only logged.
 pub(crate) fn remove_leftovers(vfs: &dyn Vfs, dir: &Path) {
     let hidden = |d: &Path| -> Vec<(PathBuf, bool)> {
         vfs.read_dir(d)
@@ -495,7 +495,14 @@ pub(crate) fn remove_leftovers(vfs: &dyn Vfs, dir: &Path) {
     let collections = dir.join("collections");
     if let Ok(entries) = vfs.read_dir(&collections) {
         for e in entries {
-            leftovers.extend(hidden(&collections.join(&e.name)));
+            let cdir = collections.join(&e.name);
+            leftovers.extend(hidden(&cdir));
+            let shards = cdir.join("shards");
+            if let Ok(shard_dirs) = vfs.read_dir(&shards) {
+                for s in shard_dirs {
+                    leftovers.extend(hidden(&shards.join(&s.name)));
+                }
+            }
         }
     }
     for (path, is_dir) in leftovers {
@@ -518,6 +525,16 @@ pub(crate) fn remove_leftovers(vfs: &dyn Vfs, dir: &Path) {
 impl Collection {
     /// Writes a snapshot of this collection into `dir`; `vfs`: the database's, which holds both.
     pub(crate) fn snapshot_to(&self, vfs: &dyn Vfs, dir: &Path) -> Result<SnapshotDescription> {
+        self.snapshot_to_named(vfs, dir, self.name())
+    }
+
+    /// Like [`Collection::snapshot_to`], the file named `<stem>-<time>.snapshot`.
+    pub(crate) fn snapshot_to_named(
+        &self,
+        vfs: &dyn Vfs,
+        dir: &Path,
+        stem: &str,
+    ) -> Result<SnapshotDescription> {
         // no optimizer step or flush while the files are read: the state file and the
         // segments it names stay as they are; the log only grows
         let _o = self.optimizer_lock.lock();
@@ -525,7 +542,7 @@ impl Collection {
             Some(cdir) => {
                 self.flush()?;
                 let cdir = cdir.to_path_buf();
-                write_snapshot(vfs, dir, self.name(), |b| {
+                write_snapshot(vfs, dir, stem, |b| {
                     b.add_file(CONFIG_FILE, &cdir.join(CONFIG_FILE))?;
                     let state = cdir.join(crate::persist::STATE_FILE);
                     b.add_file(crate::persist::STATE_FILE, &state)?;
@@ -548,7 +565,7 @@ impl Collection {
             }
             None => {
                 let (config, checkpoint) = self.dump();
-                write_snapshot(vfs, dir, self.name(), |b| {
+                write_snapshot(vfs, dir, stem, |b| {
                     b.add_bytes(CONFIG_FILE, &config)?;
                     b.add_bytes("checkpoint.bin", &checkpoint)
                 })
@@ -606,6 +623,107 @@ impl Database {
     pub fn delete_snapshot(&self, name: &str, snapshot: &str) -> Result<()> {
         let path = self.snapshot_path(name, snapshot)?;
         remove_snapshot_file(&*self.vfs, &path)
+    }
+
+    /// A collection's one shard (id 0); Qdrant's "Not found: shard {id}" for any other.
+    fn check_shard(shard: u32) -> Result<()> {
+        if shard != 0 {
+            return Err(EngineError::ShardNotFound(shard));
+        }
+        Ok(())
+    }
+
+    /// Whether collection `name` (or alias) has shard `shard`: `CollectionNotFound` or
+    /// `ShardNotFound` if not (checked before a recovery reads its file, as Qdrant does).
+    pub fn check_collection_shard(&self, name: &str, shard: u32) -> Result<()> {
+        self.collection(name)?;
+        Self::check_shard(shard)
+    }
+
+    /// Where the snapshots of a shard of a collection go: `shards/<id>` in the collection's
+    /// snapshot directory, as in Qdrant (so they are not listed with the collection's).
+    fn shard_snapshots_dir(&self, name: &str, shard: u32) -> PathBuf {
+        self.collection_snapshots_dir(name)
+            .join("shards")
+            .join(shard.to_string())
+    }
+
+    /// Creates a snapshot of shard `shard` of a collection (the collection's only shard is 0,
+    /// so it holds the same files as a collection snapshot).
+    pub fn create_shard_snapshot(&self, name: &str, shard: u32) -> Result<SnapshotDescription> {
+        let c = self.collection(name)?;
+        Self::check_shard(shard)?;
+        let dir = self.shard_snapshots_dir(c.name(), shard);
+        let d = c.snapshot_to_named(&*self.vfs, &dir, &format!("{}-shard-{shard}", c.name()))?;
+        tracing::info!(collection = c.name(), shard, snapshot = %d.name, size = d.size, "shard snapshot created");
+        Ok(d)
+    }
+
+    /// The snapshots of a shard, newest first.
+    pub fn list_shard_snapshots(&self, name: &str, shard: u32) -> Result<Vec<SnapshotDescription>> {
+        let c = self.collection(name)?;
+        Self::check_shard(shard)?;
+        list_dir(&*self.vfs, &self.shard_snapshots_dir(c.name(), shard))
+    }
+
+    /// The file of a shard's snapshot.
+    pub fn shard_snapshot_path(&self, name: &str, shard: u32, snapshot: &str) -> Result<PathBuf> {
+        let c = self.collection(name)?;
+        Self::check_shard(shard)?;
+        validate_snapshot_name(snapshot)?;
+        let path = self.shard_snapshots_dir(c.name(), shard).join(snapshot);
+        if !is_file(&*self.vfs, &path) {
+            return Err(EngineError::SnapshotNotFound(snapshot.to_string()));
+        }
+        Ok(path)
+    }
+
+    /// Deletes a shard's snapshot.
+    pub fn delete_shard_snapshot(&self, name: &str, shard: u32, snapshot: &str) -> Result<()> {
+        let path = self.shard_snapshot_path(name, shard, snapshot)?;
+        remove_snapshot_file(&*self.vfs, &path)
+    }
+
+    /// Writes a fresh snapshot of a shard into a hidden directory of the snapshots directory
+    /// and returns the file, already unlinked where the system allows reading an unlinked
+    /// file (Unix), so that it is gone once the caller has read it; elsewhere the caller removes
+    /// it. A crash before that leaves a hidden directory, removed at the next start.
+    pub fn stream_shard_snapshot(
+        &self,
+        name: &str,
+        shard: u32,
+    ) -> Result<(std::fs::File, u64, String)> {
+        let c = self.collection(name)?;
+        Self::check_shard(shard)?;
+        let dir = self
+            .snapshots_dir()
+            .join(format!(".stream-{}", uuid::Uuid::new_v4()));
+        let result = (|| {
+            let d =
+                c.snapshot_to_named(&*self.vfs, &dir, &format!("{}-shard-{shard}", c.name()))?;
+            let path = dir.join(&d.name);
+            let file = std::fs::File::open(&path).map_err(io_err(&path))?;
+            Ok((file, d.size, d.name))
+        })();
+        let _ = self.vfs.remove_dir_all(&dir);
+        result
+    }
+
+    /// Recovers shard `shard` of an existing collection from a snapshot file (of a shard or of
+    /// the collection: the layout is the same). The collection is replaced whole, its
+    /// configuration included, as [`Database::recover_snapshot`] does.
+    pub fn recover_shard_snapshot(
+        &self,
+        name: &str,
+        shard: u32,
+        file: &Path,
+        checksum: Option<&str>,
+    ) -> Result<()> {
+        let c = self.collection(name)?;
+        Self::check_shard(shard)?;
+        let name = c.name().to_string();
+        drop(c);
+        self.recover_snapshot(&name, file, checksum)
     }
 
     /// Creates a snapshot of the whole storage: every collection and the aliases.

@@ -1649,3 +1649,51 @@ fn deleting_a_collection_whose_optimizer_is_busy_does_not_hold_up_the_others() {
     // a write through the handle taken before the delete is refused
     assert!(slow.upsert(vec![p(2, &[1.0, 0.0], json!({}))]).is_err());
 }
+
+#[test]
+fn optimizations_report_the_queue_then_the_completed_work() {
+    let db = manual_db();
+    let mut cfg = CollectionConfig::with_dim(Distance::Euclid, 8);
+    // 1 KB of vectors: 32 points of 8 floats
+    set_optimizers(&mut cfg, json!({"indexing_threshold": 1}));
+    db.create_collection("o", cfg).unwrap();
+    let c = db.collection("o").unwrap();
+    c.upsert(
+        (0..40u64)
+            .map(|i| p(i, &[i as f32; 8], json!({})))
+            .collect(),
+    )
+    .unwrap();
+    let r = c.optimizations(16);
+    assert!(r.running.is_empty() && r.completed.is_empty(), "{r:?}");
+    assert_eq!(r.queued.len(), 1, "{r:?}");
+    assert_eq!(r.queued[0].optimizer, "indexing");
+    assert_eq!(
+        r.queued[0].segments,
+        vec![crate::OptimizationSegment {
+            uuid: crate::segment_uuid(0),
+            points_count: 40
+        }]
+    );
+    assert!(r.idle_segments.is_empty(), "{r:?}");
+    // sealed, not yet indexed: its indexing is queued; the new appendable segment is idle
+    assert!(c.optimize_step());
+    let r = c.optimizations(16);
+    assert_eq!(r.queued.len(), 1, "{r:?}");
+    assert_eq!(r.queued[0].optimizer, "indexing");
+    let sealed = r.queued[0].segments[0].clone();
+    assert_ne!(sealed.uuid, crate::segment_uuid(0));
+    assert_eq!(sealed.points_count, 40);
+    assert_eq!(r.idle_segments.len(), 1);
+    c.optimize();
+    let r = c.optimizations(16);
+    assert!(r.queued.is_empty() && r.running.is_empty(), "{r:?}");
+    assert_eq!(r.completed.len(), 1, "{r:?}");
+    let done = &r.completed[0];
+    assert_eq!((done.optimizer, done.done), ("indexing", true));
+    assert_eq!(done.uuid, sealed.uuid, "indexed in place");
+    assert_eq!(done.segments, vec![sealed.clone()]);
+    assert!(done.finished_at.is_some() && done.started_at.ends_with('Z'));
+    assert_eq!(r.idle_segments.len(), 2);
+    assert_eq!(c.optimizations(0).completed.len(), 0, "the limit");
+}

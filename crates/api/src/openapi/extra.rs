@@ -252,3 +252,245 @@ envelope! {
     CollectionClusterInfoResponse => CollectionClusterInfo;
     IssuesResponse => IssuesReport;
 }
+
+/// GET /collections/{name}/shards: the collection's shard keys.
+#[derive(ToSchema, serde::Serialize)]
+pub(crate) struct ShardKeys {
+    /// Only collections with custom sharding have shard keys; a collection here is sharded
+    /// automatically (custom sharding needs the cluster mode), so this is always `null`.
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub shard_keys: Option<Vec<()>>,
+}
+
+/// `?with=&completed_limit=` of GET /collections/{name}/optimizations.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct OptimizationsQuery {
+    /// Optional parts of the answer, comma-separated: `queued`, `completed`, `idle_segments`.
+    pub with: Option<String>,
+    /// Most completed optimizations to list, newest first (default 16; the last 128 are kept).
+    #[param(minimum = 0)]
+    pub completed_limit: Option<u64>,
+}
+
+/// A segment taking part in an optimization (or left alone).
+#[derive(ToSchema, serde::Serialize)]
+pub(crate) struct OptimizationSegmentInfo {
+    /// The segment's UUID (made from its id; the appendable segment is `…-000000000000`).
+    pub uuid: String,
+    /// Points in it that are not deleted.
+    pub points_count: u64,
+}
+
+impl OptimizationSegmentInfo {
+    fn of(s: rvdb_engine::OptimizationSegment) -> Self {
+        OptimizationSegmentInfo {
+            uuid: s.uuid,
+            points_count: s.points_count as u64,
+        }
+    }
+}
+
+/// Timing of an optimization (no finer progress is measured: `done`, `total` and `children`
+/// are not given).
+#[derive(ToSchema, serde::Serialize)]
+pub(crate) struct ProgressTree {
+    /// The optimizer's name.
+    pub name: String,
+    /// RFC 3339, UTC.
+    pub started_at: Option<String>,
+    /// RFC 3339, UTC; once finished.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<String>,
+    /// Seconds it took, once finished.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_sec: Option<f64>,
+}
+
+/// One optimization, running or done.
+#[derive(ToSchema, serde::Serialize)]
+pub(crate) struct OptimizationOut {
+    /// The UUID of the segment it makes (for `indexing`, the segment indexed in place).
+    pub uuid: String,
+    /// `indexing` (a segment's graphs are built), `merge` (segments folded or merged into one)
+    /// or `vacuum` (a segment with many deleted points rewritten).
+    pub optimizer: &'static str,
+    /// `optimizing` or `done`.
+    #[schema(example = "done")]
+    pub status: &'static str,
+    pub segments: Vec<OptimizationSegmentInfo>,
+    pub progress: ProgressTree,
+}
+
+impl OptimizationOut {
+    fn of(o: rvdb_engine::Optimization) -> Self {
+        OptimizationOut {
+            uuid: o.uuid,
+            optimizer: o.optimizer,
+            status: if o.done { "done" } else { "optimizing" },
+            segments: o
+                .segments
+                .into_iter()
+                .map(OptimizationSegmentInfo::of)
+                .collect(),
+            progress: ProgressTree {
+                name: o.optimizer.to_string(),
+                started_at: Some(o.started_at),
+                duration_sec: o.done.then_some(o.duration_sec),
+                finished_at: o.finished_at,
+            },
+        }
+    }
+}
+
+/// An optimization the optimizer would run next.
+#[derive(ToSchema, serde::Serialize)]
+pub(crate) struct PendingOptimizationOut {
+    pub optimizer: &'static str,
+    pub segments: Vec<OptimizationSegmentInfo>,
+}
+
+/// Counts over the queue and the idle segments.
+#[derive(ToSchema, serde::Serialize)]
+pub(crate) struct OptimizationsSummary {
+    /// Optimizations queued (each makes one segment of one or more).
+    pub queued_optimizations: u64,
+    /// Segments in the queue.
+    pub queued_segments: u64,
+    /// Points in the segments in the queue.
+    pub queued_points: u64,
+    /// Segments no optimization running or queued touches.
+    pub idle_segments: u64,
+}
+
+/// GET /collections/{name}/optimizations: what the optimizer is doing, has queued (estimated
+/// from the segments as they are now, in the order it would take them) and has done.
+#[derive(ToSchema, serde::Serialize)]
+pub(crate) struct Optimizations {
+    pub summary: OptimizationsSummary,
+    /// At most one: the optimizer does one thing at a time per collection.
+    pub running: Vec<OptimizationOut>,
+    /// With `?with=queued`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queued: Option<Vec<PendingOptimizationOut>>,
+    /// With `?with=completed`: newest first, at most `completed_limit`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub completed: Option<Vec<OptimizationOut>>,
+    /// With `?with=idle_segments`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub idle_segments: Option<Vec<OptimizationSegmentInfo>>,
+}
+
+impl Optimizations {
+    pub(crate) fn of(
+        r: rvdb_engine::OptimizationsReport,
+        queued: bool,
+        completed: bool,
+        idle: bool,
+    ) -> Self {
+        let summary = OptimizationsSummary {
+            queued_optimizations: r.queued.len() as u64,
+            queued_segments: r.queued.iter().map(|q| q.segments.len() as u64).sum(),
+            queued_points: r
+                .queued
+                .iter()
+                .flat_map(|q| q.segments.iter().map(|s| s.points_count as u64))
+                .sum(),
+            idle_segments: r.idle_segments.len() as u64,
+        };
+        Optimizations {
+            summary,
+            running: r.running.into_iter().map(OptimizationOut::of).collect(),
+            queued: queued.then(|| {
+                r.queued
+                    .into_iter()
+                    .map(|q| PendingOptimizationOut {
+                        optimizer: q.optimizer,
+                        segments: q
+                            .segments
+                            .into_iter()
+                            .map(OptimizationSegmentInfo::of)
+                            .collect(),
+                    })
+                    .collect()
+            }),
+            completed: completed
+                .then(|| r.completed.into_iter().map(OptimizationOut::of).collect()),
+            idle_segments: idle.then(|| {
+                r.idle_segments
+                    .into_iter()
+                    .map(OptimizationSegmentInfo::of)
+                    .collect()
+            }),
+        }
+    }
+}
+
+/// PUT /quotas: limits on this node's resources; each unset limit leaves its resource
+/// uncapped, and nothing is enforced while `enabled` is false. Past a limit, updates that add
+/// data (upserts, vector and payload changes, batches) are answered 507; deleting points, reads
+/// and everything else go on.
+#[derive(ToSchema, Deserialize, serde::Serialize, Debug, Default)]
+#[schema(as = QuotaConfig, example = json!({"enabled": true, "max_disk_usage_percent": 90}))]
+pub(crate) struct QuotaConfigBody {
+    /// Whether the limits are enforced (default false).
+    #[serde(default)]
+    pub enabled: bool,
+    /// Refuse updates once the process's resident memory reaches this percentage of the memory
+    /// available to it (the cgroup limit where one applies, else total memory).
+    #[schema(minimum = 1, maximum = 100)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_resident_memory_percent: Option<u8>,
+    /// Refuse updates once the file system holding the storage directory is filled to this
+    /// percentage (not enforced in memory, where there is no storage directory).
+    #[schema(minimum = 1, maximum = 100)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_disk_usage_percent: Option<u8>,
+    /// Percentage points a resource must fall below its limit before updates are taken again
+    /// (default 5; 0: as soon as it is under the limit).
+    #[schema(minimum = 0, maximum = 100)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release_margin_percent: Option<u8>,
+}
+
+impl QuotaConfigBody {
+    pub(crate) fn into_config(self) -> rvdb_engine::QuotaConfig {
+        rvdb_engine::QuotaConfig {
+            enabled: self.enabled,
+            max_resident_memory_percent: self.max_resident_memory_percent,
+            max_disk_usage_percent: self.max_disk_usage_percent,
+            release_margin_percent: self.release_margin_percent,
+        }
+    }
+
+    pub(crate) fn of(c: rvdb_engine::QuotaConfig) -> Self {
+        QuotaConfigBody {
+            enabled: c.enabled,
+            max_resident_memory_percent: c.max_resident_memory_percent,
+            max_disk_usage_percent: c.max_disk_usage_percent,
+            release_margin_percent: c.release_margin_percent,
+        }
+    }
+}
+
+/// Usage of the quota-managed resources on this node; `null` where it cannot be measured.
+#[derive(ToSchema, serde::Serialize)]
+pub(crate) struct QuotaUsage {
+    /// The process's resident memory, in percent of the memory available to it.
+    pub resident_memory_percent: Option<u8>,
+    /// How full the storage directory's file system is, in percent (`null` in memory).
+    pub disk_usage_percent: Option<u8>,
+}
+
+/// GET /quotas: the quota in force and this node's usage (no `peers`: a single node).
+#[derive(ToSchema, serde::Serialize)]
+pub(crate) struct QuotaStatus {
+    pub config: QuotaConfigBody,
+    pub usage: QuotaUsage,
+}
+
+envelope! {
+    ShardKeysResponse => ShardKeys;
+    OptimizationsResponse => Optimizations;
+    QuotaStatusResponse => QuotaStatus;
+}

@@ -73,3 +73,25 @@ pub(crate) struct UploadQuery {
     /// SHA-256 (hex) the file must have.
     pub checksum: Option<String>,
 }
+
+/// A shard of the collection in the path (a collection has one shard, 0).
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+pub(crate) struct ShardPath {
+    /// Name of the collection (or of an alias of it).
+    pub name: String,
+    /// The shard: 0 (any other is answered 404 `Not found: shard {id}`).
+    pub shard_id: u32,
+}
+
+/// A snapshot of a shard of the collection in the path.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+pub(crate) struct ShardSnapshotPath {
+    /// Name of the collection (or of an alias of it).
+    pub name: String,
+    /// The shard: 0.
+    pub shard_id: u32,
+    /// The snapshot's file name.
+    pub snapshot: String,
+}

@@ -22,7 +22,7 @@
 //! 4. a sealed segment's payload `index`;
 //! 5. `config`;
 //! 6. leaves, never held while taking another lock: `idle_probe`, `pace`, `problems`,
-//!    `last_flush`.
+//!    `last_flush`, `optimizations`.
 //!
 //! The optimizer builds graphs with no lock held, then takes `points` to swap segments in;
 //! a flush takes `writer` only to copy the cut, then writes files with no lock that writers or
@@ -86,6 +86,8 @@ pub struct Collection {
     pub(crate) pace: Mutex<(f64, std::time::Instant)>,
     /// What went wrong at load (quarantined segments); the status is "red" while any.
     pub(crate) problems: Mutex<Vec<String>>,
+    /// The optimizer's running and completed work (`optimizations.rs`).
+    pub(crate) optimizations: Mutex<crate::optimizations::Tracker>,
     /// The file system the collection's files live on.
     vfs: Arc<dyn Vfs>,
     /// Makes appended log records durable, sharing one fsync among concurrent writers (group
