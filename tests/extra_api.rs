@@ -445,9 +445,9 @@ fn shard_keys_are_null_and_cluster_telemetry_fails_as_without_cluster_mode() {
     );
     let msg = s.fail("GET", "/collections/nope/shards", None, 404);
     assert!(msg.contains("doesn't exist"), "{msg}");
-    let msg = s.fail("GET", "/cluster/telemetry?details_level=3", None, 500);
+    let msg = s.fail("GET", "/cluster/telemetry?details_level=3", None, 400);
     assert!(
-        msg.starts_with("Service internal error: Could not get telemetry from cluster"),
+        msg.starts_with("Bad request: Distributed mode disabled: could not get telemetry"),
         "{msg}"
     );
 }

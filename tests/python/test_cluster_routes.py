@@ -100,8 +100,8 @@ def test_shard_keys_and_cluster_telemetry_without_cluster_mode(remote):
     assert remote.list_shard_keys(name).shard_keys is None
     with pytest.raises(UnexpectedResponse) as e:
         remote.cluster_telemetry(details_level=2)
-    assert e.value.status_code == 500
-    assert "Could not get telemetry from cluster" in str(e.value)
+    assert e.value.status_code == 400
+    assert "Distributed mode disabled: could not get telemetry from cluster" in str(e.value)
     remote.delete_collection(name)
 
 

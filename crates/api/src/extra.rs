@@ -231,22 +231,20 @@ pub(crate) async fn list_shard_keys(
 }
 
 /// GET /cluster/telemetry: Qdrant asks every peer it knows for its telemetry; without the
-/// cluster mode it knows none and answers 500 `Service internal error: Could not get telemetry
-/// from cluster`. So does this server (GET /telemetry has this node's).
+/// cluster mode it knows none and fails with a 500 (`Service internal error: Could not get
+/// telemetry from cluster`). Here no request is answered 500, so this is the clear 400 of the
+/// other cluster routes, with the same wording after it (GET /telemetry has this node's).
 #[utoipa::path(get, path = "/cluster/telemetry", tag = "cluster",
     params(
         ("details_level" = Option<u32>, Query, description = "Accepted; not read"),
         ("timeout" = Option<u64>, Query, description = "Accepted; not read"),
     ),
-    responses((status = 200, description = "Qdrant's answer in cluster mode; never given here: every request is answered 500 `Service internal error: Could not get telemetry from cluster`, as Qdrant without its cluster mode answers (GET /telemetry reports this node)", body = Object)))]
+    responses((status = 200, description = "Qdrant's answer in cluster mode; never given here: every request is answered 400 `Bad request: Distributed mode disabled: could not get telemetry from cluster…` (GET /telemetry reports this node)", body = Object)))]
 pub(crate) async fn cluster_telemetry() -> ApiError {
-    ApiError {
-        status: axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-        message: "Service internal error: Could not get telemetry from cluster \
-                  (distributed mode disabled: there are no peers to ask; GET /telemetry \
-                  reports this node)"
-            .into(),
-    }
+    ApiError::bad_request(
+        "Bad request: Distributed mode disabled: could not get telemetry from cluster \
+         (there are no peers to ask; GET /telemetry reports this node)",
+    )
 }
 
 /// The parts `?with=` asks for: (queued, completed, idle_segments).
