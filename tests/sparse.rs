@@ -292,10 +292,22 @@ fn sparse_queries_score_by_dot_product_with_idf_filters_and_fusion() {
     let e = s.fail(
         "POST",
         "/collections/h/points/query",
-        Some(&json!({"query": {"context": [{"positive": 1, "negative": 2}]}, "using": "text"})),
+        Some(&json!({"query": {"nearest": {"indices": [1], "values": [1.0]}, "mmr": {"diversity": 0.5}},
+                     "using": "text"})),
         400,
     );
-    assert!(e.contains("only nearest and recommend"), "{e}");
+    assert!(
+        e.contains("only nearest, recommend, discover and context"),
+        "{e}"
+    );
+    // context: inside the zone every pair prefers (no shared index: similarity 0), a score of 0
+    let r = q(
+        json!({"query": {"context": [{"positive": {"indices": [2], "values": [1.0]},
+                                            "negative": {"indices": [1], "values": [1.0]}}]},
+                     "using": "plain"}),
+    );
+    assert_eq!(ids(&r)[0], 2, "{r}");
+    assert_eq!(r[0]["score"], 0.0);
 }
 
 #[test]

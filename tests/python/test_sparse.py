@@ -189,6 +189,38 @@ def test_sparse_recommend_by_ids(pair, coll):
     )
 
 
+def test_sparse_discover_and_context(pair, coll):
+    for using in ("plain", "text"):
+        pair.same(
+            lambda c: c.query_points(
+                coll,
+                query=models.DiscoverQuery(
+                    discover=models.DiscoverInput(
+                        target=5,
+                        context=[models.ContextPair(positive=12, negative=13)],
+                    )
+                ),
+                using=using,
+                limit=10,
+            ),
+            ctx=f"discover {using}",
+        )
+        pair.same(
+            lambda c: c.query_points(
+                coll,
+                query=models.ContextQuery(
+                    context=[
+                        models.ContextPair(positive=20, negative=21),
+                        models.ContextPair(positive=queries(3, 1)[0], negative=22),
+                    ]
+                ),
+                using=using,
+                limit=10,
+            ),
+            ctx=f"context {using}",
+        )
+
+
 @pytest.mark.parametrize(
     "fusion",
     [

@@ -342,6 +342,66 @@ fn sparse_recommend_follows_local_mode_strategies() {
     assert_eq!(best[0], (PointId::Num(2), 0.5 * (3.0 / 4.0 + 1.0)));
 }
 
+#[test]
+fn sparse_discover_and_context_score_as_local_mode() {
+    let db = manual_db();
+    db.create_collection("c", config()).unwrap();
+    let c = db.collection("c").unwrap();
+    let sv = |i: &[u32], v: &[f32]| SparseVector::new(i.to_vec(), v.to_vec()).unwrap();
+    let pts = [
+        (1, sv(&[1, 2], &[1.0, 1.0])),
+        (2, sv(&[2, 3], &[2.0, 1.0])),
+        (3, sv(&[], &[])),
+    ];
+    c.upsert(
+        pts.iter()
+            .map(|(id, v)| PointStruct {
+                id: PointId::Num(*id),
+                vectors: NamedVectors::from([("s".to_string(), Vector::Sparse(v.clone()))]),
+                payload: Default::default(),
+            })
+            .collect(),
+    )
+    .unwrap();
+    let run = |query| {
+        let mut req = SearchRequest::new(vec![], 10);
+        req.using = "s".into();
+        req.query = query;
+        c.search(&req)
+            .unwrap()
+            .into_iter()
+            .map(|h| (h.id, h.score))
+            .collect::<Vec<_>>()
+    };
+    let pair = (sv(&[2], &[1.0]), sv(&[1], &[1.0]));
+    // discover: +1 / 0 / −1 per pair, plus the sigmoid of the target similarity (0 without
+    // overlap: 0.5)
+    let got = run(ScoreQuery::DiscoverSparse {
+        target: sv(&[3], &[1.0]),
+        pairs: vec![pair.clone()],
+    });
+    let s = |x: f32| 0.5 * (x / (1.0 + x.abs()) + 1.0);
+    assert_eq!(
+        got,
+        vec![
+            (PointId::Num(2), 1.0 + s(1.0)),
+            (PointId::Num(1), s(0.0)),
+            (PointId::Num(3), s(0.0)),
+        ]
+    );
+    // context: 0 inside the zone the pair prefers, just under 0 on its border
+    let got = run(ScoreQuery::ContextSparse(vec![pair]));
+    let e = -f32::EPSILON / (1.0 + f32::EPSILON);
+    assert_eq!(
+        got,
+        vec![
+            (PointId::Num(2), 0.0),
+            (PointId::Num(1), e),
+            (PointId::Num(3), e),
+        ]
+    );
+}
+
 fn dump(c: &Collection) -> Vec<(PointId, NamedVectors)> {
     let (rows, _) = c.list(0, usize::MAX);
     rows.into_iter()
