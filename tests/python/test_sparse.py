@@ -18,6 +18,7 @@ import pytest
 from qdrant_client import models
 
 from compat import indexed_config, unique_name
+from test_facet_matrix import compare_offsets, compare_pairs
 
 N = 450
 SEGMENTS = ["appendable", "indexed"]
@@ -219,6 +220,22 @@ def test_sparse_discover_and_context(pair, coll):
             ),
             ctx=f"context {using}",
         )
+
+
+@pytest.mark.parametrize("using", ["plain", "text"])
+def test_sparse_search_matrix(pair, coll, using):
+    """The whole filtered set is sampled on both sides, so the matrices must agree."""
+    f = models.Filter(must=[models.FieldCondition(key="g", match=models.MatchValue(value=1))])
+    pair.same(
+        lambda c: c.search_matrix_offsets(coll, query_filter=f, limit=3, sample=N, using=using),
+        compare_offsets,
+        f"matrix offsets {using}",
+    )
+    pair.same(
+        lambda c: c.search_matrix_pairs(coll, query_filter=f, limit=2, sample=N, using=using),
+        compare_pairs,
+        f"matrix pairs {using}",
+    )
 
 
 @pytest.mark.parametrize(
