@@ -244,6 +244,40 @@ fn sparse_search_matches_brute_force_through_writes_seals_and_merges() {
 }
 
 #[test]
+fn vacuum_carries_sparse_vectors_and_their_index() {
+    let db = manual_db();
+    let mut cfg = config();
+    set_optimizers(
+        &mut cfg,
+        json!({"deleted_threshold": 0.1, "vacuum_min_vector_number": 5}),
+    );
+    db.create_collection("c", cfg).unwrap();
+    let c = db.collection("c").unwrap();
+    let mut rng = StdRng::seed_from_u64(21);
+    let mut model = Model::default();
+    c.upsert((0..300).map(|id| point(id, &mut rng, &mut model)).collect())
+        .unwrap();
+    c.optimize();
+    let gone: Vec<u64> = (0..300).filter(|i| i % 4 == 0).collect();
+    for id in &gone {
+        model.0.remove(id);
+    }
+    c.delete(gone.into_iter().map(PointId::Num).collect())
+        .unwrap();
+    assert!(c.points.read().sealed.iter().any(|s| s.deleted_count() > 0));
+    c.optimize();
+    {
+        let segs = c.points.read();
+        assert!(!segs.sealed.is_empty());
+        assert!(
+            segs.sealed.iter().all(|s| s.deleted_count() == 0),
+            "vacuumed"
+        );
+    }
+    check(&c, &model, &mut rng);
+}
+
+#[test]
 fn sparse_queries_refuse_what_they_cannot_do() {
     let db = manual_db();
     db.create_collection("c", config()).unwrap();
