@@ -292,10 +292,22 @@ fn sparse_queries_score_by_dot_product_with_idf_filters_and_fusion() {
     let e = s.fail(
         "POST",
         "/collections/h/points/query",
-        Some(&json!({"query": {"context": [{"positive": 1, "negative": 2}]}, "using": "text"})),
+        Some(&json!({"query": {"nearest": {"indices": [1], "values": [1.0]}, "mmr": {"diversity": 0.5}},
+                     "using": "text"})),
         400,
     );
-    assert!(e.contains("only nearest and recommend"), "{e}");
+    assert!(
+        e.contains("only nearest, recommend, discover and context"),
+        "{e}"
+    );
+    // context: inside the zone every pair prefers (no shared index: similarity 0), a score of 0
+    let r = q(
+        json!({"query": {"context": [{"positive": {"indices": [2], "values": [1.0]},
+                                            "negative": {"indices": [1], "values": [1.0]}}]},
+                     "using": "plain"}),
+    );
+    assert_eq!(ids(&r)[0], 2, "{r}");
+    assert_eq!(r[0]["score"], 0.0);
 }
 
 #[test]
@@ -319,4 +331,107 @@ fn sparse_vectors_survive_a_restart() {
         hits
     );
     assert_eq!(s.ok("GET", "/collections/h", None)["config"], info);
+}
+
+#[test]
+fn bm25_documents_become_sparse_vectors_at_upsert_and_in_queries() {
+    use rvdb_engine::bm25::{Bm25, Bm25Config};
+    let s = Server::start();
+    s.ok(
+        "PUT",
+        "/collections/b",
+        Some(&json!({"vectors": {"d": {"size": 2, "distance": "Dot"}},
+                     "sparse_vectors": {"bm25": {"modifier": "idf"}}})),
+    );
+    let docs = [
+        "The quick brown fox jumps over the lazy dog",
+        "A lazy dog sleeps all day long",
+        "Quick, quick! Foxes are running",
+    ];
+    let points: Vec<Value> = docs
+        .iter()
+        .enumerate()
+        .map(|(i, t)| json!({"id": i, "vector": {"bm25": {"text": t, "model": "qdrant/bm25"}}}))
+        .collect();
+    s.ok(
+        "PUT",
+        "/collections/b/points?wait=true",
+        Some(&json!({ "points": points })),
+    );
+    // stored: the model's document vectors (term-frequency weights)
+    let model = Bm25::new(Bm25Config::default(), "options").unwrap();
+    for (i, t) in docs.iter().enumerate() {
+        let (indices, values) = model.document(t);
+        let got = &s.ok("GET", &format!("/collections/b/points/{i}"), None)["vector"]["bm25"];
+        assert_eq!(got["indices"], json!(indices), "doc {i}");
+        let got: Vec<f64> = got["values"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        assert_eq!(got.len(), values.len());
+        for (a, b) in got.iter().zip(&values) {
+            assert!(
+                (a - f64::from(*b)).abs() < 1e-6,
+                "doc {i}: {got:?} vs {values:?}"
+            );
+        }
+    }
+    // a query document is the model's query vector (weight 1 per distinct token)
+    let (qi, qv) = model.query("quick foxes");
+    let q =
+        |body: Value| s.ok("POST", "/collections/b/points/query", Some(&body))["points"].clone();
+    let by_vector = q(json!({"query": {"indices": qi, "values": qv}, "using": "bm25"}));
+    assert_eq!(ids(&by_vector)[0], 2, "{by_vector}");
+    for query in [
+        json!({"text": "quick foxes", "model": "qdrant/bm25"}),
+        json!({"nearest": {"text": "quick foxes", "model": "Qdrant/bm25"}}),
+    ] {
+        assert_eq!(q(json!({"query": query, "using": "bm25"})), by_vector);
+    }
+    // options reach the model: without stopwords or stemming "the" is a token of its own
+    let plain = json!({"language": "none"});
+    let (ti, _) = Bm25::new(
+        serde_json::from_value::<Bm25Config>(plain.clone()).unwrap(),
+        "options",
+    )
+    .unwrap()
+    .query("the");
+    assert_eq!(ti.len(), 1);
+    assert!(
+        model.query("the").0.is_empty(),
+        "`the` is an English stopword"
+    );
+    s.ok(
+        "PUT",
+        "/collections/b/points?wait=true",
+        Some(&json!({"points": [{"id": 9, "vector": {"bm25": {"text": "the", "model": "qdrant/bm25", "options": plain}}}]})),
+    );
+    assert_eq!(
+        s.ok("GET", "/collections/b/points/9", None)["vector"]["bm25"]["indices"],
+        json!(ti)
+    );
+    // refusals name the field
+    for (body, want) in [
+        (
+            json!({"points": [{"id": 1, "vector": {"bm25": {"text": "x", "model": "sentence-transformers/all-MiniLM-L6-v2"}}}]}),
+            "only `qdrant/bm25`",
+        ),
+        (
+            json!({"points": [{"id": 1, "vector": {"bm25": {"text": "x", "model": "qdrant/bm25", "options": {"k": -1}}}}]}),
+            "options.k",
+        ),
+        (
+            json!({"points": [{"id": 1, "vector": {"d": {"text": "x", "model": "qdrant/bm25"}}}]}),
+            "`d` is a dense vector",
+        ),
+        (
+            json!({"points": [{"id": 1, "vector": {"bm25": {"image": "x.png", "model": "clip"}}}]}),
+            "not supported",
+        ),
+    ] {
+        let e = s.fail("PUT", "/collections/b/points?wait=true", Some(&body), 400);
+        assert!(e.contains(want) && e.contains("points[0].vector"), "{e}");
+    }
 }

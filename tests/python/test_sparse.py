@@ -18,6 +18,7 @@ import pytest
 from qdrant_client import models
 
 from compat import indexed_config, unique_name
+from test_facet_matrix import compare_offsets, compare_pairs
 
 N = 450
 SEGMENTS = ["appendable", "indexed"]
@@ -186,6 +187,54 @@ def test_sparse_recommend_by_ids(pair, coll):
     pair.same(
         lambda c: c.query_points(coll, query=11, using="plain", limit=5),
         ctx="nearest by id",
+    )
+
+
+def test_sparse_discover_and_context(pair, coll):
+    for using in ("plain", "text"):
+        pair.same(
+            lambda c: c.query_points(
+                coll,
+                query=models.DiscoverQuery(
+                    discover=models.DiscoverInput(
+                        target=5,
+                        context=[models.ContextPair(positive=12, negative=13)],
+                    )
+                ),
+                using=using,
+                limit=10,
+            ),
+            ctx=f"discover {using}",
+        )
+        pair.same(
+            lambda c: c.query_points(
+                coll,
+                query=models.ContextQuery(
+                    context=[
+                        models.ContextPair(positive=20, negative=21),
+                        models.ContextPair(positive=queries(3, 1)[0], negative=22),
+                    ]
+                ),
+                using=using,
+                limit=10,
+            ),
+            ctx=f"context {using}",
+        )
+
+
+@pytest.mark.parametrize("using", ["plain", "text"])
+def test_sparse_search_matrix(pair, coll, using):
+    """The whole filtered set is sampled on both sides, so the matrices must agree."""
+    f = models.Filter(must=[models.FieldCondition(key="g", match=models.MatchValue(value=1))])
+    pair.same(
+        lambda c: c.search_matrix_offsets(coll, query_filter=f, limit=3, sample=N, using=using),
+        compare_offsets,
+        f"matrix offsets {using}",
+    )
+    pair.same(
+        lambda c: c.search_matrix_pairs(coll, query_filter=f, limit=2, sample=N, using=using),
+        compare_pairs,
+        f"matrix pairs {using}",
     )
 
 

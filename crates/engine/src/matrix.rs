@@ -4,12 +4,17 @@
 //! (all of them when fewer match; none when the space does not exist), put in id order, and for each one its `limit` nearest among
 //! the *other* sampled points are found by exact scoring: ties go to the lower id, as in every
 //! search here. Fewer than two sampled points make an empty matrix (Qdrant's answer too).
+//!
+//! In a sparse vector space each sampled point's neighbours are a sparse search with its vector
+//! among the others, as local mode runs it: the query weighted by IDF under the `idf` modifier,
+//! and points sharing no index with it are no neighbours.
 
 use rand::SeedableRng;
-use rvdb_filter::{Filter, PointId};
+use rvdb_filter::{Condition, Filter, PointId};
 
 use crate::facet::for_each_match;
-use crate::{Collection, Result};
+use crate::types::{PayloadSelector, QueryParams, ScoreQuery, SparseVectorParams, VectorSelector};
+use crate::{Collection, Result, SearchRequest};
 
 /// What to sample and how many neighbours to find for each sampled point.
 #[derive(Debug, Clone)]
@@ -37,6 +42,16 @@ impl Collection {
     pub fn search_matrix(&self, req: &MatrixRequest) -> Result<DistanceMatrix> {
         // no point has a vector of a space that does not exist: an empty sample, as in
         // qdrant-client's local mode (which samples with a `has_vector` condition)
+        let sparse = self
+            .config
+            .read()
+            .config
+            .sparse_vectors
+            .get(&req.using)
+            .cloned();
+        if let Some(params) = sparse {
+            return self.sparse_matrix(req, params);
+        }
         let Ok(distance) = self.distance_of(&req.using) else {
             return Ok(DistanceMatrix::default());
         };
@@ -47,20 +62,10 @@ impl Collection {
                 found.push((seg.id(row), v));
             }
         });
-        let mut sampled: Vec<(PointId, &[f32])> = if found.len() > req.sample {
-            let seed = uuid::Uuid::new_v4().as_u64_pair().0;
-            let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-            rand::seq::index::sample(&mut rng, found.len(), req.sample)
-                .into_iter()
-                .map(|i| found[i])
-                .collect()
-        } else {
-            found
-        };
+        let sampled = sample_in_id_order(found, req.sample);
         if sampled.len() < 2 {
             return Ok(DistanceMatrix::default());
         }
-        sampled.sort_unstable_by_key(|(id, _)| *id);
         let neighbours = sampled
             .iter()
             .enumerate()
@@ -84,5 +89,71 @@ impl Collection {
             ids: sampled.into_iter().map(|(id, _)| id).collect(),
             neighbours,
         })
+    }
+}
+
+/// Up to `n` of `found` drawn at random (all when fewer), in id order.
+fn sample_in_id_order<T: Clone>(found: Vec<(PointId, T)>, n: usize) -> Vec<(PointId, T)> {
+    let mut sampled: Vec<(PointId, T)> = if found.len() > n {
+        let seed = uuid::Uuid::new_v4().as_u64_pair().0;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        rand::seq::index::sample(&mut rng, found.len(), n)
+            .into_iter()
+            .map(|i| found[i].clone())
+            .collect()
+    } else {
+        found
+    };
+    sampled.sort_unstable_by_key(|(id, _)| *id);
+    sampled
+}
+
+impl Collection {
+    /// [`Collection::search_matrix`] in a sparse vector space.
+    fn sparse_matrix(
+        &self,
+        req: &MatrixRequest,
+        params: SparseVectorParams,
+    ) -> Result<DistanceMatrix> {
+        let mut found = Vec::new();
+        {
+            let segs = self.points.read();
+            for_each_match(&segs, req.filter.as_ref(), &mut |seg, row| {
+                if let Some(v) = seg.sparse_column(&req.using).and_then(|c| c.get(row)) {
+                    found.push((seg.id(row), v.clone()));
+                }
+            });
+        }
+        let sampled = sample_in_id_order(found, req.sample);
+        if sampled.len() < 2 {
+            return Ok(DistanceMatrix::default());
+        }
+        let ids: Vec<PointId> = sampled.iter().map(|(id, _)| *id).collect();
+        let mut neighbours = Vec::with_capacity(sampled.len());
+        for (id, v) in sampled {
+            let mut filter = req.filter.clone().unwrap_or_default();
+            let others = ids.iter().copied().filter(|o| *o != id).collect();
+            filter.must.push(Condition::HasId(others));
+            let hits = self.search_sparse(
+                &SearchRequest {
+                    using: req.using.clone(),
+                    query: ScoreQuery::NearestSparse(v),
+                    limit: req.limit,
+                    offset: 0,
+                    score_threshold: None,
+                    filter: Some(filter),
+                    with_payload: PayloadSelector::None,
+                    with_vector: VectorSelector::None,
+                    params: QueryParams::default(),
+                },
+                params.clone(),
+            )?;
+            neighbours.push(
+                hits.into_iter()
+                    .filter_map(|h| ids.binary_search(&h.id).ok().map(|j| (j, h.score)))
+                    .collect(),
+            );
+        }
+        Ok(DistanceMatrix { ids, neighbours })
     }
 }

@@ -307,7 +307,8 @@ impl Collection {
         Ok(resolved)
     }
 
-    /// [`Self::resolve_query`] for a sparse vector space: nearest and recommend queries.
+    /// [`Self::resolve_query`] for a sparse vector space: nearest, recommend, discover and
+    /// context queries (local mode's; relevance feedback and MMR are refused).
     fn resolve_sparse(
         &self,
         kind: &QueryKind,
@@ -335,7 +336,26 @@ impl Collection {
                 },
             }
         };
+        let mut pairs_of = |pairs: &[ContextPair]| -> Result<Vec<(SparseVector, SparseVector)>> {
+            pairs
+                .iter()
+                .map(|p| Ok((vec_of(&p.positive)?, vec_of(&p.negative)?)))
+                .collect()
+        };
         let query = match kind {
+            QueryKind::Discover { target, context } => {
+                let pairs = pairs_of(context)?;
+                ScoreQuery::DiscoverSparse {
+                    target: vec_of(target)?,
+                    pairs,
+                }
+            }
+            QueryKind::Context(context) => {
+                if context.is_empty() {
+                    return Err(EngineError::bad("context: no context pairs given"));
+                }
+                ScoreQuery::ContextSparse(pairs_of(context)?)
+            }
             QueryKind::Nearest(input) => ScoreQuery::NearestSparse(vec_of(input)?),
             QueryKind::Recommend {
                 positive,
@@ -348,7 +368,7 @@ impl Collection {
             },
             _ => {
                 return Err(EngineError::bad(format!(
-                    "`{using}` is a sparse vector: only nearest and recommend queries are supported on sparse vectors"
+                    "`{using}` is a sparse vector: only nearest, recommend, discover and context queries are supported on sparse vectors"
                 )))
             }
         };

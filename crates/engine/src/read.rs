@@ -390,7 +390,11 @@ impl Collection {
         {
             return self.search_sparse(req, params);
         }
-        if let ScoreQuery::NearestSparse(_) | ScoreQuery::RecommendSparse { .. } = &req.query {
+        if let ScoreQuery::NearestSparse(_)
+        | ScoreQuery::RecommendSparse { .. }
+        | ScoreQuery::DiscoverSparse { .. }
+        | ScoreQuery::ContextSparse(_) = &req.query
+        {
             return Err(EngineError::bad(format!(
                 "`{}` is not a sparse vector: a sparse query needs `using` naming one",
                 req.using
@@ -438,9 +442,10 @@ impl Collection {
         };
         let scorer = match &req.query {
             ScoreQuery::Nearest(v) => Scorer::Nearest(prep(v, "vector")?),
-            ScoreQuery::NearestSparse(_) | ScoreQuery::RecommendSparse { .. } => {
-                unreachable!("refused above")
-            }
+            ScoreQuery::NearestSparse(_)
+            | ScoreQuery::RecommendSparse { .. }
+            | ScoreQuery::DiscoverSparse { .. }
+            | ScoreQuery::ContextSparse(_) => unreachable!("refused above"),
             ScoreQuery::Recommend {
                 positive,
                 negative,
@@ -797,7 +802,7 @@ pub(crate) fn scaled_sigmoid(x: f32) -> f32 {
 }
 
 /// Qdrant's fast sigmoid: x / (1 + |x|) (infinities and NaN pass through, as in local mode).
-fn fast_sigmoid(x: f32) -> f32 {
+pub(crate) fn fast_sigmoid(x: f32) -> f32 {
     if !x.is_finite() {
         return x;
     }

@@ -12,7 +12,7 @@ use rvdb_index::{
     SparseVectorError, TopK,
 };
 
-use crate::read::{scaled_sigmoid, select_payload, select_vectors};
+use crate::read::{fast_sigmoid, scaled_sigmoid, select_payload, select_vectors};
 use crate::segment::Segment;
 use crate::segments::Loc;
 use crate::types::{RecommendStrategy, ScoreQuery, SparseVectorParams};
@@ -234,6 +234,11 @@ impl Collection {
                     },
                 }
             }
+            ScoreQuery::DiscoverSparse { target, pairs } => Scorer::Discover {
+                target: target.clone(),
+                pairs: pairs.clone(),
+            },
+            ScoreQuery::ContextSparse(pairs) => Scorer::Context(pairs.clone()),
             ScoreQuery::Nearest(_) => {
                 return Err(EngineError::bad(format!(
                     "`{using}` is a sparse vector: the query must be a sparse vector \\
@@ -376,6 +381,13 @@ enum Scorer {
         pos: Vec<SparseVector>,
         neg: Vec<SparseVector>,
     },
+    /// Σ over pairs of +1 / 0 / −1, plus the sigmoid of the similarity to `target`.
+    Discover {
+        target: SparseVector,
+        pairs: Vec<(SparseVector, SparseVector)>,
+    },
+    /// Σ over pairs of `fast_sigmoid(min(pos − neg − ε, 0))`.
+    Context(Vec<(SparseVector, SparseVector)>),
 }
 
 impl Scorer {
@@ -392,10 +404,17 @@ impl Scorer {
                 pos: all(pos),
                 neg: all(neg),
             },
+            Scorer::Discover { target, pairs } => Scorer::Discover {
+                target: f(target),
+                pairs: pairs.into_iter().map(|(p, n)| (f(p), f(n))).collect(),
+            },
+            Scorer::Context(pairs) => {
+                Scorer::Context(pairs.into_iter().map(|(p, n)| (f(p), f(n))).collect())
+            }
         }
     }
 
-    /// The recommendation scores (local mode's: an example sharing no index scores 0).
+    /// The scores of local mode (an example sharing no index with the point scores 0).
     fn score(&self, x: &SparseVector) -> f32 {
         let sim = |e: &SparseVector| e.dot(x).unwrap_or(0.0);
         match self {
@@ -414,6 +433,20 @@ impl Scorer {
                 let sum = |ex: &[SparseVector]| ex.iter().map(sim).sum::<f32>();
                 sum(pos) - sum(neg)
             }
+            Scorer::Discover { target, pairs } => {
+                let rank: i32 = pairs
+                    .iter()
+                    .map(|(p, n)| {
+                        let (p, n) = (sim(p), sim(n));
+                        i32::from(p > n) - i32::from(p < n)
+                    })
+                    .sum();
+                rank as f32 + scaled_sigmoid(sim(target))
+            }
+            Scorer::Context(pairs) => pairs
+                .iter()
+                .map(|(p, n)| fast_sigmoid((sim(p) - sim(n) - f32::EPSILON).min(0.0)))
+                .sum(),
         }
     }
 }

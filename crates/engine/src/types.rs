@@ -260,6 +260,13 @@ pub enum ScoreQuery {
         negative: Vec<SparseVector>,
         strategy: RecommendStrategy,
     },
+    /// [`ScoreQuery::Discover`] in a sparse vector space (no overlap: similarity 0).
+    DiscoverSparse {
+        target: SparseVector,
+        pairs: Vec<(SparseVector, SparseVector)>,
+    },
+    /// [`ScoreQuery::Context`] in a sparse vector space (no overlap: similarity 0).
+    ContextSparse(Vec<(SparseVector, SparseVector)>),
     Recommend {
         positive: Vec<Vec<f32>>,
         negative: Vec<Vec<f32>>,

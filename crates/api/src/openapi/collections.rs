@@ -385,9 +385,7 @@ pub(crate) type ConfigDiffs = (
 
 impl UpdateCollection {
     /// The settings to merge, and per vector space its own.
-    pub(crate) fn into_diffs(
-        self,
-    ) -> Result<ConfigDiffs, ApiError> {
+    pub(crate) fn into_diffs(self) -> Result<ConfigDiffs, ApiError> {
         let settings = SettingsDiff {
             params: self.params.unwrap_or_default(),
             hnsw: self.hnsw_config,
@@ -413,7 +411,7 @@ pub(crate) struct CollectionInfo {
     pub status: &'static str,
     /// Always `ok`.
     pub optimizer_status: &'static str,
-    /// Vectors in segments whose HNSW index is built.
+    /// Vectors in segments whose HNSW index is built (sparse vectors included).
     pub indexed_vectors_count: u64,
     pub points_count: u64,
     /// Sealed segments plus the appendable one.

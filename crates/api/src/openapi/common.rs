@@ -145,18 +145,77 @@ impl<'de> Deserialize<'de> for SparseVector {
     }
 }
 
-/// An object where a vector was expected: a sparse vector, or an error saying what it looks
-/// like (documents and images are not supported).
-pub(crate) fn sparse_from_map<'de, A: MapAccess<'de>>(map: A) -> Result<SparseVector, A::Error> {
-    let obj =
-        serde_json::Map::<String, Value>::deserialize(de::value::MapAccessDeserializer::new(map))?;
+/// Qdrant's `Document`: text that the server turns into a sparse vector with its `qdrant/bm25`
+/// model (BM25's term-frequency weights for a stored point, weight 1 per distinct token for a
+/// query; the IDF half comes from the sparse vector's `idf` modifier). Other models are refused.
+#[derive(ToSchema, Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"text": "the quick brown fox", "model": "qdrant/bm25"}))]
+pub(crate) struct Document {
+    pub text: String,
+    /// `qdrant/bm25` (in any case).
+    pub model: String,
+    /// The model's options (Qdrant's `Bm25Config`).
+    pub options: Option<rvdb_engine::bm25::Bm25Config>,
+}
+
+/// Which side of BM25 a document is turned into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DocumentRole {
+    /// A stored point's vector: term-frequency weights.
+    Stored,
+    /// A query: each distinct token once, weight 1.
+    Query,
+}
+
+impl Document {
+    /// The sparse vector the model makes of the text.
+    pub(crate) fn embed(self, role: DocumentRole) -> Result<SparseVector, String> {
+        if !self.model.eq_ignore_ascii_case("qdrant/bm25") {
+            return Err(format!(
+                "model `{}` is not supported: only `qdrant/bm25` (server-side BM25) turns text into vectors here",
+                self.model
+            ));
+        }
+        let bm25 = rvdb_engine::bm25::Bm25::new(self.options.unwrap_or_default(), "options")
+            .map_err(|e| e.to_string())?;
+        let (indices, values) = match role {
+            DocumentRole::Stored => bm25.document(&self.text),
+            DocumentRole::Query => bm25.query(&self.text),
+        };
+        Ok(SparseVector { indices, values })
+    }
+}
+
+/// A JSON object where a vector was expected: a sparse vector `{"indices", "values"}`, a BM25
+/// `Document` (turned into one for `role`), or an error saying what it looks like (images and
+/// other inference objects are not supported).
+pub(crate) fn vector_object<E: de::Error>(
+    obj: serde_json::Map<String, Value>,
+    role: DocumentRole,
+) -> Result<SparseVector, E> {
     if obj.contains_key("indices") || obj.contains_key("values") {
         SparseVector::deserialize(Value::Object(obj)).map_err(de::Error::custom)
+    } else if obj.contains_key("text") {
+        Document::deserialize(Value::Object(obj))
+            .map_err(de::Error::custom)?
+            .embed(role)
+            .map_err(de::Error::custom)
     } else {
         Err(de::Error::custom(
-            "inference objects (documents, images) are not supported; send vectors",
+            "inference objects (images, other objects) are not supported; send vectors or a qdrant/bm25 document",
         ))
     }
+}
+
+/// [`vector_object`] of the map being read.
+pub(crate) fn sparse_from_map<'de, A: MapAccess<'de>>(
+    map: A,
+    role: DocumentRole,
+) -> Result<SparseVector, A::Error> {
+    let obj =
+        serde_json::Map::<String, Value>::deserialize(de::value::MapAccessDeserializer::new(map))?;
+    vector_object(obj, role)
 }
 
 /// A dense vector: an array of numbers (an array of arrays is a multi-vector, refused).
@@ -257,7 +316,7 @@ impl<'de> Deserialize<'de> for NamedValue {
                 Ok(NamedValue(Vector::Dense(v)))
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<NamedValue, A::Error> {
-                sparse_from_map(map).map(|v| NamedValue(Vector::Sparse(v)))
+                sparse_from_map(map, DocumentRole::Stored).map(|v| NamedValue(Vector::Sparse(v)))
             }
         }
         d.deserialize_any(V)

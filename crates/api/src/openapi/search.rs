@@ -12,8 +12,8 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::common::{
-    envelope, sparse_from_map, Dense, ExtendedPointId, SparseVector, Vector, WithPayload,
-    WithVector,
+    envelope, sparse_from_map, vector_object, Dense, DocumentRole, ExtendedPointId, SparseVector,
+    Vector, WithPayload, WithVector,
 };
 use super::filter::SearchFilter;
 use super::points::{limit, optional_filter, FilterBody, OrderByInterface};
@@ -67,7 +67,7 @@ impl<'de> Deserialize<'de> for VectorInput {
                 Ok(VectorInput::Vector(v))
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<VectorInput, A::Error> {
-                sparse_from_map(map).map(VectorInput::Sparse)
+                sparse_from_map(map, DocumentRole::Query).map(VectorInput::Sparse)
             }
         }
         d.deserialize_any(V)
@@ -786,7 +786,7 @@ impl<'de> Deserialize<'de> for QueryInterface {
                             continue;
                         }
                         "order_by" => Q::OrderBy(OrderByQuery { order_by: map.next_value()? }),
-                        "indices" | "values" => {
+                        "indices" | "values" | "text" | "model" | "options" => {
                             sparse.insert(key, map.next_value()?);
                             continue;
                         }
@@ -801,8 +801,7 @@ impl<'de> Deserialize<'de> for QueryInterface {
                     }
                 }
                 if !sparse.is_empty() {
-                    let v = SparseVector::deserialize(Value::Object(sparse))
-                        .map_err(de::Error::custom)?;
+                    let v = vector_object(sparse, DocumentRole::Query)?;
                     if out.replace(Q::Sparse(v)).is_some() {
                         return Err(de::Error::custom("give one query kind per query"));
                     }

@@ -232,14 +232,21 @@ impl Collection {
             .iter()
             .filter_map(|s| s.hnsw.get().map(|graphs| (s, graphs)))
             .map(|(s, graphs)| {
-                // a space without a graph (`m: 0`) is searched by a scan: not indexed
+                // a space without a graph (`m: 0`) is searched by a scan: not indexed; a sparse
+                // vector of an indexed segment is in its inverted index
                 (0..s.data.len())
                     .filter(|&r| !s.is_deleted(r))
                     .map(|r| {
-                        spaces
+                        let dense = spaces
                             .iter()
                             .filter(|n| graphs.contains_key(n.as_str()) && s.data.has_vector(r, n))
-                            .count()
+                            .count();
+                        let sparse = s
+                            .data
+                            .sparse_columns()
+                            .filter(|(_, c)| c.is_present(r))
+                            .count();
+                        dense + sparse
                     })
                     .sum::<usize>()
             })

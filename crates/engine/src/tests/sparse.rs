@@ -244,6 +244,40 @@ fn sparse_search_matches_brute_force_through_writes_seals_and_merges() {
 }
 
 #[test]
+fn vacuum_carries_sparse_vectors_and_their_index() {
+    let db = manual_db();
+    let mut cfg = config();
+    set_optimizers(
+        &mut cfg,
+        json!({"deleted_threshold": 0.1, "vacuum_min_vector_number": 5}),
+    );
+    db.create_collection("c", cfg).unwrap();
+    let c = db.collection("c").unwrap();
+    let mut rng = StdRng::seed_from_u64(21);
+    let mut model = Model::default();
+    c.upsert((0..300).map(|id| point(id, &mut rng, &mut model)).collect())
+        .unwrap();
+    c.optimize();
+    let gone: Vec<u64> = (0..300).filter(|i| i % 4 == 0).collect();
+    for id in &gone {
+        model.0.remove(id);
+    }
+    c.delete(gone.into_iter().map(PointId::Num).collect())
+        .unwrap();
+    assert!(c.points.read().sealed.iter().any(|s| s.deleted_count() > 0));
+    c.optimize();
+    {
+        let segs = c.points.read();
+        assert!(!segs.sealed.is_empty());
+        assert!(
+            segs.sealed.iter().all(|s| s.deleted_count() == 0),
+            "vacuumed"
+        );
+    }
+    check(&c, &model, &mut rng);
+}
+
+#[test]
 fn sparse_queries_refuse_what_they_cannot_do() {
     let db = manual_db();
     db.create_collection("c", config()).unwrap();
@@ -340,6 +374,66 @@ fn sparse_recommend_follows_local_mode_strategies() {
     // best: the closest positive against the closest negative, through the sigmoid
     let best = run(RecommendStrategy::BestScore);
     assert_eq!(best[0], (PointId::Num(2), 0.5 * (3.0 / 4.0 + 1.0)));
+}
+
+#[test]
+fn sparse_discover_and_context_score_as_local_mode() {
+    let db = manual_db();
+    db.create_collection("c", config()).unwrap();
+    let c = db.collection("c").unwrap();
+    let sv = |i: &[u32], v: &[f32]| SparseVector::new(i.to_vec(), v.to_vec()).unwrap();
+    let pts = [
+        (1, sv(&[1, 2], &[1.0, 1.0])),
+        (2, sv(&[2, 3], &[2.0, 1.0])),
+        (3, sv(&[], &[])),
+    ];
+    c.upsert(
+        pts.iter()
+            .map(|(id, v)| PointStruct {
+                id: PointId::Num(*id),
+                vectors: NamedVectors::from([("s".to_string(), Vector::Sparse(v.clone()))]),
+                payload: Default::default(),
+            })
+            .collect(),
+    )
+    .unwrap();
+    let run = |query| {
+        let mut req = SearchRequest::new(vec![], 10);
+        req.using = "s".into();
+        req.query = query;
+        c.search(&req)
+            .unwrap()
+            .into_iter()
+            .map(|h| (h.id, h.score))
+            .collect::<Vec<_>>()
+    };
+    let pair = (sv(&[2], &[1.0]), sv(&[1], &[1.0]));
+    // discover: +1 / 0 / −1 per pair, plus the sigmoid of the target similarity (0 without
+    // overlap: 0.5)
+    let got = run(ScoreQuery::DiscoverSparse {
+        target: sv(&[3], &[1.0]),
+        pairs: vec![pair.clone()],
+    });
+    let s = |x: f32| 0.5 * (x / (1.0 + x.abs()) + 1.0);
+    assert_eq!(
+        got,
+        vec![
+            (PointId::Num(2), 1.0 + s(1.0)),
+            (PointId::Num(1), s(0.0)),
+            (PointId::Num(3), s(0.0)),
+        ]
+    );
+    // context: 0 inside the zone the pair prefers, just under 0 on its border
+    let got = run(ScoreQuery::ContextSparse(vec![pair]));
+    let e = -f32::EPSILON / (1.0 + f32::EPSILON);
+    assert_eq!(
+        got,
+        vec![
+            (PointId::Num(2), 0.0),
+            (PointId::Num(1), e),
+            (PointId::Num(3), e),
+        ]
+    );
 }
 
 fn dump(c: &Collection) -> Vec<(PointId, NamedVectors)> {
