@@ -89,12 +89,26 @@ impl VectorStruct {
     }
 }
 
-/// One named vector: dense (an array of numbers) or sparse.
+/// One named vector: dense (an array of numbers) or sparse (or a BM25 `Document` the server
+/// turns into a sparse vector).
 #[derive(ToSchema, Debug)]
 #[serde(untagged)]
 pub(crate) enum Vector {
     Dense(Vec<f32>),
+    #[schema(value_type = SparseOrDocument)]
     Sparse(SparseVector),
+}
+
+/// The JSON a sparse vector may be given as: `{"indices", "values"}`, or a BM25 `Document`
+/// that the server turns into one (for a stored point or for a query). It describes the
+/// accepted shapes in the served spec: the parsers read either into a [`SparseVector`] (see
+/// [`vector_object`]), so no value of this type is ever built.
+#[derive(ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub(crate) enum SparseOrDocument {
+    Sparse(SparseVector),
+    Document(Document),
 }
 
 impl<'de> Deserialize<'de> for Vector {

@@ -12,8 +12,8 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::common::{
-    envelope, sparse_from_map, vector_object, Dense, DocumentRole, ExtendedPointId, SparseVector,
-    Vector, WithPayload, WithVector,
+    envelope, sparse_from_map, vector_object, Dense, DocumentRole, ExtendedPointId,
+    SparseOrDocument, SparseVector, Vector, WithPayload, WithVector,
 };
 use super::filter::SearchFilter;
 use super::points::{limit, optional_filter, FilterBody, OrderByInterface};
@@ -26,6 +26,7 @@ use crate::ApiError;
 #[serde(untagged)]
 pub(crate) enum VectorInput {
     Vector(Vec<f32>),
+    #[schema(value_type = SparseOrDocument)]
     Sparse(SparseVector),
     #[schema(value_type = ExtendedPointId)]
     Id(PointId),
@@ -81,6 +82,7 @@ impl<'de> Deserialize<'de> for VectorInput {
 #[serde(untagged)]
 pub(crate) enum QueryInterface {
     Vector(Vec<f32>),
+    #[schema(value_type = SparseOrDocument)]
     Sparse(SparseVector),
     #[schema(value_type = ExtendedPointId)]
     Id(PointId),
