@@ -95,7 +95,7 @@ pub enum QueryKind {
     /// Random points (score 1).
     Sample,
     Fusion(Fusion),
-    /// Re-score the prefetches' points by an expression (see [`crate::formula`]).
+    /// Re-score the prefetches' points by an expression (see `formula.rs`).
     Formula(FormulaQuery),
     OrderBy(OrderBy),
 }

@@ -2,7 +2,7 @@
 //! collection parameters, with Qdrant's defaults defined here and nowhere else.
 //!
 //! A create or update body carries *diffs* (every field optional); [`CollectionSettings::apply`]
-//! merges one into the stored settings and [`CollectionSettings::validate`] checks Qdrant's
+//! merges one into the stored settings after [`SettingsDiff::validate`] checked Qdrant's
 //! rules, so a stored config is always valid. `config.json` holds the serialized
 //! [`CollectionSettings`]; a field missing there takes its default, so older files still load.
 //! The engine reads the fields (`settings.hnsw.m`), never JSON keys.
