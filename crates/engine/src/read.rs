@@ -577,18 +577,12 @@ impl Collection {
             .skip(req.offset)
             .map(|(key, _, loc)| {
                 let (seg, r) = segs.at(loc);
-                ScoredPoint {
-                    id: seg.id(r),
-                    version: seg.version(r),
-                    score: if nearest {
-                        distance.raw_to_score(key)
-                    } else {
-                        key
-                    },
-                    payload: select_payload(seg.payload(r), &req.with_payload),
-                    vectors: select_vectors(seg, r, &req.with_vector),
-                    order_value: None,
-                }
+                let score = if nearest {
+                    distance.raw_to_score(key)
+                } else {
+                    key
+                };
+                hit(seg, r, score, req)
             })
             .collect())
     }
@@ -815,6 +809,18 @@ fn order_value(v: &Value) -> Option<(f64, Value)> {
         Value::Number(n) => n.as_f64().map(|x| (x, v.clone())),
         Value::String(s) => rvdb_filter::parse_datetime(s).map(|us| (us as f64, Value::from(us))),
         _ => None,
+    }
+}
+
+/// The search hit at row `r` of `seg`, with the payload and vectors `req` selects.
+pub(crate) fn hit(seg: &Segment, r: usize, score: f32, req: &SearchRequest) -> ScoredPoint {
+    ScoredPoint {
+        id: seg.id(r),
+        version: seg.version(r),
+        score,
+        payload: select_payload(seg.payload(r), &req.with_payload),
+        vectors: select_vectors(seg, r, &req.with_vector),
+        order_value: None,
     }
 }
 

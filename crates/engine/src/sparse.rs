@@ -12,7 +12,7 @@ use rvdb_index::{
     SparseVectorError, TopK,
 };
 
-use crate::read::{fast_sigmoid, scaled_sigmoid, select_payload, select_vectors};
+use crate::read::{fast_sigmoid, hit, scaled_sigmoid};
 use crate::segment::Segment;
 use crate::segments::Loc;
 use crate::types::{RecommendStrategy, ScoreQuery, SparseVectorParams};
@@ -355,14 +355,7 @@ impl Collection {
             .skip(req.offset)
             .map(|(score, _, loc)| {
                 let (seg, r) = segs.at(loc);
-                ScoredPoint {
-                    id: seg.id(r),
-                    version: seg.version(r),
-                    score,
-                    payload: select_payload(seg.payload(r), &req.with_payload),
-                    vectors: select_vectors(seg, r, &req.with_vector),
-                    order_value: None,
-                }
+                hit(seg, r, score, req)
             })
             .collect())
     }
