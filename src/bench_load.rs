@@ -62,6 +62,19 @@ pub struct LoadArgs {
     /// A request without an answer after this many seconds counts as a timeout (wrk's default).
     #[arg(long, default_value_t = 2.0)]
     timeout: f64,
+    #[command(flatten)]
+    server: ServerArgs,
+    /// Collection name (dropped and re-created).
+    #[arg(long, default_value = "load")]
+    collection: String,
+    /// Reuse the collection when it already holds `--n` points (with `--url`).
+    #[arg(long)]
+    reuse: bool,
+}
+
+/// Which server a load benchmark measures.
+#[derive(Debug, Args)]
+pub struct ServerArgs {
     /// Measure a running server instead of starting one (e.g. http://127.0.0.1:6333).
     #[arg(long)]
     url: Option<String>,
@@ -71,12 +84,6 @@ pub struct LoadArgs {
     /// Server binary to start (default: this one).
     #[arg(long)]
     bin: Option<PathBuf>,
-    /// Collection name (dropped and re-created).
-    #[arg(long, default_value = "load")]
-    collection: String,
-    /// Reuse the collection when it already holds `--n` points (with `--url`).
-    #[arg(long)]
-    reuse: bool,
 }
 
 /// The started server, killed when dropped.
@@ -571,20 +578,18 @@ pub(crate) fn drive(
     (s, w, began.elapsed().as_secs_f64())
 }
 
-/// The load generator's runtime, and the server: the one at `url`, or one started from `bin`
-/// (this binary by default) with `storage` (memory by default), killed when dropped.
+/// The load generator's runtime, and the server: the one at `--url`, or one started from
+/// `--bin` (this binary by default) with `--storage` (memory by default), killed when dropped.
 pub(crate) fn setup(
-    url: Option<&String>,
-    bin: Option<&PathBuf>,
-    storage: Option<&PathBuf>,
+    a: &ServerArgs,
 ) -> anyhow::Result<(tokio::runtime::Runtime, Option<Server>, String, Target)> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let (server, url) = match url {
+    let (server, url) = match &a.url {
         Some(u) => (None, u.clone()),
         None => {
-            let (s, u) = start_server(bin, storage)?;
+            let (s, u) = start_server(a.bin.as_ref(), a.storage.as_ref())?;
             (Some(s), u)
         }
     };
@@ -596,7 +601,7 @@ pub fn load(a: LoadArgs) -> anyhow::Result<()> {
     if a.connections.contains(&0) || a.queries == 0 || a.batch == 0 {
         bail!("--connections, --queries and --batch must be positive");
     }
-    let (rt, _server, url, t) = setup(a.url.as_ref(), a.bin.as_ref(), a.storage.as_ref())?;
+    let (rt, _server, url, t) = setup(&a.server)?;
     let c = &a.collection;
     eprintln!("server: {url}; generating {} × {} points", a.n, a.dim);
     let mut gen = Clustered::new(a.dim, 42);

@@ -13,7 +13,6 @@
 //!   against exact top-10 computed here).
 
 use std::collections::{HashMap, HashSet};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -26,7 +25,7 @@ use rvdb_index::{apply_idf, Scored, SealedSparseIndex, SearchParams, SparseIndex
 use serde_json::{json, Value};
 
 use crate::bench_load::{
-    call, drive, exact_top, expect_ok, round3, setup, Clustered, Queries, Writes,
+    call, drive, exact_top, expect_ok, round3, setup, Clustered, Queries, ServerArgs, Writes,
 };
 
 /// Samples term ids by a Zipf-like law over a random permutation of the vocabulary (so
@@ -329,15 +328,8 @@ pub struct HybridArgs {
     /// A request without an answer after this many seconds counts as a timeout.
     #[arg(long, default_value_t = 2.0)]
     timeout: f64,
-    /// Measure a running server instead of starting one (e.g. http://127.0.0.1:6333).
-    #[arg(long)]
-    url: Option<String>,
-    /// Give the started server this storage directory (durable) instead of memory.
-    #[arg(long)]
-    storage: Option<PathBuf>,
-    /// Server binary to start (default: this one).
-    #[arg(long)]
-    bin: Option<PathBuf>,
+    #[command(flatten)]
+    server: ServerArgs,
     /// Collection name (dropped and re-created).
     #[arg(long, default_value = "hybrid")]
     collection: String,
@@ -357,7 +349,7 @@ pub fn hybrid(a: HybridArgs) -> anyhow::Result<()> {
     if a.n == 0 || a.queries == 0 || a.batch == 0 || a.connections.contains(&0) {
         bail!("--n, --queries, --batch and --connections must be positive");
     }
-    let (rt, _server, url, t) = setup(a.url.as_ref(), a.bin.as_ref(), a.storage.as_ref())?;
+    let (rt, _server, url, t) = setup(&a.server)?;
     let c = &a.collection;
     eprintln!("server: {url}; generating {} points", a.n);
     let mut rng = StdRng::seed_from_u64(7);
