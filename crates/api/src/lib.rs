@@ -228,6 +228,10 @@ pub fn router(db: Arc<Database>, config: ApiConfig) -> Router {
         .route("/collections/{name}/exists", get(q::collection_exists))
         .route("/collections/{name}/index", put(q::create_index))
         .route("/collections/{name}/index/{field}", delete(q::delete_index))
+        .route(
+            "/collections/{name}/vectors/{vector_name}",
+            put(q::create_vector_name).delete(q::delete_vector_name),
+        )
         .route("/collections/{name}/points/delete", post(q::delete_points))
         .route(
             "/collections/{name}/points/payload",

@@ -568,6 +568,43 @@ pub(crate) async fn create_index(
     Ok(t.ok(update_json(r, wait)))
 }
 
+/// PUT /collections/{name}/vectors/{vector_name}: adds a vector space to the collection.
+#[utoipa::path(put, path = "/collections/{name}/vectors/{vector_name}", tag = "collections",
+    params(crate::openapi::common::VectorNamePath, crate::openapi::common::WaitQuery), request_body = crate::openapi::collections::VectorNameConfig,
+    responses((status = 200, description = "Created: points written before have no vector in it", body = crate::openapi::common::UpdateResponse)))]
+pub(crate) async fn create_vector_name(
+    t: Timer,
+    State(s): State<AppState>,
+    p: Result<Path<(String, String)>, PathRejection>,
+    params: Params,
+    Body(body): Body<crate::openapi::collections::VectorNameConfig>,
+) -> ApiResult {
+    let (name, vector_name) = path(p)?;
+    let c = s.db.collection(&name)?;
+    let wait = wait(params)?;
+    let space = body.into_engine()?;
+    let r = blocking(move || c.create_vector_name(&vector_name, space)).await??;
+    Ok(t.ok(update_json(r, wait)))
+}
+
+/// DELETE /collections/{name}/vectors/{vector_name}: drops a vector space and every point's
+/// vector in it.
+#[utoipa::path(delete, path = "/collections/{name}/vectors/{vector_name}", tag = "collections",
+    params(crate::openapi::common::VectorNamePath, crate::openapi::common::WaitQuery),
+    responses((status = 200, description = "Dropped", body = crate::openapi::common::UpdateResponse)))]
+pub(crate) async fn delete_vector_name(
+    t: Timer,
+    State(s): State<AppState>,
+    p: Result<Path<(String, String)>, PathRejection>,
+    params: Params,
+) -> ApiResult {
+    let (name, vector_name) = path(p)?;
+    let c = s.db.collection(&name)?;
+    let wait = wait(params)?;
+    let r = blocking(move || c.delete_vector_name(&vector_name)).await??;
+    Ok(t.ok(update_json(r, wait)))
+}
+
 #[utoipa::path(delete, path = "/collections/{name}/index/{field}", tag = "indexes",
     params(crate::openapi::common::IndexPath, crate::openapi::common::WaitQuery),
     responses((status = 200, description = "Dropped", body = crate::openapi::common::UpdateResponse)))]

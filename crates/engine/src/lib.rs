@@ -46,7 +46,7 @@ mod snapshot;
 mod sparse;
 mod types;
 
-pub use collection::{Collection, CollectionInfo, PayloadFieldInfo, MAX_DIM};
+pub use collection::{Collection, CollectionInfo, NewVectorSpace, PayloadFieldInfo, MAX_DIM};
 pub use database::{AliasAction, CollectionSummary, Database, DatabaseOptions, DatabaseStats};
 pub use error::EngineError;
 pub use facet::{FacetHit, FacetRequest, FacetValue};

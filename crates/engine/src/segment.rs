@@ -310,6 +310,12 @@ impl Segment {
             });
     }
 
+    /// Drops a vector space (dense or sparse) with every row's vector in it.
+    pub(crate) fn remove_space(&mut self, name: &str) {
+        self.columns.remove(name);
+        self.sparse.remove(name);
+    }
+
     pub(crate) fn id(&self, row: usize) -> PointId {
         self.ids[row]
     }

@@ -898,3 +898,102 @@ envelope! {
     /// GET /telemetry.
     TelemetryResponse => crate::telemetry::TelemetryData;
 }
+
+/// PUT /collections/{name}/vectors/{vector_name}: the new vector space, dense or sparse (Qdrant's
+/// `VectorNameConfig`). Only the properties that define the space are given here; the others
+/// take the collection's settings.
+#[derive(ToSchema, Debug)]
+#[schema(example = json!({"dense": {"size": 768, "distance": "Cosine"}}))]
+pub(crate) enum VectorNameConfig {
+    /// A dense vector space.
+    #[schema(rename = "dense")]
+    Dense(DenseVectorConfig),
+    /// A sparse vector space.
+    #[schema(rename = "sparse")]
+    Sparse(SparseVectorConfig),
+}
+
+impl<'de> Deserialize<'de> for VectorNameConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let m = serde_json::Map::<String, Value>::deserialize(d)?;
+        if m.len() != 1 {
+            return Err(D::Error::custom(
+                "expected exactly one of `dense` ({\"size\", \"distance\"}) or `sparse` ({\"modifier\"})",
+            ));
+        }
+        let (key, v) = m.into_iter().next().expect("one entry");
+        let named = |e: serde_path_to_error::Error<serde_json::Error>| {
+            D::Error::custom(format!("{key}: {}", crate::extract::path_message(e)))
+        };
+        match key.as_str() {
+            "dense" => serde_path_to_error::deserialize(v)
+                .map(VectorNameConfig::Dense)
+                .map_err(named),
+            "sparse" => serde_path_to_error::deserialize(v)
+                .map(VectorNameConfig::Sparse)
+                .map_err(named),
+            other => Err(D::Error::custom(format!(
+                "unknown field `{other}`, expected `dense` or `sparse`"
+            ))),
+        }
+    }
+}
+
+/// A new dense vector space (Qdrant's `DenseVectorConfig`).
+#[derive(ToSchema, Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DenseVectorConfig {
+    /// Dimension.
+    #[schema(minimum = 1, maximum = 65536)]
+    pub size: u64,
+    #[schema(value_type = Distance)]
+    pub distance: DistanceName,
+    /// As in a collection's vector params.
+    #[schema(value_type = Option<Object>)]
+    pub multivector_config: Option<Value>,
+    /// Stored and reported; vectors are held as float32.
+    pub datatype: Option<String>,
+}
+
+/// A new sparse vector space (Qdrant's `SparseVectorConfig`).
+#[derive(ToSchema, Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SparseVectorConfig {
+    /// `idf` or `none`, as in a collection's sparse vector params.
+    pub modifier: Option<Modifier>,
+    /// Kept and reported back (as the index's `datatype`), without effect: values are stored
+    /// as float32.
+    pub datatype: Option<SparseDatatype>,
+}
+
+impl VectorNameConfig {
+    /// The engine's new space; a dense one is checked as a collection's vector params are.
+    pub(crate) fn into_engine(self) -> Result<rvdb_engine::NewVectorSpace, ApiError> {
+        Ok(match self {
+            VectorNameConfig::Dense(d) => {
+                let params = VectorParams {
+                    size: d.size,
+                    distance: d.distance,
+                    on_disk: None,
+                    hnsw_config: None,
+                    quantization_config: None,
+                    datatype: d.datatype,
+                    memory: None,
+                    multivector_config: d.multivector_config,
+                };
+                rvdb_engine::NewVectorSpace::Dense(params.into_engine("dense")?)
+            }
+            VectorNameConfig::Sparse(s) => {
+                let params = SparseVectorParams {
+                    index: s.datatype.map(|d| SparseIndexParams {
+                        datatype: Some(d),
+                        ..SparseIndexParams::default()
+                    }),
+                    modifier: s.modifier,
+                };
+                rvdb_engine::NewVectorSpace::Sparse(params.into_engine())
+            }
+        })
+    }
+}

@@ -514,6 +514,16 @@ pub(crate) struct IndexPath {
     pub field: String,
 }
 
+/// A vector space of the collection in the path.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+pub(crate) struct VectorNamePath {
+    /// Name of the collection (or of an alias of it).
+    pub name: String,
+    /// Name of the vector space.
+    pub vector_name: String,
+}
+
 /// `?wait=`: when the write is answered.
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]

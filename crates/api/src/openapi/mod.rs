@@ -71,6 +71,8 @@ use crate::{dashboard, extra as ex, handlers, metrics, qdrant, snapshots as snap
         qdrant::collection_aliases,
         qdrant::create_index,
         qdrant::delete_index,
+        qdrant::create_vector_name,
+        qdrant::delete_vector_name,
         handlers::post_points,
         handlers::list_points,
         qdrant::upsert,

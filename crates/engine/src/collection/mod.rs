@@ -5,6 +5,7 @@
 //!   group-commit fsync) and [`apply`], shared with replay;
 //! - [`flush`]: making the state durable outside the log and dropping covered log files;
 //! - [`schema`]: config changes and payload indexes;
+//! - [`spaces`]: vector spaces added to or dropped from an existing collection;
 //! - this file: the struct, its locks, and [`Collection::info`].
 //!
 //! Reads, the universal query, group-by and the optimizer are in `read.rs`, `query.rs`,
@@ -47,7 +48,10 @@ use crate::CollectionConfig;
 mod flush;
 mod open;
 mod schema;
+mod spaces;
 mod write;
+
+pub use spaces::NewVectorSpace;
 
 /// The largest vector dimension accepted (Qdrant's limit).
 pub const MAX_DIM: usize = 65_536;

@@ -12,7 +12,7 @@ use crate::{EngineError, Result, UpdateResult};
 
 impl Collection {
     /// Rewrites `config.json` (under the writer lock, so config changes are serialised).
-    fn store_config(&self, stored: &StoredConfig) -> Result<()> {
+    pub(super) fn store_config(&self, stored: &StoredConfig) -> Result<()> {
         if let Some(dir) = &self.dir {
             rvdb_storage::atomic_write_in(&*self.vfs, &dir.join(CONFIG_FILE), &stored.to_bytes())?;
         }

@@ -21,7 +21,7 @@ use crate::{
 
 /// A dense space "d" (2 dims) and sparse spaces "s" (plain) and "si" (idf), sealing every 64
 /// points; "s" scores filtered candidates directly below 1,000,000 (always), "si" never.
-fn config() -> CollectionConfig {
+pub(super) fn config() -> CollectionConfig {
     let mut cfg = CollectionConfig::with_dim(Distance::Dot, 2);
     let crate::types::VectorsConfig::Single(p) = cfg.vectors.clone() else {
         unreachable!()
@@ -58,7 +58,7 @@ fn config() -> CollectionConfig {
     cfg
 }
 
-fn sparse(rng: &mut StdRng) -> SparseVector {
+pub(super) fn sparse(rng: &mut StdRng) -> SparseVector {
     let n = rng.random_range(0..6);
     let mut idx: Vec<u32> = (0..n).map(|_| rng.random_range(0..30)).collect();
     idx.sort_unstable();
@@ -72,7 +72,7 @@ fn sparse(rng: &mut StdRng) -> SparseVector {
 
 /// What the collection should hold: per point, its sparse vectors and its `g` payload.
 #[derive(Default, Clone, PartialEq, Debug)]
-struct Model(BTreeMap<u64, (BTreeMap<String, SparseVector>, u64)>);
+pub(super) struct Model(BTreeMap<u64, (BTreeMap<String, SparseVector>, u64)>);
 
 impl Model {
     fn search(&self, using: &str, q: &SparseVector, g: Option<u64>, k: usize) -> Vec<(u64, f32)> {
@@ -103,7 +103,7 @@ impl Model {
     }
 }
 
-fn point(id: u64, rng: &mut StdRng, model: &mut Model) -> PointStruct {
+pub(super) fn point(id: u64, rng: &mut StdRng, model: &mut Model) -> PointStruct {
     let mut vectors = NamedVectors::new();
     let mut held = BTreeMap::new();
     vectors.insert("d".into(), Vector::Dense(vec![id as f32, 1.0]));
@@ -171,7 +171,7 @@ fn check(c: &Collection, model: &Model, rng: &mut StdRng) {
 }
 
 /// A random workload over `c`, checked against the model as it goes.
-fn workload(c: &Collection, seed: u64) -> Model {
+pub(super) fn workload(c: &Collection, seed: u64) -> Model {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut model = Model::default();
     for round in 0..6u64 {
@@ -436,7 +436,7 @@ fn sparse_discover_and_context_score_as_local_mode() {
     );
 }
 
-fn dump(c: &Collection) -> Vec<(PointId, NamedVectors)> {
+pub(super) fn dump(c: &Collection) -> Vec<(PointId, NamedVectors)> {
     let (rows, _) = c.list(0, usize::MAX);
     rows.into_iter()
         .map(|r| (r.id, r.vectors.unwrap()))
