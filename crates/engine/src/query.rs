@@ -12,16 +12,17 @@ use rvdb_index::SparseVector;
 use crate::formula::{FormulaQuery, Point};
 use crate::mmr::{mmr_order, similarity};
 use crate::types::{
-    OrderBy, PayloadSelector, QueryParams, RecommendStrategy, ScoreQuery, ScrollRequest, Vector,
-    VectorSelector, DEFAULT_VECTOR,
+    MultiQuery, OrderBy, PayloadSelector, QueryParams, RecommendStrategy, ScoreQuery,
+    ScrollRequest, Vector, VectorSelector, DEFAULT_VECTOR,
 };
 use crate::{Collection, EngineError, Result, ScoredPoint, SearchRequest};
 
-/// A vector given inline (dense or sparse), or the stored vector of a point.
+/// A vector given inline (dense, sparse or a multivector), or the stored vector of a point.
 #[derive(Debug, Clone, PartialEq)]
 pub enum VectorInput {
     Vector(Vec<f32>),
     Sparse(SparseVector),
+    Multi(Vec<Vec<f32>>),
     Id(PointId),
 }
 
@@ -223,12 +224,18 @@ impl Collection {
         if vector_kind && self.is_sparse(using) {
             return self.resolve_sparse(kind, using, lookup, filter);
         }
+        if vector_kind && self.is_multi(using) {
+            return self.resolve_multi(kind, using, lookup, filter);
+        }
         let mut mentioned = Vec::new();
         let mut vec_of = |input: &VectorInput| -> Result<Vec<f32>> {
             match input {
                 VectorInput::Vector(v) => Ok(v.clone()),
                 VectorInput::Sparse(_) => Err(EngineError::bad(format!(
                     "a sparse query needs `using` naming a sparse vector; `{using}` is not one"
+                ))),
+                VectorInput::Multi(_) => Err(EngineError::bad(format!(
+                    "a multivector query needs `using` naming a multivector; `{using}` is not one"
                 ))),
                 VectorInput::Id(id) => match lookup {
                     Some(l) => {
@@ -320,7 +327,7 @@ impl Collection {
         let mut vec_of = |input: &VectorInput| -> Result<SparseVector> {
             match input {
                 VectorInput::Sparse(v) => Ok(v.clone()),
-                VectorInput::Vector(_) => Err(EngineError::bad(format!(
+                VectorInput::Vector(_) | VectorInput::Multi(_) => Err(EngineError::bad(format!(
                     "`{using}` is a sparse vector: the query must be a sparse vector \\
                      ({{\"indices\": […], \"values\": […]}})"
                 ))),
@@ -378,6 +385,79 @@ impl Collection {
                 .push(Condition::HasId(mentioned.into_iter().collect()));
         }
         Ok(Resolved::Score(query))
+    }
+
+    /// [`Self::resolve_query`] for a multivector space: nearest, recommend, discover and
+    /// context queries (local mode's; relevance feedback and MMR are refused).
+    fn resolve_multi(
+        &self,
+        kind: &QueryKind,
+        using: &str,
+        lookup: Option<&Lookup>,
+        filter: &mut Option<Filter>,
+    ) -> Result<Resolved> {
+        let mut mentioned = Vec::new();
+        let mut vec_of = |input: &VectorInput| -> Result<Vec<Vec<f32>>> {
+            match input {
+                VectorInput::Multi(v) => Ok(v.clone()),
+                VectorInput::Vector(_) | VectorInput::Sparse(_) => Err(EngineError::bad(format!(
+                    "`{using}` is a multivector: the query must be a multivector (an array of arrays of numbers)"
+                ))),
+                VectorInput::Id(id) => match lookup {
+                    Some(l) => {
+                        let space = l.vector.as_deref().unwrap_or(using);
+                        l.collection.multi_vector_of(*id, space)
+                    }
+                    None => {
+                        mentioned.push(*id);
+                        self.multi_vector_of(*id, using)
+                    }
+                },
+            }
+        };
+        type Pairs = Vec<(Vec<Vec<f32>>, Vec<Vec<f32>>)>;
+        let mut pairs_of = |pairs: &[ContextPair]| -> Result<Pairs> {
+            pairs
+                .iter()
+                .map(|p| Ok((vec_of(&p.positive)?, vec_of(&p.negative)?)))
+                .collect()
+        };
+        let query = match kind {
+            QueryKind::Discover { target, context } => {
+                let pairs = pairs_of(context)?;
+                MultiQuery::Discover {
+                    target: vec_of(target)?,
+                    pairs,
+                }
+            }
+            QueryKind::Context(context) => {
+                if context.is_empty() {
+                    return Err(EngineError::bad("context: no context pairs given"));
+                }
+                MultiQuery::Context(pairs_of(context)?)
+            }
+            QueryKind::Nearest(input) => MultiQuery::Nearest(vec_of(input)?),
+            QueryKind::Recommend {
+                positive,
+                negative,
+                strategy,
+            } => MultiQuery::Recommend {
+                positive: positive.iter().map(&mut vec_of).collect::<Result<_>>()?,
+                negative: negative.iter().map(&mut vec_of).collect::<Result<_>>()?,
+                strategy: *strategy,
+            },
+            _ => {
+                return Err(EngineError::bad(format!(
+                    "`{using}` is a multivector: only nearest, recommend, discover and context queries are supported on multivectors"
+                )))
+            }
+        };
+        if !mentioned.is_empty() {
+            let f = filter.get_or_insert_with(Filter::default);
+            f.must_not
+                .push(Condition::HasId(mentioned.into_iter().collect()));
+        }
+        Ok(Resolved::Score(ScoreQuery::Multi(query)))
     }
 
     fn run_base(
@@ -537,7 +617,7 @@ impl Collection {
             .into_iter()
             .filter_map(|mut p| match p.vectors.as_mut()?.remove(using)? {
                 Vector::Dense(v) => Some((Some(p), v)),
-                Vector::Sparse(_) => None,
+                Vector::Sparse(_) | Vector::Multi(_) => None,
             })
             .unzip();
         let relevance: Vec<f64> = vectors
