@@ -311,6 +311,22 @@ fn multivector_queries_score_by_max_sim_with_filters_prefetch_and_examples() {
     );
     assert_eq!(ids(&r)[0], 3);
 
+    // MMR over multivector candidates (max_sim between them); without diversity it is the
+    // nearest order, scores staying similarities
+    let r = query(
+        &s,
+        json!({"query": {"nearest": [[1.0, 0.5]], "mmr": {"diversity": 0.0}}, "using": "colbert",
+               "with_vector": ["colbert"]}),
+    );
+    assert_eq!(ids(&r), [3, 2, 1]);
+    assert_eq!(scores(&r), [2.0, 1.5, 1.0]);
+    assert_eq!(r[1]["vector"], json!({"colbert": [[1.0, 1.0]]}));
+    let r = query(
+        &s,
+        json!({"query": {"nearest": [[1.0, 0.5]], "mmr": {"diversity": 1.0}}, "using": "colbert"}),
+    );
+    assert_eq!(ids(&r)[0], 3, "the most relevant is picked first: {r}");
+
     // refusals
     let fail = |body: Value, want: &str| {
         let e = s.fail("POST", "/collections/h/points/query", Some(&body), 400);
@@ -329,8 +345,11 @@ fn multivector_queries_score_by_max_sim_with_filters_prefetch_and_examples() {
         "expected dim: 2, got 3",
     );
     fail(
-        json!({"query": {"nearest": [[1.0, 0.0]], "mmr": {"diversity": 0.5}}, "using": "colbert"}),
-        "only nearest, recommend, discover and context",
+        json!({"query": {"relevance_feedback": {
+            "target": [[1.0, 0.0]],
+            "feedback": [{"example": [[0.0, 1.0]], "score": 1.0}, {"example": 2, "score": 0.0}],
+            "strategy": {"naive": {"a": 0.5, "b": 1.0, "c": 1.0}}}}, "using": "colbert"}),
+        "only nearest (with or without mmr), recommend, discover and context",
     );
     let e = s.fail(
         "POST",

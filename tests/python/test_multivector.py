@@ -2,7 +2,7 @@
 compared with local mode on the same data: the collection config, upsert and retrieve/scroll
 (Cosine rows normalised), has_vector counts, nearest queries by max_sim with filters, score
 thresholds and offsets, recommend (every strategy), discover and context by ids and by inline
-multivectors, a dense prefetch reranked by a multivector (the ColBERT pipeline), the legacy
+multivectors, maximal marginal relevance, a dense prefetch reranked by a multivector (the ColBERT pipeline), the legacy
 search's refusal, and writes: validation, vector updates and deletes.
 
 The read tests run on a collection whose points stay in the appendable segment and on one whose
@@ -201,6 +201,25 @@ def test_multivector_recommend_discover_and_context(pair, coll, using):
         ),
         ctx=f"context {using}",
     )
+
+
+@pytest.mark.parametrize("using", list(DIMS))
+def test_multivector_mmr(pair, coll, using):
+    """Maximal marginal relevance over multivector candidates, compared by max_sim."""
+    for i, q in enumerate(queries(15, 6, using)):
+        for diversity in (0.0, 0.5, 0.9):
+            pair.same(
+                lambda c: c.query_points(
+                    coll,
+                    query=models.NearestQuery(
+                        nearest=q, mmr=models.Mmr(diversity=diversity, candidates_limit=25)
+                    ),
+                    using=using,
+                    limit=8,
+                    with_vectors=[using],
+                ),
+                ctx=f"mmr {using} #{i} diversity {diversity}",
+            )
 
 
 def test_dense_prefetch_reranked_by_a_multivector(pair, coll):

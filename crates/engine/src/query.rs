@@ -10,7 +10,7 @@ use rvdb_filter::{Condition, Filter, MinShould, PointId};
 use rvdb_index::SparseVector;
 
 use crate::formula::{FormulaQuery, Point};
-use crate::mmr::{mmr_order, similarity};
+use crate::mmr::{mmr_order, multi_similarity, similarity};
 use crate::types::{
     MultiQuery, OrderBy, PayloadSelector, QueryParams, RecommendStrategy, ScoreQuery,
     ScrollRequest, Vector, VectorSelector, DEFAULT_VECTOR,
@@ -261,7 +261,7 @@ impl Collection {
                 if !(0.0..=1.0).contains(&mmr.diversity) {
                     return Err(EngineError::bad("mmr.diversity: must be between 0 and 1"));
                 }
-                Resolved::Mmr(vec_of(nearest)?, *mmr)
+                Resolved::Mmr(Vector::Dense(vec_of(nearest)?), *mmr)
             }
             QueryKind::Discover { target, context } => {
                 let pairs = pairs_of(context)?;
@@ -387,8 +387,8 @@ impl Collection {
         Ok(Resolved::Score(query))
     }
 
-    /// [`Self::resolve_query`] for a multivector space: nearest, recommend, discover and
-    /// context queries (local mode's; relevance feedback and MMR are refused).
+    /// [`Self::resolve_query`] for a multivector space: nearest (MMR included), recommend,
+    /// discover and context queries (local mode's; relevance feedback is refused).
     fn resolve_multi(
         &self,
         kind: &QueryKind,
@@ -437,6 +437,18 @@ impl Collection {
                 MultiQuery::Context(pairs_of(context)?)
             }
             QueryKind::Nearest(input) => MultiQuery::Nearest(vec_of(input)?),
+            QueryKind::NearestMmr { nearest, mmr } => {
+                if !(0.0..=1.0).contains(&mmr.diversity) {
+                    return Err(EngineError::bad("mmr.diversity: must be between 0 and 1"));
+                }
+                let v = vec_of(nearest)?;
+                if !mentioned.is_empty() {
+                    let f = filter.get_or_insert_with(Filter::default);
+                    f.must_not
+                        .push(Condition::HasId(mentioned.into_iter().collect()));
+                }
+                return Ok(Resolved::Mmr(Vector::Multi(v), *mmr));
+            }
             QueryKind::Recommend {
                 positive,
                 negative,
@@ -448,7 +460,7 @@ impl Collection {
             },
             _ => {
                 return Err(EngineError::bad(format!(
-                    "`{using}` is a multivector: only nearest, recommend, discover and context queries are supported on multivectors"
+                    "`{using}` is a multivector: only nearest (with or without mmr), recommend, discover and context queries are supported on multivectors"
                 )))
             }
         };
@@ -582,7 +594,7 @@ impl Collection {
     /// that `offset` applies to the re-ranked list, as in Qdrant), `limit + offset` picked.
     fn search_mmr(
         &self,
-        vector: Vec<f32>,
+        vector: Vector,
         mmr: Mmr,
         using: &str,
         filter: Option<Filter>,
@@ -601,7 +613,11 @@ impl Collection {
         };
         let candidates = self.search(&SearchRequest {
             using: using.to_string(),
-            query: ScoreQuery::Nearest(vector.clone()),
+            query: match &vector {
+                Vector::Multi(rows) => ScoreQuery::Multi(MultiQuery::Nearest(rows.clone())),
+                Vector::Dense(v) => ScoreQuery::Nearest(v.clone()),
+                Vector::Sparse(_) => unreachable!("sparse queries refuse mmr"),
+            },
             limit: mmr.candidates_limit.unwrap_or(out.limit),
             offset: 0,
             score_threshold: out.score_threshold,
@@ -611,22 +627,46 @@ impl Collection {
             params: out.params,
         })?;
         let distance = self.distance_of(using)?;
-        let mut query = vector;
-        distance.prepare(&mut query);
-        let (mut points, vectors): (Vec<Option<ScoredPoint>>, Vec<Vec<f32>>) = candidates
+        // a multivector is compared by max_sim over its rows (flattened here), as local mode does
+        let (query, dim) = match vector {
+            Vector::Dense(mut v) => {
+                distance.prepare(&mut v);
+                (v, None)
+            }
+            Vector::Multi(rows) => {
+                let dim = rows.first().map_or(0, Vec::len);
+                let mut flat = Vec::with_capacity(rows.len() * dim);
+                for mut row in rows {
+                    distance.prepare(&mut row);
+                    flat.extend(row);
+                }
+                (flat, Some(dim))
+            }
+            Vector::Sparse(_) => unreachable!("sparse queries refuse mmr"),
+        };
+        let sim = |a: &[f32], b: &[f32]| match dim {
+            None => similarity(distance, a, b),
+            Some(d) => multi_similarity(distance, d, a, b),
+        };
+        let (mut points, stored): (Vec<Option<ScoredPoint>>, Vec<Vector>) = candidates
             .into_iter()
-            .filter_map(|mut p| match p.vectors.as_mut()?.remove(using)? {
-                Vector::Dense(v) => Some((Some(p), v)),
-                Vector::Sparse(_) | Vector::Multi(_) => None,
+            .filter_map(|mut p| {
+                let v = p.vectors.as_mut()?.remove(using)?;
+                Some((Some(p), v))
             })
             .unzip();
-        let relevance: Vec<f64> = vectors
+        let vectors: Vec<Vec<f32>> = stored
             .iter()
-            .map(|v| similarity(distance, &query, v))
+            .map(|v| match v {
+                Vector::Dense(v) => v.clone(),
+                Vector::Multi(rows) => rows.concat(),
+                Vector::Sparse(_) => Vec::new(),
+            })
             .collect();
+        let relevance: Vec<f64> = vectors.iter().map(|v| sim(&query, v)).collect();
         let order = mmr_order(
             &relevance,
-            |i, j| similarity(distance, &vectors[i], &vectors[j]),
+            |i, j| sim(&vectors[i], &vectors[j]),
             1.0 - f64::from(mmr.diversity),
             out.limit.saturating_add(out.offset),
         );
@@ -643,7 +683,7 @@ impl Collection {
                 if matches!(out.with_vector, VectorSelector::None) {
                     p.vectors = None;
                 } else if let (Some(vs), true) = (&mut p.vectors, keep_using) {
-                    vs.insert(using.to_string(), Vector::Dense(vectors[i].clone()));
+                    vs.insert(using.to_string(), stored[i].clone());
                 }
                 Some(p)
             })
@@ -753,7 +793,8 @@ struct Output<'a> {
 
 enum Resolved {
     Score(ScoreQuery),
-    Mmr(Vec<f32>, Mmr),
+    /// A dense vector or a multivector, and the MMR parameters.
+    Mmr(Vector, Mmr),
     Sample,
     Fusion(Fusion),
     Formula(FormulaQuery),
