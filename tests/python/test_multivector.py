@@ -263,6 +263,26 @@ def test_legacy_search_and_mismatched_queries_are_refused(pair, coll, http):
         lambda c: c.query_points(coll, query=[[1.0, 0.0, 0.0, 0.0]], using="d"),
         ctx="multivector query for a dense vector",
     )
+    # relevance feedback on a multivector: local mode looks for a dense vector and fails
+    pair.both_fail(
+        lambda c: c.query_points(
+            coll,
+            query=models.RelevanceFeedbackQuery(
+                relevance_feedback=models.RelevanceFeedbackInput(
+                    target=[[1.0, 0.0, 0.0, 0.0]],
+                    feedback=[
+                        models.FeedbackItem(example=3, score=1.0),
+                        models.FeedbackItem(example=4, score=0.0),
+                    ],
+                    strategy=models.NaiveFeedbackStrategy(
+                        naive=models.NaiveFeedbackStrategyParams(a=1.0, b=1.0, c=1.0)
+                    ),
+                )
+            ),
+            using="colbert",
+        ),
+        ctx="relevance feedback on a multivector",
+    )
 
 
 def test_multivector_writes_validation_updates_and_deletes(pair):
