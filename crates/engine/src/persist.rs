@@ -17,7 +17,7 @@
 //! `rvdb_index::SealedSparseIndex`'s byte format (with its own checksum). A missing or damaged
 //! one is rebuilt from the vectors in `segment.bin`.
 //!
-//! `segments/<id>/vectors-<k>.bin` — the vectors of the k-th space (in name order) of that
+//! `segments/<id>/vectors-<k>.bin` — the vectors of the k-th dense space (in name order) of that
 //! segment, memory-mapped at load: a 64-byte header (magic `RVDBVEC1`, `version: u32` (1),
 //! `dim: u32`, `rows: u64`, `crc32c: u32` of the data, `crc32c: u32` of header bytes 0..28, zero
 //! padding), then `rows × dim` f32 (absent vectors are zero rows).
@@ -30,8 +30,8 @@
 //! `RVDBSTA1`, then a checksummed block whose body is `version: u32` (1), `seq: u64` (every
 //! operation up to it is reflected, none after), `next_segment_id: u64`, `segments: u32` ×
 //! (`segment_id: u64`, `rows: u64`, tombstone bitmap of `ceil(rows / 8)` bytes), then the
-//! appendable segment's rows: `spaces: u32` × (name string, `dim: u32`), `count: u64`, `count` ×
-//! (id, `version: u64`, named vectors, payload).
+//! appendable segment's rows: `spaces: u32` × (name string, `dim: u32`) of its dense spaces,
+//! `count: u64`, `count` × (id, `version: u64`, named vectors, payload).
 //!
 //! Commit protocol: a segment directory is written as `segments/.tmp-<id>` (every file fsynced,
 //! the directory fsynced), renamed to `segments/<id>` and `segments/` fsynced; only then can a
