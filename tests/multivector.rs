@@ -327,6 +327,18 @@ fn multivector_queries_score_by_max_sim_with_filters_prefetch_and_examples() {
     );
     assert_eq!(ids(&r)[0], 3, "the most relevant is picked first: {r}");
 
+    // the search matrix: each sampled point's nearest other by max_sim with its multivector
+    let m = s.ok(
+        "POST",
+        "/collections/h/points/search/matrix/pairs",
+        Some(&json!({"sample": 10, "limit": 1, "using": "colbert"})),
+    );
+    assert_eq!(
+        m["pairs"],
+        json!([{"a": 1, "b": 3, "score": 2.5}, {"a": 2, "b": 3, "score": 2.0},
+               {"a": 3, "b": 1, "score": 2.5}])
+    );
+
     // refusals
     let fail = |body: Value, want: &str| {
         let e = s.fail("POST", "/collections/h/points/query", Some(&body), 400);

@@ -2,7 +2,7 @@
 compared with local mode on the same data: the collection config, upsert and retrieve/scroll
 (Cosine rows normalised), has_vector counts, nearest queries by max_sim with filters, score
 thresholds and offsets, recommend (every strategy), discover and context by ids and by inline
-multivectors, maximal marginal relevance, a dense prefetch reranked by a multivector (the ColBERT pipeline), the legacy
+multivectors, maximal marginal relevance, the search matrix, a dense prefetch reranked by a multivector (the ColBERT pipeline), the legacy
 search's refusal, and writes: validation, vector updates and deletes.
 
 The read tests run on a collection whose points stay in the appendable segment and on one whose
@@ -17,6 +17,7 @@ import pytest
 from qdrant_client import models
 
 from compat import indexed_config, needs_server, unique_name
+from test_facet_matrix import compare_offsets, compare_pairs
 from test_sparse import wait_green
 
 N = 300
@@ -220,6 +221,22 @@ def test_multivector_mmr(pair, coll, using):
                 ),
                 ctx=f"mmr {using} #{i} diversity {diversity}",
             )
+
+
+@pytest.mark.parametrize("using", list(DIMS))
+def test_multivector_search_matrix(pair, coll, using):
+    """The whole filtered set is sampled on both sides, so the matrices must agree."""
+    f = models.Filter(must=[models.FieldCondition(key="g", match=models.MatchValue(value=1))])
+    pair.same(
+        lambda c: c.search_matrix_offsets(coll, query_filter=f, limit=3, sample=N, using=using),
+        compare_offsets,
+        f"matrix offsets {using}",
+    )
+    pair.same(
+        lambda c: c.search_matrix_pairs(coll, query_filter=f, limit=2, sample=N, using=using),
+        compare_pairs,
+        f"matrix pairs {using}",
+    )
 
 
 def test_dense_prefetch_reranked_by_a_multivector(pair, coll):
