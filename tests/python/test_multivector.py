@@ -239,6 +239,28 @@ def test_multivector_search_matrix(pair, coll, using):
     )
 
 
+def test_multivector_batches_and_groups(pair, coll):
+    qc, qe = queries(16, 1, "colbert")[0], queries(17, 1, "e")[0]
+    requests = [
+        models.QueryRequest(query=qc, using="colbert", limit=5),
+        models.QueryRequest(query=qe, using="e", limit=4, offset=1, with_vector=["e"]),
+        models.QueryRequest(
+            prefetch=models.Prefetch(query=qe, using="e", limit=20),
+            query=qc,
+            using="colbert",
+            limit=6,
+        ),
+    ]
+    pair.same(lambda c: c.query_batch_points(coll, requests=requests), ctx="query batch")
+    for group_by, limit, size in [("kw", 3, 2), ("g", 4, 3)]:
+        pair.same(
+            lambda c: c.query_points_groups(
+                coll, group_by=group_by, query=qc, using="colbert", limit=limit, group_size=size
+            ),
+            ctx=f"groups by {group_by}",
+        )
+
+
 def test_dense_prefetch_reranked_by_a_multivector(pair, coll):
     """The ColBERT pipeline: dense candidates, reranked by late interaction."""
     rng = np.random.default_rng(13)
