@@ -327,6 +327,22 @@ fn multivector_queries_score_by_max_sim_with_filters_prefetch_and_examples() {
     );
     assert_eq!(ids(&r)[0], 3, "the most relevant is picked first: {r}");
 
+    // a point id as the query: its stored multivector, the point itself left out (also when
+    // looked up in this very collection, as local mode does; dense vectors alike)
+    let r = query(&s, json!({"query": 3, "using": "colbert"}));
+    assert_eq!(ids(&r), [1, 2]);
+    assert_eq!(scores(&r), [2.5, 2.5]);
+    let r = query(
+        &s,
+        json!({"query": 3, "using": "colbert", "lookup_from": {"collection": "h", "vector": "colbert"}}),
+    );
+    assert_eq!(ids(&r), [1, 2]);
+    let r = query(
+        &s,
+        json!({"query": 1, "using": "d", "lookup_from": {"collection": "h"}}),
+    );
+    assert!(!ids(&r).contains(&1), "{r}");
+
     // the search matrix: each sampled point's nearest other by max_sim with its multivector
     let m = s.ok(
         "POST",

@@ -153,6 +153,16 @@ def test_multivector_nearest_queries_match_local_mode(pair, coll, using):
         ctx=f"{using} score_threshold",
     )
     pair.same(lambda c: c.query_points(coll, query=11, using=using, limit=5), ctx="by id")
+    pair.same(
+        lambda c: c.query_points(
+            coll,
+            query=11,
+            using=using,
+            limit=5,
+            lookup_from=models.LookupLocation(collection=coll, vector=using),
+        ),
+        ctx="by id, lookup_from",
+    )
 
 
 @pytest.mark.parametrize("using", list(DIMS))

@@ -239,6 +239,11 @@ impl Collection {
                 ))),
                 VectorInput::Id(id) => match lookup {
                     Some(l) => {
+                        // a lookup in this very collection leaves its examples out too, as
+                        // local mode does
+                        if std::ptr::eq(l.collection, self) {
+                            mentioned.push(*id);
+                        }
                         let space = l.vector.as_deref().unwrap_or(using);
                         l.collection.vector_of(*id, space)
                     }
@@ -333,6 +338,11 @@ impl Collection {
                 ))),
                 VectorInput::Id(id) => match lookup {
                     Some(l) => {
+                        // a lookup in this very collection leaves its examples out too, as
+                        // local mode does
+                        if std::ptr::eq(l.collection, self) {
+                            mentioned.push(*id);
+                        }
                         let space = l.vector.as_deref().unwrap_or(using);
                         l.collection.sparse_vector_of(*id, space)
                     }
@@ -405,6 +415,11 @@ impl Collection {
                 ))),
                 VectorInput::Id(id) => match lookup {
                     Some(l) => {
+                        // a lookup in this very collection leaves its examples out too, as
+                        // local mode does
+                        if std::ptr::eq(l.collection, self) {
+                            mentioned.push(*id);
+                        }
                         let space = l.vector.as_deref().unwrap_or(using);
                         l.collection.multi_vector_of(*id, space)
                     }
