@@ -133,6 +133,14 @@ impl MultiColumn {
         if self.garbage < 4096 || self.garbage * 2 < self.data.len() {
             return;
         }
+        self.compact();
+    }
+
+    /// Drops the values no span covers (a segment being sealed keeps no garbage).
+    pub(crate) fn compact(&mut self) {
+        if self.garbage == 0 {
+            return;
+        }
         let mut data = Vec::with_capacity(self.data.len() - self.garbage);
         for (o, n) in self.spans.iter_mut().flatten() {
             let start = data.len();
@@ -474,6 +482,10 @@ mod tests {
         c.swap_remove(1, 1);
         assert_eq!(c.count(), 1);
         assert!(c.spans.len() <= 1);
+        // sealing drops every value no row points at
+        c.compact();
+        assert_eq!(c.data, [7.0, 8.0]);
+        assert_eq!(c.get(0), Some(&[7.0, 8.0][..]));
     }
 
     #[test]

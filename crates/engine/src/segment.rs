@@ -241,11 +241,15 @@ impl Segment {
         self.multi.iter().map(|(k, v)| (k.as_str(), v))
     }
 
-    /// The sparse columns in their immutable form (a segment being sealed).
+    /// The sparse columns in their immutable form, the multivector columns compacted (a
+    /// segment being sealed).
     pub(crate) fn seal_sparse(&mut self) {
         let rows = self.len();
         for col in self.sparse.values_mut() {
             *col = col.seal(rows);
+        }
+        for col in self.multi.values_mut() {
+            col.compact();
         }
     }
 
