@@ -122,6 +122,51 @@ fn vector_spaces_are_added_written_searched_and_dropped() {
 }
 
 #[test]
+fn a_multivector_space_is_added_and_dropped() {
+    let s = Server::start();
+    setup(&s);
+    s.ok(
+        "PUT",
+        "/collections/v/vectors/colbert",
+        Some(&json!({"dense": {"size": 2, "distance": "Dot",
+                               "multivector_config": {"comparator": "max_sim"}}})),
+    );
+    let params = &s.ok("GET", "/collections/v", None)["config"]["params"];
+    assert_eq!(
+        params["vectors"]["colbert"]["multivector_config"],
+        json!({"comparator": "max_sim"})
+    );
+    s.ok(
+        "PUT",
+        "/collections/v/points?wait=true",
+        Some(&json!({"points": [
+            {"id": 5, "vector": {"a": [1.0, 0.0], "colbert": [[1.0, 0.0], [0.0, 2.0]]}}
+        ]})),
+    );
+    assert_eq!(
+        vectors_of(&s, 5),
+        json!({"a": [1.0, 0.0], "colbert": [[1.0, 0.0], [0.0, 2.0]]})
+    );
+    let hits = s.ok(
+        "POST",
+        "/collections/v/points/query",
+        Some(&json!({"query": [[0.0, 1.0], [1.0, 0.0]], "using": "colbert"})),
+    );
+    assert_eq!(hits["points"][0]["id"], 5);
+    assert_eq!(hits["points"][0]["score"], 3.0);
+    s.ok("DELETE", "/collections/v/vectors/colbert", None);
+    assert_eq!(vectors_of(&s, 5), json!({"a": [1.0, 0.0]}));
+    let err = s.fail(
+        "PUT",
+        "/collections/v/vectors/m",
+        Some(&json!({"dense": {"size": 2, "distance": "Dot",
+                               "multivector_config": {"comparator": "min_sim"}}})),
+        400,
+    );
+    assert!(err.contains("comparator"), "{err}");
+}
+
+#[test]
 fn bad_vector_name_requests_are_refused_naming_the_problem() {
     let s = Server::start();
     setup(&s);

@@ -12,23 +12,27 @@ use serde_json::Value;
 #[schema(as = VectorStructOutput)]
 pub(crate) enum VectorOut {
     Single(Vec<f32>),
+    /// The unnamed vector of a multivector collection: its rows.
+    Multi(Vec<Vec<f32>>),
     // NamedVectors spelled out: the schema derive needs the map type to see it
     Named(std::collections::BTreeMap<String, NamedVectorOut>),
 }
 
-/// One named vector: dense, or sparse (`indices` ascending).
+/// One named vector: dense, sparse (`indices` ascending) or a multivector (its rows).
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(untagged)]
 #[schema(as = VectorOutput)]
 pub(crate) enum NamedVectorOut {
     Dense(Vec<f32>),
     Sparse(crate::openapi::common::SparseVector),
+    Multi(Vec<Vec<f32>>),
 }
 
 impl From<Vector> for NamedVectorOut {
     fn from(v: Vector) -> Self {
         match v {
             Vector::Dense(v) => NamedVectorOut::Dense(v),
+            Vector::Multi(v) => NamedVectorOut::Multi(v),
             Vector::Sparse(v) => NamedVectorOut::Sparse(crate::openapi::common::SparseVector {
                 indices: v.indices().to_vec(),
                 values: v.values().to_vec(),
@@ -39,9 +43,14 @@ impl From<Vector> for NamedVectorOut {
 
 pub(crate) fn vectors_out(v: Option<NamedVectors>) -> Option<VectorOut> {
     let mut v = v?;
-    if v.len() == 1 && matches!(v.get(DEFAULT_VECTOR), Some(Vector::Dense(_))) {
-        if let Some(Vector::Dense(d)) = v.remove(DEFAULT_VECTOR) {
-            return Some(VectorOut::Single(d));
+    if v.len() == 1 {
+        match v.remove(DEFAULT_VECTOR) {
+            Some(Vector::Dense(d)) => return Some(VectorOut::Single(d)),
+            Some(Vector::Multi(m)) => return Some(VectorOut::Multi(m)),
+            Some(other) => {
+                v.insert(DEFAULT_VECTOR.to_string(), other);
+            }
+            None => {}
         }
     }
     Some(VectorOut::Named(

@@ -4,8 +4,10 @@
 //! All integers little-endian. A string is `len: u32` + UTF-8 bytes. A point id is a tag byte
 //! (`0` = u64 follows, `1` = 16 UUID bytes follow). A vector is `dim: u32` then `dim` f32
 //! values; a sparse vector is the marker `u32::MAX` in place of `dim`, then `count: u32`, `count`
-//! indices (u32, strictly increasing) and `count` f32 values. Named vectors are `count: u32` then
-//! `count` × (name string, vector, dense or sparse). A payload is
+//! indices (u32, strictly increasing) and `count` f32 values; a multivector is the marker
+//! `u32::MAX - 1` in place of `dim`, then `dim: u32`, `rows: u32` and `rows × dim` f32 values
+//! (row after row). Named vectors are `count: u32` then `count` × (name string, vector: dense,
+//! sparse or multi). A payload is
 //! `len: u32` then `len` bytes of JSON (an object; `len = 0` is the empty payload). An id list
 //! is `count: u32` then ids.
 //!
@@ -67,6 +69,8 @@ const CHECKPOINT_MAGIC: &[u8; 8] = b"RVDBCKP2";
 
 /// In place of a dense vector's `dim`: a sparse vector follows.
 const SPARSE_MARKER: u32 = u32::MAX;
+/// In place of a dense vector's `dim`: a multivector follows.
+const MULTI_MARKER: u32 = u32::MAX - 1;
 
 #[derive(Default)]
 pub(crate) struct Writer(pub(crate) Vec<u8>);
@@ -123,6 +127,16 @@ impl Writer {
             self.0.extend_from_slice(&x.to_le_bytes());
         }
     }
+    /// A multivector's `dim`, `rows` and values (no marker).
+    pub(crate) fn multi(&mut self, rows: &[Vec<f32>]) {
+        self.len(rows.first().map_or(0, Vec::len));
+        self.len(rows.len());
+        for row in rows {
+            for x in row {
+                self.0.extend_from_slice(&x.to_le_bytes());
+            }
+        }
+    }
     pub(crate) fn vectors(&mut self, vs: &NamedVectors) {
         self.len(vs.len());
         for (name, v) in vs {
@@ -132,6 +146,10 @@ impl Writer {
                 Vector::Sparse(v) => {
                     self.u32(SPARSE_MARKER);
                     self.sparse(v);
+                }
+                Vector::Multi(rows) => {
+                    self.u32(MULTI_MARKER);
+                    self.multi(rows);
                 }
             }
         }
@@ -423,11 +441,35 @@ impl<'a> Reader<'a> {
             .map_err(|e| self.corrupt(format!("bad sparse vector: {e}")))
     }
 
-    /// A dense or sparse vector (see the module docs).
+    /// A multivector written by [`Writer::multi`].
+    pub(crate) fn multi(&mut self) -> Result<Vec<Vec<f32>>> {
+        let dim = self.count()?;
+        let rows = self.count()?;
+        let n = dim
+            .checked_mul(rows)
+            .and_then(|n| n.checked_mul(4))
+            .ok_or_else(|| self.corrupt("huge multivector".into()))?;
+        if dim == 0 && rows > 0 {
+            return Err(self.corrupt("multivector rows of no values".into()));
+        }
+        let bytes = self.take(n)?;
+        Ok(bytes
+            .chunks_exact(dim.max(1) * 4)
+            .map(|row| {
+                row.chunks_exact(4)
+                    .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
+                    .collect()
+            })
+            .collect())
+    }
+
+    /// A dense, sparse or multi vector (see the module docs).
     fn any_vector(&mut self) -> Result<Vector> {
         let at = self.pos;
-        if self.u32()? == SPARSE_MARKER {
-            return Ok(Vector::Sparse(self.sparse()?));
+        match self.u32()? {
+            SPARSE_MARKER => return Ok(Vector::Sparse(self.sparse()?)),
+            MULTI_MARKER => return Ok(Vector::Multi(self.multi()?)),
+            _ => {}
         }
         self.pos = at;
         Ok(Vector::Dense(self.vector()?))
@@ -532,6 +574,10 @@ mod tests {
                         sparse(&[9, 2, 70000], &[0.5, -1.0, 3.0]),
                     ),
                     ("empty".to_string(), sparse(&[], &[])),
+                    (
+                        "colbert".to_string(),
+                        Vector::Multi(vec![vec![1.0, -2.0, 0.5], vec![0.0, 3.0, f32::MAX]]),
+                    ),
                 ]),
                 payload: Payload::new(),
             }]),
@@ -554,6 +600,10 @@ mod tests {
         let mut p = PointStruct::new(PointId::Num(1), vec![1.0, 2.0], payload(json!({"k": "v"})));
         p.vectors
             .insert("s".to_string(), sparse(&[3, 1], &[1.0, 2.0]));
+        p.vectors.insert(
+            "m".to_string(),
+            Vector::Multi(vec![vec![1.0, 2.0], vec![3.0, 4.0]]),
+        );
         let op = Operation::Upsert(vec![p]);
         let bytes = op.encode();
         for cut in 0..bytes.len() {

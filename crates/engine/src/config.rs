@@ -13,7 +13,9 @@ use rvdb_vector::Distance;
 use crate::settings::{CollectionSettings, HnswConfigDiff};
 use rvdb_index::{SparseIndexParams, SparseModifier};
 
-use crate::types::{CollectionConfig, SparseVectorParams, VectorParams, VectorsConfig};
+use crate::types::{
+    CollectionConfig, MultiVectorComparator, SparseVectorParams, VectorParams, VectorsConfig,
+};
 use crate::{EngineError, Result};
 
 const FORMAT: u32 = 2;
@@ -22,6 +24,9 @@ const FORMAT: u32 = 2;
 struct SpaceFile {
     size: Option<usize>,
     distance: String,
+    /// The multivector comparator (`max_sim`); absent for a space of single vectors.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    multivector: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     hnsw_config: Option<HnswConfigDiff>,
     #[serde(default)]
@@ -75,6 +80,7 @@ impl StoredConfig {
                     SpaceFile {
                         size: p.size,
                         distance: p.distance.as_str().to_string(),
+                        multivector: p.multivector.map(|m| m.as_str().to_string()),
                         hnsw_config: p.hnsw_config.clone(),
                         extra: p.extra.clone(),
                     },
@@ -150,11 +156,19 @@ impl StoredConfig {
             });
             let distance = Distance::parse(&s.distance)
                 .ok_or_else(|| corrupt(format!("unknown distance {}", s.distance)))?;
+            let multivector = match s.multivector.as_deref() {
+                None => None,
+                Some(m) => Some(
+                    MultiVectorComparator::parse(m)
+                        .ok_or_else(|| corrupt(format!("unknown multivector comparator {m}")))?,
+                ),
+            };
             spaces.insert(
                 name,
                 VectorParams {
                     size: s.size,
                     distance,
+                    multivector,
                     hnsw_config,
                     extra: s.extra,
                 },

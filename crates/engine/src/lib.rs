@@ -32,6 +32,7 @@ mod formula;
 mod groups;
 mod matrix;
 mod mmr;
+mod multi;
 mod optimizations;
 mod optimizer;
 mod persist;
@@ -74,10 +75,11 @@ pub use settings::{
 };
 pub use snapshot::{file_sha256, validate_snapshot_name, SnapshotDescription};
 pub use types::{
-    CollectionConfig, Durability, NamedVectors, OrderBy, PayloadSelector, PointSelector,
-    PointStruct, PointUpdate, QueryParams, RecommendStrategy, Record, ScoreQuery, ScoredPoint,
-    ScrollRequest, SearchRequest, SparseVectorParams, UpdateResult, Vector, VectorParams,
-    VectorSelector, VectorsConfig, DEFAULT_VECTOR,
+    CollectionConfig, Durability, MultiQuery, MultiVector, MultiVectorComparator, NamedVectors,
+    OrderBy, PayloadSelector, PointSelector, PointStruct, PointUpdate, QueryParams,
+    RecommendStrategy, Record, ScoreQuery, ScoredPoint, ScrollRequest, SearchRequest,
+    SparseVectorParams, UpdateResult, Vector, VectorParams, VectorSelector, VectorsConfig,
+    DEFAULT_VECTOR,
 };
 
 /// The engine's result type.

@@ -7,13 +7,16 @@
 //!
 //! In a sparse vector space each sampled point's neighbours are a sparse search with its vector
 //! among the others, as local mode runs it: the query weighted by IDF under the `idf` modifier,
-//! and points sharing no index with it are no neighbours.
+//! and points sharing no index with it are no neighbours. In a multivector space they are a
+//! max_sim search with its multivector among the others, as local mode runs it too.
 
 use rand::SeedableRng;
 use rvdb_filter::{Condition, Filter, PointId};
 
 use crate::facet::for_each_match;
-use crate::types::{PayloadSelector, QueryParams, ScoreQuery, SparseVectorParams, VectorSelector};
+use crate::types::{
+    MultiQuery, PayloadSelector, QueryParams, ScoreQuery, SparseVectorParams, VectorSelector,
+};
 use crate::{Collection, Result, SearchRequest};
 
 /// What to sample and how many neighbours to find for each sampled point.
@@ -51,6 +54,9 @@ impl Collection {
             .cloned();
         if let Some(params) = sparse {
             return self.sparse_matrix(req, params);
+        }
+        if self.is_multi(&req.using) {
+            return self.multi_matrix(req);
         }
         let Ok(distance) = self.distance_of(&req.using) else {
             return Ok(DistanceMatrix::default());
@@ -109,6 +115,47 @@ fn sample_in_id_order<T: Clone>(found: Vec<(PointId, T)>, n: usize) -> Vec<(Poin
 }
 
 impl Collection {
+    /// [`Collection::search_matrix`] in a multivector space.
+    fn multi_matrix(&self, req: &MatrixRequest) -> Result<DistanceMatrix> {
+        let mut found = Vec::new();
+        {
+            let segs = self.points.read();
+            for_each_match(&segs, req.filter.as_ref(), &mut |seg, row| {
+                if let Some(v) = seg.multi_column(&req.using).and_then(|c| c.get_rows(row)) {
+                    found.push((seg.id(row), v));
+                }
+            });
+        }
+        let sampled = sample_in_id_order(found, req.sample);
+        if sampled.len() < 2 {
+            return Ok(DistanceMatrix::default());
+        }
+        let ids: Vec<PointId> = sampled.iter().map(|(id, _)| *id).collect();
+        let mut neighbours = Vec::with_capacity(sampled.len());
+        for (id, v) in sampled {
+            let mut filter = req.filter.clone().unwrap_or_default();
+            let others = ids.iter().copied().filter(|o| *o != id).collect();
+            filter.must.push(Condition::HasId(others));
+            let hits = self.search_multi(&SearchRequest {
+                using: req.using.clone(),
+                query: ScoreQuery::Multi(MultiQuery::Nearest(v)),
+                limit: req.limit,
+                offset: 0,
+                score_threshold: None,
+                filter: Some(filter),
+                with_payload: PayloadSelector::None,
+                with_vector: VectorSelector::None,
+                params: QueryParams::default(),
+            })?;
+            neighbours.push(
+                hits.into_iter()
+                    .filter_map(|h| ids.binary_search(&h.id).ok().map(|j| (j, h.score)))
+                    .collect(),
+            );
+        }
+        Ok(DistanceMatrix { ids, neighbours })
+    }
+
     /// [`Collection::search_matrix`] in a sparse vector space.
     fn sparse_matrix(
         &self,

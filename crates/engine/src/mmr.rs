@@ -34,6 +34,22 @@ pub(crate) fn similarity(d: Distance, a: &[f32], b: &[f32]) -> f64 {
     }
 }
 
+/// The max_sim similarity of two stored (prepared) multivectors, flattened rows of `dim`
+/// values: the sum over `a`'s rows of the best [`similarity`] to any of `b`'s rows (local
+/// mode's, for MMR over a multivector).
+pub(crate) fn multi_similarity(d: Distance, dim: usize, a: &[f32], b: &[f32]) -> f64 {
+    if dim == 0 {
+        return 0.0;
+    }
+    a.chunks_exact(dim)
+        .map(|q| {
+            b.chunks_exact(dim)
+                .map(|x| similarity(d, q, x))
+                .fold(f64::NEG_INFINITY, f64::max)
+        })
+        .sum()
+}
+
 /// The order in which MMR picks candidates (indexes into `relevance`), at most `limit` of them.
 /// `relevance[i]` is candidate `i`'s similarity to the query; `sim(i, j)` between candidates.
 /// Each candidate's similarity to the picked set is kept as a running maximum, so the cost is

@@ -58,7 +58,8 @@ impl Collection {
         self.config.read().config.settings.optimizers.clone()
     }
 
-    /// Bytes of vectors per point (all spaces whose dimension is known).
+    /// Bytes of vectors per point (all spaces whose dimension is known; a multivector counted
+    /// as one row).
     fn bytes_per_point(&self, segs: &Segments) -> u64 {
         let config = self.config.read();
         config
@@ -66,7 +67,7 @@ impl Collection {
             .vectors
             .spaces()
             .iter()
-            .map(|(n, _)| segs.dim(n).unwrap_or(0) as u64 * 4)
+            .map(|(n, p)| segs.dim(n).or(p.size).unwrap_or(0) as u64 * 4)
             .sum::<u64>()
             .max(4)
     }

@@ -7,14 +7,17 @@
 //! `version: u32` (1), `segment_id: u64`, `rows: u64`, `spaces: u32` × (name string,
 //! `dim: u32` with `u32::MAX` = unknown, presence bitmap of `ceil(rows / 8)` bytes, bit `r % 8`
 //! of byte `r / 8` set when row `r` has a vector), then `rows` ids, `rows` × `version: u64`,
-//! `rows` payloads; then, only when the segment has sparse vector spaces, `sparse: u32` × (name
-//! string, presence bitmap, one sparse vector as in `codec.rs` per present row).
+//! `rows` payloads; then, only when the segment has sparse or multivector spaces, `sparse: u32` ×
+//! (name string, presence bitmap, one sparse vector as in `codec.rs` per present row); then, only
+//! when it has multivector spaces, `multi: u32` × (name string, `dim: u32`, presence bitmap, per
+//! present row `count: u32` and `count × dim` f32 values, its rows one after another). A file
+//! without the multivector part (written before multivectors) reads as having none.
 //!
 //! `segments/<id>/sparse-<k>.bin` — the inverted index of the k-th sparse space (in name order):
 //! `rvdb_index::SealedSparseIndex`'s byte format (with its own checksum). A missing or damaged
 //! one is rebuilt from the vectors in `segment.bin`.
 //!
-//! `segments/<id>/vectors-<k>.bin` — the vectors of the k-th space (in name order) of that
+//! `segments/<id>/vectors-<k>.bin` — the vectors of the k-th dense space (in name order) of that
 //! segment, memory-mapped at load: a 64-byte header (magic `RVDBVEC1`, `version: u32` (1),
 //! `dim: u32`, `rows: u64`, `crc32c: u32` of the data, `crc32c: u32` of header bytes 0..28, zero
 //! padding), then `rows × dim` f32 (absent vectors are zero rows).
@@ -27,8 +30,8 @@
 //! `RVDBSTA1`, then a checksummed block whose body is `version: u32` (1), `seq: u64` (every
 //! operation up to it is reflected, none after), `next_segment_id: u64`, `segments: u32` ×
 //! (`segment_id: u64`, `rows: u64`, tombstone bitmap of `ceil(rows / 8)` bytes), then the
-//! appendable segment's rows: `spaces: u32` × (name string, `dim: u32`), `count: u64`, `count` ×
-//! (id, `version: u64`, named vectors, payload).
+//! appendable segment's rows: `spaces: u32` × (name string, `dim: u32`) of its dense spaces,
+//! `count: u64`, `count` × (id, `version: u64`, named vectors, payload).
 //!
 //! Commit protocol: a segment directory is written as `segments/.tmp-<id>` (every file fsynced,
 //! the directory fsynced), renamed to `segments/<id>` and `segments/` fsynced; only then can a
@@ -46,6 +49,7 @@ use rvdb_index::HnswIndex;
 use rvdb_storage::{StorageError, Vfs};
 
 use crate::codec::{Reader, Writer};
+use crate::multi::MultiColumn;
 use crate::segment::{Column, Segment, Values};
 use crate::segments::Sealed;
 use crate::sparse::SparseColumn;
@@ -159,13 +163,27 @@ fn encode_segment(id: u64, seg: &Segment) -> Vec<u8> {
         w.payload(p);
     }
     let sparse: Vec<(&str, &SparseColumn)> = seg.sparse_columns().collect();
-    if !sparse.is_empty() {
+    let multi: Vec<(&str, &MultiColumn)> = seg.multi_columns().collect();
+    if !sparse.is_empty() || !multi.is_empty() {
         w.len(sparse.len());
         for (name, c) in sparse {
             w.str(name);
             w.0.extend_from_slice(&bitmap((0..n).map(|r| c.is_present(r))));
             for v in (0..n).filter_map(|r| c.get(r)) {
                 w.sparse(v);
+            }
+        }
+    }
+    if !multi.is_empty() {
+        w.len(multi.len());
+        for (name, c) in multi {
+            w.str(name);
+            let dim = c.dim();
+            w.len(dim);
+            w.0.extend_from_slice(&bitmap((0..n).map(|r| c.is_present(r))));
+            for v in (0..n).filter_map(|r| c.get(r)) {
+                w.len(v.len() / dim.max(1));
+                w.0.extend_from_slice(bytemuck::cast_slice(v));
             }
         }
     }
@@ -273,9 +291,10 @@ pub(crate) fn load_segment(
     let dir = segment_dir(collection_dir, id);
     let (data, mut graphs) = rayon::join(
         || {
-            let (columns, sparse, ids, versions, payloads) = load_rows(vfs, &dir, id, rows)?;
+            let (columns, sparse, multi, ids, versions, payloads) = load_rows(vfs, &dir, id, rows)?;
             let mut data = Segment::from_parts(columns, ids, versions, payloads);
             data.set_sparse(sparse);
+            data.set_multi(multi);
             index(&mut data, load_payload_index(vfs, &dir))?;
             Ok::<_, EngineError>(data)
         },
@@ -311,6 +330,7 @@ pub(crate) fn load_segment(
 type Rows = (
     BTreeMap<String, Column>,
     BTreeMap<String, SparseColumn>,
+    BTreeMap<String, MultiColumn>,
     Vec<PointId>,
     Vec<u64>,
     Vec<Payload>,
@@ -368,6 +388,7 @@ fn load_rows(vfs: &dyn Vfs, dir: &Path, id: u64, rows: u64) -> Result<Rows> {
         payloads.push(r.payload().map_err(at)?);
     }
     let mut sparse_meta = Vec::new();
+    let mut multi = BTreeMap::new();
     if !r.at_end() {
         for _ in 0..r.count().map_err(at)? {
             let name = r.str().map_err(at)?;
@@ -381,6 +402,33 @@ fn load_rows(vfs: &dyn Vfs, dir: &Path, id: u64, rows: u64) -> Result<Rows> {
                 });
             }
             sparse_meta.push((name, vectors));
+        }
+    }
+    if !r.at_end() {
+        for _ in 0..r.count().map_err(at)? {
+            let name = r.str().map_err(at)?;
+            let dim = r.count().map_err(at)?;
+            let present = unbitmap(r.take(n.div_ceil(8)).map_err(at)?, n);
+            let mut vectors = Vec::with_capacity(n);
+            for p in present {
+                if !p {
+                    vectors.push(None);
+                    continue;
+                }
+                let count = r.count().map_err(at)?;
+                let len = count
+                    .checked_mul(dim)
+                    .filter(|&l| l > 0)
+                    .ok_or_else(|| corrupt(&path, "empty or huge multivector"))?;
+                let bytes = r
+                    .take(
+                        len.checked_mul(4)
+                            .ok_or_else(|| corrupt(&path, "huge multivector"))?,
+                    )
+                    .map_err(at)?;
+                vectors.push(Some(bytemuck::pod_collect_to_vec::<u8, f32>(bytes)));
+            }
+            multi.insert(name, MultiColumn::from_rows(dim, vectors));
         }
     }
     r.finish().map_err(at)?;
@@ -437,7 +485,7 @@ fn load_rows(vfs: &dyn Vfs, dir: &Path, id: u64, rows: u64) -> Result<Rows> {
         }
         sparse.insert(name, SparseColumn::sealed(n, vectors, stored));
     }
-    Ok((columns, sparse, ids, versions, payloads))
+    Ok((columns, sparse, multi, ids, versions, payloads))
 }
 
 /// The stored payload indexes of a segment, if its file is there and valid (a damaged one is
@@ -542,7 +590,8 @@ pub(crate) fn decode_rows(r: &mut Reader) -> Result<Segment> {
         let payload = r.payload()?;
         for (name, v) in &vectors {
             let Vector::Dense(v) = v else {
-                // sparse spaces are not listed: their columns come with their first vector
+                // sparse and multivector spaces are not listed: their columns come with their
+                // first vector
                 continue;
             };
             match spaces.iter().find(|(n, _)| n == name) {

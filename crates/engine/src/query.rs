@@ -10,18 +10,19 @@ use rvdb_filter::{Condition, Filter, MinShould, PointId};
 use rvdb_index::SparseVector;
 
 use crate::formula::{FormulaQuery, Point};
-use crate::mmr::{mmr_order, similarity};
+use crate::mmr::{mmr_order, multi_similarity, similarity};
 use crate::types::{
-    OrderBy, PayloadSelector, QueryParams, RecommendStrategy, ScoreQuery, ScrollRequest, Vector,
-    VectorSelector, DEFAULT_VECTOR,
+    MultiQuery, OrderBy, PayloadSelector, QueryParams, RecommendStrategy, ScoreQuery,
+    ScrollRequest, Vector, VectorSelector, DEFAULT_VECTOR,
 };
 use crate::{Collection, EngineError, Result, ScoredPoint, SearchRequest};
 
-/// A vector given inline (dense or sparse), or the stored vector of a point.
+/// A vector given inline (dense, sparse or a multivector), or the stored vector of a point.
 #[derive(Debug, Clone, PartialEq)]
 pub enum VectorInput {
     Vector(Vec<f32>),
     Sparse(SparseVector),
+    Multi(Vec<Vec<f32>>),
     Id(PointId),
 }
 
@@ -223,6 +224,9 @@ impl Collection {
         if vector_kind && self.is_sparse(using) {
             return self.resolve_sparse(kind, using, lookup, filter);
         }
+        if vector_kind && self.is_multi(using) {
+            return self.resolve_multi(kind, using, lookup, filter);
+        }
         let mut mentioned = Vec::new();
         let mut vec_of = |input: &VectorInput| -> Result<Vec<f32>> {
             match input {
@@ -230,8 +234,16 @@ impl Collection {
                 VectorInput::Sparse(_) => Err(EngineError::bad(format!(
                     "a sparse query needs `using` naming a sparse vector; `{using}` is not one"
                 ))),
+                VectorInput::Multi(_) => Err(EngineError::bad(format!(
+                    "a multivector query needs `using` naming a multivector; `{using}` is not one"
+                ))),
                 VectorInput::Id(id) => match lookup {
                     Some(l) => {
+                        // a lookup in this very collection leaves its examples out too, as
+                        // local mode does
+                        if std::ptr::eq(l.collection, self) {
+                            mentioned.push(*id);
+                        }
                         let space = l.vector.as_deref().unwrap_or(using);
                         l.collection.vector_of(*id, space)
                     }
@@ -254,7 +266,7 @@ impl Collection {
                 if !(0.0..=1.0).contains(&mmr.diversity) {
                     return Err(EngineError::bad("mmr.diversity: must be between 0 and 1"));
                 }
-                Resolved::Mmr(vec_of(nearest)?, *mmr)
+                Resolved::Mmr(Vector::Dense(vec_of(nearest)?), *mmr)
             }
             QueryKind::Discover { target, context } => {
                 let pairs = pairs_of(context)?;
@@ -320,12 +332,17 @@ impl Collection {
         let mut vec_of = |input: &VectorInput| -> Result<SparseVector> {
             match input {
                 VectorInput::Sparse(v) => Ok(v.clone()),
-                VectorInput::Vector(_) => Err(EngineError::bad(format!(
+                VectorInput::Vector(_) | VectorInput::Multi(_) => Err(EngineError::bad(format!(
                     "`{using}` is a sparse vector: the query must be a sparse vector \\
                      ({{\"indices\": […], \"values\": […]}})"
                 ))),
                 VectorInput::Id(id) => match lookup {
                     Some(l) => {
+                        // a lookup in this very collection leaves its examples out too, as
+                        // local mode does
+                        if std::ptr::eq(l.collection, self) {
+                            mentioned.push(*id);
+                        }
                         let space = l.vector.as_deref().unwrap_or(using);
                         l.collection.sparse_vector_of(*id, space)
                     }
@@ -378,6 +395,96 @@ impl Collection {
                 .push(Condition::HasId(mentioned.into_iter().collect()));
         }
         Ok(Resolved::Score(query))
+    }
+
+    /// [`Self::resolve_query`] for a multivector space: nearest (MMR included), recommend,
+    /// discover and context queries (local mode's; relevance feedback is refused).
+    fn resolve_multi(
+        &self,
+        kind: &QueryKind,
+        using: &str,
+        lookup: Option<&Lookup>,
+        filter: &mut Option<Filter>,
+    ) -> Result<Resolved> {
+        let mut mentioned = Vec::new();
+        let mut vec_of = |input: &VectorInput| -> Result<Vec<Vec<f32>>> {
+            match input {
+                VectorInput::Multi(v) => Ok(v.clone()),
+                VectorInput::Vector(_) | VectorInput::Sparse(_) => Err(EngineError::bad(format!(
+                    "`{using}` is a multivector: the query must be a multivector (an array of arrays of numbers)"
+                ))),
+                VectorInput::Id(id) => match lookup {
+                    Some(l) => {
+                        // a lookup in this very collection leaves its examples out too, as
+                        // local mode does
+                        if std::ptr::eq(l.collection, self) {
+                            mentioned.push(*id);
+                        }
+                        let space = l.vector.as_deref().unwrap_or(using);
+                        l.collection.multi_vector_of(*id, space)
+                    }
+                    None => {
+                        mentioned.push(*id);
+                        self.multi_vector_of(*id, using)
+                    }
+                },
+            }
+        };
+        type Pairs = Vec<(Vec<Vec<f32>>, Vec<Vec<f32>>)>;
+        let mut pairs_of = |pairs: &[ContextPair]| -> Result<Pairs> {
+            pairs
+                .iter()
+                .map(|p| Ok((vec_of(&p.positive)?, vec_of(&p.negative)?)))
+                .collect()
+        };
+        let query = match kind {
+            QueryKind::Discover { target, context } => {
+                let pairs = pairs_of(context)?;
+                MultiQuery::Discover {
+                    target: vec_of(target)?,
+                    pairs,
+                }
+            }
+            QueryKind::Context(context) => {
+                if context.is_empty() {
+                    return Err(EngineError::bad("context: no context pairs given"));
+                }
+                MultiQuery::Context(pairs_of(context)?)
+            }
+            QueryKind::Nearest(input) => MultiQuery::Nearest(vec_of(input)?),
+            QueryKind::NearestMmr { nearest, mmr } => {
+                if !(0.0..=1.0).contains(&mmr.diversity) {
+                    return Err(EngineError::bad("mmr.diversity: must be between 0 and 1"));
+                }
+                let v = vec_of(nearest)?;
+                if !mentioned.is_empty() {
+                    let f = filter.get_or_insert_with(Filter::default);
+                    f.must_not
+                        .push(Condition::HasId(mentioned.into_iter().collect()));
+                }
+                return Ok(Resolved::Mmr(Vector::Multi(v), *mmr));
+            }
+            QueryKind::Recommend {
+                positive,
+                negative,
+                strategy,
+            } => MultiQuery::Recommend {
+                positive: positive.iter().map(&mut vec_of).collect::<Result<_>>()?,
+                negative: negative.iter().map(&mut vec_of).collect::<Result<_>>()?,
+                strategy: *strategy,
+            },
+            _ => {
+                return Err(EngineError::bad(format!(
+                    "`{using}` is a multivector: only nearest (with or without mmr), recommend, discover and context queries are supported on multivectors"
+                )))
+            }
+        };
+        if !mentioned.is_empty() {
+            let f = filter.get_or_insert_with(Filter::default);
+            f.must_not
+                .push(Condition::HasId(mentioned.into_iter().collect()));
+        }
+        Ok(Resolved::Score(ScoreQuery::Multi(query)))
     }
 
     fn run_base(
@@ -502,7 +609,7 @@ impl Collection {
     /// that `offset` applies to the re-ranked list, as in Qdrant), `limit + offset` picked.
     fn search_mmr(
         &self,
-        vector: Vec<f32>,
+        vector: Vector,
         mmr: Mmr,
         using: &str,
         filter: Option<Filter>,
@@ -521,7 +628,11 @@ impl Collection {
         };
         let candidates = self.search(&SearchRequest {
             using: using.to_string(),
-            query: ScoreQuery::Nearest(vector.clone()),
+            query: match &vector {
+                Vector::Multi(rows) => ScoreQuery::Multi(MultiQuery::Nearest(rows.clone())),
+                Vector::Dense(v) => ScoreQuery::Nearest(v.clone()),
+                Vector::Sparse(_) => unreachable!("sparse queries refuse mmr"),
+            },
             limit: mmr.candidates_limit.unwrap_or(out.limit),
             offset: 0,
             score_threshold: out.score_threshold,
@@ -531,22 +642,46 @@ impl Collection {
             params: out.params,
         })?;
         let distance = self.distance_of(using)?;
-        let mut query = vector;
-        distance.prepare(&mut query);
-        let (mut points, vectors): (Vec<Option<ScoredPoint>>, Vec<Vec<f32>>) = candidates
+        // a multivector is compared by max_sim over its rows (flattened here), as local mode does
+        let (query, dim) = match vector {
+            Vector::Dense(mut v) => {
+                distance.prepare(&mut v);
+                (v, None)
+            }
+            Vector::Multi(rows) => {
+                let dim = rows.first().map_or(0, Vec::len);
+                let mut flat = Vec::with_capacity(rows.len() * dim);
+                for mut row in rows {
+                    distance.prepare(&mut row);
+                    flat.extend(row);
+                }
+                (flat, Some(dim))
+            }
+            Vector::Sparse(_) => unreachable!("sparse queries refuse mmr"),
+        };
+        let sim = |a: &[f32], b: &[f32]| match dim {
+            None => similarity(distance, a, b),
+            Some(d) => multi_similarity(distance, d, a, b),
+        };
+        let (mut points, stored): (Vec<Option<ScoredPoint>>, Vec<Vector>) = candidates
             .into_iter()
-            .filter_map(|mut p| match p.vectors.as_mut()?.remove(using)? {
-                Vector::Dense(v) => Some((Some(p), v)),
-                Vector::Sparse(_) => None,
+            .filter_map(|mut p| {
+                let v = p.vectors.as_mut()?.remove(using)?;
+                Some((Some(p), v))
             })
             .unzip();
-        let relevance: Vec<f64> = vectors
+        let vectors: Vec<Vec<f32>> = stored
             .iter()
-            .map(|v| similarity(distance, &query, v))
+            .map(|v| match v {
+                Vector::Dense(v) => v.clone(),
+                Vector::Multi(rows) => rows.concat(),
+                Vector::Sparse(_) => Vec::new(),
+            })
             .collect();
+        let relevance: Vec<f64> = vectors.iter().map(|v| sim(&query, v)).collect();
         let order = mmr_order(
             &relevance,
-            |i, j| similarity(distance, &vectors[i], &vectors[j]),
+            |i, j| sim(&vectors[i], &vectors[j]),
             1.0 - f64::from(mmr.diversity),
             out.limit.saturating_add(out.offset),
         );
@@ -563,7 +698,7 @@ impl Collection {
                 if matches!(out.with_vector, VectorSelector::None) {
                     p.vectors = None;
                 } else if let (Some(vs), true) = (&mut p.vectors, keep_using) {
-                    vs.insert(using.to_string(), Vector::Dense(vectors[i].clone()));
+                    vs.insert(using.to_string(), stored[i].clone());
                 }
                 Some(p)
             })
@@ -673,7 +808,8 @@ struct Output<'a> {
 
 enum Resolved {
     Score(ScoreQuery),
-    Mmr(Vec<f32>, Mmr),
+    /// A dense vector or a multivector, and the MMR parameters.
+    Mmr(Vector, Mmr),
     Sample,
     Fusion(Fusion),
     Formula(FormulaQuery),

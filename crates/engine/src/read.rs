@@ -346,6 +346,29 @@ impl Collection {
             })
     }
 
+    /// The stored multivector `using` of point `id`.
+    pub fn multi_vector_of(&self, id: PointId, using: &str) -> Result<Vec<Vec<f32>>> {
+        if !self.is_multi(using) {
+            return Err(EngineError::bad(format!(
+                "Not existing vector name error: {using}"
+            )));
+        }
+        let segs = self.points.read();
+        let (seg, row) = segs.at(segs.find(id).ok_or(EngineError::PointNotFound(id))?);
+        seg.multi_column(using)
+            .and_then(|c| c.get_rows(row))
+            .ok_or_else(|| {
+                EngineError::bad(format!(
+                    "Vector with name `{using}` for point {id} not found"
+                ))
+            })
+    }
+
+    /// Whether `using` names a multivector space.
+    pub fn is_multi(&self, using: &str) -> bool {
+        self.config.read().config.vectors.is_multi(using)
+    }
+
     /// Whether `using` names a sparse vector space.
     pub fn is_sparse(&self, using: &str) -> bool {
         self.config.read().config.sparse_vectors.contains_key(using)
@@ -389,6 +412,16 @@ impl Collection {
             .cloned()
         {
             return self.search_sparse(req, params);
+        }
+        if self.config.read().config.vectors.is_multi(&req.using) {
+            return self.search_multi(req);
+        }
+        if let ScoreQuery::Multi(_) = &req.query {
+            self.distance_of(&req.using)?;
+            return Err(EngineError::bad(format!(
+                "`{}` is not a multivector: a multivector query needs `using` naming one",
+                req.using
+            )));
         }
         if let ScoreQuery::NearestSparse(_)
         | ScoreQuery::RecommendSparse { .. }
@@ -445,7 +478,8 @@ impl Collection {
             ScoreQuery::NearestSparse(_)
             | ScoreQuery::RecommendSparse { .. }
             | ScoreQuery::DiscoverSparse { .. }
-            | ScoreQuery::ContextSparse(_) => unreachable!("refused above"),
+            | ScoreQuery::ContextSparse(_)
+            | ScoreQuery::Multi(_) => unreachable!("refused above"),
             ScoreQuery::Recommend {
                 positive,
                 negative,

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use rvdb_filter::{Filter, Payload, PayloadIndex, PointId};
 
+use crate::multi::MultiColumn;
 use crate::sparse::SparseColumn;
 use crate::types::{NamedVectors, Vector};
 
@@ -164,6 +165,8 @@ pub(crate) struct Segment {
     columns: BTreeMap<String, Column>,
     /// Sparse vector spaces, created by the first sparse vector written to them.
     sparse: BTreeMap<String, SparseColumn>,
+    /// Multivector spaces, created by the first multivector written to them.
+    multi: BTreeMap<String, MultiColumn>,
     ids: Vec<PointId>,
     versions: Vec<u64>,
     payloads: Vec<Payload>,
@@ -211,6 +214,7 @@ impl Segment {
         Segment {
             columns,
             sparse: BTreeMap::new(),
+            multi: BTreeMap::new(),
             ids,
             versions,
             payloads,
@@ -224,11 +228,28 @@ impl Segment {
         self.sparse = sparse;
     }
 
-    /// The sparse columns in their immutable form (a segment being sealed).
+    /// Puts multivector columns in (read back from a segment file).
+    pub(crate) fn set_multi(&mut self, multi: BTreeMap<String, MultiColumn>) {
+        self.multi = multi;
+    }
+
+    pub(crate) fn multi_column(&self, name: &str) -> Option<&MultiColumn> {
+        self.multi.get(name)
+    }
+
+    pub(crate) fn multi_columns(&self) -> impl Iterator<Item = (&str, &MultiColumn)> {
+        self.multi.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    /// The sparse columns in their immutable form, the multivector columns compacted (a
+    /// segment being sealed).
     pub(crate) fn seal_sparse(&mut self) {
         let rows = self.len();
         for col in self.sparse.values_mut() {
             *col = col.seal(rows);
+        }
+        for col in self.multi.values_mut() {
+            col.compact();
         }
     }
 
@@ -271,6 +292,7 @@ impl Segment {
         Segment {
             columns: self.columns.clone(),
             sparse: self.sparse.clone(),
+            multi: self.multi.clone(),
             ids: self.ids.clone(),
             versions: self.versions.clone(),
             payloads: self.payloads.clone(),
@@ -310,10 +332,11 @@ impl Segment {
             });
     }
 
-    /// Drops a vector space (dense or sparse) with every row's vector in it.
+    /// Drops a vector space (dense, sparse or multivector) with every row's vector in it.
     pub(crate) fn remove_space(&mut self, name: &str) {
         self.columns.remove(name);
         self.sparse.remove(name);
+        self.multi.remove(name);
     }
 
     pub(crate) fn id(&self, row: usize) -> PointId {
@@ -344,10 +367,14 @@ impl Segment {
     pub(crate) fn has_vector(&self, row: usize, name: &str) -> bool {
         self.columns.get(name).is_some_and(|c| c.is_present(row))
             || self.sparse.get(name).is_some_and(|c| c.is_present(row))
+            || self.multi.get(name).is_some_and(|c| c.is_present(row))
     }
 
     /// The point's vector `name`, if it has one.
     pub(crate) fn vector(&self, row: usize, name: &str) -> Option<Vector> {
+        if let Some(c) = self.multi.get(name) {
+            return c.get_rows(row).map(Vector::Multi);
+        }
         match self.columns.get(name) {
             Some(c) => c.get(row).map(|v| Vector::Dense(v.to_vec())),
             None => self
@@ -368,7 +395,11 @@ impl Segment {
             c.get(row)
                 .map(|v| (name.clone(), Vector::Sparse(v.clone())))
         });
-        dense.chain(sparse).collect()
+        let multi = self
+            .multi
+            .iter()
+            .filter_map(|(name, c)| c.get_rows(row).map(|v| (name.clone(), Vector::Multi(v))));
+        dense.chain(sparse).chain(multi).collect()
     }
 
     pub(crate) fn find(&self, id: PointId) -> Option<usize> {
@@ -406,6 +437,7 @@ impl Segment {
                     col.set(r, vectors.get(name).and_then(Vector::as_dense));
                 }
                 self.set_sparse_row(r, vectors);
+                self.set_multi_row(r, vectors);
                 self.replace_payload(r, payload);
                 self.versions[r] = version;
             }
@@ -415,6 +447,7 @@ impl Segment {
                     col.push(vectors.get(name).and_then(Vector::as_dense));
                 }
                 self.set_sparse_row(r as usize, vectors);
+                self.set_multi_row(r as usize, vectors);
                 self.payload_index.add_point(id, &payload);
                 self.ids.push(id);
                 self.versions.push(version);
@@ -437,6 +470,23 @@ impl Segment {
                     .entry(name.clone())
                     .or_default()
                     .set(row, Some(v.clone()));
+            }
+        }
+    }
+
+    /// Sets every multivector of the row (absent from `vectors`: removed).
+    fn set_multi_row(&mut self, row: usize, vectors: &NamedVectors) {
+        for (name, col) in self.multi.iter_mut() {
+            if !vectors.contains_key(name) {
+                col.set(row, None);
+            }
+        }
+        for (name, v) in vectors {
+            if let Vector::Multi(v) = v {
+                self.multi
+                    .entry(name.clone())
+                    .or_default()
+                    .set(row, Some(v));
             }
         }
     }
@@ -466,7 +516,15 @@ impl Segment {
                     col.set(row, Some(v));
                 }
             }
+            Some(Vector::Multi(v)) => self
+                .multi
+                .entry(name.to_string())
+                .or_default()
+                .set(row, Some(v)),
             None => {
+                if let Some(col) = self.multi.get_mut(name) {
+                    col.set(row, None);
+                }
                 if let Some(col) = self.columns.get_mut(name) {
                     col.set(row, None);
                 }
@@ -491,6 +549,9 @@ impl Segment {
             col.swap_remove(r);
         }
         for col in self.sparse.values_mut() {
+            col.swap_remove(r, last);
+        }
+        for col in self.multi.values_mut() {
             col.swap_remove(r, last);
         }
         self.ids.swap_remove(r);

@@ -15,26 +15,35 @@ use crate::settings::{CollectionSettings, HnswConfigDiff};
 /// The name of the unnamed (default) vector.
 pub const DEFAULT_VECTOR: &str = "";
 
-/// One vector of a point: dense (a vector space of `vectors`) or sparse (one of
-/// `sparse_vectors`). A later multi-vector kind is a third variant.
+/// One vector of a point: dense (a vector space of `vectors`), sparse (one of
+/// `sparse_vectors`) or a multivector (rows of a vector space of `vectors` whose
+/// `multivector` comparator is set; each row has the space's dimension).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Vector {
     Dense(Vec<f32>),
     Sparse(SparseVector),
+    Multi(Vec<Vec<f32>>),
 }
 
 impl Vector {
     pub fn as_dense(&self) -> Option<&[f32]> {
         match self {
             Vector::Dense(v) => Some(v),
-            Vector::Sparse(_) => None,
+            Vector::Sparse(_) | Vector::Multi(_) => None,
         }
     }
 
     pub fn as_sparse(&self) -> Option<&SparseVector> {
         match self {
             Vector::Sparse(v) => Some(v),
-            Vector::Dense(_) => None,
+            Vector::Dense(_) | Vector::Multi(_) => None,
+        }
+    }
+
+    pub fn as_multi(&self) -> Option<&[Vec<f32>]> {
+        match self {
+            Vector::Multi(v) => Some(v),
+            Vector::Dense(_) | Vector::Sparse(_) => None,
         }
     }
 }
@@ -57,6 +66,7 @@ impl Serialize for Vector {
         use serde::ser::SerializeMap;
         match self {
             Vector::Dense(v) => v.serialize(s),
+            Vector::Multi(v) => v.serialize(s),
             Vector::Sparse(v) => {
                 let mut m = s.serialize_map(Some(2))?;
                 m.serialize_entry("indices", v.indices())?;
@@ -90,12 +100,35 @@ impl SparseVectorParams {
     }
 }
 
+/// How the rows of two multivectors make one similarity (Qdrant's `MultiVectorComparator`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MultiVectorComparator {
+    /// Late interaction (ColBERT): the sum over the query's rows of their best similarity to
+    /// any of the stored rows.
+    MaxSim,
+}
+
+impl MultiVectorComparator {
+    pub fn parse(s: &str) -> Option<Self> {
+        (s == "max_sim").then_some(MultiVectorComparator::MaxSim)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MultiVectorComparator::MaxSim => "max_sim",
+        }
+    }
+}
+
 /// One vector space of a collection.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VectorParams {
     /// `None` until the first point fixes it (the seed dialect).
     pub size: Option<usize>,
     pub distance: Distance,
+    /// Set: every vector of this space is a multivector (rows of `size` values), compared by
+    /// this comparator; such a space is scanned exactly, never HNSW-indexed.
+    pub multivector: Option<MultiVectorComparator>,
     /// What this vector's HNSW index sets over the collection's `hnsw_config`.
     pub hnsw_config: Option<HnswConfigDiff>,
     /// Qdrant's other per-vector settings (on_disk, quantization_config, datatype), kept and
@@ -108,6 +141,7 @@ impl VectorParams {
         VectorParams {
             size,
             distance,
+            multivector: None,
             hnsw_config: None,
             extra: Map::new(),
         }
@@ -140,6 +174,18 @@ impl VectorsConfig {
 
     pub fn is_single(&self) -> bool {
         matches!(self, VectorsConfig::Single(_))
+    }
+
+    /// Whether `name` is a multivector space.
+    pub fn is_multi(&self, name: &str) -> bool {
+        self.get(name).is_some_and(|p| p.multivector.is_some())
+    }
+
+    /// The spaces of single dense vectors (segments keep a column and an HNSW index for each).
+    pub fn dense_spaces(&self) -> Vec<(&str, &VectorParams)> {
+        let mut s = self.spaces();
+        s.retain(|(_, p)| p.multivector.is_none());
+        s
     }
 }
 
@@ -267,6 +313,8 @@ pub enum ScoreQuery {
     },
     /// [`ScoreQuery::Context`] in a sparse vector space (no overlap: similarity 0).
     ContextSparse(Vec<(SparseVector, SparseVector)>),
+    /// A query in a multivector space, every example a multivector (rows).
+    Multi(MultiQuery),
     Recommend {
         positive: Vec<Vec<f32>>,
         negative: Vec<Vec<f32>>,
@@ -286,6 +334,28 @@ pub enum ScoreQuery {
         a: f32,
         pairs: Vec<(Vec<f32>, Vec<f32>, f32)>,
     },
+}
+
+/// A multivector: rows of one dimension.
+pub type MultiVector = Vec<Vec<f32>>;
+
+/// What scores a point in a multivector space: as the dense queries, with the max_sim
+/// similarity of two multivectors in place of the similarity of two vectors (local mode's).
+#[derive(Debug, Clone, PartialEq)]
+pub enum MultiQuery {
+    Nearest(Vec<Vec<f32>>),
+    /// `average_vector` is a nearest query on the positives' rows and the negated rows of the
+    /// negatives (local mode's); the other strategies score every point.
+    Recommend {
+        positive: Vec<Vec<Vec<f32>>>,
+        negative: Vec<Vec<Vec<f32>>>,
+        strategy: RecommendStrategy,
+    },
+    Discover {
+        target: Vec<Vec<f32>>,
+        pairs: Vec<(MultiVector, MultiVector)>,
+    },
+    Context(Vec<(MultiVector, MultiVector)>),
 }
 
 /// Per-query search parameters (Qdrant's `params`).

@@ -64,19 +64,56 @@ pub(crate) struct VectorParams {
     /// Stored and reported; vectors are held in RAM.
     #[schema(value_type = Option<String>)]
     pub memory: Option<Value>,
-    /// Refused: multi-vectors are not supported yet.
-    #[schema(value_type = Option<Object>)]
+    /// Makes every vector of this space a multivector (rows of `size` values, ColBERT-style),
+    /// scored by late interaction; such a space is scanned exactly, never HNSW-indexed.
+    #[schema(value_type = Option<MultiVectorConfig>)]
     pub multivector_config: Option<Value>,
+}
+
+/// Qdrant's `MultiVectorConfig`: how two multivectors compare.
+#[derive(ToSchema, Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"comparator": "max_sim"}))]
+pub(crate) struct MultiVectorConfig {
+    pub comparator: MultiVectorComparator,
+}
+
+/// `max_sim`: the sum over the query's rows of the best similarity to any stored row.
+#[derive(ToSchema, Deserialize, Debug, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum MultiVectorComparator {
+    MaxSim,
+}
+
+/// A multivector config read from its JSON, every mistake named by its path under `at`.
+fn multivector_config(v: Value, at: &str) -> Result<rvdb_engine::MultiVectorComparator, ApiError> {
+    let Value::Object(m) = v else {
+        return Err(bad(at, "expected an object {\"comparator\": \"max_sim\"}"));
+    };
+    if let Some(k) = m.keys().find(|k| *k != "comparator") {
+        return Err(bad(&join(at, k), "unknown field; expected `comparator`"));
+    }
+    match m.get("comparator") {
+        None => Err(bad(&join(at, "comparator"), "missing field")),
+        Some(Value::String(c)) => rvdb_engine::MultiVectorComparator::parse(c).ok_or_else(|| {
+            bad(
+                &join(at, "comparator"),
+                format!("unknown comparator `{c}`; expected `max_sim`"),
+            )
+        }),
+        Some(other) => Err(bad(
+            &join(at, "comparator"),
+            format!("expected the string `max_sim`, got {other}"),
+        )),
+    }
 }
 
 impl VectorParams {
     fn into_engine(self, at: &str) -> Result<rvdb_engine::VectorParams, ApiError> {
-        if self.multivector_config.is_some_and(|v| !v.is_null()) {
-            return Err(bad(
-                &join(at, "multivector_config"),
-                "multi-vectors are not supported",
-            ));
-        }
+        let multivector = match self.multivector_config.filter(|v| !v.is_null()) {
+            Some(v) => Some(multivector_config(v, &join(at, "multivector_config"))?),
+            None => None,
+        };
         if let Some(h) = &self.hnsw_config {
             h.validate(&join(at, "hnsw_config"))?;
         }
@@ -95,6 +132,7 @@ impl VectorParams {
         Ok(rvdb_engine::VectorParams {
             size: Some(self.size as usize),
             distance: self.distance.0,
+            multivector,
             hnsw_config: self.hnsw_config,
             extra,
         })
@@ -246,7 +284,7 @@ impl From<&rvdb_engine::SparseVectorParams> for SparseVectorParamsOut {
 
 /// PUT /collections/{name}: Qdrant's body (`vectors`, required in it) or the seed's
 /// (`distance`; the dimension is fixed by the first point). The other settings are stored and
-/// reported back; multi-vectors and `init_from` are refused.
+/// reported back; `init_from` is refused.
 #[derive(ToSchema, Deserialize, Debug, Default)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"vectors": {"size": 4, "distance": "Cosine"}}))]
@@ -428,6 +466,9 @@ impl From<&rvdb_engine::CollectionInfo> for CollectionInfo {
             size: p.size.map(|d| d as u64),
             distance: p.distance.as_str(),
             hnsw_config: p.hnsw_config.clone(),
+            multivector_config: p.multivector.map(|c| MultiVectorConfigOut {
+                comparator: c.as_str(),
+            }),
             extra: p.extra.clone(),
         };
         let vectors = match &info.config.vectors {
@@ -536,10 +577,20 @@ pub(crate) struct VectorParamsOut {
     pub distance: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hnsw_config: Option<HnswConfigDiff>,
+    /// Set for a multivector space.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<MultiVectorConfig>)]
+    pub multivector_config: Option<MultiVectorConfigOut>,
     /// `on_disk`, `quantization_config`, `datatype`, `memory`, as given.
     #[serde(flatten)]
     #[schema(ignore)]
     pub extra: serde_json::Map<String, Value>,
+}
+
+/// A multivector space's config as shown: `{"comparator": "max_sim"}`.
+#[derive(Serialize)]
+pub(crate) struct MultiVectorConfigOut {
+    pub comparator: &'static str,
 }
 
 /// One payload index.

@@ -67,13 +67,16 @@ pub(crate) enum ExtendedPointId {
 #[schema(example = json!({"city": "Berlin", "price": 11.5, "tags": ["new"]}))]
 pub(crate) struct Payload(pub BTreeMap<String, Value>);
 
-/// A point's vectors: one dense vector (the unnamed vector) or an object of named vectors,
-/// dense or sparse. Multi-vectors and inference objects are refused.
+/// A point's vectors: one dense vector or multivector (the unnamed vector) or an object of
+/// named vectors, dense, sparse or multi. Inference objects other than a `qdrant/bm25`
+/// document are refused.
 #[derive(ToSchema, Debug)]
 #[serde(untagged)]
 #[schema(example = json!([0.1, 0.2, 0.3, 0.4]))]
 pub(crate) enum VectorStruct {
     Dense(Vec<f32>),
+    /// A multivector: rows of the space's dimension (at least one).
+    Multi(Vec<Vec<f32>>),
     Named(BTreeMap<String, Vector>),
 }
 
@@ -84,19 +87,24 @@ impl VectorStruct {
                 rvdb_engine::DEFAULT_VECTOR.to_string(),
                 rvdb_engine::Vector::Dense(v),
             )]),
+            VectorStruct::Multi(v) => rvdb_engine::NamedVectors::from([(
+                rvdb_engine::DEFAULT_VECTOR.to_string(),
+                rvdb_engine::Vector::Multi(v),
+            )]),
             VectorStruct::Named(m) => m.into_iter().map(|(k, v)| (k, v.into())).collect(),
         }
     }
 }
 
-/// One named vector: dense (an array of numbers) or sparse (or a BM25 `Document` the server
-/// turns into a sparse vector).
+/// One named vector: dense (an array of numbers), sparse (or a BM25 `Document` the server
+/// turns into a sparse vector) or a multivector (an array of arrays of numbers).
 #[derive(ToSchema, Debug)]
 #[serde(untagged)]
 pub(crate) enum Vector {
     Dense(Vec<f32>),
     #[schema(value_type = SparseOrDocument)]
     Sparse(SparseVector),
+    Multi(Vec<Vec<f32>>),
 }
 
 /// The JSON a sparse vector may be given as: `{"indices", "values"}`, or a BM25 `Document`
@@ -122,6 +130,7 @@ impl From<Vector> for rvdb_engine::Vector {
         match v {
             Vector::Dense(v) => rvdb_engine::Vector::Dense(v),
             Vector::Sparse(v) => rvdb_engine::Vector::Sparse(v.into_engine()),
+            Vector::Multi(v) => rvdb_engine::Vector::Multi(v),
         }
     }
 }
@@ -232,7 +241,89 @@ pub(crate) fn sparse_from_map<'de, A: MapAccess<'de>>(
     vector_object(obj, role)
 }
 
-/// A dense vector: an array of numbers (an array of arrays is a multi-vector, refused).
+/// An array of numbers (a dense vector) or an array of arrays of numbers (a multivector; its
+/// rows' lengths are checked against the space by the engine).
+#[derive(ToSchema, Debug)]
+#[serde(untagged)]
+pub(crate) enum DenseOrMulti {
+    Dense(Vec<f32>),
+    Multi(Vec<Vec<f32>>),
+}
+
+impl<'de> Deserialize<'de> for DenseOrMulti {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        /// One element: a number, or a row of numbers.
+        enum Elem {
+            Num(f32),
+            Row(Vec<f32>),
+        }
+        impl<'de> Deserialize<'de> for Elem {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct V;
+                impl<'de> Visitor<'de> for V {
+                    type Value = Elem;
+                    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                        f.write_str("a number or an array of numbers")
+                    }
+                    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Elem, E> {
+                        Ok(Elem::Num(v as f32))
+                    }
+                    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Elem, E> {
+                        Ok(Elem::Num(v as f32))
+                    }
+                    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Elem, E> {
+                        Ok(Elem::Num(v as f32))
+                    }
+                    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Elem, A::Error> {
+                        let Dense(v) =
+                            Dense::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
+                        Ok(Elem::Row(v))
+                    }
+                }
+                d.deserialize_any(V)
+            }
+        }
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = DenseOrMulti;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an array of numbers or an array of arrays of numbers (a multivector)")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<DenseOrMulti, A::Error> {
+                let mixed = || {
+                    de::Error::custom("a vector mixes numbers and arrays: give an array of numbers or an array of arrays of numbers (a multivector)")
+                };
+                match seq.next_element::<Elem>()? {
+                    None => Ok(DenseOrMulti::Dense(Vec::new())),
+                    Some(Elem::Num(x)) => {
+                        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0) + 1);
+                        out.push(x);
+                        while let Some(e) = seq.next_element::<Elem>()? {
+                            match e {
+                                Elem::Num(x) => out.push(x),
+                                Elem::Row(_) => return Err(mixed()),
+                            }
+                        }
+                        Ok(DenseOrMulti::Dense(out))
+                    }
+                    Some(Elem::Row(r)) => {
+                        let mut out = vec![r];
+                        while let Some(e) = seq.next_element::<Elem>()? {
+                            match e {
+                                Elem::Row(r) => out.push(r),
+                                Elem::Num(_) => return Err(mixed()),
+                            }
+                        }
+                        Ok(DenseOrMulti::Multi(out))
+                    }
+                }
+            }
+        }
+        d.deserialize_seq(V)
+    }
+}
+
+/// A dense vector: an array of numbers (no multivector).
 #[derive(Debug)]
 pub(crate) struct Dense(pub Vec<f32>);
 
@@ -277,7 +368,9 @@ impl<'de> Deserialize<'de> for Number {
                 Ok(Number(v as f32))
             }
             fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<Number, A::Error> {
-                Err(de::Error::custom("multi-vectors are not supported"))
+                Err(de::Error::custom(
+                    "expected a number, found an array (a multivector is accepted only where a point's vector or a query is)",
+                ))
             }
         }
         d.deserialize_any(V)
@@ -293,8 +386,12 @@ impl<'de> Deserialize<'de> for VectorStruct {
                 f.write_str("a vector (array of numbers) or an object of named vectors")
             }
             fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<VectorStruct, A::Error> {
-                let Dense(v) = Dense::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
-                Ok(VectorStruct::Dense(v))
+                Ok(
+                    match DenseOrMulti::deserialize(de::value::SeqAccessDeserializer::new(seq))? {
+                        DenseOrMulti::Dense(v) => VectorStruct::Dense(v),
+                        DenseOrMulti::Multi(v) => VectorStruct::Multi(v),
+                    },
+                )
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<VectorStruct, A::Error> {
                 let mut out = BTreeMap::new();
@@ -326,8 +423,12 @@ impl<'de> Deserialize<'de> for NamedValue {
                 f.write_str("an array of numbers or {\"indices\": […], \"values\": […]}")
             }
             fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<NamedValue, A::Error> {
-                let Dense(v) = Dense::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
-                Ok(NamedValue(Vector::Dense(v)))
+                Ok(NamedValue(
+                    match DenseOrMulti::deserialize(de::value::SeqAccessDeserializer::new(seq))? {
+                        DenseOrMulti::Dense(v) => Vector::Dense(v),
+                        DenseOrMulti::Multi(v) => Vector::Multi(v),
+                    },
+                ))
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<NamedValue, A::Error> {
                 sparse_from_map(map, DocumentRole::Stored).map(|v| NamedValue(Vector::Sparse(v)))

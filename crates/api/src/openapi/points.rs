@@ -13,7 +13,7 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::common::{
-    envelope, Dense, ExtendedPointId, Payload, Vector, VectorStruct, WithPayload, WithVector,
+    envelope, DenseOrMulti, ExtendedPointId, Payload, Vector, VectorStruct, WithPayload, WithVector,
 };
 use crate::convert::{bad, join};
 use crate::ApiError;
@@ -57,8 +57,8 @@ pub(crate) struct Batch {
 #[derive(ToSchema, Deserialize, Debug)]
 #[serde(untagged)]
 pub(crate) enum BatchVectorStruct {
-    #[schema(value_type = Vec<Vec<f32>>)]
-    Dense(Vec<Dense>),
+    /// One vector (or one multivector) per id.
+    Dense(Vec<DenseOrMulti>),
     Named(BTreeMap<String, Vec<Vector>>),
 }
 
@@ -77,8 +77,12 @@ impl Batch {
         match self.vectors {
             Some(BatchVectorStruct::Dense(rows)) => {
                 column(rows.len(), "vectors", &join(at, "batch.vectors"))?;
-                for (i, Dense(v)) in rows.into_iter().enumerate() {
-                    vectors[i].insert(DEFAULT_VECTOR.to_string(), rvdb_engine::Vector::Dense(v));
+                for (i, v) in rows.into_iter().enumerate() {
+                    let v = match v {
+                        DenseOrMulti::Dense(v) => rvdb_engine::Vector::Dense(v),
+                        DenseOrMulti::Multi(v) => rvdb_engine::Vector::Multi(v),
+                    };
+                    vectors[i].insert(DEFAULT_VECTOR.to_string(), v);
                 }
             }
             Some(BatchVectorStruct::Named(named)) => {
@@ -707,9 +711,31 @@ mod tests {
             e.contains("points[1].id") && e.contains("unsigned integer or a UUID"),
             "{e}"
         );
-        let e = err::<PointInsertOperations>(r#"{"points": [{"id": 1, "vector": [[1, 2]]}]}"#);
+        // a multivector parses (its rows are checked against the space by the engine); a vector
+        // that mixes numbers and rows, or nests deeper, does not
+        let pts = parse_body::<PointInsertOperations>(
+            br#"{"points": [{"id": 1, "vector": [[1, 2], [3, 4]]}, {"id": 2, "vector": {"c": [[5]]}}]}"#,
+        )
+        .unwrap()
+        .into_points("")
+        .unwrap();
+        assert_eq!(
+            pts[0].vectors[""],
+            rvdb_engine::Vector::Multi(vec![vec![1.0, 2.0], vec![3.0, 4.0]])
+        );
+        assert_eq!(
+            pts[1].vectors["c"],
+            rvdb_engine::Vector::Multi(vec![vec![5.0]])
+        );
+        let e = err::<PointInsertOperations>(r#"{"points": [{"id": 1, "vector": [[1, 2], 3]}]}"#);
         assert!(
-            e.contains("points[0].vector") && e.contains("multi-vectors are not supported"),
+            e.contains("points[0].vector") && e.contains("mixes numbers and arrays"),
+            "{e}"
+        );
+        let e =
+            err::<PointInsertOperations>(r#"{"points": [{"id": 1, "vector": {"c": [[[1]]]}}]}"#);
+        assert!(
+            e.contains("points[0].vector.c") && e.contains("expected a number, found an array"),
             "{e}"
         );
         let e = err::<PointInsertOperations>(

@@ -12,7 +12,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::common::{
-    envelope, sparse_from_map, vector_object, Dense, DocumentRole, ExtendedPointId,
+    envelope, sparse_from_map, vector_object, Dense, DenseOrMulti, DocumentRole, ExtendedPointId,
     SparseOrDocument, SparseVector, Vector, WithPayload, WithVector,
 };
 use super::filter::SearchFilter;
@@ -28,6 +28,8 @@ pub(crate) enum VectorInput {
     Vector(Vec<f32>),
     #[schema(value_type = SparseOrDocument)]
     Sparse(SparseVector),
+    /// A multivector (for a space with `multivector_config`).
+    Multi(Vec<Vec<f32>>),
     #[schema(value_type = ExtendedPointId)]
     Id(PointId),
 }
@@ -37,6 +39,7 @@ impl From<VectorInput> for rvdb_engine::VectorInput {
         match v {
             VectorInput::Vector(v) => rvdb_engine::VectorInput::Vector(v),
             VectorInput::Sparse(v) => rvdb_engine::VectorInput::Sparse(v.into_engine()),
+            VectorInput::Multi(v) => rvdb_engine::VectorInput::Multi(v),
             VectorInput::Id(id) => rvdb_engine::VectorInput::Id(id),
         }
     }
@@ -64,8 +67,12 @@ impl<'de> Deserialize<'de> for VectorInput {
                 id_from_str(v).map(VectorInput::Id)
             }
             fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<VectorInput, A::Error> {
-                let Dense(v) = Dense::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
-                Ok(VectorInput::Vector(v))
+                Ok(
+                    match DenseOrMulti::deserialize(de::value::SeqAccessDeserializer::new(seq))? {
+                        DenseOrMulti::Dense(v) => VectorInput::Vector(v),
+                        DenseOrMulti::Multi(v) => VectorInput::Multi(v),
+                    },
+                )
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<VectorInput, A::Error> {
                 sparse_from_map(map, DocumentRole::Query).map(VectorInput::Sparse)
@@ -84,6 +91,8 @@ pub(crate) enum QueryInterface {
     Vector(Vec<f32>),
     #[schema(value_type = SparseOrDocument)]
     Sparse(SparseVector),
+    /// A multivector: nearest by max_sim in the multivector space `using` names.
+    Multi(Vec<Vec<f32>>),
     #[schema(value_type = ExtendedPointId)]
     Id(PointId),
     Nearest(NearestQuery),
@@ -744,8 +753,12 @@ impl<'de> Deserialize<'de> for QueryInterface {
                 id_from_str(v).map(QueryInterface::Id)
             }
             fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<QueryInterface, A::Error> {
-                let Dense(v) = Dense::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
-                Ok(QueryInterface::Vector(v))
+                Ok(
+                    match DenseOrMulti::deserialize(de::value::SeqAccessDeserializer::new(seq))? {
+                        DenseOrMulti::Dense(v) => QueryInterface::Vector(v),
+                        DenseOrMulti::Multi(v) => QueryInterface::Multi(v),
+                    },
+                )
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<QueryInterface, A::Error> {
                 use QueryInterface as Q;
@@ -836,6 +849,7 @@ impl QueryInterface {
         Ok(match self {
             Q::Vector(v) => QueryKind::Nearest(rvdb_engine::VectorInput::Vector(v)),
             Q::Sparse(v) => QueryKind::Nearest(rvdb_engine::VectorInput::Sparse(v.into_engine())),
+            Q::Multi(v) => QueryKind::Nearest(rvdb_engine::VectorInput::Multi(v)),
             Q::Id(id) => QueryKind::Nearest(rvdb_engine::VectorInput::Id(id)),
             Q::Nearest(NearestQuery { nearest, mmr: None }) => QueryKind::Nearest(nearest.into()),
             Q::Nearest(NearestQuery {
@@ -1210,7 +1224,21 @@ pub(crate) enum NamedVectorStruct {
 #[serde(deny_unknown_fields)]
 pub(crate) struct NamedVector {
     pub name: String,
+    /// A dense or sparse vector (a multivector is searched with POST …/points/query).
+    #[schema(value_type = DenseOrSparse)]
     pub vector: Vector,
+}
+
+/// The vector of a legacy named search, as the served spec describes it: dense or sparse
+/// (the parser reads a [`Vector`], refusing a multivector by name; no value of this type is
+/// ever built).
+#[derive(ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub(crate) enum DenseOrSparse {
+    Dense(Vec<f32>),
+    #[schema(value_type = SparseOrDocument)]
+    Sparse(SparseVector),
 }
 
 impl<'de> Deserialize<'de> for NamedVectorStruct {
@@ -1270,6 +1298,12 @@ impl SearchRequest {
                 match n.vector {
                     Vector::Dense(v) => ScoreQuery::Nearest(v),
                     Vector::Sparse(v) => ScoreQuery::NearestSparse(v.into_engine()),
+                    Vector::Multi(_) => {
+                        return Err(bad(
+                            &join(at, "vector.vector"),
+                            "the legacy search takes one dense or sparse vector; search a multivector with POST /collections/{collection_name}/points/query",
+                        ))
+                    }
                 },
             ),
         };

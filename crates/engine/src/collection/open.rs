@@ -25,7 +25,7 @@ pub(crate) fn new_segment(config: &CollectionConfig) -> Segment {
     Segment::new(
         config
             .vectors
-            .spaces()
+            .dense_spaces()
             .into_iter()
             .map(|(n, p)| (n, p.size)),
     )
@@ -185,7 +185,7 @@ impl Collection {
         let keep: Vec<u64> = sealed.iter().map(|s| s.id).collect();
         persist::remove_unreferenced(v, dir, &keep)?;
         // spaces added by a collection update after the state was written
-        for (space, p) in stored.config.vectors.spaces() {
+        for (space, p) in stored.config.vectors.dense_spaces() {
             seg.add_space(space, p.size);
         }
         build_indexes(&mut seg, &stored.payload_schema)?;

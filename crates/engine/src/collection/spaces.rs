@@ -19,7 +19,8 @@ use crate::segments::Sealed;
 use crate::types::{SparseVectorParams, VectorParams, VectorsConfig, DEFAULT_VECTOR};
 use crate::{EngineError, Result, UpdateResult};
 
-/// A vector space to add: dense (with its size and distance) or sparse.
+/// A vector space to add: dense (with its size and distance, a multivector space when its
+/// `multivector` comparator is set) or sparse.
 #[derive(Debug, Clone)]
 pub enum NewVectorSpace {
     Dense(VectorParams),
@@ -52,6 +53,7 @@ impl Collection {
                     )));
                 };
                 let size = params.size;
+                let multi = params.multivector.is_some();
                 match size {
                     Some(d) if (1..=MAX_DIM).contains(&d) => {}
                     _ => {
@@ -62,7 +64,10 @@ impl Collection {
                     }
                 }
                 m.insert(name.to_string(), params);
-                self.points.write().appendable.add_space(name, size);
+                if !multi {
+                    // a multivector space's column is made by its first multivector
+                    self.points.write().appendable.add_space(name, size);
+                }
             }
             NewVectorSpace::Sparse(params) => {
                 config.sparse_vectors.insert(name.to_string(), params);
@@ -102,7 +107,10 @@ impl Collection {
             let sealed = self.points.read().sealed.clone();
             let mut replaced = Vec::with_capacity(sealed.len());
             for s in sealed {
-                if s.data.column(name).is_none() && s.data.sparse_column(name).is_none() {
+                if s.data.column(name).is_none()
+                    && s.data.sparse_column(name).is_none()
+                    && s.data.multi_column(name).is_none()
+                {
                     replaced.push(s);
                     continue;
                 }

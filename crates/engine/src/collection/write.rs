@@ -63,8 +63,48 @@ impl Collection {
                             "{vat}: `{name}` is a sparse vector: give {{\"indices\": […], \"values\": […]}}"
                         )));
                     }
+                    if self.config.read().config.vectors.is_multi(name) {
+                        if v.is_empty() {
+                            return Err(EngineError::bad(format!(
+                                "{vat}: a multivector must not be empty"
+                            )));
+                        }
+                        return Err(EngineError::bad(format!(
+                            "{vat}: `{name}` is a multivector: give an array of vectors (arrays of numbers)"
+                        )));
+                    }
                     let distance = self.check_named(name, v, &vat, batch_dims)?;
                     distance.prepare(v);
+                }
+                Vector::Multi(rows) => {
+                    let config = self.config.read();
+                    let Some(params) = config.config.vectors.get(name) else {
+                        if config.config.sparse_vectors.contains_key(name) {
+                            return Err(EngineError::bad(format!(
+                                "{vat}: `{name}` is a sparse vector: give {{\"indices\": […], \"values\": […]}}"
+                            )));
+                        }
+                        return Err(EngineError::bad(format!(
+                            "Not existing vector name error: {name}"
+                        )));
+                    };
+                    if params.multivector.is_none() {
+                        return Err(EngineError::bad(format!(
+                            "{vat}: `{name}` is a dense vector, not a multivector: give an array of numbers"
+                        )));
+                    }
+                    let dim = params.size;
+                    crate::multi::check_multi(rows, dim, &vat)?;
+                    if rows.len().saturating_mul(rows[0].len()) > MAX_MULTI_VALUES {
+                        return Err(EngineError::bad(format!(
+                            "{vat}: {} rows of {} values exceed the maximum of {MAX_MULTI_VALUES} values per multivector",
+                            rows.len(),
+                            rows[0].len()
+                        )));
+                    }
+                    for row in rows.iter_mut() {
+                        params.distance.prepare(row);
+                    }
                 }
                 Vector::Sparse(_) => {
                     let config = self.config.read();
@@ -410,6 +450,9 @@ pub(crate) fn apply(segs: &mut Segments, op: Operation, seq: u64) {
         }
     }
 }
+
+/// Values (rows × dimension) one multivector may hold.
+const MAX_MULTI_VALUES: usize = 1 << 20;
 
 fn dim_error(expected: usize, got: usize) -> EngineError {
     EngineError::bad(format!(
