@@ -289,15 +289,32 @@ fn sparse_queries_score_by_dot_product_with_idf_filters_and_fusion() {
         400,
     );
     assert!(e.contains("query") && e.contains("more than once"), "{e}");
+    // MMR over a sparse vector: candidates by the (idf) search, re-ranked by plain dot products
+    // (relevance 1.0 for point 1 and 2.0 for point 2, their similarity 1.0 · 2.0: 2 first)
+    let r = q(
+        json!({"query": {"nearest": {"indices": [1], "values": [1.0]}, "mmr": {"diversity": 0.5}},
+               "using": "text", "limit": 2}),
+    );
+    assert_eq!(ids(&r), vec![2, 1], "{r}");
     let e = s.fail(
         "POST",
         "/collections/h/points/query",
-        Some(&json!({"query": {"nearest": {"indices": [1], "values": [1.0]}, "mmr": {"diversity": 0.5}},
+        Some(&json!({"query": {"nearest": {"indices": [1], "values": [1.0]}, "mmr": {"diversity": 1.5}},
+                     "using": "text"})),
+        422,
+    );
+    assert!(e.contains("mmr.diversity"), "{e}");
+    let e = s.fail(
+        "POST",
+        "/collections/h/points/query",
+        Some(&json!({"query": {"relevance_feedback": {"target": {"indices": [1], "values": [1.0]},
+                                                       "feedback": [],
+                                                       "strategy": {"naive": {"a": 1.0, "b": 1.0, "c": 1.0}}}},
                      "using": "text"})),
         400,
     );
     assert!(
-        e.contains("only nearest, recommend, discover and context"),
+        e.contains("only nearest (with or without mmr), recommend, discover and context"),
         "{e}"
     );
     // context: inside the zone every pair prefers (no shared index: similarity 0), a score of 0

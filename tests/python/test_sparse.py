@@ -164,6 +164,25 @@ def test_sparse_nearest_queries_match_local_mode(pair, coll, using):
         )
 
 
+@pytest.mark.parametrize("using", ["plain", "text"])
+def test_sparse_mmr_matches_local_mode(pair, coll, using):
+    """Maximal marginal relevance over sparse candidates: the candidates come from the search
+    (with IDF on `text`), relevance and similarities are plain dot products (0 without a shared
+    index), the points keep their search scores."""
+    for i, q in enumerate(queries(12, 6)):
+        for diversity in (0.0, 0.5, 0.9):
+            pair.same(
+                lambda c: c.query_points(
+                    coll,
+                    query=models.NearestQuery(nearest=q, mmr=models.Mmr(diversity=diversity, candidates_limit=20)),
+                    using=using,
+                    limit=6,
+                    with_vectors=[using],
+                ),
+                ctx=f"mmr {using} #{i} diversity {diversity}",
+            )
+
+
 def test_sparse_recommend_by_ids(pair, coll):
     for strategy in (
         models.RecommendStrategy.AVERAGE_VECTOR,

@@ -67,6 +67,9 @@ pub struct NaiveFeedback {
     pub c: f64,
 }
 
+/// The similarity of two MMR candidates, by their positions.
+type PairSimilarity = Box<dyn Fn(usize, usize) -> f64>;
+
 /// What a query (or prefetch) does.
 #[derive(Debug, Clone, PartialEq)]
 pub enum QueryKind {
@@ -320,7 +323,7 @@ impl Collection {
     }
 
     /// [`Self::resolve_query`] for a sparse vector space: nearest, recommend, discover and
-    /// context queries (local mode's; relevance feedback and MMR are refused).
+    /// context queries, nearest with MMR (local mode's; relevance feedback is refused).
     fn resolve_sparse(
         &self,
         kind: &QueryKind,
@@ -329,6 +332,7 @@ impl Collection {
         filter: &mut Option<Filter>,
     ) -> Result<Resolved> {
         let mut mentioned = Vec::new();
+        let mut mmr_query = None;
         let mut vec_of = |input: &VectorInput| -> Result<SparseVector> {
             match input {
                 VectorInput::Sparse(v) => Ok(v.clone()),
@@ -374,6 +378,14 @@ impl Collection {
                 ScoreQuery::ContextSparse(pairs_of(context)?)
             }
             QueryKind::Nearest(input) => ScoreQuery::NearestSparse(vec_of(input)?),
+            QueryKind::NearestMmr { nearest, mmr } => {
+                if !(0.0..=1.0).contains(&mmr.diversity) {
+                    return Err(EngineError::bad("mmr.diversity: must be between 0 and 1"));
+                }
+                let v = vec_of(nearest)?;
+                mmr_query = Some((v.clone(), *mmr));
+                ScoreQuery::NearestSparse(v)
+            }
             QueryKind::Recommend {
                 positive,
                 negative,
@@ -385,7 +397,7 @@ impl Collection {
             },
             _ => {
                 return Err(EngineError::bad(format!(
-                    "`{using}` is a sparse vector: only nearest, recommend, discover and context queries are supported on sparse vectors"
+                    "`{using}` is a sparse vector: only nearest (with or without mmr), recommend, discover and context queries are supported on sparse vectors"
                 )))
             }
         };
@@ -394,7 +406,10 @@ impl Collection {
             f.must_not
                 .push(Condition::HasId(mentioned.into_iter().collect()));
         }
-        Ok(Resolved::Score(query))
+        Ok(match mmr_query {
+            Some((v, mmr)) => Resolved::Mmr(Vector::Sparse(v), mmr),
+            None => Resolved::Score(query),
+        })
     }
 
     /// [`Self::resolve_query`] for a multivector space: nearest (MMR included), recommend,
@@ -631,7 +646,7 @@ impl Collection {
             query: match &vector {
                 Vector::Multi(rows) => ScoreQuery::Multi(MultiQuery::Nearest(rows.clone())),
                 Vector::Dense(v) => ScoreQuery::Nearest(v.clone()),
-                Vector::Sparse(_) => unreachable!("sparse queries refuse mmr"),
+                Vector::Sparse(v) => ScoreQuery::NearestSparse(v.clone()),
             },
             limit: mmr.candidates_limit.unwrap_or(out.limit),
             offset: 0,
@@ -641,28 +656,6 @@ impl Collection {
             with_vector,
             params: out.params,
         })?;
-        let distance = self.distance_of(using)?;
-        // a multivector is compared by max_sim over its rows (flattened here), as local mode does
-        let (query, dim) = match vector {
-            Vector::Dense(mut v) => {
-                distance.prepare(&mut v);
-                (v, None)
-            }
-            Vector::Multi(rows) => {
-                let dim = rows.first().map_or(0, Vec::len);
-                let mut flat = Vec::with_capacity(rows.len() * dim);
-                for mut row in rows {
-                    distance.prepare(&mut row);
-                    flat.extend(row);
-                }
-                (flat, Some(dim))
-            }
-            Vector::Sparse(_) => unreachable!("sparse queries refuse mmr"),
-        };
-        let sim = |a: &[f32], b: &[f32]| match dim {
-            None => similarity(distance, a, b),
-            Some(d) => multi_similarity(distance, d, a, b),
-        };
         let (mut points, stored): (Vec<Option<ScoredPoint>>, Vec<Vector>) = candidates
             .into_iter()
             .filter_map(|mut p| {
@@ -670,18 +663,62 @@ impl Collection {
                 Some((Some(p), v))
             })
             .unzip();
-        let vectors: Vec<Vec<f32>> = stored
-            .iter()
-            .map(|v| match v {
-                Vector::Dense(v) => v.clone(),
-                Vector::Multi(rows) => rows.concat(),
-                Vector::Sparse(_) => Vec::new(),
-            })
-            .collect();
-        let relevance: Vec<f64> = vectors.iter().map(|v| sim(&query, v)).collect();
+        // relevance to the query and similarity between candidates, as local mode computes them
+        let (relevance, between): (Vec<f64>, PairSimilarity) = match vector {
+            // sparse: the plain dot product of the query as given (no IDF), 0 without overlap
+            Vector::Sparse(query) => {
+                let vectors: Vec<SparseVector> = stored
+                    .iter()
+                    .map(|v| v.as_sparse().cloned().unwrap_or_default())
+                    .collect();
+                let dot = |a: &SparseVector, b: &SparseVector| f64::from(a.dot(b).unwrap_or(0.0));
+                let relevance = vectors.iter().map(|v| dot(&query, v)).collect();
+                (
+                    relevance,
+                    Box::new(move |i, j| dot(&vectors[i], &vectors[j])),
+                )
+            }
+            vector => {
+                let distance = self.distance_of(using)?;
+                // a multivector is compared by max_sim over its rows (flattened here)
+                let (query, dim) = match vector {
+                    Vector::Dense(mut v) => {
+                        distance.prepare(&mut v);
+                        (v, None)
+                    }
+                    Vector::Multi(rows) => {
+                        let dim = rows.first().map_or(0, Vec::len);
+                        let mut flat = Vec::with_capacity(rows.len() * dim);
+                        for mut row in rows {
+                            distance.prepare(&mut row);
+                            flat.extend(row);
+                        }
+                        (flat, Some(dim))
+                    }
+                    Vector::Sparse(_) => unreachable!("handled above"),
+                };
+                let sim = move |a: &[f32], b: &[f32]| match dim {
+                    None => similarity(distance, a, b),
+                    Some(d) => multi_similarity(distance, d, a, b),
+                };
+                let vectors: Vec<Vec<f32>> = stored
+                    .iter()
+                    .map(|v| match v {
+                        Vector::Dense(v) => v.clone(),
+                        Vector::Multi(rows) => rows.concat(),
+                        Vector::Sparse(_) => Vec::new(),
+                    })
+                    .collect();
+                let relevance = vectors.iter().map(|v| sim(&query, v)).collect();
+                (
+                    relevance,
+                    Box::new(move |i, j| sim(&vectors[i], &vectors[j])),
+                )
+            }
+        };
         let order = mmr_order(
             &relevance,
-            |i, j| sim(&vectors[i], &vectors[j]),
+            between,
             1.0 - f64::from(mmr.diversity),
             out.limit.saturating_add(out.offset),
         );
