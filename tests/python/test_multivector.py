@@ -23,7 +23,7 @@ from test_sparse import wait_green
 N = 300
 SEGMENTS = ["appendable", "indexed"]
 DENSE = 4
-DIMS = {"colbert": 4, "e": 3}
+DIMS = {"colbert": 4, "e": 3, "dot": 3, "man": 3}
 
 
 def vectors_config() -> dict:
@@ -39,12 +39,20 @@ def vectors_config() -> dict:
         "e": models.VectorParams(
             size=DIMS["e"], distance=models.Distance.EUCLID, multivector_config=multi
         ),
+        "dot": models.VectorParams(
+            size=DIMS["dot"], distance=models.Distance.DOT, multivector_config=multi
+        ),
+        "man": models.VectorParams(
+            size=DIMS["man"], distance=models.Distance.MANHATTAN, multivector_config=multi
+        ),
     }
 
 
 def random_multi(rng: np.random.Generator, dim: int) -> list[list[float]]:
     rows = int(rng.integers(1, 5))
-    return [[round(float(x), 4) for x in rng.normal(size=dim)] for _ in range(rows)]
+    # not rounded: sums of few rounded values tie exactly (Manhattan), and local mode breaks a
+    # tie cut by the limit its own way
+    return [[float(x) for x in rng.normal(size=dim)] for _ in range(rows)]
 
 
 def make_points(seed: int, n: int) -> list[models.PointStruct]:
@@ -233,7 +241,11 @@ def test_multivector_mmr(pair, coll, using):
             )
 
 
-@pytest.mark.parametrize("using", list(DIMS))
+# Not Manhattan: its max_sim ties structurally (a stored row between two query rows in every
+# coordinate adds the same L1 sum to both), and local mode, which keeps the given float64 values,
+# breaks such near ties by rounding differently from float32 storage; a matrix row of 3 neighbours
+# out of ~70 candidates meets one.
+@pytest.mark.parametrize("using", ["colbert", "e", "dot"])
 def test_multivector_search_matrix(pair, coll, using):
     """The whole filtered set is sampled on both sides, so the matrices must agree."""
     f = models.Filter(must=[models.FieldCondition(key="g", match=models.MatchValue(value=1))])

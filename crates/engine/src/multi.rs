@@ -273,7 +273,8 @@ impl Collection {
                 .config
                 .vectors
                 .get(&req.using)
-                .expect("a multivector space");
+                .filter(|p| p.multivector.is_some())
+                .ok_or_else(|| EngineError::bad(format!("`{}` is not a multivector", req.using)))?;
             (p.distance, p.size)
         };
         let query = match &req.query {

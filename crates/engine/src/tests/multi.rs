@@ -577,3 +577,89 @@ fn writes_only_in_the_log_are_replayed_with_their_multivectors() {
     let c = db.collection("c").unwrap();
     assert_eq!((dump(&c), search_all(&c)), before);
 }
+
+#[test]
+fn a_collection_of_only_an_unnamed_multivector_seals_reopens_and_turns_green() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = DatabaseOptions {
+        background_optimizer: false,
+        ..DatabaseOptions::persistent(dir.path())
+    };
+    let mut cfg = CollectionConfig::with_dim(Distance::Dot, 2);
+    if let VectorsConfig::Single(p) = &mut cfg.vectors {
+        p.multivector = Some(MultiVectorComparator::MaxSim);
+    }
+    // 1 KB: a segment every 128 points (a multivector counts as one row)
+    set_optimizers(&mut cfg, json!({"indexing_threshold": 1}));
+    let mut rng = StdRng::seed_from_u64(8);
+    let rows: Vec<Multi> = (0..300).map(|_| multi(&mut rng, 2)).collect();
+    let q: Multi = vec![vec![1.0, 0.5], vec![-0.5, 1.0]];
+    let search = |c: &Collection| -> Vec<(PointId, f32)> {
+        let mut req = SearchRequest::new(vec![], 10);
+        req.query = ScoreQuery::Multi(MultiQuery::Nearest(q.clone()));
+        c.search(&req)
+            .unwrap()
+            .into_iter()
+            .map(|h| (h.id, h.score))
+            .collect()
+    };
+    let (before, hits) = {
+        let db = Database::open(opts.clone()).unwrap();
+        db.create_collection("c", cfg).unwrap();
+        let c = db.collection("c").unwrap();
+        c.upsert(
+            rows.iter()
+                .enumerate()
+                .map(|(i, r)| PointStruct {
+                    id: PointId::Num(i as u64),
+                    vectors: NamedVectors::from([(String::new(), Vector::Multi(r.clone()))]),
+                    payload: Default::default(),
+                })
+                .collect(),
+        )
+        .unwrap();
+        c.optimize();
+        let info = c.info();
+        assert!(info.segments_count > 1, "sealed: {info:?}");
+        assert_eq!(info.status, "green");
+        assert_eq!(
+            info.indexed_vectors_count, 0,
+            "multivectors are never indexed"
+        );
+        c.flush().unwrap();
+        (dump(&c), search(&c))
+    };
+    // the scores are the brute-force model's
+    let mut want: Vec<(u64, f64)> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let dot = |a: &[f32], b: &[f32]| -> f64 {
+                a.iter()
+                    .zip(b)
+                    .map(|(x, y)| f64::from(*x) * f64::from(*y))
+                    .sum()
+            };
+            let s: f64 = q
+                .iter()
+                .map(|qr| {
+                    r.iter()
+                        .map(|x| dot(qr, x))
+                        .fold(f64::NEG_INFINITY, f64::max)
+                })
+                .sum();
+            (i as u64, s)
+        })
+        .collect();
+    want.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    for (got, want) in hits.iter().zip(&want) {
+        assert!(
+            (f64::from(got.1) - want.1).abs() < 1e-3,
+            "{hits:?} vs {want:?}"
+        );
+    }
+    let db = Database::open(opts).unwrap();
+    let c = db.collection("c").unwrap();
+    assert_eq!(dump(&c), before);
+    assert_eq!(search(&c), hits);
+}
