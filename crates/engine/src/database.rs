@@ -149,6 +149,18 @@ pub struct Database {
     pub(crate) vfs: Arc<dyn Vfs>,
 }
 
+/// Dropping the database closes its collections: their optimizers stop (a step in progress is
+/// waited for) and later writes through a collection handle still held elsewhere are refused.
+/// Without this such a handle kept its optimizer running, which could flush into a directory
+/// that a database opened afterwards had already loaded.
+impl Drop for Database {
+    fn drop(&mut self) {
+        for c in self.collections.get_mut().values() {
+            c.close();
+        }
+    }
+}
+
 const ALIASES_FILE: &str = "aliases.json";
 
 /// One change to the aliases.
