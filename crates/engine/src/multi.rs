@@ -12,7 +12,7 @@ use rvdb_filter::PointId;
 use rvdb_index::TopK;
 use rvdb_vector::Distance;
 
-use crate::read::{fast_sigmoid, hit, scaled_sigmoid};
+use crate::read::{best_score, context_score, discovery_score, hit};
 use crate::segment::Segment;
 use crate::segments::Loc;
 use crate::types::{MultiQuery, MultiVector, RecommendStrategy, ScoreQuery};
@@ -178,16 +178,7 @@ impl MultiScorer {
                 pos,
                 neg,
                 best: true,
-            } => {
-                let best =
-                    |ex: &[Vec<f32>]| ex.iter().map(|e| sim(e)).fold(f32::NEG_INFINITY, f32::max);
-                let (p, n) = (best(pos), best(neg));
-                if p > n {
-                    scaled_sigmoid(p)
-                } else {
-                    -scaled_sigmoid(n)
-                }
-            }
+            } => best_score(pos, neg, |v| sim(v)),
             MultiScorer::Recommend {
                 pos,
                 neg,
@@ -196,20 +187,8 @@ impl MultiScorer {
                 let sum = |ex: &[Vec<f32>]| ex.iter().map(|e| sim(e)).sum::<f32>();
                 sum(pos) - sum(neg)
             }
-            MultiScorer::Discover { target, pairs } => {
-                let rank: i32 = pairs
-                    .iter()
-                    .map(|(p, n)| {
-                        let (p, n) = (sim(p), sim(n));
-                        i32::from(p > n) - i32::from(p < n)
-                    })
-                    .sum();
-                rank as f32 + scaled_sigmoid(sim(target))
-            }
-            MultiScorer::Context(pairs) => pairs
-                .iter()
-                .map(|(p, n)| fast_sigmoid((sim(p) - sim(n) - f32::EPSILON).min(0.0)))
-                .sum(),
+            MultiScorer::Discover { target, pairs } => discovery_score(target, pairs, |v| sim(v)),
+            MultiScorer::Context(pairs) => context_score(pairs, |v| sim(v)),
         }
     }
 }

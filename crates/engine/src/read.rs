@@ -72,19 +72,7 @@ impl Scorer {
                 pos,
                 neg,
                 best: true,
-            } => {
-                let best = |ex: &[Vec<f32>]| {
-                    ex.iter()
-                        .map(|e| d.raw(e, x))
-                        .fold(f32::NEG_INFINITY, f32::max)
-                };
-                let (p, n) = (best(pos), best(neg));
-                if p > n {
-                    scaled_sigmoid(p)
-                } else {
-                    -scaled_sigmoid(n)
-                }
-            }
+            } => best_score(pos, neg, |v| d.raw(v, x)),
             Scorer::Recommend {
                 pos,
                 neg,
@@ -93,20 +81,8 @@ impl Scorer {
                 let sum = |ex: &[Vec<f32>]| ex.iter().map(|e| d.raw(e, x)).sum::<f32>();
                 sum(pos) - sum(neg)
             }
-            Scorer::Discover { target, pairs } => {
-                let rank: i32 = pairs
-                    .iter()
-                    .map(|(p, n)| {
-                        let (p, n) = (d.raw(p, x), d.raw(n, x));
-                        i32::from(p > n) - i32::from(p < n)
-                    })
-                    .sum();
-                rank as f32 + scaled_sigmoid(d.raw(target, x))
-            }
-            Scorer::Context(pairs) => pairs
-                .iter()
-                .map(|(p, n)| fast_sigmoid((d.raw(p, x) - d.raw(n, x) - f32::EPSILON).min(0.0)))
-                .sum(),
+            Scorer::Discover { target, pairs } => discovery_score(target, pairs, |v| d.raw(v, x)),
+            Scorer::Context(pairs) => context_score(pairs, |v| d.raw(v, x)),
             Scorer::Feedback { target, a, pairs } => {
                 let mut s = a * d.raw(target, x);
                 for (p, n, w) in pairs {
@@ -822,6 +798,41 @@ fn average_query(positive: &[Vec<f32>], negative: &[Vec<f32>]) -> Vec<f32> {
     }
     let n = mean(negative);
     p.iter().zip(&n).map(|(a, b)| a + a - b).collect()
+}
+
+/// The best-score recommendation of local mode (any kind of example, `sim` the similarity to
+/// the scored point): nearer its best positive than its best negative example, a point scores
+/// that similarity squashed into (0, 1); otherwise minus its best negative's, squashed.
+pub(crate) fn best_score<T>(pos: &[T], neg: &[T], sim: impl Fn(&T) -> f32) -> f32 {
+    let best = |ex: &[T]| ex.iter().map(&sim).fold(f32::NEG_INFINITY, f32::max);
+    let (p, n) = (best(pos), best(neg));
+    if p > n {
+        scaled_sigmoid(p)
+    } else {
+        -scaled_sigmoid(n)
+    }
+}
+
+/// A discovery score (dense, sparse or multivector examples alike, `sim` the similarity to the
+/// scored point): the context pairs rank (+1 per pair whose positive side is nearer, −1 per
+/// pair whose negative side is), the target's similarity, squashed into (0, 1), breaks ties.
+pub(crate) fn discovery_score<T>(target: &T, pairs: &[(T, T)], sim: impl Fn(&T) -> f32) -> f32 {
+    let rank: i32 = pairs
+        .iter()
+        .map(|(p, n)| {
+            let (p, n) = (sim(p), sim(n));
+            i32::from(p > n) - i32::from(p < n)
+        })
+        .sum();
+    rank as f32 + scaled_sigmoid(sim(target))
+}
+
+/// A context score: 0 inside the zone every pair's positive side prefers, below 0 outside it.
+pub(crate) fn context_score<T>(pairs: &[(T, T)], sim: impl Fn(&T) -> f32) -> f32 {
+    pairs
+        .iter()
+        .map(|(p, n)| fast_sigmoid((sim(p) - sim(n) - f32::EPSILON).min(0.0)))
+        .sum()
 }
 
 /// Qdrant's scaled fast sigmoid: 0.5 · (x / (1 + |x|) + 1).

@@ -12,7 +12,7 @@ use rvdb_index::{
     SparseVectorError, TopK,
 };
 
-use crate::read::{fast_sigmoid, hit, scaled_sigmoid};
+use crate::read::{best_score, context_score, discovery_score, hit};
 use crate::segment::Segment;
 use crate::segments::Loc;
 use crate::types::{RecommendStrategy, ScoreQuery, SparseVectorParams};
@@ -412,34 +412,13 @@ impl Scorer {
         let sim = |e: &SparseVector| e.dot(x).unwrap_or(0.0);
         match self {
             Scorer::Nearest(q) => sim(q),
-            Scorer::Best { pos, neg } => {
-                let best =
-                    |ex: &[SparseVector]| ex.iter().map(sim).fold(f32::NEG_INFINITY, f32::max);
-                let (p, n) = (best(pos), best(neg));
-                if p > n {
-                    scaled_sigmoid(p)
-                } else {
-                    -scaled_sigmoid(n)
-                }
-            }
+            Scorer::Best { pos, neg } => best_score(pos, neg, sim),
             Scorer::Sum { pos, neg } => {
                 let sum = |ex: &[SparseVector]| ex.iter().map(sim).sum::<f32>();
                 sum(pos) - sum(neg)
             }
-            Scorer::Discover { target, pairs } => {
-                let rank: i32 = pairs
-                    .iter()
-                    .map(|(p, n)| {
-                        let (p, n) = (sim(p), sim(n));
-                        i32::from(p > n) - i32::from(p < n)
-                    })
-                    .sum();
-                rank as f32 + scaled_sigmoid(sim(target))
-            }
-            Scorer::Context(pairs) => pairs
-                .iter()
-                .map(|(p, n)| fast_sigmoid((sim(p) - sim(n) - f32::EPSILON).min(0.0)))
-                .sum(),
+            Scorer::Discover { target, pairs } => discovery_score(target, pairs, |v| sim(v)),
+            Scorer::Context(pairs) => context_score(pairs, |v| sim(v)),
         }
     }
 }
