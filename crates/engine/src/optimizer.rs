@@ -688,6 +688,7 @@ fn favour_this_thread() {
 }
 
 fn optimizer_loop(weak: Weak<Collection>) {
+    let mut untrimmed = false;
     loop {
         let Some(c) = weak.upgrade() else { break };
         if c.stop.load(Ordering::Relaxed) {
@@ -695,8 +696,13 @@ fn optimizer_loop(weak: Weak<Collection>) {
         }
         let did = c.optimize_step();
         drop(c);
+        // freed memory goes back at most every TRIM_EVERY while work goes on, and once the
+        // optimizer falls idle
         if did {
-            release_freed_memory();
+            untrimmed = !release_freed_memory(false);
+        } else if untrimmed {
+            release_freed_memory(true);
+            untrimmed = false;
         }
         if !did {
             std::thread::sleep(Duration::from_millis(25));
@@ -704,19 +710,47 @@ fn optimizer_loop(weak: Weak<Collection>) {
     }
 }
 
-/// Hands the memory freed by a finished unit of optimizer work back to the system. A seal,
-/// build or merge frees whole segments (vectors, graphs, payloads: tens to hundreds of MB) on
-/// whichever of glibc's per-thread arenas they were allocated from; glibc keeps freed chunks
-/// resident unless they sit at the top of the main heap, so without this the process kept
-/// 100-300 MB more than it uses after a write-heavy minute (docs/operations.md, memory).
-fn release_freed_memory() {
+/// Hands the memory freed by finished optimizer work back to the system, at most once per
+/// [`TRIM_EVERY`] in the whole process. A seal, build, fold or merge frees whole segments
+/// (vectors, graphs, payloads: tens to hundreds of MB) on whichever of glibc's per-thread arenas
+/// they were allocated from; glibc keeps freed chunks resident unless they sit at the top of the
+/// main heap, so without this the process kept 40-60 % more than it uses after a write-heavy
+/// minute (docs/operations.md, "Freed memory goes back"). Trimming after every fold instead
+/// (several a second under a steady write load) cost about a tenth of the indexing pace.
+/// `force`: trim now whatever the time since the last one. Returns whether it trimmed (on
+/// other platforms, where there is nothing to trim: always).
+fn release_freed_memory(force: bool) -> bool {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim takes no pointers; it only returns free pages of the allocator's
-    // arenas to the kernel.
-    unsafe {
-        libc::malloc_trim(0);
+    {
+        use std::sync::atomic::AtomicU64;
+        use std::time::{SystemTime, UNIX_EPOCH};
+        static LAST_TRIM_MS: AtomicU64 = AtomicU64::new(0);
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let last = LAST_TRIM_MS.load(Ordering::Relaxed);
+        if !force
+            && (now.saturating_sub(last) < TRIM_EVERY.as_millis() as u64
+                || LAST_TRIM_MS
+                    .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                    .is_err())
+        {
+            return false;
+        }
+        LAST_TRIM_MS.store(now, Ordering::Relaxed);
+        // SAFETY: malloc_trim takes no pointers; it only returns free pages of the allocator's
+        // arenas to the kernel.
+        unsafe {
+            libc::malloc_trim(0);
+        }
     }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    let _ = force;
+    true
 }
+
+/// The least time between two [`release_freed_memory`] trims.
+const TRIM_EVERY: Duration = Duration::from_secs(2);
 
 /// Writes answered before their fsync (wait=false) reach the disk within milliseconds, even
 /// while the optimizer is busy with a long index build.
