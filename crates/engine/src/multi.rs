@@ -12,7 +12,7 @@ use rvdb_filter::PointId;
 use rvdb_index::TopK;
 use rvdb_vector::Distance;
 
-use crate::read::{best_score, context_score, discovery_score, hit};
+use crate::read::{best_score, context_score, discovery_score, hit, prep_examples};
 use crate::segment::Segment;
 use crate::segments::Loc;
 use crate::types::{MultiQuery, MultiVector, RecommendStrategy, ScoreQuery};
@@ -314,22 +314,10 @@ impl Collection {
                 negative,
                 strategy,
             } => {
-                if positive.is_empty() && negative.is_empty() {
-                    return Err(EngineError::bad(
-                        "recommend: no positive or negative examples given",
-                    ));
-                }
+                let (pos, neg) = prep_examples(positive, negative, |v, at| prep(v, at))?;
                 MultiScorer::Recommend {
-                    pos: positive
-                        .iter()
-                        .enumerate()
-                        .map(|(i, v)| prep(v, &format!("positive[{i}]")))
-                        .collect::<Result<_>>()?,
-                    neg: negative
-                        .iter()
-                        .enumerate()
-                        .map(|(i, v)| prep(v, &format!("negative[{i}]")))
-                        .collect::<Result<_>>()?,
+                    pos,
+                    neg,
                     best: *strategy == RecommendStrategy::BestScore,
                 }
             }

@@ -139,6 +139,32 @@ pub struct Lookup<'a> {
 }
 
 impl Collection {
+    /// The vector of example point `id`: from the lookup collection (its `vector`, else
+    /// `using`) when there is one, else from this collection's `using`. Ids of this collection
+    /// go into `mentioned`, to be left out of the results, as local mode does (a lookup in
+    /// this very collection too).
+    fn example_of<T>(
+        &self,
+        id: PointId,
+        using: &str,
+        lookup: Option<&Lookup>,
+        mentioned: &mut Vec<PointId>,
+        read: impl Fn(&Collection, PointId, &str) -> Result<T>,
+    ) -> Result<T> {
+        match lookup {
+            Some(l) => {
+                if std::ptr::eq(l.collection, self) {
+                    mentioned.push(id);
+                }
+                read(l.collection, id, l.vector.as_deref().unwrap_or(using))
+            }
+            None => {
+                mentioned.push(id);
+                read(self, id, using)
+            }
+        }
+    }
+
     /// Runs a universal query. `lookup` (Qdrant's `lookup_from`) is where ids are resolved; by
     /// default this collection, whose mentioned ids are then left out of the results.
     pub fn query(&self, q: &UniversalQuery, lookup: Option<&Lookup>) -> Result<Vec<ScoredPoint>> {
@@ -240,21 +266,9 @@ impl Collection {
                 VectorInput::Multi(_) => Err(EngineError::bad(format!(
                     "a multivector query needs `using` naming a multivector; `{using}` is not one"
                 ))),
-                VectorInput::Id(id) => match lookup {
-                    Some(l) => {
-                        // a lookup in this very collection leaves its examples out too, as
-                        // local mode does
-                        if std::ptr::eq(l.collection, self) {
-                            mentioned.push(*id);
-                        }
-                        let space = l.vector.as_deref().unwrap_or(using);
-                        l.collection.vector_of(*id, space)
-                    }
-                    None => {
-                        mentioned.push(*id);
-                        self.vector_of(*id, using)
-                    }
-                },
+                VectorInput::Id(id) => {
+                    self.example_of(*id, using, lookup, &mut mentioned, Collection::vector_of)
+                }
             }
         };
         let mut pairs_of = |pairs: &[ContextPair]| -> Result<Vec<(Vec<f32>, Vec<f32>)>> {
@@ -340,21 +354,13 @@ impl Collection {
                     "`{using}` is a sparse vector: the query must be a sparse vector \\
                      ({{\"indices\": […], \"values\": […]}})"
                 ))),
-                VectorInput::Id(id) => match lookup {
-                    Some(l) => {
-                        // a lookup in this very collection leaves its examples out too, as
-                        // local mode does
-                        if std::ptr::eq(l.collection, self) {
-                            mentioned.push(*id);
-                        }
-                        let space = l.vector.as_deref().unwrap_or(using);
-                        l.collection.sparse_vector_of(*id, space)
-                    }
-                    None => {
-                        mentioned.push(*id);
-                        self.sparse_vector_of(*id, using)
-                    }
-                },
+                VectorInput::Id(id) => self.example_of(
+                    *id,
+                    using,
+                    lookup,
+                    &mut mentioned,
+                    Collection::sparse_vector_of,
+                ),
             }
         };
         let mut pairs_of = |pairs: &[ContextPair]| -> Result<Vec<(SparseVector, SparseVector)>> {
@@ -428,21 +434,9 @@ impl Collection {
                 VectorInput::Vector(_) | VectorInput::Sparse(_) => Err(EngineError::bad(format!(
                     "`{using}` is a multivector: the query must be a multivector (an array of arrays of numbers)"
                 ))),
-                VectorInput::Id(id) => match lookup {
-                    Some(l) => {
-                        // a lookup in this very collection leaves its examples out too, as
-                        // local mode does
-                        if std::ptr::eq(l.collection, self) {
-                            mentioned.push(*id);
-                        }
-                        let space = l.vector.as_deref().unwrap_or(using);
-                        l.collection.multi_vector_of(*id, space)
-                    }
-                    None => {
-                        mentioned.push(*id);
-                        self.multi_vector_of(*id, using)
-                    }
-                },
+                VectorInput::Id(id) => {
+                    self.example_of(*id, using, lookup, &mut mentioned, Collection::multi_vector_of)
+                }
             }
         };
         type Pairs = Vec<(Vec<Vec<f32>>, Vec<Vec<f32>>)>;

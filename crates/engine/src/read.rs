@@ -461,22 +461,10 @@ impl Collection {
                 negative,
                 strategy,
             } => {
-                if positive.is_empty() && negative.is_empty() {
-                    return Err(EngineError::bad(
-                        "recommend: no positive or negative examples given",
-                    ));
-                }
+                let (pos, neg) = prep_examples(positive, negative, |v, at| prep(v, at))?;
                 Scorer::Recommend {
-                    pos: positive
-                        .iter()
-                        .enumerate()
-                        .map(|(i, v)| prep(v, &format!("positive[{i}]")))
-                        .collect::<Result<_>>()?,
-                    neg: negative
-                        .iter()
-                        .enumerate()
-                        .map(|(i, v)| prep(v, &format!("negative[{i}]")))
-                        .collect::<Result<_>>()?,
+                    pos,
+                    neg,
                     best: *strategy == RecommendStrategy::BestScore,
                 }
             }
@@ -798,6 +786,28 @@ fn average_query(positive: &[Vec<f32>], negative: &[Vec<f32>]) -> Vec<f32> {
     }
     let n = mean(negative);
     p.iter().zip(&n).map(|(a, b)| a + a - b).collect()
+}
+
+/// Recommend examples prepared for scoring (`prep` checks one and names it by its place,
+/// `positive[i]` / `negative[i]`); refused when there are none at all.
+pub(crate) fn prep_examples<T, U>(
+    positive: &[T],
+    negative: &[T],
+    prep: impl Fn(&T, &str) -> Result<U>,
+) -> Result<(Vec<U>, Vec<U>)> {
+    if positive.is_empty() && negative.is_empty() {
+        return Err(EngineError::bad(
+            "recommend: no positive or negative examples given",
+        ));
+    }
+    let each = |examples: &[T], side: &str| {
+        examples
+            .iter()
+            .enumerate()
+            .map(|(i, v)| prep(v, &format!("{side}[{i}]")))
+            .collect::<Result<Vec<U>>>()
+    };
+    Ok((each(positive, "positive")?, each(negative, "negative")?))
 }
 
 /// The best-score recommendation of local mode (any kind of example, `sim` the similarity to
