@@ -114,6 +114,33 @@ fn sample_in_id_order<T: Clone>(found: Vec<(PointId, T)>, n: usize) -> Vec<(Poin
     sampled
 }
 
+/// Each sampled point's neighbours among the other sampled points (and those passing the
+/// filter), found by `search` with its vector and that filter; fewer than two points make an
+/// empty matrix.
+fn neighbours_among<T>(
+    sampled: Vec<(PointId, T)>,
+    req: &MatrixRequest,
+    search: impl Fn(T, Filter) -> Result<Vec<crate::ScoredPoint>>,
+) -> Result<DistanceMatrix> {
+    if sampled.len() < 2 {
+        return Ok(DistanceMatrix::default());
+    }
+    let ids: Vec<PointId> = sampled.iter().map(|(id, _)| *id).collect();
+    let mut neighbours = Vec::with_capacity(sampled.len());
+    for (id, v) in sampled {
+        let mut filter = req.filter.clone().unwrap_or_default();
+        let others = ids.iter().copied().filter(|o| *o != id).collect();
+        filter.must.push(Condition::HasId(others));
+        neighbours.push(
+            search(v, filter)?
+                .into_iter()
+                .filter_map(|h| ids.binary_search(&h.id).ok().map(|j| (j, h.score)))
+                .collect(),
+        );
+    }
+    Ok(DistanceMatrix { ids, neighbours })
+}
+
 impl Collection {
     /// [`Collection::search_matrix`] in a multivector space.
     fn multi_matrix(&self, req: &MatrixRequest) -> Result<DistanceMatrix> {
@@ -126,17 +153,8 @@ impl Collection {
                 }
             });
         }
-        let sampled = sample_in_id_order(found, req.sample);
-        if sampled.len() < 2 {
-            return Ok(DistanceMatrix::default());
-        }
-        let ids: Vec<PointId> = sampled.iter().map(|(id, _)| *id).collect();
-        let mut neighbours = Vec::with_capacity(sampled.len());
-        for (id, v) in sampled {
-            let mut filter = req.filter.clone().unwrap_or_default();
-            let others = ids.iter().copied().filter(|o| *o != id).collect();
-            filter.must.push(Condition::HasId(others));
-            let hits = self.search_multi(&SearchRequest {
+        neighbours_among(sample_in_id_order(found, req.sample), req, |v, filter| {
+            self.search_multi(&SearchRequest {
                 using: req.using.clone(),
                 query: ScoreQuery::Multi(MultiQuery::Nearest(v)),
                 limit: req.limit,
@@ -146,14 +164,8 @@ impl Collection {
                 with_payload: PayloadSelector::None,
                 with_vector: VectorSelector::None,
                 params: QueryParams::default(),
-            })?;
-            neighbours.push(
-                hits.into_iter()
-                    .filter_map(|h| ids.binary_search(&h.id).ok().map(|j| (j, h.score)))
-                    .collect(),
-            );
-        }
-        Ok(DistanceMatrix { ids, neighbours })
+            })
+        })
     }
 
     /// [`Collection::search_matrix`] in a sparse vector space.
@@ -171,17 +183,8 @@ impl Collection {
                 }
             });
         }
-        let sampled = sample_in_id_order(found, req.sample);
-        if sampled.len() < 2 {
-            return Ok(DistanceMatrix::default());
-        }
-        let ids: Vec<PointId> = sampled.iter().map(|(id, _)| *id).collect();
-        let mut neighbours = Vec::with_capacity(sampled.len());
-        for (id, v) in sampled {
-            let mut filter = req.filter.clone().unwrap_or_default();
-            let others = ids.iter().copied().filter(|o| *o != id).collect();
-            filter.must.push(Condition::HasId(others));
-            let hits = self.search_sparse(
+        neighbours_among(sample_in_id_order(found, req.sample), req, |v, filter| {
+            self.search_sparse(
                 &SearchRequest {
                     using: req.using.clone(),
                     query: ScoreQuery::NearestSparse(v),
@@ -194,13 +197,7 @@ impl Collection {
                     params: QueryParams::default(),
                 },
                 params.clone(),
-            )?;
-            neighbours.push(
-                hits.into_iter()
-                    .filter_map(|h| ids.binary_search(&h.id).ok().map(|j| (j, h.score)))
-                    .collect(),
-            );
-        }
-        Ok(DistanceMatrix { ids, neighbours })
+            )
+        })
     }
 }
