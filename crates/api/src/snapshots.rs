@@ -490,9 +490,8 @@ pub(crate) async fn upload_shard(
 ) -> ApiResult {
     let rp = recover_params(&params(q)?)?;
     let (name, shard) = path(p)?;
-    let db = s.db.clone();
-    let n = name.clone();
-    blocking(move || db.check_collection_shard(&n, shard)).await??;
+    // The body is read before the collection and shard are checked (recover_shard_snapshot
+    // does), so a 404 reaches a client still sending its upload instead of a reset connection.
     let file = receive_upload(&s, form).await?;
     let db = s.db.clone();
     blocking(move || {
