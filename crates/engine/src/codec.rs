@@ -616,7 +616,8 @@ mod tests {
 
     #[test]
     fn checkpoint_round_trips_and_detects_a_flipped_byte() {
-        let mut seg = Segment::new([("", Some(2)), ("b", None)]);
+        use crate::datatype::Elem;
+        let mut seg = Segment::new([("", Some(2), Elem::default()), ("b", None, Elem::default())]);
         seg.upsert(
             PointId::Num(3),
             &named(&[("", &[1.0, 2.0])]),

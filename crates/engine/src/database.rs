@@ -491,6 +491,11 @@ impl Database {
     pub fn create_collection(&self, name: &str, config: CollectionConfig) -> Result<()> {
         validate_name(name)?;
         for (space, p) in config.vectors.spaces() {
+            p.check_datatype(&if space.is_empty() {
+                "vectors.datatype".to_string()
+            } else {
+                format!("vectors.{space}.datatype")
+            })?;
             if let Some(d) = p.size {
                 if d == 0 || d > crate::collection::MAX_DIM {
                     let at = if space.is_empty() {

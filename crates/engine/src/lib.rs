@@ -26,6 +26,7 @@ mod codec;
 mod collection;
 mod config;
 mod database;
+mod datatype;
 mod error;
 mod facet;
 mod formula;
@@ -49,6 +50,7 @@ mod types;
 
 pub use collection::{Collection, CollectionInfo, NewVectorSpace, PayloadFieldInfo, MAX_DIM};
 pub use database::{AliasAction, CollectionSummary, Database, DatabaseOptions, DatabaseStats};
+pub use datatype::Datatype;
 pub use error::EngineError;
 pub use facet::{FacetHit, FacetRequest, FacetValue};
 pub use formula::{check_decay, Decay, Expression, FormulaQuery, PayloadKey, Variable};

@@ -62,7 +62,7 @@ impl Collection {
             return Ok(DistanceMatrix::default());
         };
         let segs = self.points.read();
-        let mut found: Vec<(PointId, &[f32])> = Vec::new();
+        let mut found: Vec<(PointId, std::borrow::Cow<'_, [f32]>)> = Vec::new();
         for_each_match(&segs, req.filter.as_ref(), &mut |seg, row| {
             if let Some(v) = seg.column(&req.using).and_then(|c| c.get(row)) {
                 found.push((seg.id(row), v));

@@ -58,8 +58,8 @@ impl Collection {
         self.config.read().config.settings.optimizers.clone()
     }
 
-    /// Bytes of vectors per point (all spaces whose dimension is known; a multivector counted
-    /// as one row).
+    /// Bytes of vectors per point (all spaces whose dimension is known, in their element type;
+    /// a multivector counted as one row).
     fn bytes_per_point(&self, segs: &Segments) -> u64 {
         let config = self.config.read();
         config
@@ -67,7 +67,7 @@ impl Collection {
             .vectors
             .spaces()
             .iter()
-            .map(|(n, p)| segs.dim(n).or(p.size).unwrap_or(0) as u64 * 4)
+            .map(|(n, p)| segs.dim(n).or(p.size).unwrap_or(0) as u64 * p.datatype().width() as u64)
             .sum::<u64>()
             .max(4)
     }
@@ -463,10 +463,11 @@ impl Collection {
                 continue;
             }
             let params = self.hnsw_params(&name);
+            let rows = col.view_all();
             let index = if groups.is_empty() {
-                HnswIndex::build(distance, col.data(), dim, &params)
+                HnswIndex::build(distance, &rows, dim, &params)
             } else {
-                HnswIndex::build_with_groups(distance, col.data(), dim, &params, &groups)
+                HnswIndex::build_with_groups(distance, &rows, dim, &params, &groups)
             };
             out.insert(name, index);
         }
@@ -558,12 +559,12 @@ impl Collection {
     /// chosen), and its graphs are extended with the rest instead of rebuilt.
     fn replace_segments(&self, chosen: Vec<Arc<Sealed>>, extend: bool) {
         // copy the rows (remembering where each came from) without holding any lock
-        let spaces: Vec<(String, Option<usize>)> = chosen[0]
-            .data
-            .columns()
-            .map(|(n, c)| (n.to_string(), c.dim()))
-            .collect();
-        let mut merged = Segment::new(spaces.iter().map(|(n, d)| (n.as_str(), *d)));
+        let mut merged = Segment::new(
+            chosen[0]
+                .data
+                .columns()
+                .map(|(n, c)| (n, c.dim(), c.elem())),
+        );
         let mut origin = Vec::new();
         for (si, s) in chosen.iter().enumerate() {
             if extend && si == 0 {
@@ -620,12 +621,17 @@ impl Collection {
             let Some(col) = merged.column(name) else {
                 continue;
             };
-            let Some(dim) = col.dim() else { continue };
+            if col.dim().is_none() {
+                continue;
+            }
             let params = self.hnsw_params(name);
             let grown = old
                 .and_then(|m| m.get(name))
                 .filter(|h| h.len() == n0)
-                .and_then(|h| h.extend(&col.data()[n0 * dim..], &params));
+                .and_then(|h| {
+                    let mut buf = Vec::new();
+                    h.extend(col.view_rows(n0..merged.len(), &mut buf), &params)
+                });
             if let Some(index) = grown {
                 out.insert(name.to_string(), index);
             }

@@ -49,6 +49,7 @@ use rvdb_index::HnswIndex;
 use rvdb_storage::{StorageError, Vfs};
 
 use crate::codec::{Reader, Writer};
+use crate::datatype::{Datatype, Elem};
 use crate::multi::MultiColumn;
 use crate::segment::{Column, Segment, Values};
 use crate::segments::Sealed;
@@ -128,7 +129,11 @@ fn unbitmap(bytes: &[u8], n: usize) -> Vec<bool> {
     (0..n).map(|i| bytes[i / 8] & (1 << (i % 8)) != 0).collect()
 }
 
-fn vectors_header(dim: usize, rows: usize, data: &[u8]) -> [u8; VECTORS_HEADER] {
+/// A vectors file's header: magic, format, dim, rows, the data's checksum, the header's own;
+/// then, for a float16 or uint8 column, the element type's code at byte 32 and 1 at byte 33
+/// when rows are scaled to unit length when scored (uint8 under Cosine), with the checksum of
+/// bytes 32..36 after them (a float32 column leaves them zero, as files did before datatypes).
+fn vectors_header(dim: usize, rows: usize, elem: Elem, data: &[u8]) -> [u8; VECTORS_HEADER] {
     let mut h = [0u8; VECTORS_HEADER];
     h[..8].copy_from_slice(VECTORS_MAGIC);
     h[8..12].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
@@ -137,6 +142,12 @@ fn vectors_header(dim: usize, rows: usize, data: &[u8]) -> [u8; VECTORS_HEADER] 
     h[24..28].copy_from_slice(&crc32c::crc32c(data).to_le_bytes());
     let hcrc = crc32c::crc32c(&h[..28]);
     h[28..32].copy_from_slice(&hcrc.to_le_bytes());
+    if elem != Elem::default() {
+        h[32] = elem.dtype.code();
+        h[33] = u8::from(elem.renorm);
+        let tcrc = crc32c::crc32c(&h[32..36]);
+        h[36..40].copy_from_slice(&tcrc.to_le_bytes());
+    }
     h
 }
 
@@ -223,8 +234,8 @@ pub(crate) fn write_segment(
             ],
         )?;
         for (k, (name, c)) in seg.columns().enumerate() {
-            let data: &[u8] = bytemuck::cast_slice(c.data());
-            let header = vectors_header(c.dim().unwrap_or(0), seg.len(), data);
+            let data = c.values().bytes();
+            let header = vectors_header(c.dim().unwrap_or(0), seg.len(), c.elem(), data);
             write_new(vfs, &tmp.join(vectors_file(k)), &[&header, data])?;
             if let Some(g) = hnsw.and_then(|h| h.get(name)) {
                 write_new(vfs, &tmp.join(hnsw_file(k)), &[&g.to_bytes()])?;
@@ -438,7 +449,15 @@ fn load_rows(vfs: &dyn Vfs, dir: &Path, id: u64, rows: u64) -> Result<Rows> {
         let vpath = dir.join(vectors_file(k));
         let map = vfs.map(&vpath).map_err(io_err(&vpath))?;
         let d = dim.unwrap_or(0);
-        let data_len = n * d * 4;
+        let elem = match (map.get(32).map(|&c| Datatype::from_code(c)), map.get(33)) {
+            (Some(Some(dtype)), Some(&renorm)) if renorm < 2 => Elem {
+                dtype,
+                renorm: renorm == 1,
+            },
+            _ => return Err(corrupt(&vpath, "unknown element type")),
+        };
+        let dtype = elem.dtype;
+        let data_len = n * d * dtype.width();
         if map.len() != VECTORS_HEADER + data_len {
             return Err(corrupt(
                 &vpath,
@@ -450,19 +469,19 @@ fn load_rows(vfs: &dyn Vfs, dir: &Path, id: u64, rows: u64) -> Result<Rows> {
             ));
         }
         let data = &map[VECTORS_HEADER..];
-        if map[..VECTORS_HEADER] != vectors_header(d, n, data) {
+        if map[..VECTORS_HEADER] != vectors_header(d, n, elem, data) {
             return Err(corrupt(&vpath, "header or checksum mismatch"));
         }
-        let values = if (map.as_ptr() as usize + VECTORS_HEADER).is_multiple_of(4) {
-            Values::Mapped {
-                map: map.clone(),
-                offset: VECTORS_HEADER,
-                len: n * d,
-            }
-        } else {
-            Values::Owned(bytemuck::pod_collect_to_vec(data))
+        let mut values = Values::Mapped {
+            map: map.clone(),
+            offset: VECTORS_HEADER,
+            len: n * d,
+            dtype,
         };
-        columns.insert(name, Column::from_parts(dim, values, present));
+        if !(map.as_ptr() as usize + VECTORS_HEADER).is_multiple_of(dtype.width()) {
+            values = Values::from_bytes(dtype, data);
+        }
+        columns.insert(name, Column::from_parts(dim, elem, values, present));
     }
     let mut sparse = BTreeMap::new();
     for (k, (name, vectors)) in sparse_meta.into_iter().enumerate() {
@@ -581,7 +600,12 @@ pub(crate) fn decode_rows(r: &mut Reader) -> Result<Segment> {
         };
         spaces.push((name, dim));
     }
-    let mut seg = Segment::new(spaces.iter().map(|(n, d)| (n.as_str(), *d)));
+    // f32 columns: the collection gives each space its element type once open (`add_space`)
+    let mut seg = Segment::new(
+        spaces
+            .iter()
+            .map(|(n, d)| (n.as_str(), *d, Elem::default())),
+    );
     let n = r.u64()?;
     for _ in 0..n {
         let id: PointId = r.id()?;

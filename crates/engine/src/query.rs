@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use rvdb_filter::{Condition, Filter, MinShould, PointId};
 use rvdb_index::SparseVector;
 
+use crate::datatype::{prepare_query, Elem};
 use crate::formula::{FormulaQuery, Point};
 use crate::mmr::{mmr_order, multi_similarity, similarity};
 use crate::types::{
@@ -674,10 +675,12 @@ impl Collection {
             }
             vector => {
                 let distance = self.distance_of(using)?;
+                let dtype = self.datatype_of(using);
+                let elem = Elem::of(dtype, distance);
                 // a multivector is compared by max_sim over its rows (flattened here)
                 let (query, dim) = match vector {
                     Vector::Dense(mut v) => {
-                        distance.prepare(&mut v);
+                        prepare_query(distance, dtype, &mut v);
                         (v, None)
                     }
                     Vector::Multi(rows) => {
@@ -698,7 +701,12 @@ impl Collection {
                 let vectors: Vec<Vec<f32>> = stored
                     .iter()
                     .map(|v| match v {
-                        Vector::Dense(v) => v.clone(),
+                        Vector::Dense(v) => {
+                            // as scoring sees the stored row (unit length for uint8 + Cosine)
+                            let mut v = v.clone();
+                            elem.view(&mut v);
+                            v
+                        }
                         Vector::Multi(rows) => rows.concat(),
                         Vector::Sparse(_) => Vec::new(),
                     })

@@ -11,10 +11,11 @@
 use serde_json::Value;
 
 use rvdb_filter::{Filter, JsonPath, Payload, PayloadIndex, PointId};
-use rvdb_index::{flat_search, HnswIndex, SearchParams, TopK};
+use rvdb_index::{flat_search, HnswIndex, Scored, SearchParams, TopK};
 use rvdb_vector::Distance;
 
-use crate::segment::Segment;
+use crate::datatype::{prepare_query, Datatype, Elem};
+use crate::segment::{Column, Segment};
 use crate::segments::{Loc, Segments};
 use crate::settings::HnswConfig;
 use rvdb_index::SparseVector;
@@ -284,7 +285,8 @@ impl Collection {
         c
     }
 
-    /// The stored (prepared) vector `using` of point `id`.
+    /// The stored (prepared) vector `using` of point `id`, as stored (a query made of it is
+    /// prepared again, as Qdrant does with an example).
     pub fn vector_of(&self, id: PointId, using: &str) -> Result<Vec<f32>> {
         if self.config.read().config.vectors.get(using).is_none() {
             return Err(EngineError::bad(format!(
@@ -294,8 +296,7 @@ impl Collection {
         let segs = self.points.read();
         let (seg, row) = segs.at(segs.find(id).ok_or(EngineError::PointNotFound(id))?);
         seg.column(using)
-            .and_then(|c| c.get(row))
-            .map(<[f32]>::to_vec)
+            .and_then(|c| c.stored(row))
             .ok_or_else(|| {
                 EngineError::bad(format!(
                     "Vector with name `{using}` for point {id} not found"
@@ -351,6 +352,17 @@ impl Collection {
     }
 
     /// The distance of a vector space.
+    /// A dense space's element type (float32 for a name that is not one).
+    pub(crate) fn datatype_of(&self, using: &str) -> Datatype {
+        self.config
+            .read()
+            .config
+            .vectors
+            .get(using)
+            .map(|p| p.datatype())
+            .unwrap_or_default()
+    }
+
     pub fn distance_of(&self, using: &str) -> Result<Distance> {
         self.config
             .read()
@@ -433,6 +445,7 @@ impl Collection {
         let hnsw = self.hnsw_config(&req.using);
         let ef = req.params.hnsw_ef.unwrap_or(hnsw.ef_construct);
         let full_scan_kb = hnsw.full_scan_threshold;
+        let dtype = self.datatype_of(&req.using);
         let segs = self.points.read();
         let Some(dim) = segs.dim(&req.using) else {
             return Ok(Vec::new());
@@ -446,7 +459,7 @@ impl Collection {
                 )));
             }
             let mut q = v.to_vec();
-            distance.prepare(&mut q);
+            prepare_query(distance, dtype, &mut q);
             Ok(q)
         };
         let scorer = match &req.query {
@@ -518,7 +531,7 @@ impl Collection {
             filter,
             params: req.params,
             ef,
-            full_scan_points: full_scan_kb.saturating_mul(1024) / (dim * 4).max(1),
+            full_scan_points: full_scan_kb.saturating_mul(1024) / (dim * dtype.width()).max(1),
         };
         let mut all: Vec<(f32, PointId, Loc)> = Vec::new();
         let app_loc = |r: usize| Loc::Appendable(r);
@@ -670,7 +683,7 @@ fn search_segment(view: &SegView, plan: &Plan, out: &mut Vec<(f32, PointId, Loc)
                 let mut top = TopK::new(k);
                 for r in rows {
                     if let Some(x) = col.get(r) {
-                        let key = scorer.score(distance, x);
+                        let key = scorer.score(distance, &x);
                         if keep(key) {
                             top.push(r as u32, key);
                         }
@@ -693,7 +706,7 @@ fn search_segment(view: &SegView, plan: &Plan, out: &mut Vec<(f32, PointId, Loc)
         let accept: Option<&(dyn Fn(u32) -> bool + Sync)> =
             if everything { None } else { Some(&pred) };
         let mut top = TopK::new(k);
-        for h in hnsw.search(col.data(), q, k, ef.max(k), accept) {
+        for h in hnsw.search(&[], q, k, ef.max(k), accept) {
             if keep(h.raw) {
                 top.push(h.offset, h.raw);
             }
@@ -707,16 +720,7 @@ fn search_segment(view: &SegView, plan: &Plan, out: &mut Vec<(f32, PointId, Loc)
             let everything = filter.is_none() && view.deleted.is_none() && col.all_present();
             let pred = |r: u32| passes(r as usize);
             let accept: Option<&dyn Fn(u32) -> bool> = if everything { None } else { Some(&pred) };
-            let hits = flat_search(
-                distance,
-                col.data(),
-                q,
-                SearchParams {
-                    k,
-                    min_raw: min_key,
-                },
-                accept,
-            );
+            let hits = scan_column(col, distance, q, k, min_key, accept);
             for h in hits {
                 let r = h.offset as usize;
                 out.push((h.raw, seg.id(r), (view.loc)(r)));
@@ -726,7 +730,7 @@ fn search_segment(view: &SegView, plan: &Plan, out: &mut Vec<(f32, PointId, Loc)
             let mut top = TopK::new(k);
             for r in (0..seg.len()).filter(|&r| passes(r)) {
                 if let Some(x) = col.get(r) {
-                    let key = scorer.score(distance, x);
+                    let key = scorer.score(distance, &x);
                     if keep(key) {
                         top.push(r as u32, key);
                     }
@@ -735,6 +739,39 @@ fn search_segment(view: &SegView, plan: &Plan, out: &mut Vec<(f32, PointId, Loc)
             push_top(top, out);
         }
     }
+}
+
+/// The exact top `k` of a column for a prepared query: one pass over an f32 column, or over
+/// blocks of rows decoded from a float16 or uint8 one.
+fn scan_column(
+    col: &Column,
+    distance: Distance,
+    q: &[f32],
+    k: usize,
+    min_key: Option<f32>,
+    accept: Option<&dyn Fn(u32) -> bool>,
+) -> Vec<Scored> {
+    /// Rows decoded at a time (64k values at dim 128: stays in L2).
+    const BLOCK: usize = 512;
+    let n = col.present().len();
+    let mut buf = Vec::new();
+    let params = SearchParams {
+        k,
+        min_raw: min_key,
+    };
+    if col.elem() == Elem::default() {
+        return flat_search(distance, col.view_rows(0..n, &mut buf), q, params, accept);
+    }
+    let mut top = TopK::new(k);
+    for start in (0..n).step_by(BLOCK) {
+        let end = (start + BLOCK).min(n);
+        let shifted = |r: u32| accept.is_none_or(|a| a(r + start as u32));
+        let block = col.view_rows(start..end, &mut buf);
+        for h in flat_search(distance, block, q, params, Some(&shifted)) {
+            top.push(h.offset + start as u32, h.raw);
+        }
+    }
+    top.into_sorted_vec()
 }
 
 /// Context pairs prepared for scoring, each vector checked (`context[i].positive`, …).

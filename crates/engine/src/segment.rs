@@ -9,58 +9,209 @@ use std::collections::BTreeMap;
 
 use rvdb_filter::{Filter, Payload, PayloadIndex, PointId};
 
+use crate::datatype::{Datatype, Elem};
 use crate::multi::MultiColumn;
 use crate::sparse::SparseColumn;
 use crate::types::{NamedVectors, Vector};
 
 /// Where a column's values live: in memory (the appendable segment, segments built since the
-/// start) or in a memory-mapped segment file (sealed segments loaded at start).
+/// start) or in a memory-mapped segment file (sealed segments loaded at start), in the space's
+/// element type (see `datatype.rs`).
 #[derive(Clone)]
 pub(crate) enum Values {
-    Owned(Vec<f32>),
-    /// `len` f32 values at byte `offset` of the mapped file (offset a multiple of 4).
+    F32(Vec<f32>),
+    F16(Vec<half::f16>),
+    U8(Vec<u8>),
+    /// `len` values of type `dtype` at byte `offset` of the mapped file (offset a multiple of
+    /// the type's width).
     Mapped {
         map: crate::persist::Mapped,
         offset: usize,
         len: usize,
+        dtype: Datatype,
     },
 }
 
 impl Default for Values {
     fn default() -> Self {
-        Values::Owned(Vec::new())
+        Values::F32(Vec::new())
     }
 }
 
 impl std::fmt::Debug for Values {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Values::Owned(v) => write!(f, "Owned({} values)", v.len()),
-            Values::Mapped { len, .. } => write!(f, "Mapped({len} values)"),
+            Values::F32(v) => write!(f, "F32({} values)", v.len()),
+            Values::F16(v) => write!(f, "F16({} values)", v.len()),
+            Values::U8(v) => write!(f, "U8({} values)", v.len()),
+            Values::Mapped { len, dtype, .. } => write!(f, "Mapped({len} {dtype:?} values)"),
         }
     }
 }
 
+/// Runs `$body` with `$v` bound to the owned vector of whichever element type `$values` holds
+/// (a mapped column is copied into memory first).
+macro_rules! with_owned {
+    ($values:expr, $v:ident => $body:expr) => {{
+        let values: &mut Values = $values;
+        values.own();
+        match values {
+            Values::F32($v) => $body,
+            Values::F16($v) => $body,
+            Values::U8($v) => $body,
+            Values::Mapped { .. } => unreachable!("just copied into memory"),
+        }
+    }};
+}
+
+/// An element type's zero, and its encoding of an (already cast) f32.
+trait Element: Copy + bytemuck::Pod {
+    const ZERO: Self;
+    fn encode(x: f32) -> Self;
+}
+
+impl Element for f32 {
+    const ZERO: f32 = 0.0;
+    fn encode(x: f32) -> f32 {
+        x
+    }
+}
+
+impl Element for half::f16 {
+    const ZERO: half::f16 = half::f16::ZERO;
+    fn encode(x: f32) -> half::f16 {
+        half::f16::from_f32(x)
+    }
+}
+
+impl Element for u8 {
+    const ZERO: u8 = 0;
+    fn encode(x: f32) -> u8 {
+        x as u8
+    }
+}
+
+fn extend_encoded<T: Element>(out: &mut Vec<T>, v: &[f32]) {
+    out.extend(v.iter().map(|&x| T::encode(x)));
+}
+
+fn write_encoded<T: Element>(out: &mut [T], v: &[f32]) {
+    for (o, &x) in out.iter_mut().zip(v) {
+        *o = T::encode(x);
+    }
+}
+
 impl Values {
-    pub(crate) fn as_slice(&self) -> &[f32] {
+    /// Empty values of an element type.
+    pub(crate) fn empty(dtype: Datatype) -> Values {
+        Values::zeros(dtype, 0)
+    }
+
+    /// `len` zeros of an element type.
+    pub(crate) fn zeros(dtype: Datatype, len: usize) -> Values {
+        match dtype {
+            Datatype::Float32 => Values::F32(vec![0.0; len]),
+            Datatype::Float16 => Values::F16(vec![half::f16::ZERO; len]),
+            Datatype::Uint8 => Values::U8(vec![0; len]),
+        }
+    }
+
+    pub(crate) fn dtype(&self) -> Datatype {
         match self {
-            Values::Owned(v) => v,
-            Values::Mapped { map, offset, len } => {
-                bytemuck::cast_slice(&map[*offset..*offset + len * 4])
+            Values::F32(_) => Datatype::Float32,
+            Values::F16(_) => Datatype::Float16,
+            Values::U8(_) => Datatype::Uint8,
+            Values::Mapped { dtype, .. } => *dtype,
+        }
+    }
+
+    /// The values' bytes, as a segment's vectors file holds them.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        match self {
+            Values::F32(v) => bytemuck::cast_slice(v),
+            Values::F16(v) => bytemuck::cast_slice(v),
+            Values::U8(v) => v,
+            Values::Mapped {
+                map,
+                offset,
+                len,
+                dtype,
+            } => &map[*offset..*offset + len * dtype.width()],
+        }
+    }
+
+    /// The values as f32 without a copy, when they are f32.
+    fn as_f32(&self) -> Option<&[f32]> {
+        match self {
+            Values::F32(v) => Some(v),
+            Values::Mapped {
+                dtype: Datatype::Float32,
+                ..
+            } => Some(bytemuck::cast_slice(self.bytes())),
+            _ => None,
+        }
+    }
+
+    /// Values `from..from + out.len()` read as f32 into `out`.
+    fn decode(&self, from: usize, out: &mut [f32]) {
+        use half::slice::HalfFloatSliceExt;
+        let n = out.len();
+        match self.dtype() {
+            Datatype::Float32 => {
+                let v: &[f32] = bytemuck::cast_slice(self.bytes());
+                out.copy_from_slice(&v[from..from + n]);
+            }
+            Datatype::Float16 => {
+                let v: &[half::f16] = bytemuck::cast_slice(self.bytes());
+                v[from..from + n].convert_to_f32_slice(out);
+            }
+            Datatype::Uint8 => {
+                for (o, &b) in out.iter_mut().zip(&self.bytes()[from..from + n]) {
+                    *o = f32::from(b);
+                }
             }
         }
     }
 
-    /// The values as an owned, growable vector (a mapped column is copied first; only the
-    /// appendable segment, which is never mapped, is written to in practice).
-    fn owned(&mut self) -> &mut Vec<f32> {
-        if let Values::Mapped { .. } = self {
-            *self = Values::Owned(self.as_slice().to_vec());
+    /// Values of an element type copied from their bytes (at any alignment).
+    pub(crate) fn from_bytes(dtype: Datatype, bytes: &[u8]) -> Values {
+        match dtype {
+            Datatype::Float32 => Values::F32(bytemuck::pod_collect_to_vec(bytes)),
+            Datatype::Float16 => Values::F16(bytemuck::pod_collect_to_vec(bytes)),
+            Datatype::Uint8 => Values::U8(bytes.to_vec()),
         }
-        match self {
-            Values::Owned(v) => v,
-            Values::Mapped { .. } => unreachable!("just converted"),
+    }
+
+    /// Copies mapped values into memory (only the appendable segment, which is never mapped,
+    /// is written to in practice).
+    fn own(&mut self) {
+        if let Values::Mapped { dtype, .. } = *self {
+            *self = Values::from_bytes(dtype, self.bytes());
         }
+    }
+
+    fn push(&mut self, v: &[f32]) {
+        with_owned!(self, d => extend_encoded(d, v))
+    }
+
+    fn push_zeros(&mut self, n: usize) {
+        with_owned!(self, d => d.resize(d.len() + n, Element::ZERO))
+    }
+
+    fn write(&mut self, at: usize, v: &[f32]) {
+        with_owned!(self, d => write_encoded(&mut d[at..at + v.len()], v))
+    }
+
+    fn zero(&mut self, at: usize, n: usize) {
+        with_owned!(self, d => d[at..at + n].fill(Element::ZERO))
+    }
+
+    fn copy_within(&mut self, from: std::ops::Range<usize>, to: usize) {
+        with_owned!(self, d => d.copy_within(from, to))
+    }
+
+    fn truncate(&mut self, len: usize) {
+        with_owned!(self, d => d.truncate(len))
     }
 }
 
@@ -68,6 +219,7 @@ impl Values {
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Column {
     dim: Option<usize>,
+    elem: Elem,
     data: Values,
     present: Vec<bool>,
     /// How many rows have a vector (so "all present" is O(1)).
@@ -75,13 +227,61 @@ pub(crate) struct Column {
 }
 
 impl Column {
+    fn new(dim: Option<usize>, elem: Elem, rows: usize) -> Column {
+        Column {
+            dim,
+            elem,
+            data: Values::zeros(elem.dtype, rows * dim.unwrap_or(0)),
+            present: vec![false; rows],
+            present_count: 0,
+        }
+    }
+
     pub(crate) fn dim(&self) -> Option<usize> {
         self.dim
     }
 
-    /// All rows, `len * dim` values.
-    pub(crate) fn data(&self) -> &[f32] {
-        self.data.as_slice()
+    pub(crate) fn elem(&self) -> Elem {
+        self.elem
+    }
+
+    /// The stored values, in their element type.
+    pub(crate) fn values(&self) -> &Values {
+        &self.data
+    }
+
+    /// Rows `rows` as scoring sees them (see [`Column::get`]), `rows.len() * dim` values:
+    /// borrowed when the column is plain f32, else decoded into `buf`.
+    pub(crate) fn view_rows<'a>(
+        &'a self,
+        rows: std::ops::Range<usize>,
+        buf: &'a mut Vec<f32>,
+    ) -> &'a [f32] {
+        let d = self.dim.unwrap_or(0);
+        let span = rows.start * d..rows.end * d;
+        if let (Some(v), false) = (self.data.as_f32(), self.elem.renorm) {
+            return &v[span];
+        }
+        buf.clear();
+        buf.resize(span.len(), 0.0);
+        self.data.decode(span.start, buf);
+        if self.elem.renorm {
+            for row in buf.chunks_exact_mut(d.max(1)) {
+                self.elem.view(row);
+            }
+        }
+        buf
+    }
+
+    /// Every row as scoring sees it (what an HNSW index is built from).
+    pub(crate) fn view_all(&self) -> std::borrow::Cow<'_, [f32]> {
+        let mut buf = Vec::new();
+        let n = self.present.len();
+        if let (Some(v), false) = (self.data.as_f32(), self.elem.renorm) {
+            return std::borrow::Cow::Borrowed(v);
+        }
+        self.view_rows(0..n, &mut buf);
+        std::borrow::Cow::Owned(buf)
     }
 
     /// Which rows have a vector.
@@ -90,10 +290,16 @@ impl Column {
     }
 
     /// A column read back from a segment file.
-    pub(crate) fn from_parts(dim: Option<usize>, data: Values, present: Vec<bool>) -> Column {
+    pub(crate) fn from_parts(
+        dim: Option<usize>,
+        elem: Elem,
+        data: Values,
+        present: Vec<bool>,
+    ) -> Column {
         let present_count = present.iter().filter(|&&p| p).count();
         Column {
             dim,
+            elem,
             data,
             present,
             present_count,
@@ -109,26 +315,46 @@ impl Column {
         self.present_count == self.present.len()
     }
 
-    pub(crate) fn get(&self, row: usize) -> Option<&[f32]> {
+    /// Row `row` as scoring sees it: the stored values as f32, scaled to unit length for
+    /// `uint8` under Cosine. Borrowed from the column when it is plain f32.
+    pub(crate) fn get(&self, row: usize) -> Option<std::borrow::Cow<'_, [f32]>> {
         let d = self.dim?;
-        self.present[row].then(|| &self.data()[row * d..(row + 1) * d])
+        if !self.present[row] {
+            return None;
+        }
+        if let (Some(v), false) = (self.data.as_f32(), self.elem.renorm) {
+            return Some(std::borrow::Cow::Borrowed(&v[row * d..(row + 1) * d]));
+        }
+        let mut out = self.stored(row)?;
+        self.elem.view(&mut out);
+        Some(std::borrow::Cow::Owned(out))
+    }
+
+    /// Row `row`'s stored values as f32 (what a point's vector reads back as).
+    pub(crate) fn stored(&self, row: usize) -> Option<Vec<f32>> {
+        let d = self.dim?;
+        if !self.present[row] {
+            return None;
+        }
+        let mut out = vec![0.0; d];
+        self.data.decode(row * d, &mut out);
+        Some(out)
     }
 
     /// The first vector of a space fixes its dimension; earlier rows were absent and zero-width.
     fn fix_dim(&mut self, v: Option<&[f32]>) {
         if let (Some(v), None) = (v, self.dim) {
             self.dim = Some(v.len());
-            self.data = Values::Owned(vec![0.0; self.present.len() * v.len()]);
+            self.data = Values::zeros(self.elem.dtype, self.present.len() * v.len());
         }
     }
 
     fn push(&mut self, v: Option<&[f32]>) {
         self.fix_dim(v);
         let d = self.dim.unwrap_or(0);
-        let data = self.data.owned();
         match v {
-            Some(v) => data.extend_from_slice(v),
-            None => data.resize(data.len() + d, 0.0),
+            Some(v) => self.data.push(v),
+            None => self.data.push_zeros(d),
         }
         self.present.push(v.is_some());
         self.present_count += usize::from(v.is_some());
@@ -137,10 +363,9 @@ impl Column {
     fn set(&mut self, row: usize, v: Option<&[f32]>) {
         self.fix_dim(v);
         let d = self.dim.unwrap_or(0);
-        let data = self.data.owned();
         match v {
-            Some(v) => data[row * d..(row + 1) * d].copy_from_slice(v),
-            None => data[row * d..(row + 1) * d].fill(0.0),
+            Some(v) => self.data.write(row * d, v),
+            None => self.data.zero(row * d, d),
         }
         self.present_count =
             self.present_count + usize::from(v.is_some()) - usize::from(self.present[row]);
@@ -150,11 +375,10 @@ impl Column {
     fn swap_remove(&mut self, row: usize) {
         let d = self.dim.unwrap_or(0);
         let last = self.present.len() - 1;
-        let data = self.data.owned();
         if row != last {
-            data.copy_within(last * d..(last + 1) * d, row * d);
+            self.data.copy_within(last * d..(last + 1) * d, row * d);
         }
-        data.truncate(last * d);
+        self.data.truncate(last * d);
         self.present_count -= usize::from(self.present[row]);
         self.present.swap_remove(row);
     }
@@ -176,20 +400,15 @@ pub(crate) struct Segment {
 }
 
 impl Segment {
-    /// A segment with these vector spaces (a space's dimension may be unknown yet).
-    pub(crate) fn new<'a>(spaces: impl IntoIterator<Item = (&'a str, Option<usize>)>) -> Self {
+    /// A segment with these vector spaces (a space's dimension may be unknown yet), each with
+    /// its element type.
+    pub(crate) fn new<'a>(
+        spaces: impl IntoIterator<Item = (&'a str, Option<usize>, Elem)>,
+    ) -> Self {
         Segment {
             columns: spaces
                 .into_iter()
-                .map(|(name, dim)| {
-                    (
-                        name.to_string(),
-                        Column {
-                            dim,
-                            ..Column::default()
-                        },
-                    )
-                })
+                .map(|(name, dim, elem)| (name.to_string(), Column::new(dim, elem, 0)))
                 .collect(),
             ..Segment::default()
         }
@@ -276,7 +495,11 @@ impl Segment {
     /// An empty segment with the same vector spaces (and their fixed dimensions) and the same
     /// indexed payload fields.
     pub(crate) fn empty_like(&self) -> Segment {
-        let mut s = Segment::new(self.columns.iter().map(|(n, c)| (n.as_str(), c.dim)));
+        let mut s = Segment::new(
+            self.columns
+                .iter()
+                .map(|(n, c)| (n.as_str(), c.dim, c.elem)),
+        );
         for (field, kind, _) in self.payload_index.fields() {
             let _ = s
                 .payload_index
@@ -319,17 +542,22 @@ impl Segment {
         self.columns.iter().map(|(k, v)| (k.as_str(), v))
     }
 
-    /// Adds an (empty) vector space, e.g. after a collection update.
-    pub(crate) fn add_space(&mut self, name: &str, dim: Option<usize>) {
+    /// Adds an (empty) vector space, e.g. after a collection update; a space it has already
+    /// is given `elem` (rows read back from a checkpoint or the log are f32 until then).
+    pub(crate) fn add_space(&mut self, name: &str, dim: Option<usize>, elem: Elem) {
         let rows = self.ids.len();
-        self.columns
+        let col = self
+            .columns
             .entry(name.to_string())
-            .or_insert_with(|| Column {
-                dim,
-                data: Values::Owned(vec![0.0; rows * dim.unwrap_or(0)]),
-                present: vec![false; rows],
-                present_count: 0,
-            });
+            .or_insert_with(|| Column::new(dim, elem, rows));
+        if col.elem != elem {
+            let mut all = vec![0.0; col.data.bytes().len() / col.data.dtype().width()];
+            col.data.decode(0, &mut all);
+            let mut data = Values::empty(elem.dtype);
+            data.push(&all);
+            col.data = data;
+            col.elem = elem;
+        }
     }
 
     /// Drops a vector space (dense, sparse or multivector) with every row's vector in it.
@@ -376,7 +604,7 @@ impl Segment {
             return c.get_rows(row).map(Vector::Multi);
         }
         match self.columns.get(name) {
-            Some(c) => c.get(row).map(|v| Vector::Dense(v.to_vec())),
+            Some(c) => c.stored(row).map(Vector::Dense),
             None => self
                 .sparse
                 .get(name)
@@ -387,10 +615,10 @@ impl Segment {
 
     /// The point's present vectors.
     pub(crate) fn vectors(&self, row: usize) -> NamedVectors {
-        let dense = self.columns.iter().filter_map(|(name, c)| {
-            c.get(row)
-                .map(|v| (name.clone(), Vector::Dense(v.to_vec())))
-        });
+        let dense = self
+            .columns
+            .iter()
+            .filter_map(|(name, c)| c.stored(row).map(|v| (name.clone(), Vector::Dense(v))));
         let sparse = self.sparse.iter().filter_map(|(name, c)| {
             c.get(row)
                 .map(|v| (name.clone(), Vector::Sparse(v.clone())))
@@ -571,7 +799,7 @@ mod tests {
 
     #[test]
     fn deletes_keep_rows_dense_and_the_id_map_true() {
-        let mut s = Segment::new([("", None)]);
+        let mut s = Segment::new([("", None, Elem::default())]);
         for i in 0..10u64 {
             s.upsert(PointId::Num(i), &v("", &[i as f32, 0.0]), Payload::new(), i);
         }
@@ -582,7 +810,7 @@ mod tests {
         assert_eq!(s.len(), 8);
         for i in [0u64, 1, 2, 4, 5, 6, 7, 8] {
             let r = s.find(PointId::Num(i)).unwrap();
-            assert_eq!(s.column("").unwrap().get(r).unwrap(), &[i as f32, 0.0]);
+            assert_eq!(s.column("").unwrap().stored(r).unwrap(), [i as f32, 0.0]);
         }
         let order: Vec<PointId> = s.rows_from(None).map(|r| s.id(r)).collect();
         let mut sorted = order.clone();
@@ -596,24 +824,27 @@ mod tests {
         s.upsert(PointId::Num(4), &v("", &[40.0, 1.0]), Payload::new(), 20);
         let r = s.find(PointId::Num(4)).unwrap();
         assert_eq!(s.version(r), 20);
-        assert_eq!(s.column("").unwrap().get(r).unwrap(), &[40.0, 1.0]);
+        assert_eq!(s.column("").unwrap().stored(r).unwrap(), [40.0, 1.0]);
         assert_eq!(s.len(), 8);
     }
 
     #[test]
     fn named_spaces_may_be_absent_per_point() {
-        let mut s = Segment::new([("a", Some(2)), ("b", None)]);
+        let mut s = Segment::new([
+            ("a", Some(2), Elem::default()),
+            ("b", None, Elem::default()),
+        ]);
         s.upsert(PointId::Num(1), &v("a", &[1.0, 2.0]), Payload::new(), 1);
         s.upsert(PointId::Num(2), &v("a", &[3.0, 4.0]), Payload::new(), 2);
         assert!(!s.has_vector(0, "b"));
         // the first vector of space b fixes its dimension and widens the column
         s.set_vector(1, "b", Some(&Vector::Dense(vec![5.0, 6.0, 7.0])));
         assert_eq!(s.column("b").unwrap().dim(), Some(3));
-        assert_eq!(s.column("b").unwrap().data().len(), 6);
+        assert_eq!(s.column("b").unwrap().values().bytes().len(), 24);
         assert_eq!(s.vectors(1).len(), 2);
         s.set_vector(1, "a", None);
         assert_eq!(s.vectors(1).keys().collect::<Vec<_>>(), ["b"]);
         assert!(s.delete(PointId::Num(1)));
-        assert_eq!(s.column("b").unwrap().get(0).unwrap(), &[5.0, 6.0, 7.0]);
+        assert_eq!(s.column("b").unwrap().stored(0).unwrap(), [5.0, 6.0, 7.0]);
     }
 }

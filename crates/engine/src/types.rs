@@ -137,6 +137,46 @@ pub struct VectorParams {
 }
 
 impl VectorParams {
+    /// The element type (`extra.datatype`; float32 when absent). Checked when the space is
+    /// created, so an unknown name here is float32.
+    pub fn datatype(&self) -> crate::Datatype {
+        self.extra
+            .get("datatype")
+            .and_then(Value::as_str)
+            .and_then(|d| crate::Datatype::parse(d).ok())
+            .unwrap_or_default()
+    }
+
+    /// Checks `extra.datatype` (named at `at`): one of Qdrant's names, and float32 for a
+    /// multivector space (its rows are stored as f32).
+    pub(crate) fn check_datatype(&self, at: &str) -> crate::Result<()> {
+        let Some(d) = self.extra.get("datatype") else {
+            return Ok(());
+        };
+        let dtype = d
+            .as_str()
+            .ok_or_else(|| crate::EngineError::bad(format!("{at}: expected a string, got {d}")))
+            .and_then(|d| {
+                crate::Datatype::parse(d).map_err(|_| {
+                    crate::EngineError::bad(format!(
+                        "{at}: unknown datatype `{d}`; expected float32, float16 or uint8"
+                    ))
+                })
+            })?;
+        if self.multivector.is_some() && dtype != crate::Datatype::Float32 {
+            return Err(crate::EngineError::bad(format!(
+                "{at}: {} is not supported for a multivector space (its rows are stored as float32); leave it out or give float32",
+                dtype.as_str()
+            )));
+        }
+        Ok(())
+    }
+
+    /// How this space's column stores and scores its rows.
+    pub(crate) fn elem(&self) -> crate::datatype::Elem {
+        crate::datatype::Elem::of(self.datatype(), self.distance)
+    }
+
     pub fn new(distance: Distance, size: Option<usize>) -> Self {
         VectorParams {
             size,

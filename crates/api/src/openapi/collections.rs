@@ -59,8 +59,10 @@ pub(crate) struct VectorParams {
     pub hnsw_config: Option<HnswConfigDiff>,
     #[schema(value_type = Option<Object>)]
     pub quantization_config: Option<Value>,
-    /// Stored and reported; vectors are held as float32.
-    pub datatype: Option<String>,
+    /// The element type vectors are stored in: float32 (default), float16 (half the bytes) or
+    /// uint8 (a quarter; values cast as Rust's `as u8` does, not normalised under Cosine).
+    /// Not for a multivector space.
+    pub datatype: Option<Datatype>,
     /// Stored and reported; vectors are held in RAM.
     #[schema(value_type = Option<String>)]
     pub memory: Option<Value>,
@@ -121,7 +123,10 @@ impl VectorParams {
         let others = [
             ("on_disk", self.on_disk.map(Value::Bool)),
             ("quantization_config", self.quantization_config),
-            ("datatype", self.datatype.map(Value::String)),
+            (
+                "datatype",
+                self.datatype.map(|d| Value::String(d.as_str().to_string())),
+            ),
             ("memory", self.memory),
         ];
         for (key, v) in others {
@@ -194,16 +199,26 @@ pub(crate) struct SparseIndexParams {
     pub on_disk: Option<bool>,
     /// Kept and reported back, without effect: values are stored as float32.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub datatype: Option<SparseDatatype>,
+    pub datatype: Option<Datatype>,
 }
 
-/// A sparse index's value type, as Qdrant names it.
+/// A vector element type, as Qdrant names it.
 #[derive(ToSchema, Deserialize, Serialize, Debug, Clone, Copy)]
 #[serde(rename_all = "lowercase")]
-pub(crate) enum SparseDatatype {
+pub(crate) enum Datatype {
     Float32,
     Float16,
     Uint8,
+}
+
+impl Datatype {
+    fn as_str(self) -> &'static str {
+        match self {
+            Datatype::Float32 => "float32",
+            Datatype::Float16 => "float16",
+            Datatype::Uint8 => "uint8",
+        }
+    }
 }
 
 /// Qdrant's sparse vector `modifier`.
@@ -222,14 +237,7 @@ impl SparseVectorParams {
                 full_scan_threshold: index.full_scan_threshold,
                 on_disk: index.on_disk,
             },
-            datatype: index.datatype.map(|d| {
-                match d {
-                    SparseDatatype::Float32 => "float32",
-                    SparseDatatype::Float16 => "float16",
-                    SparseDatatype::Uint8 => "uint8",
-                }
-                .to_string()
-            }),
+            datatype: index.datatype.map(|d| d.as_str().to_string()),
             modifier: self.modifier.map(|m| match m {
                 Modifier::None => rvdb_engine::SparseModifier::None,
                 Modifier::Idf => rvdb_engine::SparseModifier::Idf,
@@ -263,9 +271,9 @@ impl From<&rvdb_engine::SparseVectorParams> for SparseVectorParamsOut {
             full_scan_threshold: p.index.full_scan_threshold,
             on_disk: p.index.on_disk,
             datatype: p.datatype.as_deref().and_then(|d| match d {
-                "float32" => Some(SparseDatatype::Float32),
-                "float16" => Some(SparseDatatype::Float16),
-                "uint8" => Some(SparseDatatype::Uint8),
+                "float32" => Some(Datatype::Float32),
+                "float16" => Some(Datatype::Float16),
+                "uint8" => Some(Datatype::Uint8),
                 _ => None,
             }),
         };
@@ -1003,8 +1011,8 @@ pub(crate) struct DenseVectorConfig {
     /// As in a collection's vector params.
     #[schema(value_type = Option<Object>)]
     pub multivector_config: Option<Value>,
-    /// Stored and reported; vectors are held as float32.
-    pub datatype: Option<String>,
+    /// As in a collection's vector params.
+    pub datatype: Option<Datatype>,
 }
 
 /// A new sparse vector space (Qdrant's `SparseVectorConfig`).
@@ -1015,7 +1023,7 @@ pub(crate) struct SparseVectorConfig {
     pub modifier: Option<Modifier>,
     /// Kept and reported back (as the index's `datatype`), without effect: values are stored
     /// as float32.
-    pub datatype: Option<SparseDatatype>,
+    pub datatype: Option<Datatype>,
 }
 
 impl VectorNameConfig {

@@ -27,7 +27,7 @@ pub(crate) fn new_segment(config: &CollectionConfig) -> Segment {
             .vectors
             .dense_spaces()
             .into_iter()
-            .map(|(n, p)| (n, p.size)),
+            .map(|(n, p)| (n, p.size, p.elem())),
     )
 }
 
@@ -186,7 +186,7 @@ impl Collection {
         persist::remove_unreferenced(v, dir, &keep)?;
         // spaces added by a collection update after the state was written
         for (space, p) in stored.config.vectors.dense_spaces() {
-            seg.add_space(space, p.size);
+            seg.add_space(space, p.size, p.elem());
         }
         build_indexes(&mut seg, &stored.payload_schema)?;
         let mut segs = Segments::new(seg);

@@ -54,6 +54,8 @@ impl Collection {
                 };
                 let size = params.size;
                 let multi = params.multivector.is_some();
+                let elem = params.elem();
+                params.check_datatype("dense.datatype")?;
                 match size {
                     Some(d) if (1..=MAX_DIM).contains(&d) => {}
                     _ => {
@@ -66,7 +68,7 @@ impl Collection {
                 m.insert(name.to_string(), params);
                 if !multi {
                     // a multivector space's column is made by its first multivector
-                    self.points.write().appendable.add_space(name, size);
+                    self.points.write().appendable.add_space(name, size, elem);
                 }
             }
             NewVectorSpace::Sparse(params) => {

@@ -8,20 +8,21 @@ use rvdb_vector::Distance;
 
 use super::{Collection, Writer, MAX_DIM};
 use crate::codec::Operation;
+use crate::datatype::{prepare_stored, Datatype};
 use crate::segment::Segment;
 use crate::segments::{Loc, Segments};
 use crate::types::{NamedVectors, PointSelector, PointUpdate, Vector};
 use crate::{Durability, EngineError, PointStruct, Result, UpdateResult};
 
 impl Collection {
-    /// Checks one vector against its space; returns the space's distance.
+    /// Checks one vector against its space; returns the space's distance and element type.
     fn check_named(
         &self,
         name: &str,
         v: &[f32],
         at: &str,
         batch_dims: &mut BTreeMap<String, usize>,
-    ) -> Result<Distance> {
+    ) -> Result<(Distance, Datatype)> {
         let config = self.config.read();
         let Some(params) = config.config.vectors.get(name) else {
             return Err(EngineError::bad(format!(
@@ -40,7 +41,7 @@ impl Collection {
                 batch_dims.insert(name.to_string(), v.len());
             }
         }
-        Ok(params.distance)
+        Ok((params.distance, params.datatype()))
     }
 
     /// Validates and prepares (normalises, for Cosine) a set of named vectors.
@@ -73,8 +74,8 @@ impl Collection {
                             "{vat}: `{name}` is a multivector: give an array of vectors (arrays of numbers)"
                         )));
                     }
-                    let distance = self.check_named(name, v, &vat, batch_dims)?;
-                    distance.prepare(v);
+                    let (distance, dtype) = self.check_named(name, v, &vat, batch_dims)?;
+                    prepare_stored(distance, dtype, v);
                 }
                 Vector::Multi(rows) => {
                     let config = self.config.read();
