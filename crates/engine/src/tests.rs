@@ -14,6 +14,7 @@ use crate::{
     Payload, PayloadSelector, PointId, PointStruct, SearchRequest, VectorSelector,
 };
 
+mod datatype;
 mod multi;
 mod spaces;
 mod sparse;
