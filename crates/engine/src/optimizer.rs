@@ -33,7 +33,7 @@ use rvdb_filter::{JsonPath, PayloadSchemaType};
 use rvdb_index::{HnswIndex, HnswParams};
 
 use crate::segment::Segment;
-use crate::segments::{Sealed, Segments};
+use crate::segments::{Graphs, Sealed, Segments};
 use crate::settings::OptimizersConfig;
 use crate::Collection;
 
@@ -441,7 +441,7 @@ impl Collection {
         groups
     }
 
-    fn build_indexes(&self, data: &Segment) -> BTreeMap<String, HnswIndex> {
+    fn build_indexes(&self, data: &Segment) -> Graphs {
         let spaces: Vec<(String, rvdb_vector::Distance)> = self
             .config
             .read()
@@ -469,7 +469,7 @@ impl Collection {
             } else {
                 HnswIndex::build_with_groups(distance, &rows, dim, &params, &groups)
             };
-            out.insert(name, index);
+            out.insert(name, Arc::new(index));
         }
         out
     }
@@ -491,7 +491,29 @@ impl Collection {
         );
         let started = std::time::Instant::now();
         let indexes = self.build_indexes(&target.data);
-        let _ = target.hnsw.set(indexes);
+        // the indexed segment replaces the target (same id, rows and files), its float32
+        // spaces stored in their graphs; tombstones and payload indexes are taken over at the
+        // swap, under the locks every change to them holds
+        let indexed = Sealed::indexed(target.id, target.data.copy_rows_backed(&indexes), indexes);
+        indexed
+            .persisted
+            .store(target.persisted.load(Ordering::Relaxed), Ordering::Relaxed);
+        let target = {
+            let _w = self.writer.lock();
+            let mut segs = self.points.write();
+            let Some(at) = segs.sealed.iter().position(|s| Arc::ptr_eq(s, &target)) else {
+                // replaced meanwhile (a space dropped): indexed again next time
+                return true;
+            };
+            *indexed.index.write() = target.index.read().clone();
+            for r in (0..target.data.len()).filter(|&r| target.is_deleted(r)) {
+                indexed.delete_row(r);
+            }
+            let indexed = Arc::new(indexed);
+            segs.sealed[at] = indexed.clone();
+            self.segments_changed.store(true, Ordering::Relaxed);
+            indexed
+        };
         if let Err(e) = self.persist_segment(&target) {
             tracing::error!(collection = %self.name(), error = %e, "could not write a segment's graph files; it is rebuilt at the next start");
         }
@@ -595,8 +617,8 @@ impl Collection {
         } else {
             self.build_indexes(&merged)
         };
-        let sealed = Sealed::new(self.next_segment_id.fetch_add(1, Ordering::Relaxed), merged);
-        let _ = sealed.hnsw.set(indexes);
+        let id = self.next_segment_id.fetch_add(1, Ordering::Relaxed);
+        let sealed = Sealed::indexed(id, merged, indexes);
         // swap: points deleted from the sources meanwhile are deleted from the result too
         let _w = self.writer.lock();
         let mut segs = self.points.write();
@@ -613,7 +635,7 @@ impl Collection {
 
     /// The graphs of `merged`, whose first rows are `base`'s rows in order: `base`'s graphs
     /// extended with the rest where possible, built from scratch otherwise.
-    fn extend_indexes(&self, base: &Sealed, merged: &Segment) -> BTreeMap<String, HnswIndex> {
+    fn extend_indexes(&self, base: &Sealed, merged: &Segment) -> Graphs {
         let old = base.hnsw.get();
         let n0 = base.data.len();
         let mut out = BTreeMap::new();
@@ -633,7 +655,7 @@ impl Collection {
                     h.extend(col.view_rows(n0..merged.len(), &mut buf), &params)
                 });
             if let Some(index) = grown {
-                out.insert(name.to_string(), index);
+                out.insert(name.to_string(), Arc::new(index));
             }
         }
         let graphs = merged

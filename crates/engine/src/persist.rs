@@ -52,7 +52,7 @@ use crate::codec::{Reader, Writer};
 use crate::datatype::{Datatype, Elem};
 use crate::multi::MultiColumn;
 use crate::segment::{Column, Segment, Values};
-use crate::segments::Sealed;
+use crate::segments::{Graphs, Sealed};
 use crate::sparse::SparseColumn;
 use crate::types::Vector;
 use crate::{EngineError, Result};
@@ -133,13 +133,16 @@ fn unbitmap(bytes: &[u8], n: usize) -> Vec<bool> {
 /// then, for a float16 or uint8 column, the element type's code at byte 32 and 1 at byte 33
 /// when rows are scaled to unit length when scored (uint8 under Cosine), with the checksum of
 /// bytes 32..36 after them (a float32 column leaves them zero, as files did before datatypes).
-fn vectors_header(dim: usize, rows: usize, elem: Elem, data: &[u8]) -> [u8; VECTORS_HEADER] {
+fn vectors_header(dim: usize, rows: usize, elem: Elem, data: &[&[u8]]) -> [u8; VECTORS_HEADER] {
     let mut h = [0u8; VECTORS_HEADER];
     h[..8].copy_from_slice(VECTORS_MAGIC);
     h[8..12].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
     h[12..16].copy_from_slice(&(dim as u32).to_le_bytes());
     h[16..24].copy_from_slice(&(rows as u64).to_le_bytes());
-    h[24..28].copy_from_slice(&crc32c::crc32c(data).to_le_bytes());
+    let crc = data
+        .iter()
+        .fold(0, |c, part| crc32c::crc32c_append(c, part));
+    h[24..28].copy_from_slice(&crc.to_le_bytes());
     let hcrc = crc32c::crc32c(&h[..28]);
     h[28..32].copy_from_slice(&hcrc.to_le_bytes());
     if elem != Elem::default() {
@@ -211,7 +214,7 @@ pub(crate) fn write_segment(
     id: u64,
     seg: &Segment,
     payload_index: &PayloadIndex,
-    hnsw: Option<&BTreeMap<String, HnswIndex>>,
+    hnsw: Option<&Graphs>,
 ) -> Result<()> {
     let segments = collection_dir.join(SEGMENTS_DIR);
     if !vfs.exists(&segments) {
@@ -235,8 +238,10 @@ pub(crate) fn write_segment(
         )?;
         for (k, (name, c)) in seg.columns().enumerate() {
             let data = c.values().bytes();
-            let header = vectors_header(c.dim().unwrap_or(0), seg.len(), c.elem(), data);
-            write_new(vfs, &tmp.join(vectors_file(k)), &[&header, data])?;
+            let header = vectors_header(c.dim().unwrap_or(0), seg.len(), c.elem(), &data);
+            let mut parts: Vec<&[u8]> = vec![&header];
+            parts.extend(data);
+            write_new(vfs, &tmp.join(vectors_file(k)), &parts)?;
             if let Some(g) = hnsw.and_then(|h| h.get(name)) {
                 write_new(vfs, &tmp.join(hnsw_file(k)), &[&g.to_bytes()])?;
             }
@@ -270,7 +275,7 @@ pub(crate) fn write_hnsw(
     collection_dir: &Path,
     id: u64,
     seg: &Segment,
-    hnsw: &BTreeMap<String, HnswIndex>,
+    hnsw: &Graphs,
 ) -> Result<()> {
     let dir = segment_dir(collection_dir, id);
     for (k, (name, _)) in seg.columns().enumerate() {
@@ -285,7 +290,7 @@ pub(crate) fn write_hnsw(
 pub(crate) struct LoadedSegment {
     pub(crate) data: Segment,
     /// The graphs, when every space with vectors has a valid one.
-    pub(crate) hnsw: Option<BTreeMap<String, HnswIndex>>,
+    pub(crate) hnsw: Option<Graphs>,
 }
 
 /// Loads a segment directory: rows decoded, vectors mapped (and their checksum verified), graphs
@@ -320,7 +325,7 @@ pub(crate) fn load_segment(
         }
         match graphs.remove(&k) {
             Some(g) => {
-                chosen.insert(name.to_string(), g);
+                chosen.insert(name.to_string(), std::sync::Arc::new(g));
             }
             None => all_graphs = false,
         }
@@ -469,7 +474,7 @@ fn load_rows(vfs: &dyn Vfs, dir: &Path, id: u64, rows: u64) -> Result<Rows> {
             ));
         }
         let data = &map[VECTORS_HEADER..];
-        if map[..VECTORS_HEADER] != vectors_header(d, n, elem, data) {
+        if map[..VECTORS_HEADER] != vectors_header(d, n, elem, &[data]) {
             return Err(corrupt(&vpath, "header or checksum mismatch"));
         }
         let mut values = Values::Mapped {

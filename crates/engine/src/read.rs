@@ -14,7 +14,7 @@ use rvdb_filter::{Filter, JsonPath, Payload, PayloadIndex, PointId};
 use rvdb_index::{flat_search, HnswIndex, Scored, SearchParams, TopK};
 use rvdb_vector::Distance;
 
-use crate::datatype::{prepare_query, Datatype, Elem};
+use crate::datatype::{prepare_query, Datatype};
 use crate::segment::{Column, Segment};
 use crate::segments::{Loc, Segments};
 use crate::settings::HnswConfig;
@@ -550,7 +550,7 @@ impl Collection {
             let view = SegView {
                 data: &s.data,
                 index: Some(s.index.read()),
-                hnsw: s.hnsw.get().and_then(|m| m.get(&req.using)),
+                hnsw: s.hnsw.get().and_then(|m| m.get(&req.using)).map(|g| &**g),
                 // no tombstones: no predicate, and the plain (fastest) HNSW search
                 deleted: if s.deleted_count() == 0 {
                     None
@@ -741,8 +741,8 @@ fn search_segment(view: &SegView, plan: &Plan, out: &mut Vec<(f32, PointId, Loc)
     }
 }
 
-/// The exact top `k` of a column for a prepared query: one pass over an f32 column, or over
-/// blocks of rows decoded from a float16 or uint8 one.
+/// The exact top `k` of a column for a prepared query: one pass over a contiguous f32 column,
+/// or over blocks of rows decoded from a float16 or uint8 one or copied out of a graph.
 fn scan_column(
     col: &Column,
     distance: Distance,
@@ -759,8 +759,8 @@ fn scan_column(
         k,
         min_raw: min_key,
     };
-    if col.elem() == Elem::default() {
-        return flat_search(distance, col.view_rows(0..n, &mut buf), q, params, accept);
+    if let Some(all) = col.contiguous() {
+        return flat_search(distance, all, q, params, accept);
     }
     let mut top = TopK::new(k);
     for start in (0..n).step_by(BLOCK) {

@@ -30,6 +30,9 @@ pub(crate) enum Values {
         len: usize,
         dtype: Datatype,
     },
+    /// The f32 rows held by a sealed segment's HNSW index, next to each node's links: the one
+    /// copy of an indexed space's vectors (see [`Column::back_by_graph`]).
+    Graph(std::sync::Arc<rvdb_index::HnswIndex>),
 }
 
 impl Default for Values {
@@ -45,6 +48,7 @@ impl std::fmt::Debug for Values {
             Values::F16(v) => write!(f, "F16({} values)", v.len()),
             Values::U8(v) => write!(f, "U8({} values)", v.len()),
             Values::Mapped { len, dtype, .. } => write!(f, "Mapped({len} {dtype:?} values)"),
+            Values::Graph(g) => write!(f, "Graph({} rows)", g.len()),
         }
     }
 }
@@ -59,7 +63,7 @@ macro_rules! with_owned {
             Values::F32($v) => $body,
             Values::F16($v) => $body,
             Values::U8($v) => $body,
-            Values::Mapped { .. } => unreachable!("just copied into memory"),
+            Values::Mapped { .. } | Values::Graph(_) => unreachable!("just copied into memory"),
         }
     }};
 }
@@ -122,11 +126,42 @@ impl Values {
             Values::F16(_) => Datatype::Float16,
             Values::U8(_) => Datatype::Uint8,
             Values::Mapped { dtype, .. } => *dtype,
+            Values::Graph(_) => Datatype::Float32,
         }
     }
 
-    /// The values' bytes, as a segment's vectors file holds them.
-    pub(crate) fn bytes(&self) -> &[u8] {
+    /// How many values.
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Values::F32(v) => v.len(),
+            Values::F16(v) => v.len(),
+            Values::U8(v) => v.len(),
+            Values::Mapped { len, .. } => *len,
+            Values::Graph(g) => g.len() * g.dim(),
+        }
+    }
+
+    /// The values' bytes, as a segment's vectors file holds them, in one or more pieces (one
+    /// per row when they live in a graph).
+    pub(crate) fn bytes(&self) -> Vec<&[u8]> {
+        match self {
+            Values::F32(v) => vec![bytemuck::cast_slice(v)],
+            Values::F16(v) => vec![bytemuck::cast_slice(v)],
+            Values::U8(v) => vec![v],
+            Values::Mapped {
+                map,
+                offset,
+                len,
+                dtype,
+            } => vec![&map[*offset..*offset + len * dtype.width()]],
+            Values::Graph(g) => (0..g.len())
+                .map(|i| bytemuck::cast_slice(g.vector(i)))
+                .collect(),
+        }
+    }
+
+    /// Contiguous bytes of a value type stored in one piece (not a graph).
+    fn flat_bytes(&self) -> &[u8] {
         match self {
             Values::F32(v) => bytemuck::cast_slice(v),
             Values::F16(v) => bytemuck::cast_slice(v),
@@ -137,6 +172,7 @@ impl Values {
                 len,
                 dtype,
             } => &map[*offset..*offset + len * dtype.width()],
+            Values::Graph(_) => unreachable!("a graph's rows are not contiguous"),
         }
     }
 
@@ -147,7 +183,7 @@ impl Values {
             Values::Mapped {
                 dtype: Datatype::Float32,
                 ..
-            } => Some(bytemuck::cast_slice(self.bytes())),
+            } => Some(bytemuck::cast_slice(self.flat_bytes())),
             _ => None,
         }
     }
@@ -156,17 +192,31 @@ impl Values {
     fn decode(&self, from: usize, out: &mut [f32]) {
         use half::slice::HalfFloatSliceExt;
         let n = out.len();
+        if let Values::Graph(g) = self {
+            // whole rows or parts of them, row by row
+            let d = g.dim().max(1);
+            let mut at = from;
+            let mut done = 0;
+            while done < n {
+                let (row, col) = (at / d, at % d);
+                let take = (d - col).min(n - done);
+                out[done..done + take].copy_from_slice(&g.vector(row)[col..col + take]);
+                done += take;
+                at += take;
+            }
+            return;
+        }
         match self.dtype() {
             Datatype::Float32 => {
-                let v: &[f32] = bytemuck::cast_slice(self.bytes());
+                let v: &[f32] = bytemuck::cast_slice(self.flat_bytes());
                 out.copy_from_slice(&v[from..from + n]);
             }
             Datatype::Float16 => {
-                let v: &[half::f16] = bytemuck::cast_slice(self.bytes());
+                let v: &[half::f16] = bytemuck::cast_slice(self.flat_bytes());
                 v[from..from + n].convert_to_f32_slice(out);
             }
             Datatype::Uint8 => {
-                for (o, &b) in out.iter_mut().zip(&self.bytes()[from..from + n]) {
+                for (o, &b) in out.iter_mut().zip(&self.flat_bytes()[from..from + n]) {
                     *o = f32::from(b);
                 }
             }
@@ -185,8 +235,14 @@ impl Values {
     /// Copies mapped values into memory (only the appendable segment, which is never mapped,
     /// is written to in practice).
     fn own(&mut self) {
-        if let Values::Mapped { dtype, .. } = *self {
-            *self = Values::from_bytes(dtype, self.bytes());
+        match self {
+            Values::Mapped { dtype, .. } => *self = Values::from_bytes(*dtype, self.flat_bytes()),
+            Values::Graph(_) => {
+                let mut all = vec![0.0; self.len()];
+                self.decode(0, &mut all);
+                *self = Values::F32(all);
+            }
+            _ => {}
         }
     }
 
@@ -273,6 +329,12 @@ impl Column {
         buf
     }
 
+    /// All rows in one f32 slice, when the column holds them so (plain f32, in memory or
+    /// mapped): what scoring sees, without a copy.
+    pub(crate) fn contiguous(&self) -> Option<&[f32]> {
+        self.data.as_f32().filter(|_| !self.elem.renorm)
+    }
+
     /// Every row as scoring sees it (what an HNSW index is built from).
     pub(crate) fn view_all(&self) -> std::borrow::Cow<'_, [f32]> {
         let mut buf = Vec::new();
@@ -282,6 +344,23 @@ impl Column {
         }
         self.view_rows(0..n, &mut buf);
         std::borrow::Cow::Owned(buf)
+    }
+
+    /// Makes `index` the storage of this column's rows when it holds exactly them (a float32
+    /// column scored as stored, of the index's dimension and row count): the column's own
+    /// copy is dropped, so an indexed space keeps one copy of its vectors, in the graph's
+    /// blocks where a search reads them anyway.
+    pub(crate) fn back_by_graph(&mut self, index: &std::sync::Arc<rvdb_index::HnswIndex>) {
+        if self.can_back(index) {
+            self.data = Values::Graph(index.clone());
+        }
+    }
+
+    /// Whether `index` holds exactly this column's rows as stored.
+    fn can_back(&self, index: &rvdb_index::HnswIndex) -> bool {
+        self.elem == Elem::default()
+            && self.dim == Some(index.dim())
+            && index.len() == self.present.len()
     }
 
     /// Which rows have a vector.
@@ -324,6 +403,9 @@ impl Column {
         }
         if let (Some(v), false) = (self.data.as_f32(), self.elem.renorm) {
             return Some(std::borrow::Cow::Borrowed(&v[row * d..(row + 1) * d]));
+        }
+        if let Values::Graph(g) = &self.data {
+            return Some(std::borrow::Cow::Borrowed(g.vector(row)));
         }
         let mut out = self.stored(row)?;
         self.elem.view(&mut out);
@@ -524,6 +606,39 @@ impl Segment {
         }
     }
 
+    /// [`Segment::copy_rows`], with each float32 space that has a graph in `graphs` stored in
+    /// it instead of copied (see [`Column::back_by_graph`]).
+    pub(crate) fn copy_rows_backed(
+        &self,
+        graphs: &BTreeMap<String, std::sync::Arc<rvdb_index::HnswIndex>>,
+    ) -> Segment {
+        let columns = self
+            .columns
+            .iter()
+            .map(|(name, c)| {
+                let col = match graphs.get(name) {
+                    Some(g) if c.can_back(g) => Column {
+                        data: Values::Graph(g.clone()),
+                        present: c.present.clone(),
+                        ..*c
+                    },
+                    _ => c.clone(),
+                };
+                (name.clone(), col)
+            })
+            .collect();
+        Segment {
+            columns,
+            sparse: self.sparse.clone(),
+            multi: self.multi.clone(),
+            ids: self.ids.clone(),
+            versions: self.versions.clone(),
+            payloads: self.payloads.clone(),
+            index: self.index.clone(),
+            payload_index: PayloadIndex::default(),
+        }
+    }
+
     /// Puts payload indexes in (read back from a segment's files).
     pub(crate) fn set_payload_index(&mut self, index: PayloadIndex) {
         self.payload_index = index;
@@ -542,6 +657,19 @@ impl Segment {
         self.columns.iter().map(|(k, v)| (k.as_str(), v))
     }
 
+    /// Makes each graph the storage of its space's rows where it can (see
+    /// [`Column::back_by_graph`]).
+    pub(crate) fn back_by_graphs(
+        &mut self,
+        graphs: &BTreeMap<String, std::sync::Arc<rvdb_index::HnswIndex>>,
+    ) {
+        for (name, g) in graphs {
+            if let Some(c) = self.columns.get_mut(name) {
+                c.back_by_graph(g);
+            }
+        }
+    }
+
     /// Adds an (empty) vector space, e.g. after a collection update; a space it has already
     /// is given `elem` (rows read back from a checkpoint or the log are f32 until then).
     pub(crate) fn add_space(&mut self, name: &str, dim: Option<usize>, elem: Elem) {
@@ -551,7 +679,7 @@ impl Segment {
             .entry(name.to_string())
             .or_insert_with(|| Column::new(dim, elem, rows));
         if col.elem != elem {
-            let mut all = vec![0.0; col.data.bytes().len() / col.data.dtype().width()];
+            let mut all = vec![0.0; col.data.len()];
             col.data.decode(0, &mut all);
             let mut data = Values::empty(elem.dtype);
             data.push(&all);
@@ -840,7 +968,7 @@ mod tests {
         // the first vector of space b fixes its dimension and widens the column
         s.set_vector(1, "b", Some(&Vector::Dense(vec![5.0, 6.0, 7.0])));
         assert_eq!(s.column("b").unwrap().dim(), Some(3));
-        assert_eq!(s.column("b").unwrap().values().bytes().len(), 24);
+        assert_eq!(s.column("b").unwrap().values().len(), 6);
         assert_eq!(s.vectors(1).len(), 2);
         s.set_vector(1, "a", None);
         assert_eq!(s.vectors(1).keys().collect::<Vec<_>>(), ["b"]);

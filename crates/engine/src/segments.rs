@@ -17,6 +17,9 @@ use rvdb_index::HnswIndex;
 
 use crate::segment::Segment;
 
+/// A sealed segment's HNSW indexes by vector space.
+pub(crate) type Graphs = BTreeMap<String, Arc<HnswIndex>>;
+
 /// An immutable segment with tombstones and (once built) its vector indexes.
 pub(crate) struct Sealed {
     /// Names its directory (`segments/<id>`) and its entry in `state.bin`.
@@ -31,8 +34,9 @@ pub(crate) struct Sealed {
     pub(crate) index: RwLock<PayloadIndex>,
     deleted: Vec<AtomicBool>,
     live: AtomicUsize,
-    /// Per vector space; set once by the optimizer.
-    pub(crate) hnsw: OnceLock<BTreeMap<String, HnswIndex>>,
+    /// Per vector space; set once (by [`Sealed::indexed`], or by the optimizer on a segment
+    /// sealed before it had graphs). Shared with the columns they are the storage of.
+    pub(crate) hnsw: OnceLock<Graphs>,
 }
 
 impl Sealed {
@@ -50,6 +54,15 @@ impl Sealed {
             data,
             hnsw: OnceLock::new(),
         }
+    }
+
+    /// A sealed segment with its graphs: each float32 space's graph becomes the storage of its
+    /// vectors (the column's copy is dropped; see `Column::back_by_graph`).
+    pub(crate) fn indexed(id: u64, mut data: Segment, graphs: Graphs) -> Sealed {
+        data.back_by_graphs(&graphs);
+        let s = Sealed::new(id, data);
+        let _ = s.hnsw.set(graphs);
+        s
     }
 
     pub(crate) fn is_deleted(&self, row: usize) -> bool {

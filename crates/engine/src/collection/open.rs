@@ -131,15 +131,16 @@ impl Collection {
                 for ((id, _, tombstones), loaded) in state.segments.iter().zip(loaded) {
                     match loaded {
                         Ok(l) => {
-                            let s = Sealed::new(*id, l.data);
+                            let indexed = l.hnsw.is_some();
+                            let s = match l.hnsw {
+                                Some(g) => Sealed::indexed(*id, l.data, g),
+                                None => Sealed::new(*id, l.data),
+                            };
                             for (r, _) in tombstones.iter().enumerate().filter(|(_, &d)| d) {
                                 s.delete_row(r);
                             }
                             s.persisted.store(true, Ordering::Relaxed);
-                            if let Some(g) = l.hnsw {
-                                let _ = s.hnsw.set(g);
-                                s.graphs_persisted.store(true, Ordering::Relaxed);
-                            }
+                            s.graphs_persisted.store(indexed, Ordering::Relaxed);
                             sealed.push(Arc::new(s));
                         }
                         Err(e) => {

@@ -153,14 +153,16 @@ impl Sealed {
                 .create_field(field, *kind, points)
                 .map_err(|e| EngineError::bad(e.to_string()))?;
         }
-        let copy = Sealed::new(id, data);
+        let copy = match self.hnsw.get() {
+            Some(graphs) => {
+                let mut graphs = graphs.clone();
+                graphs.remove(name);
+                Sealed::indexed(id, data, graphs)
+            }
+            None => Sealed::new(id, data),
+        };
         for row in (0..self.data.len()).filter(|&r| self.is_deleted(r)) {
             copy.delete_row(row);
-        }
-        if let Some(graphs) = self.hnsw.get() {
-            let mut graphs = graphs.clone();
-            graphs.remove(name);
-            let _ = copy.hnsw.set(graphs);
         }
         Ok(copy)
     }

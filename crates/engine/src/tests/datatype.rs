@@ -1,6 +1,7 @@
 //! Vector datatypes: float16 and uint8 spaces store Qdrant's cast values (and read them back
 //! as such), score them as brute force over those values does (exact scans, graphs, reopened
-//! segment files, a deleted row), and hold them in 2 or 1 bytes per value on disk.
+//! segment files, a deleted row), and hold them in 2 or 1 bytes per value on disk; float32
+//! spaces, the same with their indexed rows stored in the graphs (one copy).
 
 use std::collections::HashSet;
 
@@ -160,7 +161,7 @@ fn check_searches(
 
 #[test]
 fn float16_and_uint8_spaces_store_cast_values_and_score_them_exactly() {
-    for dtype in [Datatype::Float16, Datatype::Uint8] {
+    for dtype in [Datatype::Float32, Datatype::Float16, Datatype::Uint8] {
         for distance in [
             Distance::Cosine,
             Distance::Euclid,
@@ -199,6 +200,14 @@ fn float16_and_uint8_spaces_store_cast_values_and_score_them_exactly() {
                 c.optimize();
                 let info = c.info();
                 assert!(info.indexed_vectors_count >= 600, "{info:?}");
+                // a float32 space keeps one copy: its indexed rows are read from the graph
+                for s in &c.points.read().sealed {
+                    let graph_backed = matches!(
+                        s.data.column("").unwrap().values(),
+                        crate::segment::Values::Graph(_)
+                    );
+                    assert_eq!(graph_backed, dtype == Datatype::Float32, "{dtype:?}");
+                }
                 // sealed segments with graphs, one point deleted from one of them
                 c.delete(vec![PointId::Num(5)]).unwrap();
                 rows.retain(|r| r.0 != 5);
@@ -241,6 +250,17 @@ fn float16_and_uint8_spaces_store_cast_values_and_score_them_exactly() {
             );
             let db = Database::open(opts).unwrap();
             let c = db.collection("c").unwrap();
+            for s in &c.points.read().sealed {
+                let graph_backed = matches!(
+                    s.data.column("").unwrap().values(),
+                    crate::segment::Values::Graph(_)
+                );
+                assert_eq!(
+                    graph_backed,
+                    dtype == Datatype::Float32,
+                    "{dtype:?} reopened"
+                );
+            }
             check_searches(&c, distance, dtype, &rows, 2);
         }
     }

@@ -332,6 +332,24 @@ impl HnswIndex {
         })
     }
 
+    /// The vectors' dimension.
+    pub fn dim(&self) -> usize {
+        self.graph.lay.dim
+    }
+
+    /// Node `i`'s vector as the index holds it (the prepared vector it was built from), read
+    /// in place: the index can be the vector storage of its rows.
+    ///
+    /// # Panics
+    /// When `i >= len()`.
+    pub fn vector(&self, i: usize) -> &[f32] {
+        assert!(i < self.graph.n, "node {i} of {}", self.graph.n);
+        let start = i * self.graph.lay.stride + self.graph.lay.link_words;
+        bytemuck::cast_slice(
+            &graph::as_words(&self.graph.blocks)[start..start + self.graph.lay.dim],
+        )
+    }
+
     /// Number of rows.
     pub fn len(&self) -> usize {
         self.graph.n
