@@ -13,7 +13,8 @@
 //!
 //! The index keeps **its own copy of the vectors**, next to each node's links (that is the
 //! layout that makes a hop touch one memory region); [`HnswIndex::search`] ignores its
-//! `vectors` argument.
+//! `vectors` argument, and [`HnswIndex::vector`] reads a row in place, so the engine stores an
+//! indexed float32 space's vectors only here.
 
 mod build;
 mod codec;
