@@ -254,6 +254,7 @@ fn ann(a: AnnArgs) -> anyhow::Result<()> {
         deterministic: false,
         seed: a.seed.unwrap_or(HnswParams::default().seed),
         payload_m: None,
+        element: rvdb_index::Element::F32,
     };
     let passes = a.passes.max(1);
     // `run(ef, accept, query)` answers one query; one JSON line per ef

@@ -399,7 +399,19 @@ impl Collection {
             ef_construct: hnsw.ef_construct.max(4),
             threads,
             payload_m: hnsw.payload_m.filter(|&pm| pm > 0),
+            element: self.graph_element(using),
             ..HnswParams::default()
+        }
+    }
+
+    /// How a space's graph stores its vectors: in the space's datatype (float16 and uint8
+    /// values are held exactly), except uint8 under Cosine, whose rows are scored scaled to
+    /// unit length (f32).
+    fn graph_element(&self, using: &str) -> rvdb_index::Element {
+        let config = self.config.read();
+        match config.config.vectors.get(using) {
+            Some(p) if !p.elem().renorm => crate::segment::graph_element(p.datatype()),
+            _ => rvdb_index::Element::F32,
         }
     }
 

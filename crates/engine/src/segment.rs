@@ -68,6 +68,15 @@ macro_rules! with_owned {
     }};
 }
 
+/// The graph element type that stores a datatype's values exactly.
+pub(crate) fn graph_element(dtype: Datatype) -> rvdb_index::Element {
+    match dtype {
+        Datatype::Float32 => rvdb_index::Element::F32,
+        Datatype::Float16 => rvdb_index::Element::F16,
+        Datatype::Uint8 => rvdb_index::Element::U8,
+    }
+}
+
 /// An element type's zero, and its encoding of an (already cast) f32.
 trait Element: Copy + bytemuck::Pod {
     const ZERO: Self;
@@ -126,7 +135,11 @@ impl Values {
             Values::F16(_) => Datatype::Float16,
             Values::U8(_) => Datatype::Uint8,
             Values::Mapped { dtype, .. } => *dtype,
-            Values::Graph(_) => Datatype::Float32,
+            Values::Graph(g) => match g.element() {
+                rvdb_index::Element::F32 => Datatype::Float32,
+                rvdb_index::Element::F16 => Datatype::Float16,
+                rvdb_index::Element::U8 => Datatype::Uint8,
+            },
         }
     }
 
@@ -154,9 +167,7 @@ impl Values {
                 len,
                 dtype,
             } => vec![&map[*offset..*offset + len * dtype.width()]],
-            Values::Graph(g) => (0..g.len())
-                .map(|i| bytemuck::cast_slice(g.vector(i)))
-                .collect(),
+            Values::Graph(g) => (0..g.len()).map(|i| g.row_bytes(i)).collect(),
         }
     }
 
@@ -356,9 +367,11 @@ impl Column {
         }
     }
 
-    /// Whether `index` holds exactly this column's rows as stored.
+    /// Whether `index` holds exactly this column's rows as stored (in the same element type;
+    /// never for uint8 under Cosine, whose graph holds the rows scaled to unit length).
     fn can_back(&self, index: &rvdb_index::HnswIndex) -> bool {
-        self.elem == Elem::default()
+        !self.elem.renorm
+            && graph_element(self.elem.dtype) == index.element()
             && self.dim == Some(index.dim())
             && index.len() == self.present.len()
     }
@@ -404,8 +417,8 @@ impl Column {
         if let (Some(v), false) = (self.data.as_f32(), self.elem.renorm) {
             return Some(std::borrow::Cow::Borrowed(&v[row * d..(row + 1) * d]));
         }
-        if let Values::Graph(g) = &self.data {
-            return Some(std::borrow::Cow::Borrowed(g.vector(row)));
+        if let (Values::Graph(g), false) = (&self.data, self.elem.renorm) {
+            return Some(g.vector(row));
         }
         let mut out = self.stored(row)?;
         self.elem.view(&mut out);

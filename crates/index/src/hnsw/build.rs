@@ -17,8 +17,8 @@ use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
 use parking_lot::Mutex;
 
-use super::graph::{with_ctx, Cand, Ctx, Graph, Layout, Store, NONE};
-use super::kernels::{in_isa, with_metric, Job, Metric, Space};
+use super::graph::{with_ctx, Cand, Ctx, Graph, Layout, Line, Store, NONE};
+use super::kernels::{as_query, in_isa, with_metric, Job, Metric, Space};
 use super::search::{greedy, score, search_layer, Locked};
 
 /// What a build needs to know.
@@ -202,8 +202,8 @@ unsafe fn insert<M: Metric>(b: &Builder<'_>, ctx: &mut Ctx, i: u32) {
     let st = &b.st;
     let words = st.lay.words;
     let level = b.levels[i as usize] as usize;
-    // SAFETY: i < n.
-    let q = unsafe { st.vec(i) };
+    // SAFETY: i < n; inside the root for M::ISA.
+    let q = unsafe { as_query::<M>(st.vec(i), words, &mut ctx.query) };
     let mut top = b.entry.lock();
     let (ep, max_level) = *top;
     if ep == NONE {
@@ -227,6 +227,8 @@ unsafe fn insert<M: Metric>(b: &Builder<'_>, ctx: &mut Ctx, i: u32) {
         cands,
         picked,
         prune,
+        node_vec,
+        cand_vec,
         ..
     } = ctx;
     let adj = Locked {
@@ -255,7 +257,7 @@ unsafe fn insert<M: Metric>(b: &Builder<'_>, ctx: &mut Ctx, i: u32) {
             continue;
         }
         // SAFETY: candidates are nodes of the graph.
-        unsafe { heuristic::<M>(st, cands, b.spec.m, picked) };
+        unsafe { heuristic::<M>(st, cands, b.spec.m, picked, cand_vec) };
         {
             let _g = b.locks[i as usize].lock();
             // SAFETY: i has level >= l; we hold its lock.
@@ -265,7 +267,7 @@ unsafe fn insert<M: Metric>(b: &Builder<'_>, ctx: &mut Ctx, i: u32) {
         b.written[i as usize].store(l as u8, Ordering::Release);
         for p in picked.iter() {
             // SAFETY: p is a node with level >= l (found on layer l).
-            unsafe { connect::<M>(b, p.id, i, p.d, l, cands, prune) };
+            unsafe { connect::<M>(b, p.id, i, p.d, l, cands, prune, node_vec, cand_vec) };
         }
         // The closest candidate is always picked, and `picked` is sorted closest first.
         cur = picked[0].id;
@@ -292,7 +294,13 @@ fn write_links(slots: &mut [u32], ids: impl Iterator<Item = u32>) {
 /// # Safety
 /// Candidates are nodes of the graph; inside the root for `M::ISA`.
 #[inline(always)]
-unsafe fn heuristic<M: Metric>(st: &Store, cands: &[Cand], m: usize, out: &mut Vec<Cand>) {
+unsafe fn heuristic<M: Metric>(
+    st: &Store,
+    cands: &[Cand],
+    m: usize,
+    out: &mut Vec<Cand>,
+    cand_vec: &mut Vec<Line>,
+) {
     out.clear();
     if cands.len() < m {
         out.extend_from_slice(cands);
@@ -303,8 +311,8 @@ unsafe fn heuristic<M: Metric>(st: &Store, cands: &[Cand], m: usize, out: &mut V
         if out.len() >= m {
             break;
         }
-        // SAFETY: c.id < n.
-        let vc = unsafe { st.vec(c.id) };
+        // SAFETY: c.id < n; inside the root for M::ISA.
+        let vc = unsafe { as_query::<M>(st.vec(c.id), words, cand_vec) };
         let mut good = true;
         for s in out.iter() {
             // SAFETY: s.id < n.
@@ -335,6 +343,8 @@ unsafe fn connect<M: Metric>(
     level: usize,
     scratch: &mut Vec<Cand>,
     out: &mut Vec<Cand>,
+    node_vec: &mut Vec<Line>,
+    cand_vec: &mut Vec<Line>,
 ) {
     let st = &b.st;
     let cap = st.cap(level);
@@ -349,14 +359,14 @@ unsafe fn connect<M: Metric>(
         slots[len] = new;
         return;
     }
-    // SAFETY: node < n.
-    let vn = unsafe { st.vec(node) };
+    // SAFETY: node < n; inside the root for M::ISA.
+    let vn = unsafe { as_query::<M>(st.vec(node), st.lay.words, node_vec) };
     scratch.clear();
     scratch.push(Cand { d: d_new, id: new });
     // SAFETY: the slots hold nodes (the list is full).
     unsafe { score::<M>(st, vn, slots, |id, d| scratch.push(Cand { d, id })) };
     scratch.sort_unstable_by(Cand::order);
     // SAFETY: candidates are nodes.
-    unsafe { heuristic::<M>(st, scratch, cap, out) };
+    unsafe { heuristic::<M>(st, scratch, cap, out, cand_vec) };
     write_links(slots, out.iter().map(|c| c.id));
 }

@@ -4,13 +4,13 @@
 //! |---|---|---|
 //! | magic | 8 bytes | `RVDBHNSW` |
 //! | version | u32 | 1 |
-//! | distance | u32 | 0 Cosine, 1 Euclid, 2 Dot, 3 Manhattan |
+//! | distance | u32 | 0 Cosine, 1 Euclid, 2 Dot, 3 Manhattan; plus 256 × the element type (0 f32, 1 float16, 2 uint8) |
 //! | dim, n, m, cap0, cap_up, ef_construct | u32 × 6 | `cap0 = 2m`, `cap_up = m` today |
 //! | entry, max_level | u32 × 2 | entry = `u32::MAX` when `n == 0` |
 //! | levels | n × u8, then zero bytes up to a multiple of 4 | |
 //! | upper | u32 count, then count × u32 | upper-layer links, node by node in row order, each node's layers 1..=L, `cap_up` slots per layer, `u32::MAX` = empty |
 //! | layer 0 | n × cap0 × u32 | `u32::MAX` = empty |
-//! | vectors | n × dim × f32 | as stored (prepared) |
+//! | vectors | n × ⌈dim × w / 4⌉ × u32 | as stored (prepared): dim values of w bytes (4, 2 or 1), zero-padded to whole words |
 //! | group offsets | u32 count (0 or n + 1), then count × u32 | CSR of `build_with_groups` links |
 //! | group links | u32 count, then count × u32 | |
 //! | checksum | u32 | CRC32C of every byte before it |
@@ -20,11 +20,24 @@
 
 use rvdb_vector::Distance;
 
-use super::graph::{as_words, as_words_mut, Graph, Layout, NONE};
+use super::graph::{as_words, as_words_mut, Element, Graph, Layout, NONE};
 use super::HnswIndex;
 
 const MAGIC: &[u8; 8] = b"RVDBHNSW";
 const VERSION: u32 = 1;
+
+fn elem_code(e: Element) -> u32 {
+    match e {
+        Element::F32 => 0,
+        Element::F16 => 1,
+        Element::U8 => 2,
+    }
+}
+
+/// Words of a row of `dim` values of `elem` in the file.
+fn stored_words(dim: usize, elem: Element) -> usize {
+    (dim * elem.width()).div_ceil(4)
+}
 
 fn distance_code(d: Distance) -> u32 {
     match d {
@@ -42,7 +55,10 @@ pub(crate) fn encode(ix: &HnswIndex) -> Vec<u8> {
     let put = |out: &mut Vec<u8>, x: u32| out.extend_from_slice(&x.to_le_bytes());
     out.extend_from_slice(MAGIC);
     put(&mut out, VERSION);
-    put(&mut out, distance_code(ix.distance));
+    put(
+        &mut out,
+        distance_code(ix.distance) | (elem_code(lay.elem) << 8),
+    );
     for x in [
         lay.dim,
         g.n,
@@ -67,9 +83,10 @@ pub(crate) fn encode(ix: &HnswIndex) -> Vec<u8> {
             put(&mut out, x);
         }
     }
+    let vwords = stored_words(lay.dim, lay.elem);
     for i in 0..g.n {
         let v = i * lay.stride + lay.link_words;
-        for &x in &words[v..v + lay.dim] {
+        for &x in &words[v..v + vwords] {
             put(&mut out, x);
         }
     }
@@ -138,7 +155,14 @@ pub(crate) fn decode(b: &[u8]) -> Result<HnswIndex, String> {
     if version != VERSION {
         return Err(format!("unsupported HNSW index version {version}"));
     }
-    let distance = match r.u32()? {
+    let code = r.u32()?;
+    let elem = match code >> 8 {
+        0 => Element::F32,
+        1 => Element::F16,
+        2 => Element::U8,
+        e => return Err(format!("unknown element type {e}")),
+    };
+    let distance = match code & 0xff {
         0 => Distance::Cosine,
         1 => Distance::Euclid,
         2 => Distance::Dot,
@@ -165,10 +189,11 @@ pub(crate) fn decode(b: &[u8]) -> Result<HnswIndex, String> {
     if levels.iter().any(|&l| l > 64) {
         return bad("levels");
     }
-    let lay = Layout::new(dim, cap0, cap_up);
+    let lay = Layout::typed(dim, elem, cap0, cap_up);
+    let vwords = stored_words(dim, elem);
     // Check the rough size before allocating by it.
     let need = n
-        .checked_mul(cap0 + dim)
+        .checked_mul(cap0 + vwords)
         .and_then(|w| w.checked_mul(4))
         .ok_or_else(|| "corrupt HNSW index: size".to_string())?;
     if need > body.len() {
@@ -188,15 +213,15 @@ pub(crate) fn decode(b: &[u8]) -> Result<HnswIndex, String> {
     }
     g.upper = r.u32s(upper_len)?;
     let layer0 = r.u32s(n * cap0)?;
-    let vectors = r.u32s(n * dim)?;
+    let vectors = r.u32s(n * vwords)?;
     {
         let words = as_words_mut(&mut g.blocks);
         for i in 0..n {
             let bl = &mut words[i * lay.stride..(i + 1) * lay.stride];
             bl[..cap0].copy_from_slice(&layer0[i * cap0..(i + 1) * cap0]);
-            bl[lay.link_words..lay.link_words + dim]
-                .copy_from_slice(&vectors[i * dim..(i + 1) * dim]);
-            bl[lay.link_words + dim..].fill(0);
+            bl[lay.link_words..lay.link_words + vwords]
+                .copy_from_slice(&vectors[i * vwords..(i + 1) * vwords]);
+            bl[lay.link_words + vwords..].fill(0);
         }
     }
     if layer0.iter().any(|&x| x != NONE && x as usize >= n) {

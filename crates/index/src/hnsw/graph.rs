@@ -31,13 +31,49 @@ pub(crate) struct Line(pub(crate) [u32; 16]);
 
 pub(crate) const LINE_WORDS: usize = 16;
 
+/// How a graph stores each node's vector next to its links: f32 (the default), IEEE half
+/// floats or unsigned bytes (a float16 or uint8 vector space, whose values are exactly
+/// representable so). Searches compare an f32 query with the stored values converted on the
+/// fly (`kernels.rs`); the region is a half or a quarter of the f32 one.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Element {
+    #[default]
+    F32,
+    F16,
+    U8,
+}
+
+impl Element {
+    /// Bytes per value.
+    pub fn width(self) -> usize {
+        match self {
+            Element::F32 => 4,
+            Element::F16 => 2,
+            Element::U8 => 1,
+        }
+    }
+
+    /// `v` as this type stores it, read back (the identity for values it holds exactly).
+    pub fn cast(self, v: f32) -> f32 {
+        match self {
+            Element::F32 => v,
+            Element::F16 => half::f16::from_f32(v).to_f32(),
+            Element::U8 => f32::from(v as u8),
+        }
+    }
+}
+
 /// Sizes inside a node block, in 4-byte words.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Layout {
     /// The vectors' dimension.
     pub(crate) dim: usize,
-    /// `dim` rounded up to a multiple of 16: what the kernels read.
+    /// `dim` rounded up to a multiple of 16: what the kernels read (f32 lanes of a query).
     pub(crate) words: usize,
+    /// How the vectors are stored.
+    pub(crate) elem: Element,
+    /// Words of a node's vector region: `words` values of `elem`, whole 64-byte lines.
+    pub(crate) vec_words: usize,
     /// Layer-0 link capacity.
     pub(crate) cap0: usize,
     /// Link capacity on the upper layers.
@@ -49,9 +85,17 @@ pub(crate) struct Layout {
 }
 
 impl Layout {
-    pub(crate) fn new(dim: usize, cap0: usize, cap_up: usize) -> Layout {
+    /// The layout of vectors stored as `elem`.
+    pub(crate) fn typed(dim: usize, elem: Element, cap0: usize, cap_up: usize) -> Layout {
         let words = dim.div_ceil(LINE_WORDS).max(1) * LINE_WORDS;
-        Layout::with_words(dim, words, cap0, cap_up)
+        let vec_words = (words * elem.width() / 4).div_ceil(LINE_WORDS) * LINE_WORDS;
+        let base = Layout::with_words(dim, words, cap0, cap_up);
+        Layout {
+            elem,
+            vec_words,
+            stride: base.link_words + vec_words,
+            ..base
+        }
     }
 
     fn with_words(dim: usize, words: usize, cap0: usize, cap_up: usize) -> Layout {
@@ -59,6 +103,8 @@ impl Layout {
         Layout {
             dim,
             words,
+            elem: Element::F32,
+            vec_words: words,
             cap0,
             cap_up,
             link_words,
@@ -68,7 +114,7 @@ impl Layout {
 
     /// The layout of a graph walked on codes (see `sq.rs`): `bytes` code bytes, and `tail`
     /// bytes at the end of the vector region (a correction term), which is a whole number of
-    /// lines. `dim` is the code's byte count.
+    /// lines. `dim` is the code's byte count; `elem` is F32 and `vec_words` is `words` there.
     pub(crate) fn for_codes(bytes: usize, tail: usize, cap0: usize, cap_up: usize) -> Layout {
         let words = (bytes + tail).div_ceil(4 * LINE_WORDS).max(1) * LINE_WORDS;
         Layout::with_words(bytes, words, cap0, cap_up)
@@ -104,12 +150,8 @@ impl Graph {
             for (i, row) in vectors.chunks_exact(lay.dim.max(1)).take(n).enumerate() {
                 let block = &mut words[i * lay.stride..(i + 1) * lay.stride];
                 let v = &mut block[lay.link_words..];
-                for (dst, src) in v.iter_mut().zip(row) {
-                    *dst = src.to_bits();
-                }
-                for dst in v[lay.dim..].iter_mut() {
-                    *dst = 0;
-                }
+                v.fill(0);
+                encode_row(lay.elem, row, v);
             }
             if lay.dim == 0 {
                 for i in 0..n {
@@ -203,14 +245,17 @@ impl Graph {
         &s[..s.iter().position(|&x| x == NONE).unwrap_or(s.len())]
     }
 
-    /// The stored (unpadded) vector of `i`.
-    pub(crate) fn vector(&self, i: usize) -> Vec<f32> {
-        let w = as_words(&self.blocks);
+    /// The stored vector region of `i` (`vec_words` words).
+    pub(crate) fn region(&self, i: usize) -> &[u32] {
         let start = i * self.lay.stride + self.lay.link_words;
-        w[start..start + self.lay.dim]
-            .iter()
-            .map(|&b| f32::from_bits(b))
-            .collect()
+        &as_words(&self.blocks)[start..start + self.lay.vec_words]
+    }
+
+    /// The stored (unpadded) vector of `i`, as f32.
+    pub(crate) fn vector(&self, i: usize) -> Vec<f32> {
+        let mut out = vec![0.0; self.lay.dim];
+        decode_row(self.lay.elem, self.region(i), &mut out);
+        out
     }
 
     pub(crate) fn heap_bytes(&self) -> usize {
@@ -218,6 +263,50 @@ impl Graph {
             + self.levels.capacity()
             + self.upper_off.capacity() * 4
             + self.upper.capacity() * 4
+    }
+}
+
+/// Writes `row` into a zeroed vector region as `elem`.
+pub(crate) fn encode_row(elem: Element, row: &[f32], region: &mut [u32]) {
+    let bytes: &mut [u8] = bytemuck::cast_slice_mut(region);
+    match elem {
+        Element::F32 => {
+            for (d, s) in bytes.chunks_exact_mut(4).zip(row) {
+                d.copy_from_slice(&s.to_le_bytes());
+            }
+        }
+        Element::F16 => {
+            for (d, s) in bytes.chunks_exact_mut(2).zip(row) {
+                d.copy_from_slice(&half::f16::from_f32(*s).to_le_bytes());
+            }
+        }
+        Element::U8 => {
+            for (d, s) in bytes.iter_mut().zip(row) {
+                *d = *s as u8;
+            }
+        }
+    }
+}
+
+/// Reads `out.len()` values of a vector region stored as `elem`.
+pub(crate) fn decode_row(elem: Element, region: &[u32], out: &mut [f32]) {
+    let bytes: &[u8] = bytemuck::cast_slice(region);
+    match elem {
+        Element::F32 => {
+            for (o, s) in out.iter_mut().zip(bytes.chunks_exact(4)) {
+                *o = f32::from_le_bytes([s[0], s[1], s[2], s[3]]);
+            }
+        }
+        Element::F16 => {
+            for (o, s) in out.iter_mut().zip(bytes.chunks_exact(2)) {
+                *o = half::f16::from_le_bytes([s[0], s[1]]).to_f32();
+            }
+        }
+        Element::U8 => {
+            for (o, &s) in out.iter_mut().zip(bytes) {
+                *o = f32::from(s);
+            }
+        }
     }
 }
 
@@ -434,8 +523,13 @@ pub(crate) struct Ctx {
     /// Accepted ids among the visited (filtered search).
     pub(crate) ok: Visited,
     pub(crate) beam: Beam,
-    /// Query copied into the padded, aligned shape the kernels expect.
+    /// Query copied into the padded, aligned shape the kernels expect (during a build of a
+    /// graph storing float16 or uint8 vectors: the inserted node's vector, converted).
     pub(crate) query: Vec<Line>,
+    /// Stored vectors converted to f32 for comparisons between stored vectors (builds of
+    /// float16 / uint8 graphs): the node whose list is pruned, and a candidate.
+    pub(crate) node_vec: Vec<Line>,
+    pub(crate) cand_vec: Vec<Line>,
     /// Unvisited neighbours to score.
     pub(crate) todo: Vec<u32>,
     /// Rejected neighbours (filtered search).

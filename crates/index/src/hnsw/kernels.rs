@@ -17,6 +17,8 @@
 
 use rvdb_vector::Distance;
 
+use super::graph::Element;
+
 /// The instruction set a [`Metric`] needs; decides which `#[target_feature]` root runs it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Isa {
@@ -30,6 +32,9 @@ pub(crate) enum Isa {
     /// AVX-512 F with VPOPCNTDQ (the binary metric of `sq.rs`).
     #[cfg(target_arch = "x86_64")]
     Avx512Popcnt,
+    /// AVX2 and FMA with F16C (graphs storing float16 or uint8 vectors).
+    #[cfg(target_arch = "x86_64")]
+    Avx2F16c,
     Portable,
 }
 
@@ -39,7 +44,48 @@ pub(crate) trait Metric: Copy + Send + Sync + 'static {
     /// # Safety
     /// `a` and `b` point to `words` readable floats, `words` a multiple of 16, both 64-byte
     /// aligned; the CPU supports `Self::ISA`.
+    ///
+    /// For a metric over stored float16 or uint8 vectors (`STORED_F32` false), `b` points to
+    /// a node's vector region holding `words` values of that type instead.
     unsafe fn dist(a: *const f32, b: *const f32, words: usize) -> f32;
+
+    /// Whether stored vectors are f32 (so a stored vector can be passed as `a` itself).
+    const STORED_F32: bool = true;
+
+    /// Converts a stored vector region (`words` values) into `words` aligned floats at `out`,
+    /// the shape of `a` (used where two stored vectors are compared, during builds).
+    ///
+    /// # Safety
+    /// As for `dist`; `out` has room for `words` floats, 64-byte aligned.
+    #[inline(always)]
+    unsafe fn decode(b: *const f32, words: usize, out: *mut f32) {
+        // SAFETY: forwarded contract; f32 regions are copied as they are.
+        unsafe { std::ptr::copy_nonoverlapping(b, out, words) }
+    }
+}
+
+/// A stored node's vector as an `a` operand of `M::dist`: the region itself when it is f32,
+/// else converted into `buf`.
+///
+/// # Safety
+/// `b` is a vector region of `words` values for `M`; inside the root for `M::ISA`.
+#[inline(always)]
+pub(crate) unsafe fn as_query<M: Metric>(
+    b: *const f32,
+    words: usize,
+    buf: &mut Vec<super::graph::Line>,
+) -> *const f32 {
+    if M::STORED_F32 {
+        return b;
+    }
+    let lines = words / super::graph::LINE_WORDS;
+    if buf.len() < lines {
+        buf.resize(lines, super::graph::Line([0; 16]));
+    }
+    let out = buf.as_mut_ptr() as *mut f32;
+    // SAFETY: `buf` holds `words` aligned floats.
+    unsafe { M::decode(b, words, out) };
+    out
 }
 
 /// Which metric type a search or build instantiates.
@@ -60,12 +106,88 @@ pub(crate) enum Space {
     L2Portable,
     IpPortable,
     L1Portable,
+    // stored float16 / uint8 (see `graph::Element`)
+    #[cfg(target_arch = "x86_64")]
+    L2F16Avx512,
+    #[cfg(target_arch = "x86_64")]
+    IpF16Avx512,
+    #[cfg(target_arch = "x86_64")]
+    L1F16Avx512,
+    #[cfg(target_arch = "x86_64")]
+    L2U8Avx512,
+    #[cfg(target_arch = "x86_64")]
+    IpU8Avx512,
+    #[cfg(target_arch = "x86_64")]
+    L1U8Avx512,
+    #[cfg(target_arch = "x86_64")]
+    L2F16Avx2,
+    #[cfg(target_arch = "x86_64")]
+    IpF16Avx2,
+    #[cfg(target_arch = "x86_64")]
+    L1F16Avx2,
+    #[cfg(target_arch = "x86_64")]
+    L2U8Avx2,
+    #[cfg(target_arch = "x86_64")]
+    IpU8Avx2,
+    #[cfg(target_arch = "x86_64")]
+    L1U8Avx2,
+    L2F16Portable,
+    IpF16Portable,
+    L1F16Portable,
+    L2U8Portable,
+    IpU8Portable,
+    L1U8Portable,
 }
 
 impl Space {
-    /// The best space for `distance` given the vector crate's kernel choice.
-    pub(crate) fn select(distance: Distance) -> Space {
-        Space::for_kernel(distance, rvdb_vector::active_kernel())
+    /// The best space for `distance` over vectors stored as `elem`, given the vector crate's
+    /// kernel choice.
+    pub(crate) fn select(distance: Distance, elem: Element) -> Space {
+        Space::typed(distance, elem, rvdb_vector::active_kernel())
+    }
+
+    /// The space for `distance` over vectors stored as `elem`, given a kernel set name.
+    pub(crate) fn typed(distance: Distance, elem: Element, kernel: &str) -> Space {
+        let f16 = elem == Element::F16;
+        let kind = match distance {
+            Distance::Euclid => 0,
+            Distance::Cosine | Distance::Dot => 1,
+            Distance::Manhattan => 2,
+        };
+        if elem == Element::F32 {
+            return Space::for_kernel(distance, kernel);
+        }
+        #[cfg(target_arch = "x86_64")]
+        {
+            if kernel == "avx512" {
+                return match (f16, kind) {
+                    (true, 0) => Space::L2F16Avx512,
+                    (true, 1) => Space::IpF16Avx512,
+                    (true, _) => Space::L1F16Avx512,
+                    (false, 0) => Space::L2U8Avx512,
+                    (false, 1) => Space::IpU8Avx512,
+                    (false, _) => Space::L1U8Avx512,
+                };
+            }
+            if kernel == "avx2+fma" && std::is_x86_feature_detected!("f16c") {
+                return match (f16, kind) {
+                    (true, 0) => Space::L2F16Avx2,
+                    (true, 1) => Space::IpF16Avx2,
+                    (true, _) => Space::L1F16Avx2,
+                    (false, 0) => Space::L2U8Avx2,
+                    (false, 1) => Space::IpU8Avx2,
+                    (false, _) => Space::L1U8Avx2,
+                };
+            }
+        }
+        match (f16, kind) {
+            (true, 0) => Space::L2F16Portable,
+            (true, 1) => Space::IpF16Portable,
+            (true, _) => Space::L1F16Portable,
+            (false, 0) => Space::L2U8Portable,
+            (false, 1) => Space::IpU8Portable,
+            (false, _) => Space::L1U8Portable,
+        }
     }
 
     /// The space for `distance` given a kernel set name (`"avx512"`, `"avx2+fma"`, other).
@@ -158,6 +280,90 @@ macro_rules! with_metric {
                 type $M = portable::L1;
                 $body
             }
+            #[cfg(target_arch = "x86_64")]
+            Space::L2F16Avx512 => {
+                type $M = x86::L2F16Avx512;
+                $body
+            }
+            #[cfg(target_arch = "x86_64")]
+            Space::IpF16Avx512 => {
+                type $M = x86::IpF16Avx512;
+                $body
+            }
+            #[cfg(target_arch = "x86_64")]
+            Space::L1F16Avx512 => {
+                type $M = x86::L1F16Avx512;
+                $body
+            }
+            #[cfg(target_arch = "x86_64")]
+            Space::L2U8Avx512 => {
+                type $M = x86::L2U8Avx512;
+                $body
+            }
+            #[cfg(target_arch = "x86_64")]
+            Space::IpU8Avx512 => {
+                type $M = x86::IpU8Avx512;
+                $body
+            }
+            #[cfg(target_arch = "x86_64")]
+            Space::L1U8Avx512 => {
+                type $M = x86::L1U8Avx512;
+                $body
+            }
+            #[cfg(target_arch = "x86_64")]
+            Space::L2F16Avx2 => {
+                type $M = x86::L2F16Avx2;
+                $body
+            }
+            #[cfg(target_arch = "x86_64")]
+            Space::IpF16Avx2 => {
+                type $M = x86::IpF16Avx2;
+                $body
+            }
+            #[cfg(target_arch = "x86_64")]
+            Space::L1F16Avx2 => {
+                type $M = x86::L1F16Avx2;
+                $body
+            }
+            #[cfg(target_arch = "x86_64")]
+            Space::L2U8Avx2 => {
+                type $M = x86::L2U8Avx2;
+                $body
+            }
+            #[cfg(target_arch = "x86_64")]
+            Space::IpU8Avx2 => {
+                type $M = x86::IpU8Avx2;
+                $body
+            }
+            #[cfg(target_arch = "x86_64")]
+            Space::L1U8Avx2 => {
+                type $M = x86::L1U8Avx2;
+                $body
+            }
+            Space::L2F16Portable => {
+                type $M = portable::L2F16Portable;
+                $body
+            }
+            Space::IpF16Portable => {
+                type $M = portable::IpF16Portable;
+                $body
+            }
+            Space::L1F16Portable => {
+                type $M = portable::L1F16Portable;
+                $body
+            }
+            Space::L2U8Portable => {
+                type $M = portable::L2U8Portable;
+                $body
+            }
+            Space::IpU8Portable => {
+                type $M = portable::IpU8Portable;
+                $body
+            }
+            Space::L1U8Portable => {
+                type $M = portable::L1U8Portable;
+                $body
+            }
         }
     }};
 }
@@ -191,6 +397,10 @@ pub(crate) fn in_isa<M: Metric, J: Job>(job: J) -> J::Out {
         // SAFETY: the binary space with this ISA is only selected when the CPU reports
         // AVX-512 F and VPOPCNTDQ (see `sq.rs`).
         Isa::Avx512Popcnt => unsafe { x86::root_avx512popcnt(job) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the typed AVX2 spaces are only selected with "avx2+fma" and F16C detected
+        // (`Space::typed`).
+        Isa::Avx2F16c => unsafe { x86::root_avx2f16c(job) },
         Isa::Portable => job.run(),
     }
 }
@@ -233,6 +443,188 @@ pub(crate) mod x86 {
     pub(crate) unsafe fn root_avx512popcnt<J: Job>(job: J) -> J::Out {
         job.run()
     }
+
+    #[target_feature(enable = "avx2,fma,f16c")]
+    pub(crate) unsafe fn root_avx2f16c<J: Job>(job: J) -> J::Out {
+        job.run()
+    }
+
+    /// 16 stored halves at lane `i` as floats.
+    #[inline(always)]
+    unsafe fn load16_f16(b: *const f32, i: usize) -> __m512 {
+        // SAFETY: AVX-512F context; 32 readable bytes at the lane.
+        unsafe {
+            _mm512_cvtph_ps(_mm256_loadu_si256(
+                (b as *const u16).add(i) as *const __m256i
+            ))
+        }
+    }
+
+    /// 16 stored bytes at lane `i` as floats.
+    #[inline(always)]
+    unsafe fn load16_u8(b: *const f32, i: usize) -> __m512 {
+        // SAFETY: AVX-512F context; 16 readable bytes at the lane.
+        unsafe {
+            _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(
+                (b as *const u8).add(i) as *const __m128i,
+            )))
+        }
+    }
+
+    /// 8 stored halves at lane `i` as floats.
+    #[inline(always)]
+    unsafe fn load8_f16(b: *const f32, i: usize) -> __m256 {
+        // SAFETY: F16C context; 16 readable bytes at the lane.
+        unsafe { _mm256_cvtph_ps(_mm_loadu_si128((b as *const u16).add(i) as *const __m128i)) }
+    }
+
+    /// 8 stored bytes at lane `i` as floats.
+    #[inline(always)]
+    unsafe fn load8_u8(b: *const f32, i: usize) -> __m256 {
+        // SAFETY: AVX2 context; 8 readable bytes at the lane.
+        unsafe {
+            _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(
+                (b as *const u8).add(i) as *const __m128i,
+            )))
+        }
+    }
+
+    /// A metric over stored float16 or uint8 vectors: the query's f32 lanes against the
+    /// stored values converted by `$load`, 16 (AVX-512) or 8 (AVX2) lanes at a time, with the
+    /// f32 metric's arithmetic; the result times `$sign` (-1 for the negated dot product).
+    macro_rules! typed_metric {
+        (avx512, $name:ident, $load:ident, $sign:expr, |$acc:ident, $x:ident, $y:ident| $step:expr) => {
+            #[derive(Clone, Copy, Debug)]
+            pub(crate) struct $name;
+            impl Metric for $name {
+                const ISA: Isa = Isa::Avx512;
+                const STORED_F32: bool = false;
+                #[inline(always)]
+                unsafe fn dist(a: *const f32, b: *const f32, words: usize) -> f32 {
+                    // SAFETY: the caller guarantees `words` aligned query floats, the stored
+                    // region behind `b` and AVX-512F.
+                    unsafe {
+                        #[inline(always)]
+                        unsafe fn step($acc: __m512, $x: __m512, $y: __m512) -> __m512 {
+                            // SAFETY: only reached from the AVX-512 root.
+                            unsafe { $step }
+                        }
+                        let mut s0 = _mm512_setzero_ps();
+                        let mut s1 = _mm512_setzero_ps();
+                        let mut i = 0;
+                        while i + 32 <= words {
+                            s0 = step(s0, _mm512_load_ps(a.add(i)), $load(b, i));
+                            s1 = step(s1, _mm512_load_ps(a.add(i + 16)), $load(b, i + 16));
+                            i += 32;
+                        }
+                        while i < words {
+                            s0 = step(s0, _mm512_load_ps(a.add(i)), $load(b, i));
+                            i += 16;
+                        }
+                        $sign * _mm512_reduce_add_ps(_mm512_add_ps(s0, s1))
+                    }
+                }
+                #[inline(always)]
+                unsafe fn decode(b: *const f32, words: usize, out: *mut f32) {
+                    // SAFETY: as for `dist`; `out` holds `words` aligned floats.
+                    unsafe {
+                        let mut i = 0;
+                        while i < words {
+                            _mm512_store_ps(out.add(i), $load(b, i));
+                            i += 16;
+                        }
+                    }
+                }
+            }
+        };
+        (avx2, $name:ident, $load:ident, $sign:expr, |$acc:ident, $x:ident, $y:ident| $step:expr) => {
+            #[derive(Clone, Copy, Debug)]
+            pub(crate) struct $name;
+            impl Metric for $name {
+                const ISA: Isa = Isa::Avx2F16c;
+                const STORED_F32: bool = false;
+                #[inline(always)]
+                unsafe fn dist(a: *const f32, b: *const f32, words: usize) -> f32 {
+                    // SAFETY: the caller guarantees `words` aligned query floats, the stored
+                    // region behind `b` and AVX2, FMA and F16C.
+                    unsafe {
+                        #[inline(always)]
+                        unsafe fn step($acc: __m256, $x: __m256, $y: __m256) -> __m256 {
+                            // SAFETY: only reached from the AVX2+F16C root.
+                            unsafe { $step }
+                        }
+                        let mut s0 = _mm256_setzero_ps();
+                        let mut s1 = _mm256_setzero_ps();
+                        let mut i = 0;
+                        while i < words {
+                            s0 = step(s0, _mm256_load_ps(a.add(i)), $load(b, i));
+                            s1 = step(s1, _mm256_load_ps(a.add(i + 8)), $load(b, i + 8));
+                            i += 16;
+                        }
+                        $sign * hsum256(_mm256_add_ps(s0, s1))
+                    }
+                }
+                #[inline(always)]
+                unsafe fn decode(b: *const f32, words: usize, out: *mut f32) {
+                    // SAFETY: as for `dist`; `out` holds `words` aligned floats.
+                    unsafe {
+                        let mut i = 0;
+                        while i < words {
+                            _mm256_store_ps(out.add(i), $load(b, i));
+                            i += 8;
+                        }
+                    }
+                }
+            }
+        };
+    }
+
+    typed_metric!(avx512, L2F16Avx512, load16_f16, 1.0, |acc, x, y| {
+        let d = _mm512_sub_ps(x, y);
+        _mm512_fmadd_ps(d, d, acc)
+    });
+    typed_metric!(avx512, IpF16Avx512, load16_f16, -1.0, |acc, x, y| {
+        _mm512_fmadd_ps(x, y, acc)
+    });
+    typed_metric!(avx512, L1F16Avx512, load16_f16, 1.0, |acc, x, y| {
+        let d = _mm512_castps_si512(_mm512_sub_ps(x, y));
+        let abs = _mm512_andnot_si512(_mm512_set1_epi32(i32::MIN), d);
+        _mm512_add_ps(acc, _mm512_castsi512_ps(abs))
+    });
+    typed_metric!(avx512, L2U8Avx512, load16_u8, 1.0, |acc, x, y| {
+        let d = _mm512_sub_ps(x, y);
+        _mm512_fmadd_ps(d, d, acc)
+    });
+    typed_metric!(avx512, IpU8Avx512, load16_u8, -1.0, |acc, x, y| {
+        _mm512_fmadd_ps(x, y, acc)
+    });
+    typed_metric!(avx512, L1U8Avx512, load16_u8, 1.0, |acc, x, y| {
+        let d = _mm512_castps_si512(_mm512_sub_ps(x, y));
+        let abs = _mm512_andnot_si512(_mm512_set1_epi32(i32::MIN), d);
+        _mm512_add_ps(acc, _mm512_castsi512_ps(abs))
+    });
+    typed_metric!(avx2, L2F16Avx2, load8_f16, 1.0, |acc, x, y| {
+        let d = _mm256_sub_ps(x, y);
+        _mm256_fmadd_ps(d, d, acc)
+    });
+    typed_metric!(avx2, IpF16Avx2, load8_f16, -1.0, |acc, x, y| {
+        _mm256_fmadd_ps(x, y, acc)
+    });
+    typed_metric!(avx2, L1F16Avx2, load8_f16, 1.0, |acc, x, y| {
+        let d = _mm256_sub_ps(x, y);
+        _mm256_add_ps(acc, _mm256_andnot_ps(_mm256_set1_ps(-0.0), d))
+    });
+    typed_metric!(avx2, L2U8Avx2, load8_u8, 1.0, |acc, x, y| {
+        let d = _mm256_sub_ps(x, y);
+        _mm256_fmadd_ps(d, d, acc)
+    });
+    typed_metric!(avx2, IpU8Avx2, load8_u8, -1.0, |acc, x, y| _mm256_fmadd_ps(
+        x, y, acc
+    ));
+    typed_metric!(avx2, L1U8Avx2, load8_u8, 1.0, |acc, x, y| {
+        let d = _mm256_sub_ps(x, y);
+        _mm256_add_ps(acc, _mm256_andnot_ps(_mm256_set1_ps(-0.0), d))
+    });
 
     macro_rules! avx512_metric {
         ($name:ident, |$acc:ident, $x:ident, $y:ident| $step:expr) => {
@@ -405,7 +797,58 @@ pub(crate) mod x86 {
 
 /// Kernels through the vector crate's dispatch (NEON on aarch64, scalar otherwise).
 pub(crate) mod portable {
+    use super::super::graph::{decode_row, Element};
     use super::{Isa, Metric};
+
+    /// A metric over stored float16 or uint8 vectors: each block of 16 stored values
+    /// converted, then the f32 kernel over it; times `$sign`.
+    macro_rules! typed_metric {
+        ($name:ident, $elem:expr, $sign:expr, $f:path) => {
+            #[derive(Clone, Copy, Debug)]
+            pub(crate) struct $name;
+            impl Metric for $name {
+                const ISA: Isa = Isa::Portable;
+                const STORED_F32: bool = false;
+                #[inline(always)]
+                unsafe fn dist(a: *const f32, b: *const f32, words: usize) -> f32 {
+                    let mut buf = [0f32; 64];
+                    let mut acc = 0.0;
+                    let mut i = 0;
+                    while i < words {
+                        let n = (words - i).min(64);
+                        // SAFETY: forwarded contract: `words` query floats, and the region's
+                        // `words` stored values (`n` of them from lane `i`).
+                        unsafe {
+                            let region = std::slice::from_raw_parts(
+                                (b as *const u8).add(i * $elem.width()) as *const u32,
+                                n * $elem.width() / 4,
+                            );
+                            decode_row($elem, region, &mut buf[..n]);
+                            acc += $f(slice(a.add(i), n), &buf[..n]);
+                        }
+                        i += n;
+                    }
+                    $sign * acc
+                }
+                #[inline(always)]
+                unsafe fn decode(b: *const f32, words: usize, out: *mut f32) {
+                    // SAFETY: forwarded contract.
+                    unsafe {
+                        let region =
+                            std::slice::from_raw_parts(b as *const u32, words * $elem.width() / 4);
+                        decode_row($elem, region, std::slice::from_raw_parts_mut(out, words));
+                    }
+                }
+            }
+        };
+    }
+
+    typed_metric!(L2F16Portable, Element::F16, 1.0, rvdb_vector::l2_squared);
+    typed_metric!(IpF16Portable, Element::F16, -1.0, rvdb_vector::dot);
+    typed_metric!(L1F16Portable, Element::F16, 1.0, rvdb_vector::l1);
+    typed_metric!(L2U8Portable, Element::U8, 1.0, rvdb_vector::l2_squared);
+    typed_metric!(IpU8Portable, Element::U8, -1.0, rvdb_vector::dot);
+    typed_metric!(L1U8Portable, Element::U8, 1.0, rvdb_vector::l1);
 
     /// # Safety
     /// `p` points to `words` readable floats.

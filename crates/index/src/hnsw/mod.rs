@@ -31,6 +31,7 @@ use rvdb_vector::Distance;
 
 use crate::Scored;
 use build::{build_graph, extend_graph, BuildSpec};
+pub use graph::Element;
 use graph::{with_ctx, Ctx, Graph, Layout};
 use kernels::{in_isa, with_metric, Job, Metric, Space};
 use search::{greedy, search_filtered, search_layer, FilterScratch, Frozen, GroupLinks};
@@ -53,6 +54,10 @@ pub struct HnswParams {
     /// Links per node of the per-group sub-graphs of [`HnswIndex::build_with_groups`]
     /// (Qdrant's `payload_m`); `None`: `m`.
     pub payload_m: Option<usize>,
+    /// How the graph stores the vectors next to the links: f32, or float16 / uint8 for
+    /// vectors whose values those hold exactly (a half or a quarter of the bytes; values are
+    /// cast as [`Element::cast`] does).
+    pub element: Element,
 }
 
 impl Default for HnswParams {
@@ -64,6 +69,7 @@ impl Default for HnswParams {
             deterministic: false,
             seed: 0x5EED_4E53,
             payload_m: None,
+            element: Element::F32,
         }
     }
 }
@@ -101,8 +107,8 @@ impl HnswIndex {
             deterministic: params.deterministic,
             seed: params.seed,
         };
-        let lay = Layout::new(dim, spec.cap0, spec.cap_up);
-        let graph = build_graph(Space::select(distance), lay, vectors, &spec);
+        let lay = Layout::typed(dim, params.element, spec.cap0, spec.cap_up);
+        let graph = build_graph(Space::select(distance, params.element), lay, vectors, &spec);
         HnswIndex {
             distance,
             m,
@@ -140,7 +146,8 @@ impl HnswIndex {
             deterministic: params.deterministic,
             seed: params.seed,
         };
-        let graph = extend_graph(Space::select(self.distance), &self.graph, more, &spec);
+        let space = Space::select(self.distance, self.graph.lay.elem);
+        let graph = extend_graph(space, &self.graph, more, &spec);
         Some(HnswIndex {
             distance: self.distance,
             m,
@@ -178,7 +185,8 @@ impl HnswIndex {
             return index;
         }
         let m = params.payload_m.map_or(index.m, |pm| pm.max(2));
-        let space = Space::select(distance);
+        let elem = index.graph.lay.elem;
+        let space = Space::select(distance, elem);
         let graph = &index.graph;
         // One group's sub-graph, as (rows, layer-0 links of each row in row ids).
         let build_group = |gi: usize, threads: usize| -> Option<GroupGraph> {
@@ -205,7 +213,7 @@ impl HnswIndex {
                 deterministic: threads == 1,
                 seed: params.seed ^ (gi as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15),
             };
-            let g = build_graph(space, Layout::new(dim, 2 * m, m), &sub, &spec);
+            let g = build_graph(space, Layout::typed(dim, elem, 2 * m, m), &sub, &spec);
             let links = (0..rows.len())
                 .map(|j| g.links0(j).iter().map(|&l| rows[l as usize]).collect())
                 .collect();
@@ -308,7 +316,7 @@ impl HnswIndex {
         );
         let width = ef.max(k);
         with_ctx(|ctx| {
-            let space = Space::select(self.distance);
+            let space = Space::select(self.distance, self.graph.lay.elem);
             with_metric!(space, M => in_isa::<M, _>(Knn::<M> {
                 graph: &self.graph,
                 m: self.m,
@@ -338,17 +346,39 @@ impl HnswIndex {
         self.graph.lay.dim
     }
 
-    /// Node `i`'s vector as the index holds it (the prepared vector it was built from), read
-    /// in place: the index can be the vector storage of its rows.
+    /// Node `i`'s stored values as bytes (`dim` values of [`HnswIndex::element`], little
+    /// endian), read in place.
     ///
     /// # Panics
     /// When `i >= len()`.
-    pub fn vector(&self, i: usize) -> &[f32] {
+    pub fn row_bytes(&self, i: usize) -> &[u8] {
         assert!(i < self.graph.n, "node {i} of {}", self.graph.n);
-        let start = i * self.graph.lay.stride + self.graph.lay.link_words;
-        bytemuck::cast_slice(
-            &graph::as_words(&self.graph.blocks)[start..start + self.graph.lay.dim],
-        )
+        let lay = self.graph.lay;
+        let bytes: &[u8] = bytemuck::cast_slice(self.graph.region(i));
+        &bytes[..lay.dim * lay.elem.width()]
+    }
+
+    /// How the index stores its vectors.
+    pub fn element(&self) -> Element {
+        self.graph.lay.elem
+    }
+
+    /// Node `i`'s vector as the index holds it (the prepared vector it was built from, cast
+    /// to its element type), read in place when that is f32: the index can be the vector
+    /// storage of its rows.
+    ///
+    /// # Panics
+    /// When `i >= len()`.
+    pub fn vector(&self, i: usize) -> std::borrow::Cow<'_, [f32]> {
+        assert!(i < self.graph.n, "node {i} of {}", self.graph.n);
+        if self.graph.lay.elem == Element::F32 {
+            let start = i * self.graph.lay.stride + self.graph.lay.link_words;
+            std::borrow::Cow::Borrowed(bytemuck::cast_slice(
+                &graph::as_words(&self.graph.blocks)[start..start + self.graph.lay.dim],
+            ))
+        } else {
+            std::borrow::Cow::Owned(self.graph.vector(i))
+        }
     }
 
     /// Number of rows.

@@ -99,7 +99,7 @@ pub(crate) unsafe fn prefetch_vec(st: &Store, id: u32) {
     // SAFETY: the caller passes a valid id; prefetching does not fault anyway.
     let p = unsafe { st.vec(id) };
     let mut off = 0;
-    while off < st.lay.words {
+    while off < st.lay.vec_words {
         // SAFETY: inside the block.
         prefetch(unsafe { p.add(off) });
         off += 16;
