@@ -70,6 +70,10 @@ pub struct LoadArgs {
     /// Reuse the collection when it already holds `--n` points (with `--url`).
     #[arg(long)]
     reuse: bool,
+    /// The vectors' datatype (float16 stores half the bytes; recall is still checked against
+    /// the float32 data set).
+    #[arg(long, default_value = "float32", value_parser = ["float32", "float16"])]
+    datatype: String,
 }
 
 /// Which server a load benchmark measures.
@@ -624,7 +628,7 @@ pub fn load(a: LoadArgs) -> anyhow::Result<()> {
                 &t,
                 "PUT",
                 &format!("/collections/{c}"),
-                json!({"vectors": {"size": a.dim, "distance": "Euclid"},
+                json!({"vectors": {"size": a.dim, "distance": "Euclid", "datatype": a.datatype},
                        "hnsw_config": {"m": 16, "ef_construct": 100}}),
             ),
             "create the collection",

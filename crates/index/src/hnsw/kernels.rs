@@ -64,6 +64,18 @@ pub(crate) trait Metric: Copy + Send + Sync + 'static {
     }
 }
 
+/// A typed metric's result as its kernel summed it.
+#[inline(always)]
+pub(crate) fn as_is(x: f32) -> f32 {
+    x
+}
+
+/// A typed metric's result negated (the dot product, for "lower is better").
+#[inline(always)]
+pub(crate) fn negated(x: f32) -> f32 {
+    -x
+}
+
 /// A stored node's vector as an `a` operand of `M::dist`: the region itself when it is f32,
 /// else converted into `buf`.
 ///
@@ -422,7 +434,7 @@ pub(crate) fn prefetch<T>(p: *const T) {
 pub(crate) mod x86 {
     use std::arch::x86_64::*;
 
-    use super::{Isa, Job, Metric};
+    use super::{as_is, negated, Isa, Job, Metric};
 
     #[target_feature(enable = "avx512f,avx2,fma")]
     pub(crate) unsafe fn root_avx512<J: Job>(job: J) -> J::Out {
@@ -491,9 +503,9 @@ pub(crate) mod x86 {
 
     /// A metric over stored float16 or uint8 vectors: the query's f32 lanes against the
     /// stored values converted by `$load`, 16 (AVX-512) or 8 (AVX2) lanes at a time, with the
-    /// f32 metric's arithmetic; the result times `$sign` (-1 for the negated dot product).
+    /// f32 metric's arithmetic; the result through `$sign` (`negated` for the dot product).
     macro_rules! typed_metric {
-        (avx512, $name:ident, $load:ident, $sign:expr, |$acc:ident, $x:ident, $y:ident| $step:expr) => {
+        (avx512, $name:ident, $load:ident, $sign:path, |$acc:ident, $x:ident, $y:ident| $step:expr) => {
             #[derive(Clone, Copy, Debug)]
             pub(crate) struct $name;
             impl Metric for $name {
@@ -521,7 +533,7 @@ pub(crate) mod x86 {
                             s0 = step(s0, _mm512_load_ps(a.add(i)), $load(b, i));
                             i += 16;
                         }
-                        $sign * _mm512_reduce_add_ps(_mm512_add_ps(s0, s1))
+                        $sign(_mm512_reduce_add_ps(_mm512_add_ps(s0, s1)))
                     }
                 }
                 #[inline(always)]
@@ -537,7 +549,7 @@ pub(crate) mod x86 {
                 }
             }
         };
-        (avx2, $name:ident, $load:ident, $sign:expr, |$acc:ident, $x:ident, $y:ident| $step:expr) => {
+        (avx2, $name:ident, $load:ident, $sign:path, |$acc:ident, $x:ident, $y:ident| $step:expr) => {
             #[derive(Clone, Copy, Debug)]
             pub(crate) struct $name;
             impl Metric for $name {
@@ -561,7 +573,7 @@ pub(crate) mod x86 {
                             s1 = step(s1, _mm256_load_ps(a.add(i + 8)), $load(b, i + 8));
                             i += 16;
                         }
-                        $sign * hsum256(_mm256_add_ps(s0, s1))
+                        $sign(hsum256(_mm256_add_ps(s0, s1)))
                     }
                 }
                 #[inline(always)]
@@ -579,49 +591,49 @@ pub(crate) mod x86 {
         };
     }
 
-    typed_metric!(avx512, L2F16Avx512, load16_f16, 1.0, |acc, x, y| {
+    typed_metric!(avx512, L2F16Avx512, load16_f16, as_is, |acc, x, y| {
         let d = _mm512_sub_ps(x, y);
         _mm512_fmadd_ps(d, d, acc)
     });
-    typed_metric!(avx512, IpF16Avx512, load16_f16, -1.0, |acc, x, y| {
+    typed_metric!(avx512, IpF16Avx512, load16_f16, negated, |acc, x, y| {
         _mm512_fmadd_ps(x, y, acc)
     });
-    typed_metric!(avx512, L1F16Avx512, load16_f16, 1.0, |acc, x, y| {
+    typed_metric!(avx512, L1F16Avx512, load16_f16, as_is, |acc, x, y| {
         let d = _mm512_castps_si512(_mm512_sub_ps(x, y));
         let abs = _mm512_andnot_si512(_mm512_set1_epi32(i32::MIN), d);
         _mm512_add_ps(acc, _mm512_castsi512_ps(abs))
     });
-    typed_metric!(avx512, L2U8Avx512, load16_u8, 1.0, |acc, x, y| {
+    typed_metric!(avx512, L2U8Avx512, load16_u8, as_is, |acc, x, y| {
         let d = _mm512_sub_ps(x, y);
         _mm512_fmadd_ps(d, d, acc)
     });
-    typed_metric!(avx512, IpU8Avx512, load16_u8, -1.0, |acc, x, y| {
+    typed_metric!(avx512, IpU8Avx512, load16_u8, negated, |acc, x, y| {
         _mm512_fmadd_ps(x, y, acc)
     });
-    typed_metric!(avx512, L1U8Avx512, load16_u8, 1.0, |acc, x, y| {
+    typed_metric!(avx512, L1U8Avx512, load16_u8, as_is, |acc, x, y| {
         let d = _mm512_castps_si512(_mm512_sub_ps(x, y));
         let abs = _mm512_andnot_si512(_mm512_set1_epi32(i32::MIN), d);
         _mm512_add_ps(acc, _mm512_castsi512_ps(abs))
     });
-    typed_metric!(avx2, L2F16Avx2, load8_f16, 1.0, |acc, x, y| {
+    typed_metric!(avx2, L2F16Avx2, load8_f16, as_is, |acc, x, y| {
         let d = _mm256_sub_ps(x, y);
         _mm256_fmadd_ps(d, d, acc)
     });
-    typed_metric!(avx2, IpF16Avx2, load8_f16, -1.0, |acc, x, y| {
+    typed_metric!(avx2, IpF16Avx2, load8_f16, negated, |acc, x, y| {
         _mm256_fmadd_ps(x, y, acc)
     });
-    typed_metric!(avx2, L1F16Avx2, load8_f16, 1.0, |acc, x, y| {
+    typed_metric!(avx2, L1F16Avx2, load8_f16, as_is, |acc, x, y| {
         let d = _mm256_sub_ps(x, y);
         _mm256_add_ps(acc, _mm256_andnot_ps(_mm256_set1_ps(-0.0), d))
     });
-    typed_metric!(avx2, L2U8Avx2, load8_u8, 1.0, |acc, x, y| {
+    typed_metric!(avx2, L2U8Avx2, load8_u8, as_is, |acc, x, y| {
         let d = _mm256_sub_ps(x, y);
         _mm256_fmadd_ps(d, d, acc)
     });
-    typed_metric!(avx2, IpU8Avx2, load8_u8, -1.0, |acc, x, y| _mm256_fmadd_ps(
-        x, y, acc
-    ));
-    typed_metric!(avx2, L1U8Avx2, load8_u8, 1.0, |acc, x, y| {
+    typed_metric!(avx2, IpU8Avx2, load8_u8, negated, |acc, x, y| {
+        _mm256_fmadd_ps(x, y, acc)
+    });
+    typed_metric!(avx2, L1U8Avx2, load8_u8, as_is, |acc, x, y| {
         let d = _mm256_sub_ps(x, y);
         _mm256_add_ps(acc, _mm256_andnot_ps(_mm256_set1_ps(-0.0), d))
     });
@@ -798,12 +810,12 @@ pub(crate) mod x86 {
 /// Kernels through the vector crate's dispatch (NEON on aarch64, scalar otherwise).
 pub(crate) mod portable {
     use super::super::graph::{decode_row, Element};
-    use super::{Isa, Metric};
+    use super::{as_is, negated, Isa, Metric};
 
     /// A metric over stored float16 or uint8 vectors: each block of 16 stored values
-    /// converted, then the f32 kernel over it; times `$sign`.
+    /// converted, then the f32 kernel over it; the sum through `$sign`.
     macro_rules! typed_metric {
-        ($name:ident, $elem:expr, $sign:expr, $f:path) => {
+        ($name:ident, $elem:expr, $sign:path, $f:path) => {
             #[derive(Clone, Copy, Debug)]
             pub(crate) struct $name;
             impl Metric for $name {
@@ -828,7 +840,7 @@ pub(crate) mod portable {
                         }
                         i += n;
                     }
-                    $sign * acc
+                    $sign(acc)
                 }
                 #[inline(always)]
                 unsafe fn decode(b: *const f32, words: usize, out: *mut f32) {
@@ -843,12 +855,12 @@ pub(crate) mod portable {
         };
     }
 
-    typed_metric!(L2F16Portable, Element::F16, 1.0, rvdb_vector::l2_squared);
-    typed_metric!(IpF16Portable, Element::F16, -1.0, rvdb_vector::dot);
-    typed_metric!(L1F16Portable, Element::F16, 1.0, rvdb_vector::l1);
-    typed_metric!(L2U8Portable, Element::U8, 1.0, rvdb_vector::l2_squared);
-    typed_metric!(IpU8Portable, Element::U8, -1.0, rvdb_vector::dot);
-    typed_metric!(L1U8Portable, Element::U8, 1.0, rvdb_vector::l1);
+    typed_metric!(L2F16Portable, Element::F16, as_is, rvdb_vector::l2_squared);
+    typed_metric!(IpF16Portable, Element::F16, negated, rvdb_vector::dot);
+    typed_metric!(L1F16Portable, Element::F16, as_is, rvdb_vector::l1);
+    typed_metric!(L2U8Portable, Element::U8, as_is, rvdb_vector::l2_squared);
+    typed_metric!(IpU8Portable, Element::U8, negated, rvdb_vector::dot);
+    typed_metric!(L1U8Portable, Element::U8, as_is, rvdb_vector::l1);
 
     /// # Safety
     /// `p` points to `words` readable floats.
