@@ -607,20 +607,11 @@ impl Segment {
     /// until written to), without payload indexes: the start of a segment that grows from this
     /// one's rows, in their order.
     pub(crate) fn copy_rows(&self) -> Segment {
-        Segment {
-            columns: self.columns.clone(),
-            sparse: self.sparse.clone(),
-            multi: self.multi.clone(),
-            ids: self.ids.clone(),
-            versions: self.versions.clone(),
-            payloads: self.payloads.clone(),
-            index: self.index.clone(),
-            payload_index: PayloadIndex::default(),
-        }
+        self.copy_rows_backed(&BTreeMap::new())
     }
 
-    /// [`Segment::copy_rows`], with each float32 space that has a graph in `graphs` stored in
-    /// it instead of copied (see [`Column::back_by_graph`]).
+    /// [`Segment::copy_rows`], with each space that has a graph in `graphs` holding its rows
+    /// stored in it instead of copied (see [`Column::back_by_graph`]).
     pub(crate) fn copy_rows_backed(
         &self,
         graphs: &BTreeMap<String, std::sync::Arc<rvdb_index::HnswIndex>>,

@@ -591,52 +591,45 @@ pub(crate) mod x86 {
         };
     }
 
-    typed_metric!(avx512, L2F16Avx512, load16_f16, as_is, |acc, x, y| {
-        let d = _mm512_sub_ps(x, y);
-        _mm512_fmadd_ps(d, d, acc)
-    });
-    typed_metric!(avx512, IpF16Avx512, load16_f16, negated, |acc, x, y| {
-        _mm512_fmadd_ps(x, y, acc)
-    });
-    typed_metric!(avx512, L1F16Avx512, load16_f16, as_is, |acc, x, y| {
-        let d = _mm512_castps_si512(_mm512_sub_ps(x, y));
-        let abs = _mm512_andnot_si512(_mm512_set1_epi32(i32::MIN), d);
-        _mm512_add_ps(acc, _mm512_castsi512_ps(abs))
-    });
-    typed_metric!(avx512, L2U8Avx512, load16_u8, as_is, |acc, x, y| {
-        let d = _mm512_sub_ps(x, y);
-        _mm512_fmadd_ps(d, d, acc)
-    });
-    typed_metric!(avx512, IpU8Avx512, load16_u8, negated, |acc, x, y| {
-        _mm512_fmadd_ps(x, y, acc)
-    });
-    typed_metric!(avx512, L1U8Avx512, load16_u8, as_is, |acc, x, y| {
-        let d = _mm512_castps_si512(_mm512_sub_ps(x, y));
-        let abs = _mm512_andnot_si512(_mm512_set1_epi32(i32::MIN), d);
-        _mm512_add_ps(acc, _mm512_castsi512_ps(abs))
-    });
-    typed_metric!(avx2, L2F16Avx2, load8_f16, as_is, |acc, x, y| {
-        let d = _mm256_sub_ps(x, y);
-        _mm256_fmadd_ps(d, d, acc)
-    });
-    typed_metric!(avx2, IpF16Avx2, load8_f16, negated, |acc, x, y| {
-        _mm256_fmadd_ps(x, y, acc)
-    });
-    typed_metric!(avx2, L1F16Avx2, load8_f16, as_is, |acc, x, y| {
-        let d = _mm256_sub_ps(x, y);
-        _mm256_add_ps(acc, _mm256_andnot_ps(_mm256_set1_ps(-0.0), d))
-    });
-    typed_metric!(avx2, L2U8Avx2, load8_u8, as_is, |acc, x, y| {
-        let d = _mm256_sub_ps(x, y);
-        _mm256_fmadd_ps(d, d, acc)
-    });
-    typed_metric!(avx2, IpU8Avx2, load8_u8, negated, |acc, x, y| {
-        _mm256_fmadd_ps(x, y, acc)
-    });
-    typed_metric!(avx2, L1U8Avx2, load8_u8, as_is, |acc, x, y| {
-        let d = _mm256_sub_ps(x, y);
-        _mm256_add_ps(acc, _mm256_andnot_ps(_mm256_set1_ps(-0.0), d))
-    });
+    /// The three metrics (L2, negated dot, L1) over one stored type, AVX-512.
+    macro_rules! avx512_family {
+        ($l2:ident, $ip:ident, $l1:ident, $load:ident) => {
+            typed_metric!(avx512, $l2, $load, as_is, |acc, x, y| {
+                let d = _mm512_sub_ps(x, y);
+                _mm512_fmadd_ps(d, d, acc)
+            });
+            typed_metric!(avx512, $ip, $load, negated, |acc, x, y| {
+                _mm512_fmadd_ps(x, y, acc)
+            });
+            typed_metric!(avx512, $l1, $load, as_is, |acc, x, y| {
+                let d = _mm512_castps_si512(_mm512_sub_ps(x, y));
+                let abs = _mm512_andnot_si512(_mm512_set1_epi32(i32::MIN), d);
+                _mm512_add_ps(acc, _mm512_castsi512_ps(abs))
+            });
+        };
+    }
+
+    /// The three metrics over one stored type, AVX2 with F16C.
+    macro_rules! avx2_family {
+        ($l2:ident, $ip:ident, $l1:ident, $load:ident) => {
+            typed_metric!(avx2, $l2, $load, as_is, |acc, x, y| {
+                let d = _mm256_sub_ps(x, y);
+                _mm256_fmadd_ps(d, d, acc)
+            });
+            typed_metric!(avx2, $ip, $load, negated, |acc, x, y| {
+                _mm256_fmadd_ps(x, y, acc)
+            });
+            typed_metric!(avx2, $l1, $load, as_is, |acc, x, y| {
+                let d = _mm256_sub_ps(x, y);
+                _mm256_add_ps(acc, _mm256_andnot_ps(_mm256_set1_ps(-0.0), d))
+            });
+        };
+    }
+
+    avx512_family!(L2F16Avx512, IpF16Avx512, L1F16Avx512, load16_f16);
+    avx512_family!(L2U8Avx512, IpU8Avx512, L1U8Avx512, load16_u8);
+    avx2_family!(L2F16Avx2, IpF16Avx2, L1F16Avx2, load8_f16);
+    avx2_family!(L2U8Avx2, IpU8Avx2, L1U8Avx2, load8_u8);
 
     macro_rules! avx512_metric {
         ($name:ident, |$acc:ident, $x:ident, $y:ident| $step:expr) => {
