@@ -96,6 +96,10 @@ pub struct AnnArgs {
     /// `k × oversampling` candidates from the original vectors. Reported beside the f32 lines.
     #[arg(long, value_parser = ["int8", "binary", "binary-asymmetric", "product"])]
     quantization: Option<String>,
+    /// How the graph stores the vectors: `f32`, or `f16` (a float16 space: the base vectors
+    /// rounded to halves, the graph's vectors half the bytes; recall is against the f32 truth).
+    #[arg(long, default_value = "f32", value_parser = ["f32", "f16"])]
+    element: String,
     /// Candidates rescored per result with `--quantization` (comma-separated values).
     #[arg(long, value_delimiter = ',', default_value = "1,2,3")]
     oversampling: Vec<f64>,
@@ -234,6 +238,13 @@ fn ann(a: AnnArgs) -> anyhow::Result<()> {
     {
         distance.prepare(v);
     }
+    let element = match a.element.as_str() {
+        "f16" => rvdb_index::Element::F16,
+        _ => rvdb_index::Element::F32,
+    };
+    for x in base.iter_mut() {
+        *x = element.cast(*x);
+    }
     let n = base.len() / dim;
     let nq = queries.len() / dim;
     let (tdim, truth) = read_ivecs(&a.truth)?;
@@ -254,7 +265,7 @@ fn ann(a: AnnArgs) -> anyhow::Result<()> {
         deterministic: false,
         seed: a.seed.unwrap_or(HnswParams::default().seed),
         payload_m: None,
-        element: rvdb_index::Element::F32,
+        element,
     };
     let passes = a.passes.max(1);
     // `run(ef, accept, query)` answers one query; one JSON line per ef
@@ -279,7 +290,7 @@ fn ann(a: AnnArgs) -> anyhow::Result<()> {
             times.sort_by(f64::total_cmp);
             let median = times[times.len() / 2];
             let mut line = json!({
-                "bench": "ann", "mode": mode, "distance": distance.as_str(),
+                "bench": "ann", "mode": mode, "distance": distance.as_str(), "element": a.element,
                 "kernel": rvdb_vector::active_kernel(), "ef": ef, "k": a.k,
                 format!("recall_at_{}", a.k): round(recall(&results, truth, a.k)),
                 "qps": round(nq as f64 / median),
