@@ -57,12 +57,30 @@ fn sparse_collections_are_configured_reported_and_patched() {
         "PATCH",
         "/collections/h",
         Some(&json!({"sparse_vectors": {"plain": {"modifier": "idf", "index": {"full_scan_threshold": 7}},
-                                        "text": {"index": {"datatype": "float16"}}}})),
+                                        "text": {"index": {"datatype": "float32"}}}})),
     );
+    // weights are float32: a float16 or uint8 sparse index is refused, not ignored
+    let e = s.fail(
+        "PATCH",
+        "/collections/h",
+        Some(&json!({"sparse_vectors": {"text": {"index": {"datatype": "uint8"}}}})),
+        400,
+    );
+    assert!(
+        e.contains("sparse_vectors.text.index.datatype") && e.contains("uint8"),
+        "{e}"
+    );
+    let e = s.fail(
+        "PUT",
+        "/collections/h2",
+        Some(&json!({"sparse_vectors": {"t": {"index": {"datatype": "float16"}}}})),
+        400,
+    );
+    assert!(e.contains("sparse_vectors.t.index.datatype"), "{e}");
     let params = &s.ok("GET", "/collections/h", None)["config"]["params"];
     assert_eq!(
         params["sparse_vectors"],
-        json!({"text": {"index": {"full_scan_threshold": 100, "on_disk": false, "datatype": "float16"},
+        json!({"text": {"index": {"full_scan_threshold": 100, "on_disk": false, "datatype": "float32"},
                         "modifier": "idf"},
                "plain": {"index": {"full_scan_threshold": 7}, "modifier": "idf"}})
     );

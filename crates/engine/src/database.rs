@@ -490,6 +490,9 @@ impl Database {
     /// Creates a collection; `AlreadyExists` if the name is taken.
     pub fn create_collection(&self, name: &str, config: CollectionConfig) -> Result<()> {
         validate_name(name)?;
+        for (space, p) in &config.sparse_vectors {
+            p.check_datatype(&format!("sparse_vectors.{space}.index.datatype"))?;
+        }
         for (space, p) in config.vectors.spaces() {
             p.check_datatype(&if space.is_empty() {
                 "vectors.datatype".to_string()

@@ -86,14 +86,29 @@ pub type NamedVectors = BTreeMap<String, Vector>;
 pub struct SparseVectorParams {
     /// `full_scan_threshold` is honoured; `on_disk` is kept and reported back.
     pub index: SparseIndexParams,
-    /// Qdrant's `index.datatype` (`float32`, `float16`, `uint8`), kept and reported back:
-    /// values are stored as f32 whatever it says.
+    /// Qdrant's `index.datatype`: only `float32` (values are stored as f32), kept and
+    /// reported back; float16 and uint8 are refused (see `check_datatype`).
     pub datatype: Option<String>,
     /// `None` when not given (reported back as absent); `Some(None)` when given as "none".
     pub modifier: Option<SparseModifier>,
 }
 
 impl SparseVectorParams {
+    /// Checks `datatype` (named at `at`): float32 or absent. Qdrant stores a float16 or uint8
+    /// sparse index's weights in that type (approximate scores); this engine keeps them as
+    /// float32, so those are refused rather than accepted without their effect.
+    pub(crate) fn check_datatype(&self, at: &str) -> crate::Result<()> {
+        match self.datatype.as_deref() {
+            None | Some("float32") => Ok(()),
+            Some(d @ ("float16" | "uint8")) => Err(crate::EngineError::bad(format!(
+                "{at}: {d} is not supported for sparse vectors (their weights are stored as float32); leave it out or give float32"
+            ))),
+            Some(d) => Err(crate::EngineError::bad(format!(
+                "{at}: unknown datatype `{d}`; expected float32"
+            ))),
+        }
+    }
+
     /// Whether query values are weighted by IDF.
     pub fn idf(&self) -> bool {
         self.modifier == Some(SparseModifier::Idf)

@@ -197,7 +197,7 @@ pub(crate) struct SparseIndexParams {
     /// Kept and reported back, without effect: the index is held in memory.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub on_disk: Option<bool>,
-    /// Kept and reported back, without effect: values are stored as float32.
+    /// Only `float32` (values are stored as float32): `float16` and `uint8` are refused.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub datatype: Option<Datatype>,
 }
@@ -1021,8 +1021,7 @@ pub(crate) struct DenseVectorConfig {
 pub(crate) struct SparseVectorConfig {
     /// `idf` or `none`, as in a collection's sparse vector params.
     pub modifier: Option<Modifier>,
-    /// Kept and reported back (as the index's `datatype`), without effect: values are stored
-    /// as float32.
+    /// As the index's `datatype`: only `float32`.
     pub datatype: Option<Datatype>,
 }
 

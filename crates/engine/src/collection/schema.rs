@@ -72,6 +72,7 @@ impl Collection {
                 p.index.on_disk = diff.index.on_disk;
             }
             if diff.datatype.is_some() {
+                diff.check_datatype(&format!("sparse_vectors.{name}.index.datatype"))?;
                 p.datatype = diff.datatype.clone();
             }
         }

@@ -72,6 +72,7 @@ impl Collection {
                 }
             }
             NewVectorSpace::Sparse(params) => {
+                params.check_datatype("sparse.datatype")?;
                 config.sparse_vectors.insert(name.to_string(), params);
             }
         }
