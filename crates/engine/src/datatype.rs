@@ -77,10 +77,15 @@ impl Datatype {
     /// One value as this type stores it, read back as f32.
     #[inline]
     pub fn cast(self, x: f32) -> f32 {
+        self.element().cast(x)
+    }
+
+    /// The graph element type that stores this type's values exactly.
+    pub(crate) fn element(self) -> rvdb_index::Element {
         match self {
-            Datatype::Float32 => x,
-            Datatype::Float16 => half::f16::from_f32(x).to_f32(),
-            Datatype::Uint8 => f32::from(x as u8),
+            Datatype::Float32 => rvdb_index::Element::F32,
+            Datatype::Float16 => rvdb_index::Element::F16,
+            Datatype::Uint8 => rvdb_index::Element::U8,
         }
     }
 }

@@ -410,7 +410,7 @@ impl Collection {
     fn graph_element(&self, using: &str) -> rvdb_index::Element {
         let config = self.config.read();
         match config.config.vectors.get(using) {
-            Some(p) if !p.elem().renorm => crate::segment::graph_element(p.datatype()),
+            Some(p) if !p.elem().renorm => p.datatype().element(),
             _ => rvdb_index::Element::F32,
         }
     }

@@ -68,15 +68,6 @@ macro_rules! with_owned {
     }};
 }
 
-/// The graph element type that stores a datatype's values exactly.
-pub(crate) fn graph_element(dtype: Datatype) -> rvdb_index::Element {
-    match dtype {
-        Datatype::Float32 => rvdb_index::Element::F32,
-        Datatype::Float16 => rvdb_index::Element::F16,
-        Datatype::Uint8 => rvdb_index::Element::U8,
-    }
-}
-
 /// An element type's zero, and its encoding of an (already cast) f32.
 trait Element: Copy + bytemuck::Pod {
     const ZERO: Self;
@@ -158,16 +149,8 @@ impl Values {
     /// per row when they live in a graph).
     pub(crate) fn bytes(&self) -> Vec<&[u8]> {
         match self {
-            Values::F32(v) => vec![bytemuck::cast_slice(v)],
-            Values::F16(v) => vec![bytemuck::cast_slice(v)],
-            Values::U8(v) => vec![v],
-            Values::Mapped {
-                map,
-                offset,
-                len,
-                dtype,
-            } => vec![&map[*offset..*offset + len * dtype.width()]],
             Values::Graph(g) => (0..g.len()).map(|i| g.row_bytes(i)).collect(),
+            _ => vec![self.flat_bytes()],
         }
     }
 
@@ -371,7 +354,7 @@ impl Column {
     /// never for uint8 under Cosine, whose graph holds the rows scaled to unit length).
     fn can_back(&self, index: &rvdb_index::HnswIndex) -> bool {
         !self.elem.renorm
-            && graph_element(self.elem.dtype) == index.element()
+            && self.elem.dtype.element() == index.element()
             && self.dim == Some(index.dim())
             && index.len() == self.present.len()
     }
