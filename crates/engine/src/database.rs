@@ -494,11 +494,15 @@ impl Database {
             p.check_datatype(&format!("sparse_vectors.{space}.index.datatype"))?;
         }
         for (space, p) in config.vectors.spaces() {
-            p.check_datatype(&if space.is_empty() {
-                "vectors.datatype".to_string()
-            } else {
-                format!("vectors.{space}.datatype")
-            })?;
+            let at = |field: &str| {
+                if space.is_empty() {
+                    format!("vectors.{field}")
+                } else {
+                    format!("vectors.{space}.{field}")
+                }
+            };
+            p.check_datatype(&at("datatype"))?;
+            p.check_quantization(&at("quantization_config"))?;
             if let Some(d) = p.size {
                 if d == 0 || d > crate::collection::MAX_DIM {
                     let at = if space.is_empty() {

@@ -38,6 +38,7 @@ mod optimizations;
 mod optimizer;
 mod persist;
 pub mod pool;
+mod quantization;
 mod query;
 mod quota;
 mod read;
@@ -58,6 +59,11 @@ pub use groups::{GroupRequest, PointGroup};
 pub use matrix::{DistanceMatrix, MatrixRequest};
 pub use optimizations::{
     segment_uuid, Optimization, OptimizationSegment, OptimizationsReport, PendingOptimization,
+};
+pub use quantization::{
+    BinaryEncoding, BinaryQuantizationConfig, BinaryQueryEncoding, CompressionRatio, Disabled,
+    ProductQuantizationConfig, QuantizationConfig, QuantizationConfigDiff,
+    QuantizationSearchParams, ScalarQuantizationConfig, ScalarType, TurboQuantizationConfig,
 };
 pub use query::{
     ContextPair, FeedbackItem, Fusion, Lookup, Mmr, NaiveFeedback, Prefetch, QueryKind,

@@ -30,8 +30,9 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use rvdb_filter::{JsonPath, PayloadSchemaType};
-use rvdb_index::{HnswIndex, HnswParams};
+use rvdb_index::{HnswIndex, HnswParams, QuantizedHnsw};
 
+use crate::quantization::{QuantizationConfig, Quantized};
 use crate::segment::Segment;
 use crate::segments::{Graphs, Sealed, Segments};
 use crate::settings::OptimizersConfig;
@@ -299,10 +300,10 @@ impl Collection {
             .is_some_and(|t| segs.appendable.len() >= t)
             || self.fold_pair(segs).is_some()
             || self.fold_target(segs).is_some()
-            || segs
-                .sealed
-                .iter()
-                .any(|s| !s.is_indexed() || self.wants_vacuum(s))
+            || segs.sealed.iter().any(|s| {
+                !s.is_indexed() || self.wants_vacuum(s) || self.quantization_due(s).is_some()
+            })
+            || self.quantizing.load(Ordering::Relaxed)
             || segs.sealed.len() > self.max_segments()
     }
 
@@ -325,7 +326,13 @@ impl Collection {
         if self.stop.load(Ordering::Relaxed) {
             return false;
         }
-        let did = self.seal(now) || self.fold() || self.index_one() || self.vacuum_or_merge();
+        // codes last: they only speed searches up (which walk the originals' graph until
+        // then), and a segment still being folded or merged would lose them
+        let did = self.seal(now)
+            || self.fold()
+            || self.index_one()
+            || self.vacuum_or_merge()
+            || self.quantize_one(now);
         self.optimizing.store(false, Ordering::Relaxed);
         if self.wants_flush() {
             if let Err(e) = self.flush() {
@@ -484,6 +491,76 @@ impl Collection {
             out.insert(name, Arc::new(index));
         }
         out
+    }
+
+    /// A vector space of an indexed segment whose codes are not those its configuration asks
+    /// for (missing, built for another configuration, or no longer wanted), with what it asks.
+    fn quantization_due(&self, s: &Sealed) -> Option<(String, Option<QuantizationConfig>)> {
+        let graphs = s.hnsw.get()?;
+        let held = s.quantized.read();
+        for name in graphs.keys().chain(held.keys()) {
+            let want = self
+                .quantization_of(name)
+                .filter(|_| graphs.contains_key(name));
+            if want.as_ref() != held.get(name).map(|q| &q.config) {
+                return Some((name.clone(), want));
+            }
+        }
+        None
+    }
+
+    /// Builds (or drops) the codes of one vector space of one indexed segment whose
+    /// quantization configuration changed; returns whether it did. The codes are read only by
+    /// searches (which walk the originals' graph until they are in), so they are built on a
+    /// thread of their own, one at a time, while the optimizer goes on sealing and indexing
+    /// (training product codebooks takes seconds); `now` (the [`Collection::optimize`]
+    /// callers) builds them here. A configuration changed again meanwhile is caught up with on
+    /// a later step.
+    fn quantize_one(&self, now: bool) -> bool {
+        if self.quantizing.load(Ordering::Acquire) {
+            return false;
+        }
+        let sealed = self.points.read().sealed.clone();
+        for s in sealed {
+            let Some((name, want)) = self.quantization_due(&s) else {
+                continue;
+            };
+            let Some(config) = want else {
+                s.quantized.write().remove(&name);
+                return true;
+            };
+            let Some(graph) = s.hnsw.get().and_then(|g| g.get(&name)).cloned() else {
+                continue;
+            };
+            let collection = self.name().to_string();
+            let build = move || {
+                let started = std::time::Instant::now();
+                let codes = QuantizedHnsw::new(&graph, config.codes());
+                tracing::debug!(collection, segment = s.id, space = %name,
+                    points = graph.len(), secs = started.elapsed().as_secs_f64(), "quantized");
+                s.quantized
+                    .write()
+                    .insert(name, Arc::new(Quantized { config, codes }));
+            };
+            if now {
+                build();
+                return true;
+            }
+            self.quantizing.store(true, Ordering::Release);
+            let flag = self.quantizing.clone();
+            let spawned = std::thread::Builder::new()
+                .name("quantize".into())
+                .spawn(move || {
+                    build();
+                    flag.store(false, Ordering::Release);
+                });
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "cannot start a quantization thread");
+                self.quantizing.store(false, Ordering::Release);
+            }
+            return false;
+        }
+        false
     }
 
     /// Builds the HNSW indexes of one sealed segment that has none yet.

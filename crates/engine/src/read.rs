@@ -13,8 +13,10 @@ use serde_json::Value;
 use rvdb_filter::{Filter, JsonPath, Payload, PayloadIndex, PointId};
 use rvdb_index::{flat_search, HnswIndex, Scored, SearchParams, TopK};
 use rvdb_vector::Distance;
+use std::sync::Arc;
 
 use crate::datatype::{prepare_query, Datatype};
+use crate::quantization::{QuantizationConfig, Quantized};
 use crate::segment::{Column, Segment};
 use crate::segments::{Loc, Segments};
 use crate::settings::HnswConfig;
@@ -31,6 +33,8 @@ struct SegView<'a> {
     data: &'a Segment,
     index: Option<parking_lot::RwLockReadGuard<'a, PayloadIndex>>,
     hnsw: Option<&'a HnswIndex>,
+    /// The codes of `hnsw`, when the space is quantized and they are built.
+    quantized: Option<Arc<Quantized>>,
     deleted: Option<&'a (dyn Fn(usize) -> bool + Sync)>,
     loc: &'a (dyn Fn(usize) -> Loc + Sync),
 }
@@ -388,6 +392,20 @@ impl Collection {
         }
     }
 
+    /// The quantization a vector space's indexed segments keep codes for: its own
+    /// `quantization_config`, else the collection's (none for a multivector space, which is
+    /// never indexed).
+    pub(crate) fn quantization_of(&self, using: &str) -> Option<QuantizationConfig> {
+        let config = self.config.read();
+        let params = config.config.vectors.get(using)?;
+        if params.multivector.is_some() {
+            return None;
+        }
+        params
+            .quantization()
+            .or_else(|| config.config.settings.quantization.clone())
+    }
+
     /// Search in one vector space over every segment.
     pub fn search(&self, req: &SearchRequest) -> Result<Vec<ScoredPoint>> {
         self.check_vector_selector(&req.with_vector)?;
@@ -539,6 +557,7 @@ impl Collection {
             data: &segs.appendable,
             index: None,
             hnsw: None,
+            quantized: None,
             deleted: None,
             loc: &app_loc,
         };
@@ -551,6 +570,7 @@ impl Collection {
                 data: &s.data,
                 index: Some(s.index.read()),
                 hnsw: s.hnsw.get().and_then(|m| m.get(&req.using)).map(|g| &**g),
+                quantized: s.quantized.read().get(&req.using).cloned(),
                 // no tombstones: no predicate, and the plain (fastest) HNSW search
                 deleted: if s.deleted_count() == 0 {
                     None
@@ -706,6 +726,36 @@ fn search_segment(view: &SegView, plan: &Plan, out: &mut Vec<(f32, PointId, Loc)
         let accept: Option<&(dyn Fn(u32) -> bool + Sync)> =
             if everything { None } else { Some(&pred) };
         let mut top = TopK::new(k);
+        let quantization = params.quantization.unwrap_or_default();
+        if let Some(quantized) = view.quantized.as_ref().filter(|_| !quantization.ignore) {
+            // walk the codes; rescore the best `oversampling × k` from the originals (or,
+            // without rescoring, keep the best k by code, scored by their codes where the codes
+            // estimate a score)
+            let rescore = quantization.rescore.unwrap_or(true);
+            let codes = &quantized.codes;
+            let wanted = if rescore {
+                (k as f64 * quantization.oversampling.unwrap_or(1.0).max(1.0)).ceil() as usize
+            } else {
+                k
+            };
+            for c in codes.candidates(q, wanted, ef.max(k), accept) {
+                let key = if rescore || !codes.estimates_scores() {
+                    match col.get(c.offset as usize) {
+                        Some(x) => scorer.score(distance, &x),
+                        None => continue,
+                    }
+                } else if distance_like(distance) {
+                    c.raw.min(0.0)
+                } else {
+                    c.raw
+                };
+                if keep(key) {
+                    top.push(c.offset, key);
+                }
+            }
+            push_top(top, out);
+            return;
+        }
         for h in hnsw.search(&[], q, k, ef.max(k), accept) {
             if keep(h.raw) {
                 top.push(h.offset, h.raw);
@@ -739,6 +789,11 @@ fn search_segment(view: &SegView, plan: &Plan, out: &mut Vec<(f32, PointId, Loc)
             push_top(top, out);
         }
     }
+}
+
+/// Whether a metric's raw keys are negated distances (never above 0).
+fn distance_like(distance: Distance) -> bool {
+    matches!(distance, Distance::Euclid | Distance::Manhattan)
 }
 
 /// The exact top `k` of a column for a prepared query: one pass over a contiguous f32 column,

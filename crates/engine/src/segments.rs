@@ -15,6 +15,7 @@ use parking_lot::RwLock;
 use rvdb_filter::{Filter, PayloadIndex, PointId};
 use rvdb_index::HnswIndex;
 
+use crate::quantization::QuantizedSpaces;
 use crate::segment::Segment;
 
 /// A sealed segment's HNSW indexes by vector space.
@@ -37,6 +38,9 @@ pub(crate) struct Sealed {
     /// Per vector space; set once (by [`Sealed::indexed`], or by the optimizer on a segment
     /// sealed before it had graphs). Shared with the columns they are the storage of.
     pub(crate) hnsw: OnceLock<Graphs>,
+    /// Per vector space with a `quantization_config`: the codes of its graph, built by the
+    /// optimizer once the graph is (and again when the configuration changes).
+    pub(crate) quantized: RwLock<QuantizedSpaces>,
 }
 
 impl Sealed {
@@ -53,6 +57,7 @@ impl Sealed {
             live: AtomicUsize::new(n),
             data,
             hnsw: OnceLock::new(),
+            quantized: RwLock::new(QuantizedSpaces::new()),
         }
     }
 

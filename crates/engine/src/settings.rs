@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
+use crate::quantization::{QuantizationConfig, QuantizationConfigDiff};
 use crate::{EngineError, Result};
 
 /// KB of vectors at which the appendable segment is sealed and indexed, when unset.
@@ -334,9 +335,10 @@ pub struct CollectionSettings {
     pub optimizers: OptimizersConfig,
     #[serde(rename = "wal_config")]
     pub wal: WalConfig,
-    /// Stored and reported as given (quantization is still to come).
+    /// The codes indexed segments keep for every vector space without its own
+    /// `quantization_config`.
     #[serde(rename = "quantization_config")]
-    pub quantization: Option<Value>,
+    pub quantization: Option<QuantizationConfig>,
     /// Stored and reported as given.
     #[serde(rename = "strict_mode_config")]
     pub strict_mode: Map<String, Value>,
@@ -390,9 +392,8 @@ pub struct CollectionParamsDiff {
 #[serde(deny_unknown_fields)]
 pub struct VectorParamsDiff {
     pub hnsw_config: Option<HnswConfigDiff>,
-    /// Stored and reported as given (quantization is still to come).
-    #[schema(value_type = Option<Object>)]
-    pub quantization_config: Option<Value>,
+    /// This vector's quantization, or `"Disabled"` (it follows the collection's again).
+    pub quantization_config: Option<QuantizationConfigDiff>,
     /// Stored and reported; vectors are held in RAM.
     pub on_disk: Option<bool>,
     pub memory: Option<Memory>,
@@ -408,8 +409,26 @@ impl VectorParamsDiff {
                 None => h.clone(),
             });
         }
+        match &self.quantization_config {
+            Some(QuantizationConfigDiff::Config(q)) => {
+                let at = format!("{at}.quantization_config");
+                q.validate(&at)?;
+                if to.multivector.is_some() {
+                    return Err(EngineError::bad(format!(
+                        "{at}: not supported for a multivector space (it is scanned exactly, never indexed); leave it out"
+                    )));
+                }
+                to.extra.insert(
+                    "quantization_config".into(),
+                    serde_json::to_value(q).unwrap_or_default(),
+                );
+            }
+            Some(QuantizationConfigDiff::Disabled(_)) => {
+                to.extra.remove("quantization_config");
+            }
+            None => {}
+        }
         let others = [
-            ("quantization_config", self.quantization_config.clone()),
             ("on_disk", self.on_disk.map(Value::Bool)),
             ("memory", self.memory.map(|m| serde_json::json!(m))),
         ];
@@ -435,7 +454,7 @@ pub struct SettingsDiff {
     pub hnsw: Option<HnswConfigDiff>,
     pub optimizers: Option<OptimizersConfigDiff>,
     pub wal: Option<WalConfigDiff>,
-    pub quantization: Option<Value>,
+    pub quantization: Option<QuantizationConfigDiff>,
     pub strict_mode: Option<Map<String, Value>>,
     pub metadata: Option<Map<String, Value>>,
 }
@@ -464,6 +483,9 @@ impl SettingsDiff {
         }
         if let Some(w) = &self.wal {
             w.validate("wal_config")?;
+        }
+        if let Some(q) = &self.quantization {
+            q.validate("quantization_config")?;
         }
         Ok(())
     }
@@ -506,7 +528,7 @@ impl CollectionSettings {
             w.apply(&mut s.wal);
         }
         if let Some(q) = &diff.quantization {
-            s.quantization = Some(q.clone()).filter(|q| !q.is_null());
+            s.quantization = q.config().cloned();
         }
         if let Some(m) = &diff.strict_mode {
             merge_map(&mut s.strict_mode, m);

@@ -16,6 +16,7 @@ use crate::{
 
 mod datatype;
 mod multi;
+mod quantization;
 mod spaces;
 mod sparse;
 

@@ -187,6 +187,27 @@ impl VectorParams {
         Ok(())
     }
 
+    /// This space's own `quantization_config` (`extra`; checked when it was set).
+    pub fn quantization(&self) -> Option<crate::QuantizationConfig> {
+        let v = self.extra.get("quantization_config")?;
+        crate::QuantizationConfig::parse(v, "quantization_config").ok()
+    }
+
+    /// Checks `extra.quantization_config` (named at `at`): a configuration Qdrant accepts and
+    /// rustvecdb implements, and no multivector space (those are scanned, never indexed).
+    pub(crate) fn check_quantization(&self, at: &str) -> crate::Result<()> {
+        let Some(v) = self.extra.get("quantization_config") else {
+            return Ok(());
+        };
+        crate::QuantizationConfig::parse(v, at)?;
+        if self.multivector.is_some() {
+            return Err(crate::EngineError::bad(format!(
+                "{at}: not supported for a multivector space (it is scanned exactly, never indexed); leave it out"
+            )));
+        }
+        Ok(())
+    }
+
     /// How this space's column stores and scores its rows.
     pub(crate) fn elem(&self) -> crate::datatype::Elem {
         crate::datatype::Elem::of(self.datatype(), self.distance)
@@ -420,6 +441,8 @@ pub struct QueryParams {
     pub hnsw_ef: Option<usize>,
     /// Scan every point instead of using the HNSW index.
     pub exact: bool,
+    /// How a quantized space's codes are used (`ignore`, `rescore`, `oversampling`).
+    pub quantization: Option<crate::QuantizationSearchParams>,
 }
 
 /// A vector search in one vector space.

@@ -57,8 +57,9 @@ pub(crate) struct VectorParams {
     pub on_disk: Option<bool>,
     /// What this vector's index sets over the collection's `hnsw_config`.
     pub hnsw_config: Option<HnswConfigDiff>,
-    #[schema(value_type = Option<Object>)]
-    pub quantization_config: Option<Value>,
+    /// This vector's quantization (over the collection's): indexed segments keep codes that
+    /// searches walk before rescoring from the originals. Not for a multivector space.
+    pub quantization_config: Option<rvdb_engine::QuantizationConfig>,
     /// The element type vectors are stored in: float32 (default), float16 (half the bytes) or
     /// uint8 (a quarter; values cast as Rust's `as u8` does, not normalised under Cosine).
     /// Not for a multivector space.
@@ -122,7 +123,11 @@ impl VectorParams {
         let mut extra = serde_json::Map::new();
         let others = [
             ("on_disk", self.on_disk.map(Value::Bool)),
-            ("quantization_config", self.quantization_config),
+            (
+                "quantization_config",
+                self.quantization_config
+                    .map(|q| serde_json::to_value(q).unwrap_or_default()),
+            ),
             (
                 "datatype",
                 self.datatype.map(|d| Value::String(d.as_str().to_string())),
@@ -317,8 +322,8 @@ pub(crate) struct CreateCollection {
     pub hnsw_config: Option<HnswConfigDiff>,
     pub optimizers_config: Option<OptimizersConfigDiff>,
     pub wal_config: Option<WalConfigDiff>,
-    #[schema(value_type = Option<Object>)]
-    pub quantization_config: Option<Value>,
+    /// The codes indexed segments keep for every vector without its own.
+    pub quantization_config: Option<rvdb_engine::QuantizationConfig>,
     #[schema(value_type = Option<Object>)]
     pub strict_mode_config: Option<serde_json::Map<String, Value>>,
     /// Any JSON object, reported back in the collection's config.
@@ -388,7 +393,9 @@ impl CreateCollection {
             hnsw: self.hnsw_config,
             optimizers: self.optimizers_config,
             wal: self.wal_config,
-            quantization: self.quantization_config,
+            quantization: self
+                .quantization_config
+                .map(rvdb_engine::QuantizationConfigDiff::Config),
             strict_mode: self.strict_mode_config,
             metadata: self.metadata,
         };
@@ -411,8 +418,8 @@ pub(crate) struct UpdateCollection {
     pub params: Option<CollectionParamsDiff>,
     pub hnsw_config: Option<HnswConfigDiff>,
     pub optimizers_config: Option<OptimizersConfigDiff>,
-    #[schema(value_type = Option<Object>)]
-    pub quantization_config: Option<Value>,
+    /// A new quantization for every vector without its own, or `"Disabled"`.
+    pub quantization_config: Option<rvdb_engine::QuantizationConfigDiff>,
     #[schema(value_type = Option<Object>)]
     pub strict_mode_config: Option<serde_json::Map<String, Value>>,
     #[schema(value_type = Option<Object>)]
@@ -539,8 +546,7 @@ pub(crate) struct CollectionConfigOut {
     pub hnsw_config: rvdb_engine::HnswConfig,
     pub optimizer_config: rvdb_engine::OptimizersConfig,
     pub wal_config: rvdb_engine::WalConfig,
-    #[schema(value_type = Option<Object>)]
-    pub quantization_config: Option<Value>,
+    pub quantization_config: Option<rvdb_engine::QuantizationConfig>,
     #[schema(value_type = Object)]
     pub strict_mode_config: serde_json::Map<String, Value>,
     /// Only when the collection has metadata.

@@ -941,8 +941,8 @@ impl QueryInterface {
     }
 }
 
-/// Search parameters. `quantization`, `indexed_only` and `acorn` are accepted as Qdrant does
-/// without quantization or a mixed indexed state: they change nothing here.
+/// Search parameters. `indexed_only` and `acorn` are accepted as Qdrant does without a mixed
+/// indexed state: they change nothing here.
 #[derive(ToSchema, Deserialize, Debug, Default)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SearchParams {
@@ -950,8 +950,9 @@ pub(crate) struct SearchParams {
     pub hnsw_ef: Option<usize>,
     /// `true`: exact search, no index.
     pub exact: Option<bool>,
-    #[schema(value_type = Option<Object>)]
-    pub quantization: Option<Value>,
+    /// How a quantized vector's codes are used: `ignore` (walk the originals' graph),
+    /// `rescore` (default true) and `oversampling` (candidates per result, at least 1).
+    pub quantization: Option<rvdb_engine::QuantizationSearchParams>,
     pub indexed_only: Option<bool>,
     #[schema(value_type = Option<Object>)]
     pub acorn: Option<Value>,
@@ -962,6 +963,7 @@ impl SearchParams {
         rvdb_engine::QueryParams {
             hnsw_ef: self.hnsw_ef,
             exact: self.exact.unwrap_or(false),
+            quantization: self.quantization,
         }
     }
 }

@@ -69,6 +69,8 @@ pub struct Collection {
     pub(crate) points: RwLock<Segments>,
     /// Set while the optimizer works on this collection (status "yellow").
     pub(crate) optimizing: AtomicBool,
+    /// Set while a thread builds quantization codes (one at a time, beside the optimizer).
+    pub(crate) quantizing: Arc<AtomicBool>,
     /// Tells the optimizer thread to stop.
     pub(crate) stop: AtomicBool,
     /// Held by whoever runs an optimizer step or a flush.

@@ -56,6 +56,7 @@ impl Collection {
                 let multi = params.multivector.is_some();
                 let elem = params.elem();
                 params.check_datatype("dense.datatype")?;
+                params.check_quantization("dense.quantization_config")?;
                 match size {
                     Some(d) if (1..=MAX_DIM).contains(&d) => {}
                     _ => {

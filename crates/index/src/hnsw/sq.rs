@@ -602,25 +602,56 @@ impl QuantizedHnsw {
         oversampling: f64,
         accept: Option<&(dyn Fn(u32) -> bool + Sync)>,
     ) -> Vec<Scored> {
-        let n = self.len();
-        let dim = match &self.codec {
+        let dim = self.dim();
+        assert!(
+            originals.len() >= self.len() * dim,
+            "QuantizedHnsw::search: fewer original vectors than rows"
+        );
+        let keep = ((k as f64) * oversampling.max(1.0)).ceil() as usize;
+        let mut top = TopK::new(k);
+        for c in self.candidates(query, keep, ef, accept) {
+            let r = c.offset as usize;
+            top.push(
+                c.offset,
+                self.distance.raw(query, &originals[r * dim..(r + 1) * dim]),
+            );
+        }
+        top.into_sorted_vec()
+    }
+
+    /// The vectors' dimension.
+    pub fn dim(&self) -> usize {
+        match &self.codec {
             Codec::Scalar(q) => q.dim(),
             Codec::Binary(q, _) => q.dim(),
             Codec::Product(q) => q.dim(),
-        };
-        if n == 0 || k == 0 {
+        }
+    }
+
+    /// Whether the code distance estimates the raw key (int8 and product codes do; binary
+    /// codes give a Hamming distance or a sign-plane sum, an order but not a score).
+    pub fn estimates_scores(&self) -> bool {
+        !matches!(self.codec, Codec::Binary(..))
+    }
+
+    /// The `keep` best rows by code distance (best first), from a beam search of width
+    /// `max(ef, keep)` on the codes; `raw` is the negated code distance (an estimate of the raw
+    /// key where [`QuantizedHnsw::estimates_scores`]). With `accept`, only accepted rows.
+    pub fn candidates(
+        &self,
+        query: &[f32],
+        keep: usize,
+        ef: usize,
+        accept: Option<&(dyn Fn(u32) -> bool + Sync)>,
+    ) -> Vec<Scored> {
+        if self.is_empty() || keep == 0 {
             return Vec::new();
         }
         assert_eq!(
             query.len(),
-            dim,
+            self.dim(),
             "QuantizedHnsw::search: the query's dimension is not the index's"
         );
-        assert!(
-            originals.len() >= n * dim,
-            "QuantizedHnsw::search: fewer original vectors than rows"
-        );
-        let keep = ((k as f64) * oversampling.max(1.0)).ceil() as usize;
         let width = ef.max(keep);
         let (space, codes, consts) = match &self.codec {
             &Codec::Scalar(sq) => {
@@ -651,7 +682,7 @@ impl QuantizedHnsw {
                 (SqSpace::Tables, buf, [0.0; 4])
             }
         };
-        let candidates: Vec<u32> = with_ctx(|ctx| {
+        with_ctx(|ctx| {
             with_sq_metric!(space, M => in_isa::<M, _>(Knn::<M> {
                 graph: &self.graph,
                 m: self.m,
@@ -668,17 +699,15 @@ impl QuantizedHnsw {
                 accept,
                 _m: PhantomData,
             }));
-            ctx.beam.iter().take(keep).map(|c| c.id).collect()
-        });
-        let mut top = TopK::new(k);
-        for id in candidates {
-            let r = id as usize;
-            top.push(
-                id,
-                self.distance.raw(query, &originals[r * dim..(r + 1) * dim]),
-            );
-        }
-        top.into_sorted_vec()
+            ctx.beam
+                .iter()
+                .take(keep)
+                .map(|c| Scored {
+                    offset: c.id,
+                    raw: -c.d,
+                })
+                .collect()
+        })
     }
 }
 
