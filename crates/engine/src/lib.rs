@@ -63,7 +63,7 @@ pub use optimizations::{
 pub use quantization::{
     BinaryEncoding, BinaryQuantizationConfig, BinaryQueryEncoding, CompressionRatio, Disabled,
     ProductQuantizationConfig, QuantizationConfig, QuantizationConfigDiff,
-    QuantizationSearchParams, ScalarQuantizationConfig, ScalarType, TurboQuantizationConfig,
+    QuantizationSearchParams, ScalarQuantizationConfig, ScalarType,
 };
 pub use query::{
     ContextPair, FeedbackItem, Fusion, Lookup, Mmr, NaiveFeedback, Prefetch, QueryKind,

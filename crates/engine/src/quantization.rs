@@ -19,15 +19,16 @@ use utoipa::ToSchema;
 use crate::settings::Memory;
 use crate::{EngineError, Result};
 
-/// Qdrant's `quantization_config`: one of `scalar`, `product`, `binary` (and `turbo`, refused).
+/// Qdrant's `quantization_config`: one of `scalar`, `product`, `binary`. (Qdrant 1.19's
+/// `turbo`, and the `two_bits`/`one_and_half_bits` binary encodings and `scalar4bits` query
+/// encoding, are not implemented: they are not in the schema, so a body using them is refused
+/// with a 400 naming them.)
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase", deny_unknown_fields)]
 pub enum QuantizationConfig {
     Scalar(ScalarQuantizationConfig),
     Product(ProductQuantizationConfig),
     Binary(BinaryQuantizationConfig),
-    /// Refused: TurboQuant codes are not implemented; use scalar, binary or product.
-    Turbo(TurboQuantizationConfig),
 }
 
 /// `scalar`: int8 codes, one byte per value.
@@ -97,11 +98,11 @@ pub struct BinaryQuantizationConfig {
     pub always_ram: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub memory: Option<Memory>,
-    /// `one_bit` (default). `two_bits` and `one_and_half_bits` are refused.
+    /// `one_bit`, the default and only encoding.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub encoding: Option<BinaryEncoding>,
-    /// `default`/`binary` (the query is a sign code too) or `scalar8bits` (asymmetric);
-    /// `scalar4bits` is refused.
+    /// `default`/`binary` (the query is a sign code too) or `scalar8bits` (asymmetric: the
+    /// query's values as bytes against the stored bits).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub query_encoding: Option<BinaryQueryEncoding>,
 }
@@ -110,8 +111,6 @@ pub struct BinaryQuantizationConfig {
 #[serde(rename_all = "snake_case")]
 pub enum BinaryEncoding {
     OneBit,
-    TwoBits,
-    OneAndHalfBits,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -119,21 +118,7 @@ pub enum BinaryEncoding {
 pub enum BinaryQueryEncoding {
     Default,
     Binary,
-    Scalar4bits,
     Scalar8bits,
-}
-
-/// `turbo` (Qdrant 1.19): accepted by the schema, refused by [`QuantizationConfig::validate`].
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct TurboQuantizationConfig {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub always_ram: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub memory: Option<Memory>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>)]
-    pub bits: Option<Value>,
 }
 
 impl QuantizationConfig {
@@ -146,7 +131,7 @@ impl QuantizationConfig {
         Ok(q)
     }
 
-    /// Qdrant's rules (`quantile` in 0.5..=1) and the kinds not implemented.
+    /// Qdrant's rules (`quantile` in 0.5..=1).
     pub fn validate(&self, at: &str) -> Result<()> {
         match self {
             QuantizationConfig::Scalar(s) => {
@@ -158,27 +143,7 @@ impl QuantizationConfig {
                     }
                 }
             }
-            QuantizationConfig::Product(_) => {}
-            QuantizationConfig::Binary(b) => {
-                if let Some(e @ (BinaryEncoding::TwoBits | BinaryEncoding::OneAndHalfBits)) =
-                    b.encoding
-                {
-                    return Err(EngineError::bad(format!(
-                        "{at}.binary.encoding: {} is not supported; use one_bit",
-                        serde_json::to_value(e).unwrap_or_default()
-                    )));
-                }
-                if b.query_encoding == Some(BinaryQueryEncoding::Scalar4bits) {
-                    return Err(EngineError::bad(format!(
-                        "{at}.binary.query_encoding: scalar4bits is not supported; use default, binary or scalar8bits"
-                    )));
-                }
-            }
-            QuantizationConfig::Turbo(_) => {
-                return Err(EngineError::bad(format!(
-                    "{at}.turbo: turbo quantization is not supported; use scalar, binary or product"
-                )))
-            }
+            QuantizationConfig::Product(_) | QuantizationConfig::Binary(_) => {}
         }
         Ok(())
     }
@@ -195,8 +160,6 @@ impl QuantizationConfig {
             QuantizationConfig::Binary(b) => Quantization::Binary {
                 asymmetric: b.query_encoding == Some(BinaryQueryEncoding::Scalar8bits),
             },
-            // refused by validate; never stored
-            QuantizationConfig::Turbo(_) => Quantization::Scalar { quantile: None },
         }
     }
 }
@@ -207,7 +170,6 @@ impl QuantizationConfig {
 #[serde(untagged)]
 pub enum QuantizationConfigDiff {
     Config(QuantizationConfig),
-    #[schema(value_type = String, example = "Disabled")]
     Disabled(Disabled),
 }
 

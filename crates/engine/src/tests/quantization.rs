@@ -325,10 +325,10 @@ fn a_vector_own_config_wins_and_changes_rebuild_or_drop_codes_while_writes_go_on
 fn configurations_not_implemented_or_out_of_range_are_refused_naming_the_field() {
     for (v, field) in [
         (json!({"turbo": {"bits": "bits4"}}), "turbo"),
-        (json!({"binary": {"encoding": "two_bits"}}), "encoding"),
+        (json!({"binary": {"encoding": "two_bits"}}), "two_bits"),
         (
             json!({"binary": {"query_encoding": "scalar4bits"}}),
-            "query_encoding",
+            "scalar4bits",
         ),
         (
             json!({"scalar": {"type": "int8", "quantile": 0.3}}),
