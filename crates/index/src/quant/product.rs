@@ -68,16 +68,22 @@ impl ProductQuantizer {
             r
         };
         let k = rows.len().clamp(1, 256);
-        let centroids = (0..m)
-            .map(|s| {
-                let (lo, hi) = (bounds[s], bounds[s + 1]);
-                let sub: Vec<f32> = rows
-                    .iter()
-                    .flat_map(|&r| vectors[r * dim + lo..r * dim + hi].iter().copied())
-                    .collect();
-                kmeans(&sub, hi - lo, k, &mut rng)
-            })
-            .collect();
+        // each sub-space's k-means on its own seed (derived from `seed`), side by side
+        let seeds: Vec<u64> = (0..m).map(|_| rng.random()).collect();
+        let centroids = {
+            use rayon::prelude::*;
+            (0..m)
+                .into_par_iter()
+                .map(|s| {
+                    let (lo, hi) = (bounds[s], bounds[s + 1]);
+                    let sub: Vec<f32> = rows
+                        .iter()
+                        .flat_map(|&r| vectors[r * dim + lo..r * dim + hi].iter().copied())
+                        .collect();
+                    kmeans(&sub, hi - lo, k, &mut StdRng::seed_from_u64(seeds[s]))
+                })
+                .collect()
+        };
         ProductQuantizer {
             distance,
             dim,
@@ -100,11 +106,15 @@ impl ProductQuantizer {
     /// centroid by squared Euclidean distance.
     pub fn encode(&self, vectors: &[f32]) -> Vec<u8> {
         let m = self.code_bytes();
+        let books: Vec<Vec<f32>> = (0..m)
+            .map(|s| transposed(&self.centroids[s], self.bounds[s + 1] - self.bounds[s], self.k))
+            .collect();
+        let mut dist = vec![0.0; self.k];
         let mut out = Vec::with_capacity(vectors.len() / self.dim.max(1) * m);
         for v in vectors.chunks_exact(self.dim.max(1)) {
-            for s in 0..m {
+            for (s, t) in books.iter().enumerate() {
                 let (lo, hi) = (self.bounds[s], self.bounds[s + 1]);
-                out.push(nearest(&self.centroids[s], hi - lo, &v[lo..hi]) as u8);
+                out.push(nearest(t, self.k, &v[lo..hi], &mut dist) as u8);
             }
         }
         out
@@ -155,11 +165,32 @@ impl ProductQuery {
     }
 }
 
-/// The row of `centroids` (`w` values each) nearest to `v` by squared Euclidean distance.
-fn nearest(centroids: &[f32], w: usize, v: &[f32]) -> usize {
+/// `centroids` (`k` rows of `w` values) transposed: value `j` of every centroid side by side
+/// (`w` rows of `k`), so [`nearest`] scores all `k` centroids in one vectorisable pass per
+/// value rather than one short distance call per centroid.
+fn transposed(centroids: &[f32], w: usize, k: usize) -> Vec<f32> {
+    let mut t = vec![0.0; w * k];
+    for c in 0..k {
+        for j in 0..w {
+            t[j * k + c] = centroids[c * w + j];
+        }
+    }
+    t
+}
+
+/// The centroid nearest to `v` by squared Euclidean distance, from [`transposed`] centroids
+/// (`k` of them); `dist` is scratch space of at least `k`.
+fn nearest(t: &[f32], k: usize, v: &[f32], dist: &mut [f32]) -> usize {
+    let dist = &mut dist[..k];
+    dist.fill(0.0);
+    for (j, &x) in v.iter().enumerate() {
+        for (d, &c) in dist.iter_mut().zip(&t[j * k..(j + 1) * k]) {
+            let e = x - c;
+            *d += e * e;
+        }
+    }
     let mut best = (f32::INFINITY, 0);
-    for (c, row) in centroids.chunks_exact(w.max(1)).enumerate() {
-        let d = rvdb_vector::l2_squared(row, v);
+    for (c, &d) in dist.iter().enumerate() {
         if d < best.0 {
             best = (d, c);
         }
@@ -208,11 +239,13 @@ fn kmeans(data: &[f32], w: usize, k: usize, rng: &mut StdRng) -> Vec<f32> {
     }
     // Lloyd
     let mut assign = vec![0usize; n];
+    let mut dist = vec![0.0; k];
     for _ in 0..ITERATIONS {
         let mut sums = vec![0.0f64; k * w];
         let mut counts = vec![0usize; k];
+        let t = transposed(&centroids, w, k);
         for (i, a) in assign.iter_mut().enumerate() {
-            *a = nearest(&centroids, w, row(i));
+            *a = nearest(&t, k, row(i), &mut dist);
             counts[*a] += 1;
             for (s, &x) in sums[*a * w..(*a + 1) * w].iter_mut().zip(row(i)) {
                 *s += f64::from(x);
