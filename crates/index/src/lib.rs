@@ -20,7 +20,7 @@ mod sparse;
 mod topk;
 
 pub use flat::{flat_search, SearchParams};
-pub use hnsw::{Element, HnswIndex, HnswParams, Quantization, QuantizedHnsw};
+pub use hnsw::{Element, HnswIndex, HnswParams, Quantization, QuantizedHnsw, SharedBytes};
 pub use quant::{
     hamming, BinaryQuantizer, ProductQuantizer, ProductQuery, ScalarCodes, ScalarQuantizer,
     ScalarQuery,

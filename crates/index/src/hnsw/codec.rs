@@ -1,30 +1,38 @@
-//! The byte format of an [`HnswIndex`] (version 1). Little-endian throughout:
+//! The byte format of an [`HnswIndex`] (version 2; version 1 is still read). Little-endian
+//! throughout:
 //!
 //! | field | type | notes |
 //! |---|---|---|
 //! | magic | 8 bytes | `RVDBHNSW` |
-//! | version | u32 | 1 |
+//! | version | u32 | 2 |
 //! | distance | u32 | 0 Cosine, 1 Euclid, 2 Dot, 3 Manhattan; plus 256 × the element type (0 f32, 1 float16, 2 uint8) |
 //! | dim, n, m, cap0, cap_up, ef_construct | u32 × 6 | `cap0 = 2m`, `cap_up = m` today |
 //! | entry, max_level | u32 × 2 | entry = `u32::MAX` when `n == 0` |
 //! | levels | n × u8, then zero bytes up to a multiple of 4 | |
 //! | upper | u32 count, then count × u32 | upper-layer links, node by node in row order, each node's layers 1..=L, `cap_up` slots per layer, `u32::MAX` = empty |
-//! | layer 0 | n × cap0 × u32 | `u32::MAX` = empty |
-//! | vectors | n × ⌈dim × w / 4⌉ × u32 | as stored (prepared): dim values of w bytes (4, 2 or 1), zero-padded to whole words |
+//! | padding | zero bytes up to a multiple of 64 | so the blocks can be mapped in place |
+//! | blocks | n × stride × u32 | each node's block as in memory (`graph.rs`): `link_words` words of layer-0 links (`cap0` slots, `u32::MAX` = empty, the rest `u32::MAX` too), then the vector region: dim values of w bytes (4, 2 or 1) as stored (prepared), zero-padded to whole lines |
 //! | group offsets | u32 count (0 or n + 1), then count × u32 | CSR of `build_with_groups` links |
 //! | group links | u32 count, then count × u32 | |
 //! | checksum | u32 | CRC32C of every byte before it |
 //!
+//! Version 1 had, instead of the padding and blocks, layer 0 as `n × cap0 × u32` and then the
+//! vectors as `n × ⌈dim × w / 4⌉ × u32`.
+//!
 //! Decoding checks the magic, version, checksum and every size, and that every link names a
 //! node that exists on that layer, so a graph read back can be searched without further checks.
+//! A version 2 file can be decoded in place ([`decode`] with `shared`): the graph's blocks are
+//! then the file's bytes (a mapped file: `on_disk`), not a copy.
 
 use rvdb_vector::Distance;
 
-use super::graph::{as_words, as_words_mut, Element, Graph, Layout, NONE};
+use super::graph::{as_words, as_words_mut, Blocks, Element, Graph, Layout, SharedBytes, NONE};
 use super::HnswIndex;
 
 const MAGIC: &[u8; 8] = b"RVDBHNSW";
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
+/// Block region alignment in the file (a [`Line`]).
+const ALIGN: usize = 64;
 
 fn elem_code(e: Element) -> u32 {
     match e {
@@ -77,16 +85,12 @@ pub(crate) fn encode(ix: &HnswIndex) -> Vec<u8> {
     for &x in &g.upper {
         put(&mut out, x);
     }
+    out.resize(out.len().next_multiple_of(ALIGN), 0);
     let words = as_words(&g.blocks);
-    for i in 0..g.n {
-        for &x in &words[i * lay.stride..i * lay.stride + lay.cap0] {
-            put(&mut out, x);
-        }
-    }
-    let vwords = stored_words(lay.dim, lay.elem);
-    for i in 0..g.n {
-        let v = i * lay.stride + lay.link_words;
-        for &x in &words[v..v + vwords] {
+    if cfg!(target_endian = "little") {
+        out.extend_from_slice(bytemuck::cast_slice(words));
+    } else {
+        for &x in words {
             put(&mut out, x);
         }
     }
@@ -141,7 +145,10 @@ impl Reader<'_> {
     }
 }
 
-pub(crate) fn decode(b: &[u8]) -> Result<HnswIndex, String> {
+/// Decodes `b`; with `shared` (the same bytes, kept alive by it), a version 2 graph's blocks are
+/// viewed in place rather than copied (on little-endian machines, where the block region is
+/// 64-byte aligned in memory).
+pub(crate) fn decode(b: &[u8], shared: Option<SharedBytes>) -> Result<HnswIndex, String> {
     if b.len() < MAGIC.len() + 8 || &b[..MAGIC.len()] != MAGIC {
         return Err("not an HNSW index (bad magic)".into());
     }
@@ -152,7 +159,7 @@ pub(crate) fn decode(b: &[u8]) -> Result<HnswIndex, String> {
     }
     let mut r = Reader { b: body, pos: 8 };
     let version = r.u32()?;
-    if version != VERSION {
+    if version != VERSION && version != 1 {
         return Err(format!("unsupported HNSW index version {version}"));
     }
     let code = r.u32()?;
@@ -212,9 +219,9 @@ pub(crate) fn decode(b: &[u8]) -> Result<HnswIndex, String> {
         return bad("upper-layer size");
     }
     g.upper = r.u32s(upper_len)?;
-    let layer0 = r.u32s(n * cap0)?;
-    let vectors = r.u32s(n * vwords)?;
-    {
+    if version == 1 {
+        let layer0 = r.u32s(n * cap0)?;
+        let vectors = r.u32s(n * vwords)?;
         let words = as_words_mut(&mut g.blocks);
         for i in 0..n {
             let bl = &mut words[i * lay.stride..(i + 1) * lay.stride];
@@ -223,9 +230,34 @@ pub(crate) fn decode(b: &[u8]) -> Result<HnswIndex, String> {
                 .copy_from_slice(&vectors[i * vwords..(i + 1) * vwords]);
             bl[lay.link_words + vwords..].fill(0);
         }
+    } else {
+        r.bytes(r.pos.next_multiple_of(ALIGN) - r.pos)?;
+        let lines = lay.lines(n);
+        let start = r.pos;
+        let region = r.bytes(lines * ALIGN)?;
+        let in_place = shared
+            .filter(|_| cfg!(target_endian = "little"))
+            .and_then(|bytes| Blocks::shared(bytes, start, lines));
+        match in_place {
+            Some(blocks) => g.blocks = blocks,
+            None => {
+                let words = as_words_mut(&mut g.blocks);
+                for (w, c) in words.iter_mut().zip(region.chunks_exact(4)) {
+                    *w = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+                }
+            }
+        }
     }
-    if layer0.iter().any(|&x| x != NONE && x as usize >= n) {
-        return bad("layer-0 link out of range");
+    {
+        let words = as_words(&g.blocks);
+        for i in 0..n {
+            if words[i * lay.stride..i * lay.stride + cap0]
+                .iter()
+                .any(|&x| x != NONE && x as usize >= n)
+            {
+                return bad("layer-0 link out of range");
+            }
+        }
     }
     for i in 0..n {
         for l in 1..=g.levels[i] as usize {

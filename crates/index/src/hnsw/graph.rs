@@ -125,12 +125,119 @@ impl Layout {
     }
 }
 
+/// Bytes that outlive a graph viewing them: a mapped file (or a buffer standing in for one).
+pub type SharedBytes = std::sync::Arc<dyn AsRef<[u8]> + Send + Sync>;
+
+/// A graph's blocks: its own (built here, or copied out of a file), or a region of a mapped
+/// graph file (`on_disk`: the pages are the file's, read in by the kernel as searches touch
+/// them, never anonymous memory). Reads see a `[Line]` either way; writing to shared blocks
+/// first copies them (only a build writes, and builds start from their own blocks).
+#[derive(Clone)]
+pub(crate) enum Blocks {
+    Owned(Vec<Line>),
+    Shared {
+        bytes: SharedBytes,
+        /// Byte offset of the first line in `bytes` (its address is 64-byte aligned).
+        start: usize,
+        lines: usize,
+    },
+}
+
+impl Blocks {
+    /// Heap bytes (0 for shared blocks).
+    pub(crate) fn heap_bytes(&self) -> usize {
+        match self {
+            Blocks::Owned(v) => v.capacity() * size_of::<Line>(),
+            Blocks::Shared { .. } => 0,
+        }
+    }
+
+    /// Bytes viewed in shared (mapped) storage.
+    pub(crate) fn shared_bytes(&self) -> usize {
+        match self {
+            Blocks::Owned(_) => 0,
+            Blocks::Shared { lines, .. } => lines * size_of::<Line>(),
+        }
+    }
+
+    /// `lines` lines at byte `start` of `bytes`, when that address is 64-byte aligned and
+    /// in range.
+    pub(crate) fn shared(bytes: SharedBytes, start: usize, lines: usize) -> Option<Blocks> {
+        let b: &[u8] = (*bytes).as_ref();
+        let end = lines.checked_mul(size_of::<Line>())?.checked_add(start)?;
+        if end > b.len() || (b.as_ptr() as usize + start) % align_of::<Line>() != 0 {
+            return None;
+        }
+        Some(Blocks::Shared {
+            bytes,
+            start,
+            lines,
+        })
+    }
+}
+
+impl From<Vec<Line>> for Blocks {
+    fn from(v: Vec<Line>) -> Self {
+        Blocks::Owned(v)
+    }
+}
+
+impl std::ops::Deref for Blocks {
+    type Target = [Line];
+
+    fn deref(&self) -> &[Line] {
+        match self {
+            Blocks::Owned(v) => v,
+            Blocks::Shared {
+                bytes,
+                start,
+                lines,
+            } => {
+                let b: &[u8] = (**bytes).as_ref();
+                // SAFETY: `Blocks::shared` checked that `lines` whole lines lie within `b` from
+                // `start`, at a 64-byte aligned address; `Line` is plain data (any bit
+                // pattern is valid) and `bytes` is immutable and kept alive by the Arc.
+                unsafe {
+                    std::slice::from_raw_parts(b.as_ptr().add(*start) as *const Line, *lines)
+                }
+            }
+        }
+    }
+}
+
+impl std::ops::DerefMut for Blocks {
+    fn deref_mut(&mut self) -> &mut [Line] {
+        if let Blocks::Shared { .. } = self {
+            *self = Blocks::Owned(self.to_vec());
+        }
+        match self {
+            Blocks::Owned(v) => v,
+            Blocks::Shared { .. } => unreachable!("made owned above"),
+        }
+    }
+}
+
+impl PartialEq for Blocks {
+    fn eq(&self, other: &Blocks) -> bool {
+        **self == **other
+    }
+}
+
+impl std::fmt::Debug for Blocks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Blocks::Owned(v) => write!(f, "Blocks::Owned({} lines)", v.len()),
+            Blocks::Shared { lines, .. } => write!(f, "Blocks::Shared({lines} lines)"),
+        }
+    }
+}
+
 /// The graph's arrays. Owned by the index; a build writes them through [`Store`].
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Graph {
     pub(crate) lay: Layout,
     pub(crate) n: usize,
-    pub(crate) blocks: Vec<Line>,
+    pub(crate) blocks: Blocks,
     pub(crate) levels: Vec<u8>,
     /// Start of each node's upper-layer links in `upper`, `NONE` for level-0 nodes.
     pub(crate) upper_off: Vec<u32>,
@@ -170,7 +277,7 @@ impl Graph {
         Graph {
             lay,
             n,
-            blocks,
+            blocks: blocks.into(),
             levels,
             upper_off,
             upper: vec![NONE; total],
@@ -202,7 +309,7 @@ impl Graph {
         Graph {
             lay,
             n: prefix.n + tail.n,
-            blocks,
+            blocks: blocks.into(),
             levels: all_levels,
             upper_off,
             upper,
@@ -215,7 +322,7 @@ impl Graph {
     pub(crate) fn store(&mut self) -> Store {
         Store {
             lay: self.lay,
-            blocks: self.blocks.as_mut_ptr() as *mut u32,
+            blocks: std::ops::DerefMut::deref_mut(&mut self.blocks).as_mut_ptr() as *mut u32,
             upper: self.upper.as_mut_ptr(),
             upper_off: self.upper_off.as_ptr(),
         }
@@ -259,7 +366,7 @@ impl Graph {
     }
 
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.blocks.capacity() * size_of::<Line>()
+        self.blocks.heap_bytes()
             + self.levels.capacity()
             + self.upper_off.capacity() * 4
             + self.upper.capacity() * 4

@@ -31,7 +31,7 @@ use rvdb_vector::Distance;
 
 use crate::Scored;
 use build::{build_graph, extend_graph, BuildSpec};
-pub use graph::Element;
+pub use graph::{Element, SharedBytes};
 use graph::{with_ctx, Ctx, Graph, Layout};
 use kernels::{in_isa, with_metric, Job, Metric, Space};
 use search::{greedy, search_filtered, search_layer, FilterScratch, Frozen, GroupLinks};
@@ -402,7 +402,29 @@ impl HnswIndex {
 
     /// Reads [`HnswIndex::to_bytes`]' output; refuses anything corrupt or inconsistent.
     pub fn from_bytes(b: &[u8]) -> Result<HnswIndex, String> {
-        codec::decode(b)
+        codec::decode(b, None)
+    }
+
+    /// [`HnswIndex::from_bytes`] on bytes the index may keep: a mapped graph file's blocks (the
+    /// links and vectors, nearly all of it) are then viewed in place, not copied, so they are
+    /// the file's pages (`on_disk`). Older files (and machines where the bytes cannot be
+    /// viewed in place) are copied as by `from_bytes`.
+    pub fn from_shared(bytes: SharedBytes) -> Result<HnswIndex, String> {
+        let keep = bytes.clone();
+        codec::decode((*keep).as_ref(), Some(bytes))
+    }
+
+    /// Bytes of the graph viewed in shared (mapped) storage rather than held on the heap.
+    pub fn mapped_bytes(&self) -> usize {
+        self.graph.blocks.shared_bytes()
+    }
+
+    /// The same index with its blocks on the heap (a copy of shared ones).
+    pub fn into_owned(mut self) -> HnswIndex {
+        if self.mapped_bytes() > 0 {
+            self.graph.blocks = graph::Blocks::Owned(self.graph.blocks.to_vec());
+        }
+        self
     }
 }
 

@@ -552,7 +552,7 @@ impl QuantizedHnsw {
         let graph = Graph {
             lay,
             n: src.n,
-            blocks,
+            blocks: blocks.into(),
             levels: src.levels.clone(),
             upper_off: src.upper_off.clone(),
             upper: src.upper.clone(),

@@ -9,7 +9,7 @@ use rvdb_vector::Distance;
 
 use super::graph::{encode_row, Element, Line, LINE_WORDS};
 use super::kernels::{in_isa, with_metric, Job, Metric, Space};
-use super::{HnswIndex, HnswParams};
+use super::{graph, HnswIndex, HnswParams};
 use crate::{flat_search, SearchParams};
 
 const ALL: [Distance; 4] = [
@@ -379,7 +379,8 @@ fn corrupt_bytes_are_refused() {
     // A consistent checksum over inconsistent content: an out-of-range link (the first
     // layer-0 slot of node 0, right after the header, levels and upper links).
     let ix = HnswIndex::from_bytes(&bytes).unwrap();
-    let layer0_at = 8 + 4 * 10 + n.next_multiple_of(4) + 4 + 4 * ix.graph.upper.len();
+    let layer0_at =
+        (8 + 4 * 10 + n.next_multiple_of(4) + 4 + 4 * ix.graph.upper.len()).next_multiple_of(64);
     let mut bad = bytes[..bytes.len() - 4].to_vec();
     bad[layer0_at..layer0_at + 4].copy_from_slice(&(n as u32 + 5).to_le_bytes());
     let crc = crc32c::crc32c(&bad);
@@ -387,11 +388,98 @@ fn corrupt_bytes_are_refused() {
     let err = HnswIndex::from_bytes(&bad).unwrap_err();
     assert!(err.contains("out of range"), "{err}");
     // A newer version is refused with its own message.
-    let mut v2 = bytes[..bytes.len() - 4].to_vec();
-    v2[8] = 2;
-    let crc = crc32c::crc32c(&v2);
-    v2.extend_from_slice(&crc.to_le_bytes());
-    assert!(HnswIndex::from_bytes(&v2).unwrap_err().contains("version"));
+    let mut v3 = bytes[..bytes.len() - 4].to_vec();
+    v3[8] = 3;
+    let crc = crc32c::crc32c(&v3);
+    v3.extend_from_slice(&crc.to_le_bytes());
+    assert!(HnswIndex::from_bytes(&v3).unwrap_err().contains("version"));
+}
+
+/// The version 1 layout of a version 2 file (written out here from the format's description):
+/// layer-0 links, then the vectors, with no padding before them.
+fn as_version_1(ix: &HnswIndex, v2: &[u8]) -> Vec<u8> {
+    let g = &ix.graph;
+    let head = 8 + 4 * 10 + g.n.next_multiple_of(4) + 4 + 4 * g.upper.len();
+    let mut out = v2[..head].to_vec();
+    out[8] = 1;
+    let words = graph::as_words(&g.blocks);
+    let vwords = (g.lay.dim * g.lay.elem.width()).div_ceil(4);
+    for i in 0..g.n {
+        for &x in &words[i * g.lay.stride..i * g.lay.stride + g.lay.cap0] {
+            out.extend_from_slice(&x.to_le_bytes());
+        }
+    }
+    for i in 0..g.n {
+        let v = i * g.lay.stride + g.lay.link_words;
+        for &x in &words[v..v + vwords] {
+            out.extend_from_slice(&x.to_le_bytes());
+        }
+    }
+    let blocks_end = head.next_multiple_of(64) + g.lay.lines(g.n) * 64;
+    out.extend_from_slice(&v2[blocks_end..v2.len() - 4]);
+    let crc = crc32c::crc32c(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out
+}
+
+#[test]
+fn shared_bytes_are_searched_in_place_and_version_1_files_still_read() {
+    let (dim, n) = (24, 1500);
+    let (base, queries) = clustered(n, 20, dim, 10, 9);
+    let groups: Vec<Vec<u32>> = (0..3)
+        .map(|l| (0..n as u32).filter(|i| i % 3 == l).collect())
+        .collect();
+    for element in [Element::F32, Element::F16, Element::U8] {
+        let p = HnswParams {
+            element,
+            ..params(2)
+        };
+        let index = HnswIndex::build_with_groups(Distance::Euclid, &base, dim, &p, &groups);
+        let bytes = index.to_bytes();
+        let shared = HnswIndex::from_shared(aligned(&bytes)).expect("shared");
+        assert_eq!(shared.mapped_bytes(), index.graph.lay.lines(n) * 64);
+        assert_eq!(shared.memory_bytes() + shared.mapped_bytes(), {
+            let owned = HnswIndex::from_bytes(&bytes).unwrap();
+            assert_eq!(owned.mapped_bytes(), 0);
+            owned.memory_bytes()
+        });
+        let v1 = HnswIndex::from_bytes(&as_version_1(&index, &bytes)).expect("version 1");
+        let owned = shared.clone().into_owned();
+        assert_eq!(owned.mapped_bytes(), 0);
+        let accept = |i: u32| i % 3 == 2;
+        for q in queries.chunks_exact(dim) {
+            let want = index.search(&[], q, 10, 32, None);
+            assert_eq!(shared.search(&[], q, 10, 32, None), want);
+            assert_eq!(v1.search(&[], q, 10, 32, None), want);
+            assert_eq!(owned.search(&[], q, 10, 32, None), want);
+            assert_eq!(
+                shared.search(&[], q, 10, 32, Some(&accept)),
+                index.search(&[], q, 10, 32, Some(&accept))
+            );
+        }
+        // a graph extended from shared blocks copies them first
+        let plain = HnswIndex::build(Distance::Euclid, &base, dim, &p);
+        let shared = HnswIndex::from_shared(aligned(&plain.to_bytes())).unwrap();
+        assert!(shared.mapped_bytes() > 0);
+        let grown = shared.extend(&base[..dim * 10], &p).unwrap();
+        assert_eq!(grown.len(), n + 10);
+        assert_eq!(grown.mapped_bytes(), 0);
+        assert_eq!(shared.search(&[], &base[..dim], 1, 16, None)[0].offset, 0);
+    }
+}
+
+/// `bytes` in a buffer standing in for a mapped file (64-byte aligned, as a mapping is).
+fn aligned(bytes: &[u8]) -> crate::SharedBytes {
+    struct Buf(Vec<graph::Line>, usize);
+    impl AsRef<[u8]> for Buf {
+        fn as_ref(&self) -> &[u8] {
+            &bytemuck::cast_slice::<_, u8>(graph::as_words(&self.0))[..self.1]
+        }
+    }
+    let mut lines = vec![graph::Line([0; 16]); bytes.len().div_ceil(64)];
+    bytemuck::cast_slice_mut::<_, u8>(graph::as_words_mut(&mut lines))[..bytes.len()]
+        .copy_from_slice(bytes);
+    std::sync::Arc::new(Buf(lines, bytes.len()))
 }
 
 #[test]
