@@ -74,6 +74,52 @@ pub struct LoadArgs {
     /// the float32 data set).
     #[arg(long, default_value = "float32", value_parser = ["float32", "float16"])]
     datatype: String,
+    /// The collection's quantization: searches walk the codes and rescore the best
+    /// `limit × --oversampling` from the originals.
+    #[arg(long, value_parser = ["int8", "binary", "binary-asymmetric", "product"])]
+    quantization: Option<String>,
+    /// Candidates rescored per result with `--quantization` (`params.quantization.oversampling`).
+    #[arg(long, default_value_t = 1.0)]
+    oversampling: f64,
+    /// Compression of `--quantization product` (x4 … x64).
+    #[arg(long, default_value = "x16")]
+    compression: String,
+    /// The vectors `on_disk`: indexed graphs searched in their mapped files (needs a
+    /// persistent server: `--storage`, or a `--url` server with STORAGE_PATH).
+    #[arg(long)]
+    on_disk: bool,
+}
+
+impl LoadArgs {
+    /// The create body of the collection.
+    fn create_body(&self) -> Value {
+        let mut vectors =
+            json!({"size": self.dim, "distance": "Euclid", "datatype": self.datatype});
+        if self.on_disk {
+            vectors["on_disk"] = json!(true);
+        }
+        let mut body = json!({"vectors": vectors, "hnsw_config": {"m": 16, "ef_construct": 100}});
+        if let Some(q) = &self.quantization {
+            body["quantization_config"] = match q.as_str() {
+                "int8" => json!({"scalar": {"type": "int8", "always_ram": true}}),
+                "binary" => json!({"binary": {"always_ram": true}}),
+                "binary-asymmetric" => {
+                    json!({"binary": {"always_ram": true, "query_encoding": "scalar8bits"}})
+                }
+                _ => json!({"product": {"compression": self.compression, "always_ram": true}}),
+            };
+        }
+        body
+    }
+
+    /// The search `params`.
+    fn search_params(&self) -> Value {
+        let mut p = json!({"hnsw_ef": self.ef});
+        if self.quantization.is_some() {
+            p["quantization"] = json!({"rescore": true, "oversampling": self.oversampling});
+        }
+        p
+    }
 }
 
 /// Which server a load benchmark measures.
@@ -631,8 +677,7 @@ pub fn load(a: LoadArgs) -> anyhow::Result<()> {
                 &t,
                 "PUT",
                 &format!("/collections/{c}"),
-                json!({"vectors": {"size": a.dim, "distance": "Euclid", "datatype": a.datatype},
-                       "hnsw_config": {"m": 16, "ef_construct": 100}}),
+                a.create_body(),
             ),
             "create the collection",
         )?;
@@ -683,7 +728,7 @@ pub fn load(a: LoadArgs) -> anyhow::Result<()> {
             .map(|q| {
                 Bytes::from(
                     serde_json::to_vec(
-                        &json!({"query": q, "limit": 10, "params": {"hnsw_ef": a.ef}}),
+                        &json!({"query": q, "limit": 10, "params": a.search_params()}),
                     )
                     .expect("serialize"),
                 )
@@ -718,7 +763,29 @@ pub fn load(a: LoadArgs) -> anyhow::Result<()> {
         let (s, _, secs) = run(conns, 0, a.secs, no_batches.clone());
         println!(
             "{}",
-            s.line("search", conns, secs, json!({"hnsw_ef": a.ef, "n": a.n}))
+            s.line(
+                "search",
+                conns,
+                secs,
+                json!({"hnsw_ef": a.ef, "n": a.n, "quantization": a.quantization,
+                       "oversampling": a.quantization.as_ref().map(|_| a.oversampling),
+                       "on_disk": a.on_disk})
+            )
+        );
+    }
+    // the server's memory (its telemetry) and the collection's, after the searches
+    if let Ok((200, t)) = call(&rt, &t, "GET", "/telemetry?details_level=2", Value::Null) {
+        let m = &t["result"]["memory"];
+        let coll = t["result"]["collections"]["collections"]
+            .as_array()
+            .and_then(|cs| cs.iter().find(|x| x["id"] == json!(c)));
+        println!(
+            "{}",
+            json!({"bench": "load", "run": "memory",
+                   "anonymous_bytes": m["allocated_bytes"], "resident_bytes": m["resident_bytes"],
+                   "mapped_resident_bytes": m["mapped_bytes"],
+                   "vectors": coll.map(|x| x["vectors"].clone()),
+                   "disk_bytes": coll.map(|x| x["disk_bytes"].clone())})
         );
     }
 

@@ -879,13 +879,25 @@ fn telemetry_has_qdrant_shape_by_details_level() {
     assert_eq!(full["id"], "multi");
     assert_eq!(full["config"]["params"]["vectors"]["a"]["size"], 2);
     assert_eq!(full["points_count"], 4);
-    assert_eq!(
-        full["vectors"],
-        json!([
-            {"name": "a", "distance": "Dot", "size": 2, "vectors": 4},
-            {"name": "b", "distance": "Cosine", "size": 3, "vectors": 3},
-        ])
-    );
+    let vectors = full["vectors"].as_array().unwrap();
+    for (v, want) in vectors.iter().zip([
+        json!({"name": "a", "distance": "Dot", "size": 2, "vectors": 4}),
+        json!({"name": "b", "distance": "Cosine", "size": 3, "vectors": 3}),
+    ]) {
+        for (k, w) in want.as_object().unwrap() {
+            assert_eq!(&v[k], w, "{v}");
+        }
+        // in memory: the vectors' own bytes (and more), nothing mapped, no codes
+        let floats = want["size"].as_u64().unwrap() * want["vectors"].as_u64().unwrap();
+        assert!(v["ram_bytes"].as_u64().unwrap() >= 4 * floats, "{v}");
+        assert_eq!(
+            (&v["mapped_bytes"], &v["quantized_bytes"]),
+            (&json!(0), &json!(0))
+        );
+    }
+    assert_eq!(vectors.len(), 2);
+    assert_eq!(full["disk_bytes"], 0);
+    assert!(t2["memory"]["mapped_bytes"].is_u64());
 
     // per_collection, and anonymize
     let tp = s.ok("GET", "/telemetry?per_collection=true", None);

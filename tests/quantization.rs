@@ -112,10 +112,17 @@ fn check_searches(s: &Server) {
         }
         for (id, score) in query(s, &q, json!({"quantization": {"rescore": false}})) {
             let t = truth(id);
-            assert!((score - t).abs() < 0.05 * t.abs().max(1.0), "{id}: {score} vs {t}");
+            assert!(
+                (score - t).abs() < 0.05 * t.abs().max(1.0),
+                "{id}: {score} vs {t}"
+            );
             estimated += usize::from((score - t).abs() > 1e-6);
         }
-        let ignored = query(s, &q, json!({"quantization": {"ignore": true}, "hnsw_ef": 128}));
+        let ignored = query(
+            s,
+            &q,
+            json!({"quantization": {"ignore": true}, "hnsw_ef": 128}),
+        );
         assert_eq!(ignored.len(), 10);
     }
     assert!(found >= 180, "recall@10 after rescoring {found}/200");
@@ -167,7 +174,11 @@ fn a_quantized_collection_is_searched_on_codes_across_a_restart_and_reconfigured
     // no codes: rescore=false has nothing to estimate with, every score is exact
     for q in rows(5, 3) {
         let exact = query(&s, &q, json!({"exact": true}));
-        let plain = query(&s, &q, json!({"quantization": {"rescore": false}, "hnsw_ef": 3000}));
+        let plain = query(
+            &s,
+            &q,
+            json!({"quantization": {"rescore": false}, "hnsw_ef": 3000}),
+        );
         assert_eq!(exact, plain);
     }
 }
@@ -225,7 +236,10 @@ fn unimplemented_kinds_and_bad_values_are_refused_naming_them() {
         Some(&json!({"vectors": {"size": 4, "distance": "Dot"}})),
     );
     for (params, name) in [
-        (json!({"quantization": {"oversampling": 0.5}}), "oversampling"),
+        (
+            json!({"quantization": {"oversampling": 0.5}}),
+            "oversampling",
+        ),
         (json!({"quantization": {"rescore": "yes"}}), "rescore"),
         (json!({"quantization": {"colour": 1}}), "colour"),
     ] {
@@ -244,4 +258,71 @@ fn unimplemented_kinds_and_bad_values_are_refused_naming_them() {
         400,
     );
     assert!(e.contains("Disabled"), "{e}");
+}
+
+/// An on_disk, quantized space of a persistent server: its graphs are mapped (telemetry's
+/// `mapped_bytes` well above its `ram_bytes`), its codes on the heap (`quantized_bytes`), and
+/// its searches rescore from the mapped originals, also after a restart.
+#[test]
+fn on_disk_graphs_are_mapped_and_reported_with_the_codes_in_telemetry() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = |s: &Server| {
+        let t = s.ok("GET", "/telemetry?details_level=2", None);
+        let c = t["collections"]["collections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == "q")
+            .unwrap()
+            .clone();
+        let v = c["vectors"][0].clone();
+        (
+            v["ram_bytes"].as_u64().unwrap(),
+            v["mapped_bytes"].as_u64().unwrap(),
+            v["quantized_bytes"].as_u64().unwrap(),
+            c["disk_bytes"].as_u64().unwrap(),
+        )
+    };
+    let s = Server::persistent(dir.path());
+    s.ok(
+        "PUT",
+        "/collections/q",
+        Some(&json!({
+            "vectors": {"size": DIM, "distance": "Dot", "on_disk": true},
+            "quantization_config": {"scalar": {"type": "int8"}},
+            "optimizers_config": {"indexing_threshold": 20}
+        })),
+    );
+    let data = rows(3000, 1);
+    for (c, chunk) in data.chunks(500).enumerate() {
+        let points: Vec<Value> = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, v)| json!({"id": c * 500 + i, "vector": v}))
+            .collect();
+        s.ok(
+            "PUT",
+            "/collections/q/points?wait=true",
+            Some(&json!({ "points": points })),
+        );
+    }
+    let check = |s: &Server, when: &str| {
+        wait_green(s, "q");
+        let (ram, mapped, quantized, disk) = storage(s);
+        assert!(
+            mapped > 3 * ram && quantized > 0 && disk > mapped,
+            "{when}: ram {ram}, mapped {mapped}, quantized {quantized}, disk {disk}"
+        );
+        let q = &rows(1, 9)[0];
+        let exact = query(s, q, json!({"exact": true}));
+        let got = query(s, q, json!({"quantization": {"oversampling": 4.0}}));
+        assert!(
+            got.iter().filter(|h| exact.contains(h)).count() >= 8,
+            "{when}: {got:?} vs {exact:?}"
+        );
+    };
+    check(&s, "built");
+    s.stop();
+    let s = Server::persistent(dir.path());
+    check(&s, "after a restart");
 }

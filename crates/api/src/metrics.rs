@@ -322,6 +322,10 @@ struct Snapshot {
     summary: CollectionSummary,
     /// Each vector space with the points that have a vector in it.
     vectors: Vec<(String, u64)>,
+    /// Where each dense vector space's data is held.
+    storage: Vec<rvdb_engine::VectorStorage>,
+    /// Bytes of the collection's files.
+    disk_bytes: u64,
 }
 
 /// Reads every collection (off the async workers: counting scans the points).
@@ -351,6 +355,8 @@ async fn snapshot(db: Arc<Database>) -> Result<Vec<Snapshot>, ApiError> {
                 summary: CollectionSummary::from(info.clone()),
                 info,
                 vectors,
+                storage: coll.vector_storage(),
+                disk_bytes: coll.disk_bytes(),
             });
         }
         out
@@ -915,18 +921,25 @@ pub(crate) async fn telemetry(t: Timer, params: TelemetryParams, obs: Arc<Observ
                         optimizer_status: "ok",
                         optimizer_running: c.status == "yellow",
                         problems: c.problems.clone(),
+                        disk_bytes: s.disk_bytes,
                         vectors: c
                             .vectors
                             .iter()
-                            .map(|(space, distance, dim)| tm::VectorTelemetry {
-                                name: space.clone(),
-                                distance,
-                                size: dim.map(|d| d as u64),
-                                vectors: s
-                                    .vectors
-                                    .iter()
-                                    .find(|(n, _)| n == space)
-                                    .map_or(0, |(_, v)| *v),
+                            .map(|(space, distance, dim)| {
+                                let storage = s.storage.iter().find(|v| &v.name == space);
+                                tm::VectorTelemetry {
+                                    name: space.clone(),
+                                    distance,
+                                    size: dim.map(|d| d as u64),
+                                    vectors: s
+                                        .vectors
+                                        .iter()
+                                        .find(|(n, _)| n == space)
+                                        .map_or(0, |(_, v)| *v),
+                                    ram_bytes: storage.map_or(0, |v| v.ram_bytes),
+                                    mapped_bytes: storage.map_or(0, |v| v.mapped_bytes),
+                                    quantized_bytes: storage.map_or(0, |v| v.quantized_bytes),
+                                }
                             })
                             .collect(),
                     }))
@@ -1086,6 +1099,7 @@ fn proc_memory() -> Option<tm::MemoryTelemetry> {
     Some(tm::MemoryTelemetry {
         allocated_bytes: status_field(&status, "RssAnon:")? * 1024,
         resident_bytes: status_field(&status, "VmRSS:")? * 1024,
+        mapped_bytes: status_field(&status, "RssFile:").unwrap_or(0) * 1024,
     })
 }
 

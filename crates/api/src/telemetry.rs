@@ -130,7 +130,10 @@ pub(crate) struct CollectionTelemetry {
     pub optimizer_running: bool,
     /// *rustvecdb*: what went wrong when it was loaded (quarantined segments).
     pub problems: Vec<String>,
-    /// *rustvecdb*: each vector space, with the points that have a vector in it.
+    /// *rustvecdb*: bytes of the collection's files on disk (0 in memory).
+    pub disk_bytes: u64,
+    /// *rustvecdb*: each vector space, with the points that have a vector in it and where its
+    /// data is held.
     pub vectors: Vec<VectorTelemetry>,
 }
 
@@ -152,6 +155,13 @@ pub(crate) struct VectorTelemetry {
     pub size: Option<u64>,
     /// Points that have a vector in this space.
     pub vectors: u64,
+    /// Anonymous memory of its vectors and graphs (links and the vectors they hold).
+    pub ram_bytes: u64,
+    /// Bytes of mapped files holding them (vectors files, `on_disk` graphs): resident only as
+    /// far as the kernel has read them in, and evictable.
+    pub mapped_bytes: u64,
+    /// Anonymous memory of its quantization codes (with their copy of the links).
+    pub quantized_bytes: u64,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -220,4 +230,6 @@ pub(crate) struct MemoryTelemetry {
     pub allocated_bytes: u64,
     /// Resident set size (`VmRSS`).
     pub resident_bytes: u64,
+    /// *rustvecdb*: resident pages of mapped files (`RssFile`).
+    pub mapped_bytes: u64,
 }

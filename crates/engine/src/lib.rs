@@ -86,8 +86,8 @@ pub use types::{
     CollectionConfig, Durability, MultiQuery, MultiVector, MultiVectorComparator, NamedVectors,
     OrderBy, PayloadSelector, PointSelector, PointStruct, PointUpdate, QueryParams,
     RecommendStrategy, Record, ScoreQuery, ScoredPoint, ScrollRequest, SearchRequest,
-    SparseVectorParams, UpdateResult, Vector, VectorParams, VectorSelector, VectorsConfig,
-    DEFAULT_VECTOR,
+    SparseVectorParams, UpdateResult, Vector, VectorParams, VectorSelector, VectorStorage,
+    VectorsConfig, DEFAULT_VECTOR,
 };
 
 /// The engine's result type.

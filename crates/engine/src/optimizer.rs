@@ -32,6 +32,7 @@ use std::time::Duration;
 use rvdb_filter::{JsonPath, PayloadSchemaType};
 use rvdb_index::{HnswIndex, HnswParams, QuantizedHnsw};
 
+use crate::persist;
 use crate::quantization::{QuantizationConfig, Quantized};
 use crate::segment::Segment;
 use crate::segments::{Graphs, Sealed, Segments};
@@ -332,6 +333,7 @@ impl Collection {
             || self.fold()
             || self.index_one()
             || self.vacuum_or_merge()
+            || self.place_one()
             || self.quantize_one(now);
         self.optimizing.store(false, Ordering::Relaxed);
         if self.wants_flush() {
@@ -587,21 +589,9 @@ impl Collection {
         indexed
             .persisted
             .store(target.persisted.load(Ordering::Relaxed), Ordering::Relaxed);
-        let target = {
-            let _w = self.writer.lock();
-            let mut segs = self.points.write();
-            let Some(at) = segs.sealed.iter().position(|s| Arc::ptr_eq(s, &target)) else {
-                // replaced meanwhile (a space dropped): indexed again next time
-                return true;
-            };
-            *indexed.index.write() = target.index.read().clone();
-            for r in (0..target.data.len()).filter(|&r| target.is_deleted(r)) {
-                indexed.delete_row(r);
-            }
-            let indexed = Arc::new(indexed);
-            segs.sealed[at] = indexed.clone();
-            self.segments_changed.store(true, Ordering::Relaxed);
-            indexed
+        let Some(target) = self.replace_sealed(&target, indexed) else {
+            // replaced meanwhile (a space dropped): indexed again next time
+            return true;
         };
         if let Err(e) = self.persist_segment(&target) {
             tracing::error!(collection = %self.name(), error = %e, "could not write a segment's graph files; it is rebuilt at the next start");
@@ -609,6 +599,94 @@ impl Collection {
         self.record_pace(target.live(), started.elapsed().as_secs_f64());
         tracing::debug!(collection = %self.name(), points = target.data.len(), secs = started.elapsed().as_secs_f64(), "segment indexed");
         true
+    }
+
+    /// Puts `replacement` (same id and rows) in `target`'s place, taking over its tombstones
+    /// and payload indexes under the locks every change to them holds; `None` when `target` is
+    /// no longer one of the segments.
+    fn replace_sealed(&self, target: &Arc<Sealed>, replacement: Sealed) -> Option<Arc<Sealed>> {
+        let _w = self.writer.lock();
+        let mut segs = self.points.write();
+        let at = segs.sealed.iter().position(|s| Arc::ptr_eq(s, target))?;
+        *replacement.index.write() = target.index.read().clone();
+        for r in (0..target.data.len()).filter(|&r| target.is_deleted(r)) {
+            replacement.delete_row(r);
+        }
+        let replacement = Arc::new(replacement);
+        segs.sealed[at] = replacement.clone();
+        self.segments_changed.store(true, Ordering::Relaxed);
+        Some(replacement)
+    }
+
+    /// The spaces of an indexed segment whose graphs are not where their `on_disk` setting
+    /// puts them: on the heap though on_disk (built or folded since the start, once its files
+    /// are written), or mapped though no longer on_disk.
+    fn misplaced(&self, s: &Sealed) -> Vec<(String, bool)> {
+        let Some(graphs) = s.hnsw.get() else {
+            return Vec::new();
+        };
+        let written = s.persisted.load(Ordering::Relaxed)
+            && s.graphs_persisted.load(Ordering::Relaxed)
+            && !s.placement_failed.load(Ordering::Relaxed);
+        graphs
+            .iter()
+            .filter_map(|(name, g)| {
+                let want = self.on_disk(name);
+                let mapped = g.mapped_bytes() > 0;
+                (want != mapped && (!want || written) && !g.is_empty())
+                    .then(|| (name.clone(), want))
+            })
+            .collect()
+    }
+
+    /// Moves the graphs of one segment to where their `on_disk` setting puts them: an on_disk
+    /// space's graph is read back from its (written) file and searched there, its blocks the
+    /// file's pages; a space no longer on_disk is copied onto the heap. The segment is
+    /// replaced by one with the moved graphs (its codes carried over); returns whether it was.
+    fn place_one(&self) -> bool {
+        let sealed = self.points.read().sealed.clone();
+        for s in sealed {
+            let moves = self.misplaced(&s);
+            if moves.is_empty() {
+                continue;
+            }
+            let (Some(dir), Some(graphs)) = (self.dir(), s.hnsw.get()) else {
+                continue;
+            };
+            let mut placed = graphs.clone();
+            for (name, on_disk) in moves {
+                let moved = if on_disk {
+                    match persist::map_graph(&*self.vfs, dir, s.id, &s.data, &name) {
+                        Ok(g) if g.len() == s.data.len() && g.mapped_bytes() > 0 => g,
+                        Ok(_) => {
+                            tracing::warn!(collection = %self.name(), segment = s.id, space = %name,
+                                "graph file cannot be searched in place; the graph stays in memory");
+                            s.placement_failed.store(true, Ordering::Relaxed);
+                            continue;
+                        }
+                        Err(e) => {
+                            tracing::warn!(collection = %self.name(), segment = s.id, space = %name,
+                                error = %e, "graph file cannot be mapped; the graph stays in memory");
+                            s.placement_failed.store(true, Ordering::Relaxed);
+                            continue;
+                        }
+                    }
+                } else {
+                    (*placed[&name]).clone().into_owned()
+                };
+                placed.insert(name, Arc::new(moved));
+            }
+            let replacement = Sealed::indexed(s.id, s.data.copy_rows_backed(&placed), placed);
+            replacement.persisted.store(true, Ordering::Relaxed);
+            replacement.graphs_persisted.store(
+                s.graphs_persisted.load(Ordering::Relaxed),
+                Ordering::Relaxed,
+            );
+            *replacement.quantized.write() = s.quantized.read().clone();
+            self.replace_sealed(&s, replacement);
+            return true;
+        }
+        false
     }
 
     /// Folds a segment into the largest indexed one (see the module docs).

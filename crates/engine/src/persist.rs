@@ -286,6 +286,30 @@ pub(crate) fn write_hnsw(
     Ok(())
 }
 
+/// One space's graph read from a written segment's file, its blocks viewed in the mapped file
+/// where they can be (see [`HnswIndex::from_shared`]).
+pub(crate) fn map_graph(
+    vfs: &dyn Vfs,
+    collection_dir: &Path,
+    id: u64,
+    seg: &Segment,
+    name: &str,
+) -> Result<HnswIndex> {
+    let dir = segment_dir(collection_dir, id);
+    let corrupt = |reason: String| EngineError::Corrupt {
+        what: dir.display().to_string(),
+        reason,
+    };
+    let k = seg
+        .columns()
+        .position(|(n, _)| n == name)
+        .ok_or_else(|| corrupt(format!("no column `{name}`")))?;
+    let mapped = vfs
+        .map(&dir.join(hnsw_file(k)))
+        .map_err(|e| corrupt(e.to_string()))?;
+    HnswIndex::from_shared(std::sync::Arc::new(mapped)).map_err(corrupt)
+}
+
 /// A segment read back from its directory.
 pub(crate) struct LoadedSegment {
     pub(crate) data: Segment,
@@ -302,6 +326,7 @@ pub(crate) fn load_segment(
     id: u64,
     rows: u64,
     index: &(dyn Fn(&mut Segment, Option<PayloadIndex>) -> Result<()> + Sync),
+    on_disk: &(dyn Fn(&str) -> bool + Sync),
 ) -> Result<LoadedSegment> {
     let started = std::time::Instant::now();
     let dir = segment_dir(collection_dir, id);
@@ -325,6 +350,9 @@ pub(crate) fn load_segment(
         }
         match graphs.remove(&k) {
             Some(g) => {
+                // an on_disk space's graph stays in its mapped file; the others are copied
+                // into memory
+                let g = if on_disk(name) { g } else { g.into_owned() };
                 chosen.insert(name.to_string(), std::sync::Arc::new(g));
             }
             None => all_graphs = false,
@@ -547,11 +575,11 @@ fn load_graphs(vfs: &dyn Vfs, dir: &Path, n: usize) -> BTreeMap<usize, HnswIndex
             continue;
         };
         let gpath = dir.join(hnsw_file(k));
-        // decoded straight from the mapped file (one copy, into the graph's own layout)
+        // decoded in place in the mapped file (copied later unless the space is on_disk)
         let decoded = vfs
             .map(&gpath)
             .map_err(|e| e.to_string())
-            .and_then(|m| HnswIndex::from_bytes(&m));
+            .and_then(|m| HnswIndex::from_shared(std::sync::Arc::new(m)));
         match decoded {
             Ok(g) if g.len() == n => {
                 out.insert(k, g);

@@ -392,6 +392,83 @@ impl Collection {
         }
     }
 
+    /// Where each dense vector space's data is: heap and mapped bytes of its vectors and
+    /// graphs, and heap bytes of its quantization codes, over every segment.
+    pub fn vector_storage(&self) -> Vec<crate::VectorStorage> {
+        let names: Vec<String> = self
+            .config
+            .read()
+            .config
+            .vectors
+            .spaces()
+            .iter()
+            .map(|(n, _)| n.to_string())
+            .collect();
+        let segs = self.points.read();
+        names
+            .into_iter()
+            .map(|name| {
+                let mut out = crate::VectorStorage {
+                    name: name.clone(),
+                    ..Default::default()
+                };
+                let mut add = |seg: &Segment, graph: Option<&HnswIndex>| {
+                    let backed = seg
+                        .column(&name)
+                        .map(|c| {
+                            let (heap, mapped) = c.storage_bytes();
+                            out.ram_bytes += heap as u64;
+                            out.mapped_bytes += mapped as u64;
+                            c.is_graph_backed()
+                        })
+                        .unwrap_or(false);
+                    if let (Some(g), false) = (graph, backed) {
+                        out.ram_bytes += g.memory_bytes() as u64;
+                        out.mapped_bytes += g.mapped_bytes() as u64;
+                    }
+                };
+                add(&segs.appendable, None);
+                for s in &segs.sealed {
+                    add(
+                        &s.data,
+                        s.hnsw.get().and_then(|g| g.get(&name)).map(|g| &**g),
+                    );
+                    if let Some(q) = s.quantized.read().get(&name) {
+                        out.quantized_bytes += q.codes.memory_bytes() as u64;
+                    }
+                }
+                out
+            })
+            .collect()
+    }
+
+    /// Bytes of the collection's files (0 in memory).
+    pub fn disk_bytes(&self) -> u64 {
+        fn walk(vfs: &dyn rvdb_storage::Vfs, dir: &std::path::Path) -> u64 {
+            let Ok(entries) = vfs.read_dir(dir) else {
+                return 0;
+            };
+            entries
+                .iter()
+                .map(|e| {
+                    let p = dir.join(&e.name);
+                    if e.is_dir {
+                        walk(vfs, &p)
+                    } else {
+                        vfs.metadata(&p).map_or(0, |m| m.len)
+                    }
+                })
+                .sum()
+        }
+        self.dir().map_or(0, |d| walk(&*self.vfs, d))
+    }
+
+    /// Whether a vector space's graphs stay in their mapped files (see [`space_on_disk`]);
+    /// never in a collection held in memory only.
+    pub(crate) fn on_disk(&self, using: &str) -> bool {
+        self.dir().is_some() && space_on_disk(&self.config.read().config, using)
+    }
+
     /// The quantization a vector space's indexed segments keep codes for: its own
     /// `quantization_config`, else the collection's (none for a multivector space, which is
     /// never indexed).
@@ -789,6 +866,20 @@ fn search_segment(view: &SegView, plan: &Plan, out: &mut Vec<(f32, PointId, Loc)
             push_top(top, out);
         }
     }
+}
+
+/// Whether a vector space is configured `on_disk`: the vector's `on_disk: true`, or its
+/// `hnsw_config.on_disk` (the vector's over the collection's). An indexed segment's graph holds
+/// the space's links and vectors together, so either keeps the whole graph in its mapped file.
+pub(crate) fn space_on_disk(config: &crate::CollectionConfig, using: &str) -> bool {
+    let Some(p) = config.vectors.get(using) else {
+        return false;
+    };
+    let hnsw = match &p.hnsw_config {
+        Some(diff) => diff.applied_to(&config.settings.hnsw),
+        None => config.settings.hnsw.clone(),
+    };
+    p.extra.get("on_disk").and_then(Value::as_bool) == Some(true) || hnsw.on_disk
 }
 
 /// Whether a metric's raw keys are negated distances (never above 0).

@@ -145,6 +145,17 @@ impl Values {
         }
     }
 
+    /// (heap bytes, mapped file bytes) of the values (a graph's are the graph's own).
+    pub(crate) fn storage_bytes(&self) -> (usize, usize) {
+        match self {
+            Values::F32(v) => (v.capacity() * 4, 0),
+            Values::F16(v) => (v.capacity() * 2, 0),
+            Values::U8(v) => (v.capacity(), 0),
+            Values::Mapped { len, dtype, .. } => (0, len * dtype.width()),
+            Values::Graph(g) => (g.memory_bytes(), g.mapped_bytes()),
+        }
+    }
+
     /// The values' bytes, as a segment's vectors file holds them, in one or more pieces (one
     /// per row when they live in a graph).
     pub(crate) fn bytes(&self) -> Vec<&[u8]> {
@@ -277,6 +288,18 @@ pub(crate) struct Column {
 }
 
 impl Column {
+    /// Whether the rows are a graph's (see [`Column::back_by_graph`]).
+    pub(crate) fn is_graph_backed(&self) -> bool {
+        matches!(self.data, Values::Graph(_))
+    }
+
+    /// (heap bytes, mapped file bytes) of the vectors (with their graph's links when the
+    /// graph holds them).
+    pub(crate) fn storage_bytes(&self) -> (usize, usize) {
+        let (heap, mapped) = self.data.storage_bytes();
+        (heap + self.present.capacity(), mapped)
+    }
+
     fn new(dim: Option<usize>, elem: Elem, rows: usize) -> Column {
         Column {
             dim,

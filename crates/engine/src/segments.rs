@@ -41,6 +41,8 @@ pub(crate) struct Sealed {
     /// Per vector space with a `quantization_config`: the codes of its graph, built by the
     /// optimizer once the graph is (and again when the configuration changes).
     pub(crate) quantized: RwLock<QuantizedSpaces>,
+    /// A graph file of this segment could not be mapped in place (its graphs stay on the heap).
+    pub(crate) placement_failed: AtomicBool,
 }
 
 impl Sealed {
@@ -58,6 +60,7 @@ impl Sealed {
             data,
             hnsw: OnceLock::new(),
             quantized: RwLock::new(QuantizedSpaces::new()),
+            placement_failed: AtomicBool::new(false),
         }
     }
 

@@ -65,8 +65,8 @@ pub struct HnswConfig {
     pub full_scan_threshold: usize,
     /// Threads that build one graph; 0 = as many as there are cores.
     pub max_indexing_threads: usize,
-    /// Stored and reported; the graph is held in RAM (quantization and on-disk storage are
-    /// still to come).
+    /// Keep indexed segments' graphs in their mapped files (persistent collections): the links
+    /// and, stored with them, the vectors are the files' pages, not anonymous memory.
     pub on_disk: bool,
     /// Links per node of the extra links made within each value of an indexed payload field;
     /// `m` when absent.
@@ -394,7 +394,8 @@ pub struct VectorParamsDiff {
     pub hnsw_config: Option<HnswConfigDiff>,
     /// This vector's quantization, or `"Disabled"` (it follows the collection's again).
     pub quantization_config: Option<QuantizationConfigDiff>,
-    /// Stored and reported; vectors are held in RAM.
+    /// Keep this vector's indexed segments' graphs (links and vectors) in their mapped files
+    /// (persistent collections).
     pub on_disk: Option<bool>,
     pub memory: Option<Memory>,
 }

@@ -16,6 +16,7 @@ use crate::{
 
 mod datatype;
 mod multi;
+mod on_disk;
 mod quantization;
 mod spaces;
 mod sparse;

@@ -434,6 +434,18 @@ pub enum MultiQuery {
     Context(Vec<(MultiVector, MultiVector)>),
 }
 
+/// Where one dense vector space's data is held (see [`crate::Collection::vector_storage`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VectorStorage {
+    pub name: String,
+    /// Anonymous memory: vectors, and graphs (links and the vectors they hold) on the heap.
+    pub ram_bytes: u64,
+    /// Mapped file bytes: vectors files and `on_disk` graphs (resident only as far as read).
+    pub mapped_bytes: u64,
+    /// Quantization codes with their links (always on the heap).
+    pub quantized_bytes: u64,
+}
+
 /// Per-query search parameters (Qdrant's `params`).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct QueryParams {

@@ -54,6 +54,9 @@ pub(crate) struct VectorParams {
     pub size: u64,
     #[schema(value_type = Distance)]
     pub distance: DistanceName,
+    /// Keep indexed segments' graphs of this vector (its links and vectors) in their mapped
+    /// files, not in anonymous memory (persistent storage only; a server without a storage
+    /// path has no files and keeps them in RAM).
     pub on_disk: Option<bool>,
     /// What this vector's index sets over the collection's `hnsw_config`.
     pub hnsw_config: Option<HnswConfigDiff>,

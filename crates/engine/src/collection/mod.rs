@@ -95,7 +95,7 @@ pub struct Collection {
     /// The optimizer's running and completed work (`optimizations.rs`).
     pub(crate) optimizations: Mutex<crate::optimizations::Tracker>,
     /// The file system the collection's files live on.
-    vfs: Arc<dyn Vfs>,
+    pub(crate) vfs: Arc<dyn Vfs>,
     /// Makes appended log records durable, sharing one fsync among concurrent writers (group
     /// commit); `None` in memory.
     wal_sync: Option<WalSync>,

@@ -119,14 +119,23 @@ impl Collection {
                     .par_iter()
                     .map(|(id, rows, _)| {
                         // the payload indexes are built while the graphs are read
-                        persist::load_segment(v, dir, *id, *rows, &|seg, stored_index| {
-                            if let Some(mut ix) = stored_index {
-                                // fields created or dropped since the segment was written
-                                ix.retain_fields(|f, k| stored.payload_schema.get(f) == Some(&k));
-                                seg.set_payload_index(ix);
-                            }
-                            build_missing_indexes(seg, &stored.payload_schema)
-                        })
+                        persist::load_segment(
+                            v,
+                            dir,
+                            *id,
+                            *rows,
+                            &|seg, stored_index| {
+                                if let Some(mut ix) = stored_index {
+                                    // fields created or dropped since the segment was written
+                                    ix.retain_fields(|f, k| {
+                                        stored.payload_schema.get(f) == Some(&k)
+                                    });
+                                    seg.set_payload_index(ix);
+                                }
+                                build_missing_indexes(seg, &stored.payload_schema)
+                            },
+                            &|space| crate::read::space_on_disk(&stored.config, space),
+                        )
                     })
                     .collect();
                 for ((id, _, tombstones), loaded) in state.segments.iter().zip(loaded) {

@@ -165,7 +165,7 @@ impl Blocks {
     pub(crate) fn shared(bytes: SharedBytes, start: usize, lines: usize) -> Option<Blocks> {
         let b: &[u8] = (*bytes).as_ref();
         let end = lines.checked_mul(size_of::<Line>())?.checked_add(start)?;
-        if end > b.len() || (b.as_ptr() as usize + start) % align_of::<Line>() != 0 {
+        if end > b.len() || !(b.as_ptr() as usize + start).is_multiple_of(align_of::<Line>()) {
             return None;
         }
         Some(Blocks::Shared {
@@ -197,9 +197,7 @@ impl std::ops::Deref for Blocks {
                 // SAFETY: `Blocks::shared` checked that `lines` whole lines lie within `b` from
                 // `start`, at a 64-byte aligned address; `Line` is plain data (any bit
                 // pattern is valid) and `bytes` is immutable and kept alive by the Arc.
-                unsafe {
-                    std::slice::from_raw_parts(b.as_ptr().add(*start) as *const Line, *lines)
-                }
+                unsafe { std::slice::from_raw_parts(b.as_ptr().add(*start) as *const Line, *lines) }
             }
         }
     }

@@ -31,8 +31,8 @@ use rvdb_vector::Distance;
 
 use crate::Scored;
 use build::{build_graph, extend_graph, BuildSpec};
-pub use graph::{Element, SharedBytes};
 use graph::{with_ctx, Ctx, Graph, Layout};
+pub use graph::{Element, SharedBytes};
 use kernels::{in_isa, with_metric, Job, Metric, Space};
 use search::{greedy, search_filtered, search_layer, FilterScratch, Frozen, GroupLinks};
 pub use sq::{Quantization, QuantizedHnsw};

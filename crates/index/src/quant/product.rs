@@ -107,16 +107,30 @@ impl ProductQuantizer {
     pub fn encode(&self, vectors: &[f32]) -> Vec<u8> {
         let m = self.code_bytes();
         let books: Vec<Vec<f32>> = (0..m)
-            .map(|s| transposed(&self.centroids[s], self.bounds[s + 1] - self.bounds[s], self.k))
+            .map(|s| {
+                transposed(
+                    &self.centroids[s],
+                    self.bounds[s + 1] - self.bounds[s],
+                    self.k,
+                )
+            })
             .collect();
-        let mut dist = vec![0.0; self.k];
-        let mut out = Vec::with_capacity(vectors.len() / self.dim.max(1) * m);
-        for v in vectors.chunks_exact(self.dim.max(1)) {
-            for (s, t) in books.iter().enumerate() {
-                let (lo, hi) = (self.bounds[s], self.bounds[s + 1]);
-                out.push(nearest(t, self.k, &v[lo..hi], &mut dist) as u8);
-            }
-        }
+        // blocks of rows encoded side by side
+        use rayon::prelude::*;
+        let dim = self.dim.max(1);
+        let rows = vectors.len() / dim;
+        let mut out = vec![0u8; rows * m];
+        out.par_chunks_mut(4096 * m)
+            .zip(vectors.par_chunks(4096 * dim))
+            .for_each(|(codes, block)| {
+                let mut dist = vec![0.0; self.k];
+                for (code, v) in codes.chunks_exact_mut(m).zip(block.chunks_exact(dim)) {
+                    for (s, t) in books.iter().enumerate() {
+                        let (lo, hi) = (self.bounds[s], self.bounds[s + 1]);
+                        code[s] = nearest(t, self.k, &v[lo..hi], &mut dist) as u8;
+                    }
+                }
+            });
         out
     }
 
