@@ -555,6 +555,8 @@ impl Collection {
                 .spawn(move || {
                     build();
                     flag.store(false, Ordering::Release);
+                    // the decoded rows and the codes' first buffers go back to the system
+                    release_freed_memory(true);
                 });
             if let Err(e) = spawned {
                 tracing::error!(error = %e, "cannot start a quantization thread");

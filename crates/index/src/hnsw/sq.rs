@@ -488,64 +488,82 @@ mod x86 {
 }
 
 impl QuantizedHnsw {
-    /// The graph of `index` on int8 codes of its vectors, the byte range fitted to all of them
-    /// (or to their central `quantile`, Qdrant's setting).
+    /// The graph of `index` on codes of its vectors (`quantization`), the quantizer fitted to a
+    /// strided sample of at most 65,536 rows (int8: the byte range of their values, or of the
+    /// central `quantile`, Qdrant's setting; product: the codebooks), the rows then decoded and
+    /// encoded a chunk at a time.
     pub fn new(index: &HnswIndex, quantization: Quantization) -> QuantizedHnsw {
+        /// Rows the quantizer is fitted to at most (a strided sample).
+        const TRAIN_ROWS: usize = 65_536;
+        /// Rows decoded and encoded at a time (so no full f32 copy of the vectors is made).
+        const CHUNK: usize = 4096;
         let src = &index.graph;
         let dim = src.lay.dim;
-        let mut vectors = Vec::with_capacity(src.n * dim);
-        for i in 0..src.n {
-            vectors.extend(src.vector(i));
-        }
-        // every node's code and correction term
-        let (codec, code_bytes, tail, codes, corrections) = match quantization {
+        let gather = |rows: &mut dyn Iterator<Item = usize>| -> Vec<f32> {
+            let mut v = Vec::new();
+            for i in rows {
+                v.extend(src.vector(i));
+            }
+            v
+        };
+        let sample = gather(&mut (0..src.n).step_by(src.n.div_ceil(TRAIN_ROWS).max(1)));
+        let (codec, code_bytes, tail) = match quantization {
             Quantization::Scalar { quantile } => {
-                let q = ScalarQuantizer::train(index.distance, &vectors, dim, quantile);
-                let encoded = q.encode(&vectors);
-                let mut codes = Vec::with_capacity(src.n * dim);
-                let mut corrections = Vec::with_capacity(src.n);
-                for i in 0..src.n {
-                    let (c, corr) = encoded.row_parts(i);
-                    codes.extend_from_slice(c);
-                    corrections.push(corr);
-                }
-                (Codec::Scalar(q), dim, 4, codes, corrections)
+                let q = ScalarQuantizer::train(index.distance, &sample, dim, quantile);
+                (Codec::Scalar(q), dim, 4)
             }
             Quantization::Binary { asymmetric } => {
                 let q = BinaryQuantizer::new(dim);
-                let codes = q.encode(&vectors);
-                (
-                    Codec::Binary(q, asymmetric),
-                    q.code_bytes(),
-                    0,
-                    codes,
-                    Vec::new(),
-                )
+                (Codec::Binary(q, asymmetric), q.code_bytes(), 0)
             }
             Quantization::Product { compression } => {
-                let q = ProductQuantizer::train(index.distance, &vectors, dim, compression, 42);
-                let codes = q.encode(&vectors);
+                let q = ProductQuantizer::train(index.distance, &sample, dim, compression, 42);
                 let m = q.code_bytes();
-                (Codec::Product(Box::new(q)), m, 0, codes, Vec::new())
+                (Codec::Product(Box::new(q)), m, 0)
             }
         };
-        drop(vectors);
+        drop(sample);
         let lay = Layout::for_codes(code_bytes, tail, src.lay.cap0, src.lay.cap_up);
         let mut blocks = vec![Line([0; 16]); lay.lines(src.n)];
         {
             let from = as_words(&src.blocks);
             let to = as_words_mut(&mut blocks);
-            for i in 0..src.n {
-                let (s, d) = (i * src.lay.stride, i * lay.stride);
-                to[d..d + lay.link_words].copy_from_slice(&from[s..s + src.lay.link_words]);
-                let region = &mut to[d + lay.link_words..d + lay.stride];
-                // SAFETY: plain words viewed as bytes
-                let bytes: &mut [u8] = unsafe {
-                    std::slice::from_raw_parts_mut(region.as_mut_ptr() as *mut u8, region.len() * 4)
+            for start in (0..src.n).step_by(CHUNK) {
+                let end = (start + CHUNK).min(src.n);
+                let vectors = gather(&mut (start..end));
+                // the chunk's codes and correction terms
+                let (codes, corrections) = match &codec {
+                    Codec::Scalar(q) => {
+                        let encoded = q.encode(&vectors);
+                        let mut codes = Vec::with_capacity((end - start) * dim);
+                        let mut corrections = Vec::with_capacity(end - start);
+                        for i in 0..end - start {
+                            let (c, corr) = encoded.row_parts(i);
+                            codes.extend_from_slice(c);
+                            corrections.push(corr);
+                        }
+                        (codes, corrections)
+                    }
+                    Codec::Binary(q, _) => (q.encode(&vectors), Vec::new()),
+                    Codec::Product(q) => (q.encode(&vectors), Vec::new()),
                 };
-                bytes[..code_bytes].copy_from_slice(&codes[i * code_bytes..(i + 1) * code_bytes]);
-                if let Some(corr) = corrections.get(i) {
-                    region[lay.words - 1] = corr.to_bits();
+                for i in start..end {
+                    let (s, d) = (i * src.lay.stride, i * lay.stride);
+                    to[d..d + lay.link_words].copy_from_slice(&from[s..s + src.lay.link_words]);
+                    let region = &mut to[d + lay.link_words..d + lay.stride];
+                    // SAFETY: plain words viewed as bytes
+                    let bytes: &mut [u8] = unsafe {
+                        std::slice::from_raw_parts_mut(
+                            region.as_mut_ptr() as *mut u8,
+                            region.len() * 4,
+                        )
+                    };
+                    let r = i - start;
+                    bytes[..code_bytes]
+                        .copy_from_slice(&codes[r * code_bytes..(r + 1) * code_bytes]);
+                    if let Some(corr) = corrections.get(r) {
+                        region[lay.words - 1] = corr.to_bits();
+                    }
                 }
             }
         }
