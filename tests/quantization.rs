@@ -56,13 +56,19 @@ fn query(s: &Server, q: &[f32], params: Value) -> Vec<(i64, f64)> {
         .collect()
 }
 
-fn setup(s: &Server) {
+/// Collection `q` (Dot) with these vector params over `size` and `distance`, quantized so,
+/// sealing every 320 points, then 3,000 points.
+fn setup_with(s: &Server, vectors: Value, quantization: Value) {
+    let mut v = json!({"size": DIM, "distance": "Dot"});
+    for (k, x) in vectors.as_object().unwrap() {
+        v[k] = x.clone();
+    }
     s.ok(
         "PUT",
         "/collections/q",
         Some(&json!({
-            "vectors": {"size": DIM, "distance": "Dot"},
-            "quantization_config": {"scalar": {"type": "int8", "quantile": 0.99, "always_ram": true}},
+            "vectors": v,
+            "quantization_config": quantization,
             "optimizers_config": {"indexing_threshold": 20}
         })),
     );
@@ -79,6 +85,14 @@ fn setup(s: &Server) {
             Some(&json!({ "points": points })),
         );
     }
+}
+
+fn setup(s: &Server) {
+    setup_with(
+        s,
+        json!({}),
+        json!({"scalar": {"type": "int8", "quantile": 0.99, "always_ram": true}}),
+    );
 }
 
 /// Searches on the codes: rescored hits carry exact scores; without rescoring, the codes'
@@ -284,28 +298,11 @@ fn on_disk_graphs_are_mapped_and_reported_with_the_codes_in_telemetry() {
         )
     };
     let s = Server::persistent(dir.path());
-    s.ok(
-        "PUT",
-        "/collections/q",
-        Some(&json!({
-            "vectors": {"size": DIM, "distance": "Dot", "on_disk": true},
-            "quantization_config": {"scalar": {"type": "int8"}},
-            "optimizers_config": {"indexing_threshold": 20}
-        })),
+    setup_with(
+        &s,
+        json!({"on_disk": true}),
+        json!({"scalar": {"type": "int8"}}),
     );
-    let data = rows(3000, 1);
-    for (c, chunk) in data.chunks(500).enumerate() {
-        let points: Vec<Value> = chunk
-            .iter()
-            .enumerate()
-            .map(|(i, v)| json!({"id": c * 500 + i, "vector": v}))
-            .collect();
-        s.ok(
-            "PUT",
-            "/collections/q/points?wait=true",
-            Some(&json!({ "points": points })),
-        );
-    }
     let check = |s: &Server, when: &str| {
         wait_green(s, "q");
         let (ram, mapped, quantized, disk) = storage(s);
