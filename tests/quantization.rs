@@ -272,6 +272,27 @@ fn unimplemented_kinds_and_bad_values_are_refused_naming_them() {
         400,
     );
     assert!(e.contains("Disabled"), "{e}");
+    // the vectors' `memory` placement: Qdrant's words, pinned refused for dense vectors
+    for (memory, names) in [("pinned", "pinned"), ("warm", "warm")] {
+        let e = s.fail(
+            "PUT",
+            "/collections/y",
+            Some(&json!({"vectors": {"size": 4, "distance": "Dot", "memory": memory}})),
+            400,
+        );
+        assert!(e.contains("memory") || e.contains(names), "{memory}: {e}");
+        assert!(e.contains(names), "{memory}: {e}");
+    }
+    s.ok(
+        "PUT",
+        "/collections/y",
+        Some(&json!({"vectors": {"size": 4, "distance": "Dot", "memory": "cold"}})),
+    );
+    let info = s.ok("GET", "/collections/y", None);
+    assert_eq!(
+        info["config"]["params"]["vectors"]["memory"], "cold",
+        "{info}"
+    );
 }
 
 /// An on_disk, quantized space of a persistent server: its graphs are mapped (telemetry's

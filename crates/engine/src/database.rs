@@ -503,6 +503,7 @@ impl Database {
             };
             p.check_datatype(&at("datatype"))?;
             p.check_quantization(&at("quantization_config"))?;
+            p.check_memory(&at("memory"))?;
             if let Some(d) = p.size {
                 if d == 0 || d > crate::collection::MAX_DIM {
                     let at = if space.is_empty() {

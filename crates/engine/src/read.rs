@@ -868,8 +868,9 @@ fn search_segment(view: &SegView, plan: &Plan, out: &mut Vec<(f32, PointId, Loc)
     }
 }
 
-/// Whether a vector space is configured `on_disk`: the vector's `on_disk: true`, or its
-/// `hnsw_config.on_disk` (the vector's over the collection's). An indexed segment's graph holds
+/// Whether a vector space is configured `on_disk`: the vector's `on_disk: true` or `memory:
+/// cold|cached`, or its `hnsw_config` saying so (the vector's over the collection's; `memory`
+/// over `on_disk` in each). An indexed segment's graph holds
 /// the space's links and vectors together, so either keeps the whole graph in its mapped file.
 pub(crate) fn space_on_disk(config: &crate::CollectionConfig, using: &str) -> bool {
     let Some(p) = config.vectors.get(using) else {
@@ -879,7 +880,21 @@ pub(crate) fn space_on_disk(config: &crate::CollectionConfig, using: &str) -> bo
         Some(diff) => diff.applied_to(&config.settings.hnsw),
         None => config.settings.hnsw.clone(),
     };
-    p.extra.get("on_disk").and_then(Value::as_bool) == Some(true) || hnsw.on_disk
+    // `memory` (Qdrant 1.19) overrides the deprecated `on_disk` of the same component
+    use crate::settings::Memory;
+    let mapped = |memory: Option<Memory>, on_disk: bool| match memory {
+        Some(Memory::Cold | Memory::Cached) => true,
+        Some(Memory::Pinned) => false,
+        None => on_disk,
+    };
+    let vector_memory = p
+        .extra
+        .get("memory")
+        .and_then(|m| serde_json::from_value::<Memory>(m.clone()).ok());
+    mapped(
+        vector_memory,
+        p.extra.get("on_disk").and_then(Value::as_bool) == Some(true),
+    ) || mapped(hnsw.memory, hnsw.on_disk)
 }
 
 /// Whether a metric's raw keys are negated distances (never above 0).

@@ -19,8 +19,11 @@ const DEFAULT_INDEXING_THRESHOLD_KB: usize = 10_000;
 /// KB of vectors per core that a segment may grow to, when `max_segment_size` is unset.
 const DEFAULT_MAX_SEGMENT_KB_PER_CPU: usize = 200_000;
 
-/// Where a component's data is held (Qdrant 1.19's `memory`). Stored and reported; rustvecdb
-/// holds everything in RAM today.
+/// Where a component's data is held (Qdrant 1.19's `memory`, over the deprecated `on_disk`).
+/// For a vector's storage or an HNSW graph: `cold` and `cached` keep the graphs in their
+/// mapped files (as `on_disk: true`; the checksum check when a file is opened reads it once, so
+/// its pages start in the page cache either way), `pinned` on the heap. For quantization codes
+/// every value is accepted: codes are always on the heap.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Memory {
@@ -72,6 +75,8 @@ pub struct HnswConfig {
     /// `m` when absent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub payload_m: Option<usize>,
+    /// Over `on_disk`: `cold` or `cached` keep the graphs in their mapped files, `pinned` on
+    /// the heap.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub memory: Option<Memory>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -114,6 +119,8 @@ pub struct HnswConfigDiff {
     pub on_disk: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub payload_m: Option<usize>,
+    /// Over `on_disk`: `cold` or `cached` keep the graphs in their mapped files, `pinned` on
+    /// the heap.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub memory: Option<Memory>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -397,6 +404,7 @@ pub struct VectorParamsDiff {
     /// Keep this vector's indexed segments' graphs (links and vectors) in their mapped files
     /// (persistent collections).
     pub on_disk: Option<bool>,
+    /// Over `on_disk`: `cold` or `cached` map the graphs; `pinned` is refused for dense vectors.
     pub memory: Option<Memory>,
 }
 
@@ -428,6 +436,11 @@ impl VectorParamsDiff {
                 to.extra.remove("quantization_config");
             }
             None => {}
+        }
+        if self.memory == Some(Memory::Pinned) {
+            return Err(EngineError::bad(format!(
+                "{at}.memory: pinned is not supported for dense vector storage; use cold or cached"
+            )));
         }
         let others = [
             ("on_disk", self.on_disk.map(Value::Bool)),

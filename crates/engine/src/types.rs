@@ -193,6 +193,17 @@ impl VectorParams {
         crate::QuantizationConfig::parse(v, "quantization_config").ok()
     }
 
+    /// Checks `extra.memory` (named at `at`): `pinned` is refused for dense vector storage, as
+    /// Qdrant refuses it.
+    pub(crate) fn check_memory(&self, at: &str) -> crate::Result<()> {
+        match self.extra.get("memory").and_then(Value::as_str) {
+            Some("pinned") => Err(crate::EngineError::bad(format!(
+                "{at}: pinned is not supported for dense vector storage; use cold or cached"
+            ))),
+            _ => Ok(()),
+        }
+    }
+
     /// Checks `extra.quantization_config` (named at `at`): a configuration Qdrant accepts and
     /// rustvecdb implements, and no multivector space (those are scanned, never indexed).
     pub(crate) fn check_quantization(&self, at: &str) -> crate::Result<()> {

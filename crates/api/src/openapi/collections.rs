@@ -67,9 +67,10 @@ pub(crate) struct VectorParams {
     /// uint8 (a quarter; values cast as Rust's `as u8` does, not normalised under Cosine).
     /// Not for a multivector space.
     pub datatype: Option<Datatype>,
-    /// Stored and reported; vectors are held in RAM.
-    #[schema(value_type = Option<String>)]
-    pub memory: Option<Value>,
+    /// Placement of the vectors (Qdrant 1.19; over `on_disk`): `cold` or `cached` keep this
+    /// vector's indexed graphs in their mapped files, as `on_disk: true` does; `pinned` is
+    /// refused (Qdrant does not support it for dense vectors).
+    pub memory: Option<rvdb_engine::settings::Memory>,
     /// Makes every vector of this space a multivector (rows of `size` values, ColBERT-style),
     /// scored by late interaction; such a space is scanned exactly, never HNSW-indexed.
     #[schema(value_type = Option<MultiVectorConfig>)]
@@ -135,7 +136,7 @@ impl VectorParams {
                 "datatype",
                 self.datatype.map(|d| Value::String(d.as_str().to_string())),
             ),
-            ("memory", self.memory),
+            ("memory", self.memory.map(|m| serde_json::json!(m))),
         ];
         for (key, v) in others {
             if let Some(v) = v.filter(|v| !v.is_null()) {

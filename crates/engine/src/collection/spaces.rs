@@ -57,6 +57,7 @@ impl Collection {
                 let elem = params.elem();
                 params.check_datatype("dense.datatype")?;
                 params.check_quantization("dense.quantization_config")?;
+                params.check_memory("dense.memory")?;
                 match size {
                     Some(d) if (1..=MAX_DIM).contains(&d) => {}
                     _ => {

@@ -148,3 +148,87 @@ fn an_in_memory_collection_keeps_on_disk_graphs_on_the_heap() {
     let (heap, mapped) = placement(&c);
     assert!(heap > 0 && mapped == 0);
 }
+
+/// Qdrant 1.19's `memory` overrides `on_disk` of the same component: the vector's `cold` maps
+/// its graphs; the collection's `hnsw_config.memory: pinned` over `hnsw_config.on_disk` keeps
+/// them on the heap; `pinned` for the vector's storage is refused, as Qdrant refuses it.
+#[test]
+fn memory_placement_overrides_on_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = DatabaseOptions {
+        background_optimizer: false,
+        ..DatabaseOptions::persistent(dir.path())
+    };
+    let db = Database::open(opts).unwrap();
+    let c = fill(&db, json!(false));
+    assert_eq!(placement(&c).1, 0);
+    let set = |v: serde_json::Value| {
+        let diff: VectorParamsDiff = serde_json::from_value(v).unwrap();
+        c.update_config(
+            &SettingsDiff::default(),
+            &[(String::new(), diff)].into_iter().collect(),
+        )
+    };
+    set(json!({"memory": "cold"})).unwrap();
+    c.optimize();
+    assert!(placement(&c).1 > 0);
+    // memory cached over on_disk false: still mapped
+    set(json!({"memory": "cached", "on_disk": false})).unwrap();
+    c.optimize();
+    assert!(placement(&c).1 > 0);
+    let e = set(json!({"memory": "pinned"})).unwrap_err().to_string();
+    assert!(e.contains("memory") && e.contains("pinned"), "{e}");
+    // back to the heap through the vector's memory being unset is not possible (a diff only
+    // sets); the collection's hnsw memory pinned does not override the vector's own cold/cached
+    let pinned = SettingsDiff {
+        hnsw: Some(HnswConfigDiff {
+            on_disk: Some(true),
+            memory: Some(crate::settings::Memory::Pinned),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    c.update_config(&pinned, &Default::default()).unwrap();
+    c.optimize();
+    assert!(
+        placement(&c).1 > 0,
+        "the vector's own `cached` still maps them"
+    );
+}
+
+#[test]
+fn hnsw_memory_pinned_overrides_hnsw_on_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(DatabaseOptions {
+        background_optimizer: false,
+        ..DatabaseOptions::persistent(dir.path())
+    })
+    .unwrap();
+    let c = fill(&db, json!(false));
+    let hnsw = |memory| SettingsDiff {
+        hnsw: Some(HnswConfigDiff {
+            on_disk: Some(true),
+            memory,
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    c.update_config(
+        &hnsw(Some(crate::settings::Memory::Pinned)),
+        &Default::default(),
+    )
+    .unwrap();
+    c.optimize();
+    assert_eq!(placement(&c).1, 0, "pinned over on_disk: on the heap");
+    c.update_config(&hnsw(None), &Default::default()).unwrap();
+    c.optimize();
+    // the stored memory stays pinned (a diff leaves unset fields as they are)
+    assert_eq!(placement(&c).1, 0);
+    c.update_config(
+        &hnsw(Some(crate::settings::Memory::Cold)),
+        &Default::default(),
+    )
+    .unwrap();
+    c.optimize();
+    assert!(placement(&c).1 > 0, "cold: mapped");
+}
