@@ -379,17 +379,7 @@ impl Collection {
 
     /// The HNSW settings of a vector space: the collection's, with the vector's own laid over.
     pub(crate) fn hnsw_config(&self, using: &str) -> HnswConfig {
-        let config = self.config.read();
-        let collection = &config.config.settings.hnsw;
-        match config
-            .config
-            .vectors
-            .get(using)
-            .and_then(|p| p.hnsw_config.as_ref())
-        {
-            Some(diff) => diff.applied_to(collection),
-            None => collection.clone(),
-        }
+        hnsw_config_of(&self.config.read().config, using)
     }
 
     /// Where each dense vector space's data is: heap and mapped bytes of its vectors and
@@ -868,6 +858,19 @@ fn search_segment(view: &SegView, plan: &Plan, out: &mut Vec<(f32, PointId, Loc)
     }
 }
 
+/// The HNSW settings of a vector space: the collection's, with the vector's own laid over.
+fn hnsw_config_of(config: &crate::CollectionConfig, using: &str) -> HnswConfig {
+    let collection = &config.settings.hnsw;
+    match config
+        .vectors
+        .get(using)
+        .and_then(|p| p.hnsw_config.as_ref())
+    {
+        Some(diff) => diff.applied_to(collection),
+        None => collection.clone(),
+    }
+}
+
 /// Whether a vector space is configured `on_disk`: the vector's `on_disk: true` or `memory:
 /// cold|cached`, or its `hnsw_config` saying so (the vector's over the collection's; `memory`
 /// over `on_disk` in each). An indexed segment's graph holds
@@ -876,10 +879,7 @@ pub(crate) fn space_on_disk(config: &crate::CollectionConfig, using: &str) -> bo
     let Some(p) = config.vectors.get(using) else {
         return false;
     };
-    let hnsw = match &p.hnsw_config {
-        Some(diff) => diff.applied_to(&config.settings.hnsw),
-        None => config.settings.hnsw.clone(),
-    };
+    let hnsw = hnsw_config_of(config, using);
     // `memory` (Qdrant 1.19) overrides the deprecated `on_disk` of the same component
     use crate::settings::Memory;
     let mapped = |memory: Option<Memory>, on_disk: bool| match memory {
