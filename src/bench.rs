@@ -12,7 +12,10 @@ use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use rvdb_index::{flat_search, HnswIndex, HnswParams, Quantization, QuantizedHnsw, SearchParams};
+use rvdb_index::{
+    flat_search, BinaryEncoding, BinaryQuery, HnswIndex, HnswParams, Quantization, QuantizedHnsw,
+    SearchParams,
+};
 use rvdb_vector::Distance;
 use serde_json::json;
 
@@ -90,10 +93,11 @@ pub struct AnnArgs {
     /// reported as 0), else build it and write it there. For iterating on search speed.
     #[arg(long)]
     index_cache: Option<PathBuf>,
-    /// Also walk the graph on codes: `int8` (scalar quantization), `binary` (sign bits,
-    /// Hamming distance) or `binary-asymmetric` (sign bits against an 8-bit query), then
-    /// `product` (codebooks per sub-space, see `--compression`), then rescore the best
-    /// `k × oversampling` candidates from the original vectors. Reported beside the f32 lines.
+    /// Also walk the graph on codes: `int8` (scalar quantization), `binary` (bits per value,
+    /// see `--binary-encoding` and `--query-encoding`; `binary-asymmetric` is `binary` with
+    /// `--query-encoding scalar8bits`) or `product` (codebooks per sub-space, see
+    /// `--compression`), then rescore the best `k × oversampling` candidates from the original
+    /// vectors. Reported beside the f32 lines.
     #[arg(long, value_parser = ["int8", "binary", "binary-asymmetric", "product"])]
     quantization: Option<String>,
     /// How the graph stores the vectors: `f32`, or `f16` (a float16 space: the base vectors
@@ -110,6 +114,13 @@ pub struct AnnArgs {
     /// all values when not given.
     #[arg(long)]
     quantile: Option<f32>,
+    /// Bits per value of `--quantization binary` (Qdrant's `encoding`).
+    #[arg(long, default_value = "one_bit", value_parser = ["one_bit", "two_bits", "one_and_half_bits"])]
+    binary_encoding: String,
+    /// How a query meets `--quantization binary` codes (Qdrant's `query_encoding`): as a code
+    /// (`binary`, Hamming distance) or at 4 or 8 bits per value.
+    #[arg(long, default_value = "binary", value_parser = ["binary", "scalar4bits", "scalar8bits"])]
+    query_encoding: String,
     /// Label of each base row (.ivecs, dimension 1).
     #[arg(long, requires = "filtered_truth")]
     filtered_labels: Option<PathBuf>,
@@ -311,8 +322,19 @@ fn ann(a: AnnArgs) -> anyhow::Result<()> {
             Some("int8") => Quantization::Scalar {
                 quantile: a.quantile,
             },
-            Some("binary") => Quantization::Binary { asymmetric: false },
-            Some("binary-asymmetric") => Quantization::Binary { asymmetric: true },
+            Some(kind @ ("binary" | "binary-asymmetric")) => Quantization::Binary {
+                encoding: match a.binary_encoding.as_str() {
+                    "two_bits" => BinaryEncoding::TwoBits,
+                    "one_and_half_bits" => BinaryEncoding::OneAndHalfBits,
+                    _ => BinaryEncoding::OneBit,
+                },
+                query: match a.query_encoding.as_str() {
+                    _ if kind == "binary-asymmetric" => BinaryQuery::Scalar8Bits,
+                    "scalar4bits" => BinaryQuery::Scalar4Bits,
+                    "scalar8bits" => BinaryQuery::Scalar8Bits,
+                    _ => BinaryQuery::SameAsStorage,
+                },
+            },
             Some("product") => Quantization::Product {
                 compression: a.compression,
             },
@@ -336,6 +358,7 @@ fn ann(a: AnnArgs) -> anyhow::Result<()> {
                 truth,
                 filter,
                 json!({"quantization": a.quantization, "oversampling": o, "compression": a.compression,
+                       "binary_encoding": a.binary_encoding, "query_encoding": a.query_encoding,
                        "encode_seconds": round(encode_seconds), "quantile": a.quantile}),
             );
         }

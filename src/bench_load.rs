@@ -75,9 +75,16 @@ pub struct LoadArgs {
     #[arg(long, default_value = "float32", value_parser = ["float32", "float16"])]
     datatype: String,
     /// The collection's quantization: searches walk the codes and rescore the best
-    /// `limit × --oversampling` from the originals.
+    /// `limit × --oversampling` from the originals (`binary-asymmetric`: `binary` with
+    /// `--query-encoding scalar8bits`).
     #[arg(long, value_parser = ["int8", "binary", "binary-asymmetric", "product"])]
     quantization: Option<String>,
+    /// Bits per value of `--quantization binary` (Qdrant's `encoding`).
+    #[arg(long, default_value = "one_bit", value_parser = ["one_bit", "two_bits", "one_and_half_bits"])]
+    binary_encoding: String,
+    /// How a query meets `--quantization binary` codes (Qdrant's `query_encoding`).
+    #[arg(long, default_value = "binary", value_parser = ["binary", "scalar4bits", "scalar8bits"])]
+    query_encoding: String,
     /// Candidates rescored per result with `--quantization` (`params.quantization.oversampling`).
     #[arg(long, default_value_t = 1.0)]
     oversampling: f64,
@@ -102,10 +109,10 @@ impl LoadArgs {
         if let Some(q) = &self.quantization {
             body["quantization_config"] = match q.as_str() {
                 "int8" => json!({"scalar": {"type": "int8", "always_ram": true}}),
-                "binary" => json!({"binary": {"always_ram": true}}),
-                "binary-asymmetric" => {
-                    json!({"binary": {"always_ram": true, "query_encoding": "scalar8bits"}})
-                }
+                "binary" => json!({"binary": {"always_ram": true,
+                    "encoding": self.binary_encoding, "query_encoding": self.query_encoding}}),
+                "binary-asymmetric" => json!({"binary": {"always_ram": true,
+                    "encoding": self.binary_encoding, "query_encoding": "scalar8bits"}}),
                 _ => json!({"product": {"compression": self.compression, "always_ram": true}}),
             };
         }

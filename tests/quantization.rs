@@ -202,10 +202,10 @@ fn unimplemented_kinds_and_bad_values_are_refused_naming_them() {
     let s = Server::start();
     for (q, names) in [
         (json!({"turbo": {"bits": "bits4"}}), "turbo"),
-        (json!({"binary": {"encoding": "two_bits"}}), "two_bits"),
+        (json!({"binary": {"encoding": "three_bits"}}), "three_bits"),
         (
-            json!({"binary": {"query_encoding": "scalar4bits"}}),
-            "scalar4bits",
+            json!({"binary": {"query_encoding": "scalar2bits"}}),
+            "scalar2bits",
         ),
         (
             json!({"scalar": {"type": "int8", "quantile": 0.2}}),

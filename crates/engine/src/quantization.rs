@@ -11,7 +11,8 @@
 
 use std::sync::Arc;
 
-use rvdb_index::{Quantization, QuantizedHnsw};
+use rvdb_index as codes;
+use rvdb_index::{BinaryQuery, Quantization, QuantizedHnsw};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -20,9 +21,8 @@ use crate::settings::Memory;
 use crate::{EngineError, Result};
 
 /// Qdrant's `quantization_config`: one of `scalar`, `product`, `binary`. (Qdrant 1.19's
-/// `turbo`, and the `two_bits`/`one_and_half_bits` binary encodings and `scalar4bits` query
-/// encoding, are not implemented: they are not in the schema, so a body using them is refused
-/// with a 400 naming them.)
+/// `turbo` is not implemented: it is not in the schema, so a body using it is refused with a
+/// 400 naming it.)
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase", deny_unknown_fields)]
 pub enum QuantizationConfig {
@@ -89,8 +89,9 @@ impl CompressionRatio {
     }
 }
 
-/// `binary`: sign bits, scored by Hamming distance (or, with `query_encoding: scalar8bits`,
-/// the query's 8-bit values against the stored bits).
+/// `binary`: one, one and a half or two bits per value, scored by Hamming distance (or, with
+/// `query_encoding: scalar4bits | scalar8bits`, the query's 4- or 8-bit values against the
+/// stored bits).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BinaryQuantizationConfig {
@@ -98,11 +99,14 @@ pub struct BinaryQuantizationConfig {
     pub always_ram: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub memory: Option<Memory>,
-    /// `one_bit`, the default and only encoding.
+    /// `one_bit` (the default: the sign of each value), `two_bits` (three bands of each
+    /// value's z-score over the data: below −⅔σ, within ±⅔σ, above, as a thermometer code) or
+    /// `one_and_half_bits` (as `two_bits`, with one "above" bit per pair of values).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub encoding: Option<BinaryEncoding>,
-    /// `default`/`binary` (the query is a sign code too) or `scalar8bits` (asymmetric: the
-    /// query's values as bytes against the stored bits).
+    /// `default`/`binary` (the query is a code too: Hamming distance) or `scalar4bits` /
+    /// `scalar8bits` (asymmetric: the query's values at 4 or 8 bits against the stored bits,
+    /// a finer ranking for a little more work).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub query_encoding: Option<BinaryQueryEncoding>,
 }
@@ -111,6 +115,8 @@ pub struct BinaryQuantizationConfig {
 #[serde(rename_all = "snake_case")]
 pub enum BinaryEncoding {
     OneBit,
+    TwoBits,
+    OneAndHalfBits,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -118,6 +124,7 @@ pub enum BinaryEncoding {
 pub enum BinaryQueryEncoding {
     Default,
     Binary,
+    Scalar4bits,
     Scalar8bits,
 }
 
@@ -158,7 +165,18 @@ impl QuantizationConfig {
                 compression: p.compression.factor(),
             },
             QuantizationConfig::Binary(b) => Quantization::Binary {
-                asymmetric: b.query_encoding == Some(BinaryQueryEncoding::Scalar8bits),
+                encoding: match b.encoding {
+                    None | Some(BinaryEncoding::OneBit) => codes::BinaryEncoding::OneBit,
+                    Some(BinaryEncoding::TwoBits) => codes::BinaryEncoding::TwoBits,
+                    Some(BinaryEncoding::OneAndHalfBits) => codes::BinaryEncoding::OneAndHalfBits,
+                },
+                query: match b.query_encoding {
+                    None | Some(BinaryQueryEncoding::Default | BinaryQueryEncoding::Binary) => {
+                        BinaryQuery::SameAsStorage
+                    }
+                    Some(BinaryQueryEncoding::Scalar4bits) => BinaryQuery::Scalar4Bits,
+                    Some(BinaryQueryEncoding::Scalar8bits) => BinaryQuery::Scalar8Bits,
+                },
             },
         }
     }

@@ -20,10 +20,12 @@ mod sparse;
 mod topk;
 
 pub use flat::{flat_search, SearchParams};
-pub use hnsw::{Element, HnswIndex, HnswParams, Quantization, QuantizedHnsw, SharedBytes};
+pub use hnsw::{
+    BinaryQuery, Element, HnswIndex, HnswParams, Quantization, QuantizedHnsw, SharedBytes,
+};
 pub use quant::{
-    hamming, BinaryQuantizer, ProductQuantizer, ProductQuery, ScalarCodes, ScalarQuantizer,
-    ScalarQuery,
+    hamming, BinaryEncoding, BinaryQuantizer, ProductQuantizer, ProductQuery, ScalarCodes,
+    ScalarQuantizer, ScalarQuery,
 };
 pub use sparse::{
     apply_idf, idf, SealedSparseIndex, SparseDecodeError, SparseIndex, SparseIndexParams,

@@ -162,6 +162,18 @@ fn every_kind_and_distance_walks_codes_and_rescores_to_the_exact_answer() {
             4.0,
             0.92,
         ),
+        (
+            json!({"binary": {"encoding": "two_bits", "query_encoding": "scalar4bits"}}),
+            256,
+            4.0,
+            0.92,
+        ),
+        (
+            json!({"binary": {"encoding": "one_and_half_bits"}}),
+            256,
+            8.0,
+            0.85,
+        ),
     ];
     for (config, dim, oversampling, want) in cases {
         for distance in [Distance::Cosine, Distance::Euclid, Distance::Dot] {
@@ -325,10 +337,10 @@ fn a_vector_own_config_wins_and_changes_rebuild_or_drop_codes_while_writes_go_on
 fn configurations_not_implemented_or_out_of_range_are_refused_naming_the_field() {
     for (v, field) in [
         (json!({"turbo": {"bits": "bits4"}}), "turbo"),
-        (json!({"binary": {"encoding": "two_bits"}}), "two_bits"),
+        (json!({"binary": {"encoding": "three_bits"}}), "three_bits"),
         (
-            json!({"binary": {"query_encoding": "scalar4bits"}}),
-            "scalar4bits",
+            json!({"binary": {"query_encoding": "scalar2bits"}}),
+            "scalar2bits",
         ),
         (
             json!({"scalar": {"type": "int8", "quantile": 0.3}}),

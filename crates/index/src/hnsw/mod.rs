@@ -35,7 +35,7 @@ use graph::{with_ctx, Ctx, Graph, Layout};
 pub use graph::{Element, SharedBytes};
 use kernels::{in_isa, with_metric, Job, Metric, Space};
 use search::{greedy, search_filtered, search_layer, FilterScratch, Frozen, GroupLinks};
-pub use sq::{Quantization, QuantizedHnsw};
+pub use sq::{BinaryQuery, Quantization, QuantizedHnsw};
 
 /// Build parameters.
 #[derive(Clone, Debug, PartialEq, Eq)]

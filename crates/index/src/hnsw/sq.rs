@@ -29,7 +29,7 @@ use super::graph::{as_words, as_words_mut, with_ctx, Graph, Layout, Line};
 use super::kernels::{in_isa, Isa, Metric};
 use super::search::GroupLinks;
 use super::{HnswIndex, Knn, Query};
-use crate::quant::{hamming, BinaryQuantizer, ProductQuantizer, ScalarQuantizer};
+use crate::quant::{hamming, BinaryEncoding, BinaryQuantizer, ProductQuantizer, ScalarQuantizer};
 use crate::topk::{Scored, TopK};
 
 /// An [`HnswIndex`]'s graph walked on int8 codes, with rescoring from the original vectors.
@@ -48,19 +48,45 @@ pub struct QuantizedHnsw {
 pub enum Quantization {
     /// int8 codes, the byte range fitted to all values or to their central `quantile`.
     Scalar { quantile: Option<f32> },
-    /// One sign bit per value; with `asymmetric` the query keeps 8 bits per value (Qdrant's
-    /// `scalar8bits` query encoding) and is scored as a signed sum, else it is a sign code too
-    /// and the distance is the Hamming distance.
-    Binary { asymmetric: bool },
+    /// One, one and a half or two bits per value ([`BinaryEncoding`]); the query is a code
+    /// too (the distance is the Hamming distance) or keeps 4 or 8 bits per value (Qdrant's
+    /// `scalar4bits` and `scalar8bits` query encodings) and is scored as a signed sum.
+    Binary {
+        encoding: BinaryEncoding,
+        query: BinaryQuery,
+    },
     /// One byte per sub-space of codebooks trained for `compression` (4 to 64), scored from the
     /// query's lookup tables.
     Product { compression: usize },
 }
 
+/// How a query meets binary codes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum BinaryQuery {
+    /// Encoded as the stored vectors are (Hamming distance).
+    #[default]
+    SameAsStorage,
+    /// 4 bits per value against the stored bits.
+    Scalar4Bits,
+    /// 8 bits per value against the stored bits.
+    Scalar8Bits,
+}
+
+impl BinaryQuery {
+    /// The query's bit planes (0 for a code like the stored ones).
+    fn planes(self) -> usize {
+        match self {
+            BinaryQuery::SameAsStorage => 0,
+            BinaryQuery::Scalar4Bits => 4,
+            BinaryQuery::Scalar8Bits => 8,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 enum Codec {
     Scalar(ScalarQuantizer),
-    Binary(BinaryQuantizer, bool),
+    Binary(BinaryQuantizer, BinaryQuery),
     Product(Box<ProductQuantizer>),
 }
 
@@ -77,31 +103,34 @@ enum SqSpace {
     HammingAvx512,
     #[cfg(target_arch = "x86_64")]
     PlanesAvx512,
+    #[cfg(target_arch = "x86_64")]
+    Planes4Avx512,
     Ip,
     L2,
     L1,
     Hamming,
     Planes,
+    Planes4,
     Tables,
 }
 
 impl SqSpace {
-    fn binary(asymmetric: bool) -> SqSpace {
+    fn binary(query: BinaryQuery) -> SqSpace {
         #[cfg(target_arch = "x86_64")]
         if rvdb_vector::active_kernel() != "scalar"
             && is_x86_feature_detected!("avx512f")
             && is_x86_feature_detected!("avx512vpopcntdq")
         {
-            return if asymmetric {
-                SqSpace::PlanesAvx512
-            } else {
-                SqSpace::HammingAvx512
+            return match query {
+                BinaryQuery::SameAsStorage => SqSpace::HammingAvx512,
+                BinaryQuery::Scalar4Bits => SqSpace::Planes4Avx512,
+                BinaryQuery::Scalar8Bits => SqSpace::PlanesAvx512,
             };
         }
-        if asymmetric {
-            SqSpace::Planes
-        } else {
-            SqSpace::Hamming
+        match query {
+            BinaryQuery::SameAsStorage => SqSpace::Hamming,
+            BinaryQuery::Scalar4Bits => SqSpace::Planes4,
+            BinaryQuery::Scalar8Bits => SqSpace::Planes,
         }
     }
 
@@ -148,7 +177,12 @@ macro_rules! with_sq_metric {
             }
             #[cfg(target_arch = "x86_64")]
             SqSpace::PlanesAvx512 => {
-                type $M = x86::PlanesAvx512;
+                type $M = x86::PlanesAvx512<8>;
+                $body
+            }
+            #[cfg(target_arch = "x86_64")]
+            SqSpace::Planes4Avx512 => {
+                type $M = x86::PlanesAvx512<4>;
                 $body
             }
             SqSpace::Hamming => {
@@ -156,7 +190,11 @@ macro_rules! with_sq_metric {
                 $body
             }
             SqSpace::Planes => {
-                type $M = portable::Planes;
+                type $M = portable::Planes<8>;
+                $body
+            }
+            SqSpace::Planes4 => {
+                type $M = portable::Planes<4>;
                 $body
             }
             SqSpace::Tables => {
@@ -267,10 +305,10 @@ mod portable {
         }
     }
 
-    /// An 8-plane query against sign bits (`BinaryQuantizer::query_planes`).
+    /// A query of `P` bit planes against binary codes (`BinaryQuantizer::query_planes`).
     #[derive(Clone, Copy, Debug)]
-    pub(super) struct Planes;
-    impl Metric for Planes {
+    pub(super) struct Planes<const P: usize>;
+    impl<const P: usize> Metric for Planes<P> {
         const ISA: Isa = Isa::Portable;
         #[inline(always)]
         unsafe fn dist(a: *const f32, b: *const f32, words: usize) -> f32 {
@@ -279,7 +317,7 @@ mod portable {
                 let code = bytes(b, words);
                 let pc: u32 = code.iter().map(|x| x.count_ones()).sum();
                 let mut s = 0u64;
-                for k in 0..8 {
+                for k in 0..P {
                     let plane = bytes(a.add(k * words), words);
                     let bits: u32 = plane
                         .iter()
@@ -288,7 +326,7 @@ mod portable {
                         .sum();
                     s += u64::from(bits) << k;
                 }
-                let (lo, step, sum, _) = consts(a, 8 * words);
+                let (lo, step, sum, _) = consts(a, P * words);
                 -(2.0 * (lo * pc as f32 + step * s as f32) - sum)
             }
         }
@@ -426,14 +464,14 @@ mod x86 {
         }
     }
 
-    /// An 8-plane query against sign bits, 512 bits at a time.
+    /// A query of `P` bit planes against binary codes, 512 bits at a time.
     #[derive(Clone, Copy, Debug)]
-    pub(super) struct PlanesAvx512;
-    impl Metric for PlanesAvx512 {
+    pub(super) struct PlanesAvx512<const P: usize>;
+    impl<const P: usize> Metric for PlanesAvx512<P> {
         const ISA: Isa = Isa::Avx512Popcnt;
         #[inline(always)]
         unsafe fn dist(a: *const f32, b: *const f32, words: usize) -> f32 {
-            // SAFETY: 8 aligned planes of `words` words and the constants line; an aligned
+            // SAFETY: P aligned planes of `words` words and the constants line; an aligned
             // node region; in the VPOPCNTDQ root
             unsafe {
                 let mut pc = _mm512_setzero_si512();
@@ -442,7 +480,7 @@ mod x86 {
                 while i < words {
                     let code = _mm512_load_si512(b.add(i).cast());
                     pc = _mm512_add_epi64(pc, _mm512_popcnt_epi64(code));
-                    for k in 0..8u32 {
+                    for k in 0..P as u32 {
                         let plane = _mm512_load_si512(a.add(k as usize * words + i).cast());
                         let bits = _mm512_popcnt_epi64(_mm512_and_si512(plane, code));
                         s = _mm512_add_epi64(
@@ -452,7 +490,7 @@ mod x86 {
                     }
                     i += 16;
                 }
-                let (lo, step, sum, _) = consts(a, 8 * words);
+                let (lo, step, sum, _) = consts(a, P * words);
                 let pc = _mm512_reduce_add_epi64(pc) as f32;
                 let s = _mm512_reduce_add_epi64(s) as f32;
                 -(2.0 * (lo * pc + step * s) - sum)
@@ -512,9 +550,10 @@ impl QuantizedHnsw {
                 let q = ScalarQuantizer::train(index.distance, &sample, dim, quantile);
                 (Codec::Scalar(q), dim, 4)
             }
-            Quantization::Binary { asymmetric } => {
-                let q = BinaryQuantizer::new(dim);
-                (Codec::Binary(q, asymmetric), q.code_bytes(), 0)
+            Quantization::Binary { encoding, query } => {
+                let q = BinaryQuantizer::train(encoding, &sample, dim);
+                let bytes = q.code_bytes();
+                (Codec::Binary(q, query), bytes, 0)
             }
             Quantization::Product { compression } => {
                 let q = ProductQuantizer::train(index.distance, &sample, dim, compression, 42);
@@ -682,10 +721,15 @@ impl QuantizedHnsw {
                     [step2, constant, shift, step],
                 )
             }
-            &Codec::Binary(bq, false) => (SqSpace::binary(false), bq.encode(query), [0.0; 4]),
-            &Codec::Binary(bq, true) => {
-                let (planes, [lo, step, sum]) = bq.query_planes(query, self.graph.lay.words * 4);
-                (SqSpace::binary(true), planes, [lo, step, sum, 0.0])
+            Codec::Binary(bq, BinaryQuery::SameAsStorage) => (
+                SqSpace::binary(BinaryQuery::SameAsStorage),
+                bq.encode(query),
+                [0.0; 4],
+            ),
+            &Codec::Binary(ref bq, q) => {
+                let (planes, [lo, step, sum]) =
+                    bq.query_planes(query, self.graph.lay.words * 4, q.planes());
+                (SqSpace::binary(q), planes, [lo, step, sum, 0.0])
             }
             Codec::Product(pq) => {
                 let tables = pq.query(query);
@@ -804,6 +848,27 @@ mod tests {
         }
     }
 
+    /// Recall@k of `q` rescored with `oversampling` over `queries`.
+    fn recall(
+        index: &HnswIndex,
+        q: Quantization,
+        base: &[f32],
+        queries: &[f32],
+        k: usize,
+        oversampling: f64,
+    ) -> f64 {
+        let (d, dim) = (index.distance, index.dim());
+        let codes = QuantizedHnsw::new(index, q);
+        let mut hits = 0;
+        for v in queries.chunks_exact(dim) {
+            let want = exact(base, dim, d, v, k);
+            let got = codes.search(base, v, k, 100, oversampling, None);
+            assert_eq!(got.len(), k);
+            hits += got.iter().filter(|s| want.contains(&s.offset)).count();
+        }
+        hits as f64 / (queries.len() / dim * k) as f64
+    }
+
     #[test]
     fn binary_codes_rank_better_with_asymmetric_queries_and_more_oversampling() {
         let (n, dim, k) = (3000, 256, 10);
@@ -811,26 +876,87 @@ mod tests {
         let base = data(n, dim, d, 9);
         let queries = data(40, dim, d, 10);
         let index = HnswIndex::build(d, &base, dim, &HnswParams::default());
-        let runs = [(false, 1.0), (false, 4.0), (true, 4.0), (true, 30.0)];
-        let mut recall = [0.0; 4];
-        for (slot, (asymmetric, o)) in runs.into_iter().enumerate() {
-            let bq = QuantizedHnsw::new(&index, Quantization::Binary { asymmetric });
-            assert!(bq.memory_bytes() * 3 < index.memory_bytes());
-            let mut hits = 0;
-            for q in queries.chunks_exact(dim) {
-                let want = exact(&base, dim, d, q, k);
-                let got = bq.search(&base, q, k, 100, o, None);
-                assert_eq!(got.len(), k);
-                hits += got.iter().filter(|s| want.contains(&s.offset)).count();
-            }
-            recall[slot] = hits as f64 / (40 * k) as f64;
-        }
+        let one = |query| Quantization::Binary {
+            encoding: BinaryEncoding::OneBit,
+            query,
+        };
+        let runs = [
+            (one(BinaryQuery::SameAsStorage), 1.0),
+            (one(BinaryQuery::SameAsStorage), 4.0),
+            (one(BinaryQuery::Scalar8Bits), 4.0),
+            (one(BinaryQuery::Scalar8Bits), 30.0),
+        ];
+        let recall = runs.map(|(q, o)| recall(&index, q, &base, &queries, k, o));
+        assert!(
+            QuantizedHnsw::new(&index, one(BinaryQuery::SameAsStorage)).memory_bytes() * 3
+                < index.memory_bytes()
+        );
         // (tightly clustered data is hard for one bit per value: points of a cluster share
         // most signs; the rescoring of a long candidate list makes up for it)
         assert!(
             recall[0] < recall[1] && recall[1] < recall[2] && recall[3] >= 0.8,
             "recall {recall:?}"
         );
+    }
+
+    /// Embedding-like rows: centred, a decaying spectrum, loose clusters.
+    fn embeddings(n: usize, dim: usize, distance: Distance, seed: u64) -> Vec<f32> {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let scale: Vec<f32> = (0..dim).map(|i| 1.0 / (1.0 + i as f32 / 16.0)).collect();
+        let mut gauss = move || {
+            // a sum of uniforms: close enough to normal for a test
+            (0..4).map(|_| rng.random_range(-1.0f32..1.0)).sum::<f32>() * 0.87
+        };
+        let centres: Vec<Vec<f32>> = (0..50)
+            .map(|_| scale.iter().map(|s| s * gauss()).collect())
+            .collect();
+        let mut v = Vec::with_capacity(n * dim);
+        for r in 0..n {
+            let c = &centres[(r * 7919 + seed as usize) % centres.len()];
+            let mut row: Vec<f32> = c.iter().zip(&scale).map(|(x, s)| x + s * gauss()).collect();
+            distance.prepare(&mut row);
+            v.extend(row);
+        }
+        v
+    }
+
+    #[test]
+    fn two_bit_and_one_and_a_half_bit_codes_rank_better_than_one_bit() {
+        let (n, dim, k) = (3000, 128, 10);
+        for d in [Distance::Cosine, Distance::Dot] {
+            let base = embeddings(n, dim, d, 21);
+            let queries = embeddings(40, dim, d, 22);
+            let index = HnswIndex::build(d, &base, dim, &HnswParams::default());
+            let run = |encoding, query| {
+                recall(
+                    &index,
+                    Quantization::Binary { encoding, query },
+                    &base,
+                    &queries,
+                    k,
+                    4.0,
+                )
+            };
+            let one = run(BinaryEncoding::OneBit, BinaryQuery::SameAsStorage);
+            let half = run(BinaryEncoding::OneAndHalfBits, BinaryQuery::SameAsStorage);
+            let two = run(BinaryEncoding::TwoBits, BinaryQuery::SameAsStorage);
+            let two4 = run(BinaryEncoding::TwoBits, BinaryQuery::Scalar4Bits);
+            let two8 = run(BinaryEncoding::TwoBits, BinaryQuery::Scalar8Bits);
+            let half8 = run(BinaryEncoding::OneAndHalfBits, BinaryQuery::Scalar8Bits);
+            let one8 = run(BinaryEncoding::OneBit, BinaryQuery::Scalar8Bits);
+            let all = [one, half, two, two4, two8, half8, one8];
+            // a query kept at 4 or 8 bits ranks far better than a code; against such a query,
+            // two stored bits rank better than one or one and a half (whose first bit is
+            // "not low" rather than the sign: it is not better than one bit on such data)
+            assert!(
+                two4 > two + 0.2 && two8 > two4 - 0.05 && half8 > half + 0.1,
+                "{d}: one, 1.5, two, two/4, two/8, 1.5/8, one/8 {all:?}"
+            );
+            assert!(
+                two8 > half8 && two8 > one8,
+                "{d}: one, 1.5, two, two/4, two/8, 1.5/8, one/8 {all:?}"
+            );
+        }
     }
 
     #[test]
@@ -887,15 +1013,27 @@ mod tests {
         let index = HnswIndex::build(Distance::Dot, &[], 4, &HnswParams::default());
         for q in [
             Quantization::Scalar { quantile: None },
-            Quantization::Binary { asymmetric: false },
-            Quantization::Binary { asymmetric: true },
+            Quantization::Binary {
+                encoding: BinaryEncoding::OneBit,
+                query: BinaryQuery::SameAsStorage,
+            },
+            Quantization::Binary {
+                encoding: BinaryEncoding::TwoBits,
+                query: BinaryQuery::Scalar4Bits,
+            },
             Quantization::Product { compression: 8 },
         ] {
             let sq = QuantizedHnsw::new(&index, q);
             assert!(sq.is_empty());
             assert!(sq.search(&[], &[0.0; 4], 10, 10, 2.0, None).is_empty());
         }
-        let sq = QuantizedHnsw::new(&index, Quantization::Binary { asymmetric: true });
+        let sq = QuantizedHnsw::new(
+            &index,
+            Quantization::Binary {
+                encoding: BinaryEncoding::OneAndHalfBits,
+                query: BinaryQuery::Scalar8Bits,
+            },
+        );
         assert!(sq.search(&[], &[0.0; 4], 10, 10, 2.0, None).is_empty());
     }
 }

@@ -11,6 +11,6 @@ mod binary;
 mod product;
 mod scalar;
 
-pub use binary::{hamming, BinaryQuantizer};
+pub use binary::{hamming, BinaryEncoding, BinaryQuantizer};
 pub use product::{ProductQuantizer, ProductQuery};
 pub use scalar::{ScalarCodes, ScalarQuantizer, ScalarQuery};
