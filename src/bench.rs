@@ -14,7 +14,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rvdb_index::{
     flat_search, BinaryEncoding, BinaryQuery, HnswIndex, HnswParams, Quantization, QuantizedHnsw,
-    SearchParams,
+    SearchParams, TurboBits,
 };
 use rvdb_vector::Distance;
 use serde_json::json;
@@ -96,10 +96,13 @@ pub struct AnnArgs {
     /// Also walk the graph on codes: `int8` (scalar quantization), `binary` (bits per value,
     /// see `--binary-encoding` and `--query-encoding`; `binary-asymmetric` is `binary` with
     /// `--query-encoding scalar8bits`) or `product` (codebooks per sub-space, see
-    /// `--compression`), then rescore the best `k × oversampling` candidates from the original
+    /// `--compression`) or `turbo` (a rotation, then `--turbo-bits` per coordinate), then rescore the best `k × oversampling` candidates from the original
     /// vectors. Reported beside the f32 lines.
-    #[arg(long, value_parser = ["int8", "binary", "binary-asymmetric", "product"])]
+    #[arg(long, value_parser = ["int8", "binary", "binary-asymmetric", "product", "turbo"])]
     quantization: Option<String>,
+    /// Bits per rotated coordinate of `--quantization turbo`.
+    #[arg(long, default_value = "bits4", value_parser = ["bits1", "bits1_5", "bits2", "bits4"])]
+    turbo_bits: String,
     /// How the graph stores the vectors: `f32`, or `f16` (a float16 space: the base vectors
     /// rounded to halves, the graph's vectors half the bytes; recall is against the f32 truth).
     #[arg(long, default_value = "f32", value_parser = ["f32", "f16"])]
@@ -338,6 +341,14 @@ fn ann(a: AnnArgs) -> anyhow::Result<()> {
             Some("product") => Quantization::Product {
                 compression: a.compression,
             },
+            Some("turbo") => Quantization::Turbo {
+                bits: match a.turbo_bits.as_str() {
+                    "bits1" => TurboBits::Bits1,
+                    "bits1_5" => TurboBits::Bits1_5,
+                    "bits2" => TurboBits::Bits2,
+                    _ => TurboBits::Bits4,
+                },
+            },
             _ => return,
         };
         let t = Instant::now();
@@ -359,6 +370,7 @@ fn ann(a: AnnArgs) -> anyhow::Result<()> {
                 filter,
                 json!({"quantization": a.quantization, "oversampling": o, "compression": a.compression,
                        "binary_encoding": a.binary_encoding, "query_encoding": a.query_encoding,
+                       "turbo_bits": a.turbo_bits,
                        "encode_seconds": round(encode_seconds), "quantile": a.quantile}),
             );
         }

@@ -77,8 +77,11 @@ pub struct LoadArgs {
     /// The collection's quantization: searches walk the codes and rescore the best
     /// `limit × --oversampling` from the originals (`binary-asymmetric`: `binary` with
     /// `--query-encoding scalar8bits`).
-    #[arg(long, value_parser = ["int8", "binary", "binary-asymmetric", "product"])]
+    #[arg(long, value_parser = ["int8", "binary", "binary-asymmetric", "product", "turbo"])]
     quantization: Option<String>,
+    /// Bits per rotated coordinate of `--quantization turbo` (Qdrant's `bits`).
+    #[arg(long, default_value = "bits4", value_parser = ["bits1", "bits1_5", "bits2", "bits4"])]
+    turbo_bits: String,
     /// Bits per value of `--quantization binary` (Qdrant's `encoding`).
     #[arg(long, default_value = "one_bit", value_parser = ["one_bit", "two_bits", "one_and_half_bits"])]
     binary_encoding: String,
@@ -113,6 +116,7 @@ impl LoadArgs {
                     "encoding": self.binary_encoding, "query_encoding": self.query_encoding}}),
                 "binary-asymmetric" => json!({"binary": {"always_ram": true,
                     "encoding": self.binary_encoding, "query_encoding": "scalar8bits"}}),
+                "turbo" => json!({"turbo": {"bits": self.turbo_bits, "always_ram": true}}),
                 _ => json!({"product": {"compression": self.compression, "always_ram": true}}),
             };
         }

@@ -1,9 +1,10 @@
 """Quantization through qdrant-client. Local mode accepts `quantization_config` but keeps no
 codes (every search is exact), so the server is checked against local mode's exact answers:
 with the default rescoring, recall@10 of searches on the codes (scalar, product, binary with
-either query encoding) against local mode's exact results, every returned score exact; with
+its encodings and query encodings, turbo) against local mode's exact results, every returned score exact; with
 `rescore=False` the scores are the codes' estimates; `ignore=True` walks the originals; the
-client's `Disabled` and per-vector configs are taken; turbo is refused with a 400."""
+client's `Disabled` and per-vector configs are taken; an unknown turbo bit size is refused with
+a 400."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ import time
 import numpy as np
 import pytest
 from qdrant_client import QdrantClient, models
-from qdrant_client.http.exceptions import UnexpectedResponse
 
 from compat import SELFCHECK, indexed_config, unique_name
 
@@ -30,6 +30,16 @@ KINDS = {
         binary=models.BinaryQuantizationConfig(
             query_encoding=models.BinaryQuantizationQueryEncoding.SCALAR8BITS
         )
+    ),
+    "binary-two-bits-scalar4bits": models.BinaryQuantization(
+        binary=models.BinaryQuantizationConfig(
+            encoding=models.BinaryQuantizationEncoding.TWO_BITS,
+            query_encoding=models.BinaryQuantizationQueryEncoding.SCALAR4BITS,
+        )
+    ),
+    "turbo": models.TurboQuantization(turbo=models.TurboQuantQuantizationConfig()),
+    "turbo-bits2": models.TurboQuantization(
+        turbo=models.TurboQuantQuantizationConfig(bits=models.TurboQuantBitSize.BITS2)
     ),
 }
 
@@ -55,7 +65,7 @@ def _wait_green(client: QdrantClient, name: str) -> models.CollectionInfo:
 def test_searches_on_codes_rescore_to_local_modes_exact_answers(
     remote: QdrantClient, local: QdrantClient, kind: str
 ):
-    dim = 128 if kind.startswith("binary") else 32
+    dim = 128 if kind.startswith("binary") or kind == "turbo-bits2" else 32
     rng = np.random.default_rng(5)
     scale = 1.0 / np.sqrt(1.0 + np.arange(dim) / 32.0)
     centres = rng.normal(size=(150, dim)) * scale
@@ -101,7 +111,7 @@ def test_searches_on_codes_rescore_to_local_modes_exact_answers(
         assert len(ignored) == 10
         for p in ignored:
             assert p.score == pytest.approx(scores[p.id], abs=1e-4), p
-        if kind in ("scalar", "product"):
+        if kind in ("scalar", "product", "turbo"):
             estimated = remote.query_points(
                 name,
                 query=q.tolist(),
@@ -113,7 +123,7 @@ def test_searches_on_codes_rescore_to_local_modes_exact_answers(
     assert found / (10 * len(queries)) >= 0.9, found
 
 
-def test_disabled_and_per_vector_configs_and_turbo_refused(remote: QdrantClient):
+def test_disabled_and_per_vector_configs_and_bad_turbo_bits_refused(remote: QdrantClient, http):
     name = unique_name("quant_cfg")
     remote.create_collection(
         name,
@@ -134,10 +144,9 @@ def test_disabled_and_per_vector_configs_and_turbo_refused(remote: QdrantClient)
     config = remote.get_collection(name).config
     assert config.quantization_config is None
     assert config.params.vectors["a"].quantization_config is None
-    with pytest.raises(UnexpectedResponse) as e:
-        remote.create_collection(
-            unique_name("quant_turbo"),
-            vectors_config=models.VectorParams(size=4, distance=models.Distance.DOT),
-            quantization_config=models.TurboQuantization(turbo=models.TurboQuantQuantizationConfig()),
-        )
-    assert e.value.status_code == 400 and "turbo" in str(e.value)
+    # (the client's models would refuse it before sending)
+    r = http.put(
+        f"/collections/{unique_name('quant_turbo')}",
+        json={"vectors": {"size": 4, "distance": "Dot"}, "quantization_config": {"turbo": {"bits": "bits3"}}},
+    )
+    assert r.status_code == 400 and "bits3" in r.text, r.text

@@ -63,7 +63,8 @@ pub use optimizations::{
 pub use quantization::{
     BinaryEncoding, BinaryQuantizationConfig, BinaryQueryEncoding, CompressionRatio, Disabled,
     ProductQuantizationConfig, QuantizationConfig, QuantizationConfigDiff,
-    QuantizationSearchParams, ScalarQuantizationConfig, ScalarType,
+    QuantizationSearchParams, ScalarQuantizationConfig, ScalarType, TurboBitSize,
+    TurboQuantizationConfig,
 };
 pub use query::{
     ContextPair, FeedbackItem, Fusion, Lookup, Mmr, NaiveFeedback, Prefetch, QueryKind,

@@ -25,7 +25,7 @@ pub use hnsw::{
 };
 pub use quant::{
     hamming, BinaryEncoding, BinaryQuantizer, ProductQuantizer, ProductQuery, ScalarCodes,
-    ScalarQuantizer, ScalarQuery,
+    ScalarQuantizer, ScalarQuery, TurboBits, TurboQuantizer, TurboQuery,
 };
 pub use sparse::{
     apply_idf, idf, SealedSparseIndex, SparseDecodeError, SparseIndex, SparseIndexParams,

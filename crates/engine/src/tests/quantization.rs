@@ -174,6 +174,10 @@ fn every_kind_and_distance_walks_codes_and_rescores_to_the_exact_answer() {
             8.0,
             0.85,
         ),
+        (json!({"turbo": {}}), 64, 2.0, 0.9),
+        (json!({"turbo": {"bits": "bits2"}}), 256, 3.0, 0.9),
+        (json!({"turbo": {"bits": "bits1_5"}}), 256, 4.0, 0.88),
+        (json!({"turbo": {"bits": "bits1"}}), 256, 4.0, 0.88),
     ];
     for (config, dim, oversampling, want) in cases {
         for distance in [Distance::Cosine, Distance::Euclid, Distance::Dot] {
@@ -185,7 +189,7 @@ fn every_kind_and_distance_walks_codes_and_rescores_to_the_exact_answer() {
             let q = quantization(config.clone());
             collection(&db, distance, dim, Some(q.clone()));
             let c = db.collection("c").unwrap();
-            let binary = config.get("binary").is_some();
+            let binary = config.get("binary").is_some() || dim > 64;
             let data = if binary { embedding_like } else { clustered };
             let rows = data(2000, dim, 1);
             upsert(&c, &rows, 0);
@@ -336,7 +340,8 @@ fn a_vector_own_config_wins_and_changes_rebuild_or_drop_codes_while_writes_go_on
 #[test]
 fn configurations_not_implemented_or_out_of_range_are_refused_naming_the_field() {
     for (v, field) in [
-        (json!({"turbo": {"bits": "bits4"}}), "turbo"),
+        (json!({"turbo": {"bits": "bits3"}}), "bits3"),
+        (json!({"turbo": {"bits": "bits4", "seed": 1}}), "seed"),
         (json!({"binary": {"encoding": "three_bits"}}), "three_bits"),
         (
             json!({"binary": {"query_encoding": "scalar2bits"}}),

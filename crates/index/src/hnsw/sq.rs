@@ -29,7 +29,10 @@ use super::graph::{as_words, as_words_mut, with_ctx, Graph, Layout, Line};
 use super::kernels::{in_isa, Isa, Metric};
 use super::search::GroupLinks;
 use super::{HnswIndex, Knn, Query};
-use crate::quant::{hamming, BinaryEncoding, BinaryQuantizer, ProductQuantizer, ScalarQuantizer};
+use crate::quant::{
+    hamming, BinaryEncoding, BinaryQuantizer, ProductQuantizer, ScalarQuantizer, TurboBits,
+    TurboQuantizer,
+};
 use crate::topk::{Scored, TopK};
 
 /// An [`HnswIndex`]'s graph walked on int8 codes, with rescoring from the original vectors.
@@ -58,6 +61,9 @@ pub enum Quantization {
     /// One byte per sub-space of codebooks trained for `compression` (4 to 64), scored from the
     /// query's lookup tables.
     Product { compression: usize },
+    /// A random rotation, then 1, 1.5, 2 or 4 bits per coordinate (Lloyd–Max levels of the
+    /// normal), scored from the query's lookup tables with each code's scale and norm.
+    Turbo { bits: TurboBits },
 }
 
 /// How a query meets binary codes.
@@ -88,6 +94,7 @@ enum Codec {
     Scalar(ScalarQuantizer),
     Binary(BinaryQuantizer, BinaryQuery),
     Product(Box<ProductQuantizer>),
+    Turbo(Box<TurboQuantizer>),
 }
 
 /// Which code metric a search instantiates.
@@ -112,6 +119,8 @@ enum SqSpace {
     Planes,
     Planes4,
     Tables,
+    TurboIp,
+    TurboL2,
 }
 
 impl SqSpace {
@@ -199,6 +208,14 @@ macro_rules! with_sq_metric {
             }
             SqSpace::Tables => {
                 type $M = portable::Tables;
+                $body
+            }
+            SqSpace::TurboIp => {
+                type $M = portable::TurboIp;
+                $body
+            }
+            SqSpace::TurboL2 => {
+                type $M = portable::TurboL2;
                 $body
             }
             SqSpace::Ip => {
@@ -353,6 +370,59 @@ mod portable {
                 }
                 -s
             }
+        }
+    }
+
+    /// Turbo codes scored from the query's lookup tables: the query buffer starts with a line
+    /// holding the code byte count `m` (u32) and the query's squared norm (f32, word 2), then
+    /// `m · 256` table entries; the node region holds `m` code bytes and ends with the code's
+    /// scale `α` and squared norm. Returns `α ·` the table sum, an estimate of `⟨q, v⟩`.
+    ///
+    /// # Safety
+    /// `a` and `b` as described, `b` a region of `words` words.
+    #[inline(always)]
+    unsafe fn turbo_dot(a: *const f32, b: *const f32, words: usize) -> f32 {
+        // SAFETY: forwarded contract
+        unsafe {
+            let m = *(a as *const u32) as usize;
+            let table = a.add(16);
+            let code = b as *const u8;
+            let mut s = [0.0f32; 4];
+            let mut i = 0;
+            while i + 4 <= m {
+                for (l, acc) in s.iter_mut().enumerate() {
+                    *acc += *table.add((i + l) * 256 + *code.add(i + l) as usize);
+                }
+                i += 4;
+            }
+            while i < m {
+                s[0] += *table.add(i * 256 + *code.add(i) as usize);
+                i += 1;
+            }
+            *b.add(words - 2) * ((s[0] + s[1]) + (s[2] + s[3]))
+        }
+    }
+
+    #[derive(Clone, Copy, Debug)]
+    pub(super) struct TurboIp;
+    impl Metric for TurboIp {
+        const ISA: Isa = Isa::Portable;
+        #[inline(always)]
+        unsafe fn dist(a: *const f32, b: *const f32, words: usize) -> f32 {
+            // SAFETY: the query buffer and node region of `turbo_dot`
+            unsafe { -turbo_dot(a, b, words) }
+        }
+    }
+
+    /// `‖q‖² + ‖v‖² − 2⟨q, v⟩` with the estimated product.
+    #[derive(Clone, Copy, Debug)]
+    pub(super) struct TurboL2;
+    impl Metric for TurboL2 {
+        const ISA: Isa = Isa::Portable;
+        #[inline(always)]
+        unsafe fn dist(a: *const f32, b: *const f32, words: usize) -> f32 {
+            // SAFETY: as above
+            unsafe { *a.add(2) + *b.add(words - 1) - 2.0 * turbo_dot(a, b, words) }
         }
     }
 
@@ -560,6 +630,11 @@ impl QuantizedHnsw {
                 let m = q.code_bytes();
                 (Codec::Product(Box::new(q)), m, 0)
             }
+            Quantization::Turbo { bits } => {
+                let q = TurboQuantizer::new(dim, bits, 42);
+                let m = q.code_bytes();
+                (Codec::Turbo(Box::new(q)), m, 8)
+            }
         };
         drop(sample);
         let lay = Layout::for_codes(code_bytes, tail, src.lay.cap0, src.lay.cap_up);
@@ -585,6 +660,10 @@ impl QuantizedHnsw {
                     }
                     Codec::Binary(q, _) => (q.encode(&vectors), Vec::new()),
                     Codec::Product(q) => (q.encode(&vectors), Vec::new()),
+                    Codec::Turbo(q) => {
+                        let (codes, terms) = q.encode(&vectors);
+                        (codes, terms.into_iter().flat_map(|(a, n)| [a, n]).collect())
+                    }
                 };
                 for i in start..end {
                     let (s, d) = (i * src.lay.stride, i * lay.stride);
@@ -600,7 +679,10 @@ impl QuantizedHnsw {
                     let r = i - start;
                     bytes[..code_bytes]
                         .copy_from_slice(&codes[r * code_bytes..(r + 1) * code_bytes]);
-                    if let Some(corr) = corrections.get(r) {
+                    if matches!(codec, Codec::Turbo(_)) {
+                        region[lay.words - 2] = corrections[2 * r].to_bits();
+                        region[lay.words - 1] = corrections[2 * r + 1].to_bits();
+                    } else if let Some(corr) = corrections.get(r) {
                         region[lay.words - 1] = corr.to_bits();
                     }
                 }
@@ -638,6 +720,7 @@ impl QuantizedHnsw {
     pub fn memory_bytes(&self) -> usize {
         let books = match &self.codec {
             Codec::Product(q) => q.memory_bytes(),
+            Codec::Turbo(q) => q.signs_bytes(),
             _ => 0,
         };
         self.graph.heap_bytes()
@@ -682,13 +765,19 @@ impl QuantizedHnsw {
             Codec::Scalar(q) => q.dim(),
             Codec::Binary(q, _) => q.dim(),
             Codec::Product(q) => q.dim(),
+            Codec::Turbo(q) => q.dim(),
         }
     }
 
-    /// Whether the code distance estimates the raw key (int8 and product codes do; binary
-    /// codes give a Hamming distance or a sign-plane sum, an order but not a score).
+    /// Whether the code distance estimates the raw key (int8, product and turbo codes do,
+    /// but turbo codes not for Manhattan, which they order by Euclidean distance; binary codes
+    /// give a Hamming distance or a sign-plane sum, an order but not a score).
     pub fn estimates_scores(&self) -> bool {
-        !matches!(self.codec, Codec::Binary(..))
+        match self.codec {
+            Codec::Binary(..) => false,
+            Codec::Turbo(_) => self.distance != Distance::Manhattan,
+            _ => true,
+        }
     }
 
     /// The `keep` best rows by code distance (best first), from a beam search of width
@@ -742,6 +831,21 @@ impl QuantizedHnsw {
                     dst.copy_from_slice(&x.to_ne_bytes());
                 }
                 (SqSpace::Tables, buf, [0.0; 4])
+            }
+            Codec::Turbo(tq) => {
+                let q = tq.query(query);
+                // a header line (m, ·, ‖q‖²), then the tables
+                let mut buf = vec![0u8; 64 + q.tables.len() * 4];
+                buf[..4].copy_from_slice(&(tq.code_bytes() as u32).to_ne_bytes());
+                buf[8..12].copy_from_slice(&q.norm2.to_ne_bytes());
+                for (dst, x) in buf[64..].chunks_exact_mut(4).zip(&q.tables) {
+                    dst.copy_from_slice(&x.to_ne_bytes());
+                }
+                let space = match self.distance {
+                    Distance::Cosine | Distance::Dot => SqSpace::TurboIp,
+                    Distance::Euclid | Distance::Manhattan => SqSpace::TurboL2,
+                };
+                (space, buf, [0.0; 4])
             }
         };
         with_ctx(|ctx| {
@@ -980,6 +1084,61 @@ mod tests {
     }
 
     #[test]
+    fn turbo_codes_rank_and_estimate_better_with_more_bits() {
+        let (n, dim, k) = (3000, 96, 10);
+        for d in [
+            Distance::Cosine,
+            Distance::Euclid,
+            Distance::Dot,
+            Distance::Manhattan,
+        ] {
+            let base = embeddings(n, dim, d, 31);
+            let queries = embeddings(40, dim, d, 32);
+            let index = HnswIndex::build(d, &base, dim, &HnswParams::default());
+            let bits = [
+                TurboBits::Bits1,
+                TurboBits::Bits1_5,
+                TurboBits::Bits2,
+                TurboBits::Bits4,
+            ];
+            let r = bits.map(|bits| {
+                recall(
+                    &index,
+                    Quantization::Turbo { bits },
+                    &base,
+                    &queries,
+                    k,
+                    4.0,
+                )
+            });
+            // (Manhattan is walked by the Euclidean estimate: a rougher order)
+            let want = if d == Distance::Manhattan { 0.7 } else { 0.9 };
+            assert!(r[3] >= want && r[3] >= r[2] && r[2] > r[0], "{d}: {r:?}");
+            assert!(r[1] >= r[0] - 0.02, "{d}: {r:?}");
+            // 4-bit codes' estimate of the raw key is close to it
+            let tq = QuantizedHnsw::new(
+                &index,
+                Quantization::Turbo {
+                    bits: TurboBits::Bits4,
+                },
+            );
+            assert_eq!(tq.estimates_scores(), d != Distance::Manhattan);
+            if d != Distance::Manhattan {
+                let q = &queries[..dim];
+                let mut err = 0.0f32;
+                let mut spread = 0.0f32;
+                for c in tq.candidates(q, 10, 64, None) {
+                    let r = c.offset as usize;
+                    let exact = d.raw(q, &base[r * dim..(r + 1) * dim]);
+                    err = err.max((c.raw - exact).abs());
+                    spread = spread.max(exact.abs());
+                }
+                assert!(err < 0.1 * spread.max(1e-3), "{d}: error {err} of {spread}");
+            }
+        }
+    }
+
+    #[test]
     fn a_filter_keeps_only_accepted_rows() {
         let (n, dim) = (2000, 16);
         let d = Distance::Euclid;
@@ -1022,6 +1181,9 @@ mod tests {
                 query: BinaryQuery::Scalar4Bits,
             },
             Quantization::Product { compression: 8 },
+            Quantization::Turbo {
+                bits: TurboBits::Bits1_5,
+            },
         ] {
             let sq = QuantizedHnsw::new(&index, q);
             assert!(sq.is_empty());
