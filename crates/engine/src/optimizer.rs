@@ -535,10 +535,24 @@ impl Collection {
                 continue;
             };
             let collection = self.name().to_string();
+            // where the codes may already be written (a persisted segment)
+            let files = self
+                .dir()
+                .map(std::path::Path::to_path_buf)
+                .filter(|_| s.persisted.load(Ordering::Relaxed))
+                .map(|dir| (dir, self.vfs.clone()));
             let build = move || {
                 let started = std::time::Instant::now();
-                let codes = QuantizedHnsw::new(&graph, config.codes());
-                tracing::debug!(collection, segment = s.id, space = %name,
+                let read = files.as_ref().and_then(|(dir, vfs)| {
+                    let codes =
+                        persist::read_codes(&**vfs, dir, s.id, &s.data, &name, &config, &graph)?;
+                    // the file holds these codes: a flush need not write them again
+                    s.codes_written.lock().insert(name.clone(), config.clone());
+                    Some(codes)
+                });
+                let from_file = read.is_some();
+                let codes = read.unwrap_or_else(|| QuantizedHnsw::new(&graph, config.codes()));
+                tracing::debug!(collection, segment = s.id, space = %name, from_file,
                     points = graph.len(), secs = started.elapsed().as_secs_f64(), "quantized");
                 s.quantized
                     .write()

@@ -45,12 +45,13 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use rvdb_filter::{Payload, PayloadIndex, PointId};
-use rvdb_index::HnswIndex;
+use rvdb_index::{HnswIndex, QuantizedHnsw};
 use rvdb_storage::{StorageError, Vfs};
 
 use crate::codec::{Reader, Writer};
 use crate::datatype::{Datatype, Elem};
 use crate::multi::MultiColumn;
+use crate::quantization::QuantizationConfig;
 use crate::segment::{Column, Segment, Values};
 use crate::segments::{Graphs, Sealed};
 use crate::sparse::SparseColumn;
@@ -284,6 +285,87 @@ pub(crate) fn write_hnsw(
         }
     }
     Ok(())
+}
+
+fn quant_file(k: usize) -> String {
+    format!("quant-{k}.bin")
+}
+
+/// A space's column position in a segment (its files are numbered by it).
+fn column_of(seg: &Segment, name: &str) -> Option<usize> {
+    seg.columns().position(|(n, _)| n == name)
+}
+
+/// Writes one space's codes (`quant-<k>.bin`, replaced atomically): the configuration they
+/// were built for (u32 length, then its JSON), then the index crate's bytes (checksummed).
+pub(crate) fn write_codes(
+    vfs: &dyn Vfs,
+    collection_dir: &Path,
+    id: u64,
+    seg: &Segment,
+    name: &str,
+    config: &QuantizationConfig,
+    codes: &QuantizedHnsw,
+) -> Result<()> {
+    let Some(k) = column_of(seg, name) else {
+        return Ok(());
+    };
+    let json = serde_json::to_vec(config).expect("a configuration serializes");
+    let mut bytes = Vec::with_capacity(4 + json.len());
+    bytes.extend_from_slice(&(json.len() as u32).to_le_bytes());
+    bytes.extend_from_slice(&json);
+    bytes.extend_from_slice(&codes.to_bytes());
+    let path = segment_dir(collection_dir, id).join(quant_file(k));
+    rvdb_storage::atomic_write_in(vfs, &path, &bytes)?;
+    Ok(())
+}
+
+/// Removes one space's codes file, if any.
+pub(crate) fn remove_codes(
+    vfs: &dyn Vfs,
+    collection_dir: &Path,
+    id: u64,
+    seg: &Segment,
+    name: &str,
+) -> Result<()> {
+    let Some(k) = column_of(seg, name) else {
+        return Ok(());
+    };
+    let path = segment_dir(collection_dir, id).join(quant_file(k));
+    match vfs.remove_file(&path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(io_err(&path)(e)),
+    }
+}
+
+/// One space's codes read back over its graph, when the file is there, intact, and was
+/// written for `config` (else `None`, with a warning for a damaged file: they are built again).
+pub(crate) fn read_codes(
+    vfs: &dyn Vfs,
+    collection_dir: &Path,
+    id: u64,
+    seg: &Segment,
+    name: &str,
+    config: &QuantizationConfig,
+    graph: &HnswIndex,
+) -> Option<QuantizedHnsw> {
+    let k = column_of(seg, name)?;
+    let path = segment_dir(collection_dir, id).join(quant_file(k));
+    let bytes = vfs.read(&path).ok()?;
+    let len = u32::from_le_bytes(bytes.get(..4)?.try_into().ok()?) as usize;
+    let json = bytes.get(4..4 + len)?;
+    let written: QuantizationConfig = serde_json::from_slice(json).ok()?;
+    if &written != config {
+        return None;
+    }
+    match QuantizedHnsw::from_bytes(graph, &bytes[4 + len..]) {
+        Ok(codes) => Some(codes),
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e, "codes file is damaged; the codes will be rebuilt");
+            None
+        }
+    }
 }
 
 /// One space's graph read from a written segment's file, its blocks viewed in the mapped file

@@ -15,7 +15,7 @@ use parking_lot::RwLock;
 use rvdb_filter::{Filter, PayloadIndex, PointId};
 use rvdb_index::HnswIndex;
 
-use crate::quantization::QuantizedSpaces;
+use crate::quantization::{QuantizationConfig, QuantizedSpaces};
 use crate::segment::Segment;
 
 /// A sealed segment's HNSW indexes by vector space.
@@ -43,6 +43,9 @@ pub(crate) struct Sealed {
     pub(crate) quantized: RwLock<QuantizedSpaces>,
     /// A graph file of this segment could not be mapped in place (its graphs stay on the heap).
     pub(crate) placement_failed: AtomicBool,
+    /// The configuration of the codes file written (or read) per space: a flush writes the
+    /// codes held that differ, and removes the files of codes dropped.
+    pub(crate) codes_written: parking_lot::Mutex<BTreeMap<String, QuantizationConfig>>,
 }
 
 impl Sealed {
@@ -61,6 +64,7 @@ impl Sealed {
             hnsw: OnceLock::new(),
             quantized: RwLock::new(QuantizedSpaces::new()),
             placement_failed: AtomicBool::new(false),
+            codes_written: parking_lot::Mutex::new(BTreeMap::new()),
         }
     }
 

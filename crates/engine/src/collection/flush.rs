@@ -1,9 +1,11 @@
 //! Flushes: the state made durable outside the log, so that covered log files can go.
 
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use super::{Collection, CHECKPOINT_FILE};
 use crate::persist;
+use crate::quantization::Quantized;
 use crate::segments::Sealed;
 use crate::Result;
 
@@ -152,6 +154,34 @@ impl Collection {
                 persist::write_hnsw(&*self.vfs, dir, s.id, &s.data, g)?;
                 s.graphs_persisted.store(true, Ordering::Relaxed);
             }
+        }
+        self.persist_codes(dir, s)
+    }
+
+    /// Writes the codes a sealed segment holds that its files do not (built since, or for
+    /// another configuration), and removes the files of codes it dropped.
+    fn persist_codes(&self, dir: &std::path::Path, s: &Sealed) -> Result<()> {
+        let held: Vec<(String, Arc<Quantized>)> = s
+            .quantized
+            .read()
+            .iter()
+            .map(|(n, q)| (n.clone(), q.clone()))
+            .collect();
+        let mut written = s.codes_written.lock();
+        for (name, q) in &held {
+            if written.get(name) != Some(&q.config) {
+                persist::write_codes(&*self.vfs, dir, s.id, &s.data, name, &q.config, &q.codes)?;
+                written.insert(name.clone(), q.config.clone());
+            }
+        }
+        let dropped: Vec<String> = written
+            .keys()
+            .filter(|n| !held.iter().any(|(h, _)| h == *n))
+            .cloned()
+            .collect();
+        for name in dropped {
+            persist::remove_codes(&*self.vfs, dir, s.id, &s.data, &name)?;
+            written.remove(&name);
         }
         Ok(())
     }

@@ -368,3 +368,116 @@ fn configurations_not_implemented_or_out_of_range_are_refused_naming_the_field()
         .to_string();
     assert!(e.contains("oversampling"), "{e}");
 }
+
+/// The codes files of a collection's segments: (path, bytes).
+fn codes_files(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    for seg in std::fs::read_dir(dir.join("collections/c/segments")).unwrap() {
+        for f in std::fs::read_dir(seg.unwrap().path()).unwrap() {
+            let p = f.unwrap().path();
+            if p.file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with("quant-")
+            {
+                let bytes = std::fs::read(&p).unwrap();
+                out.push((p, bytes));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn codes_round_trip_through_segment_files_and_follow_the_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = DatabaseOptions {
+        background_optimizer: false,
+        ..DatabaseOptions::persistent(dir.path())
+    };
+    let dim = 32;
+    let turbo = quantization(json!({"turbo": {"bits": "bits2"}}));
+    let queries = clustered(20, dim, 8);
+    let (files, before) = {
+        let db = Database::open(opts.clone()).unwrap();
+        collection(&db, Distance::Cosine, dim, Some(turbo.clone()));
+        let c = db.collection("c").unwrap();
+        upsert(&c, &clustered(2000, dim, 1), 0);
+        c.optimize();
+        c.flush().unwrap();
+        let files = codes_files(dir.path());
+        // one file per indexed segment
+        assert_eq!(files.len(), codes_of(&c).len(), "{files:?}");
+        let before: Vec<_> = queries
+            .iter()
+            .map(|q| search(&c, q, false, oversample(2.0)))
+            .collect();
+        (files, before)
+    };
+    // read back: the same codes, the same answers, the files not written again
+    let db = Database::open(opts.clone()).unwrap();
+    let c = db.collection("c").unwrap();
+    c.optimize();
+    assert!(codes_of(&c).iter().all(|h| h.as_ref() == Some(&turbo)));
+    let after: Vec<_> = queries
+        .iter()
+        .map(|q| search(&c, q, false, oversample(2.0)))
+        .collect();
+    assert_eq!(after, before);
+    c.flush().unwrap();
+    let modified = |fs: &[(std::path::PathBuf, Vec<u8>)]| {
+        fs.iter()
+            .map(|(p, _)| std::fs::metadata(p).unwrap().modified().unwrap())
+            .collect::<Vec<_>>()
+    };
+    let again = codes_files(dir.path());
+    assert_eq!(again, files);
+    let stamps = modified(&again);
+    drop(db);
+
+    // a damaged file is refused: those codes are built again (the same) and rewritten
+    let (damaged, mut bytes) = files[0].clone();
+    let at = bytes.len() - 10;
+    bytes[at] ^= 0xff;
+    std::fs::write(&damaged, &bytes).unwrap();
+    let db = Database::open(opts.clone()).unwrap();
+    let c = db.collection("c").unwrap();
+    c.optimize();
+    c.flush().unwrap();
+    assert_eq!(codes_files(dir.path()), files);
+    assert_ne!(modified(&codes_files(dir.path()))[0], stamps[0]);
+    let after: Vec<_> = queries
+        .iter()
+        .map(|q| search(&c, q, false, oversample(2.0)))
+        .collect();
+    assert_eq!(after, before);
+
+    // another configuration replaces the files; "Disabled" removes them
+    let scalar = quantization(json!({"scalar": {"type": "int8"}}));
+    for (diff, want) in [
+        (QuantizationConfigDiff::Config(scalar.clone()), Some(scalar)),
+        (
+            QuantizationConfigDiff::Disabled(crate::Disabled::Disabled),
+            None,
+        ),
+    ] {
+        let change = SettingsDiff {
+            quantization: Some(diff),
+            ..Default::default()
+        };
+        c.update_config(&change, &Default::default()).unwrap();
+        c.optimize();
+        c.flush().unwrap();
+        let now = codes_files(dir.path());
+        match want {
+            Some(_) => {
+                assert_eq!(now.len(), files.len());
+                assert!(now.iter().zip(&files).all(|(a, b)| a.1 != b.1));
+            }
+            None => assert!(now.is_empty(), "{now:?}"),
+        }
+        assert!(codes_of(&c).iter().all(|h| h == &want));
+    }
+}

@@ -47,7 +47,7 @@ fn stored_words(dim: usize, elem: Element) -> usize {
     (dim * elem.width()).div_ceil(4)
 }
 
-fn distance_code(d: Distance) -> u32 {
+pub(crate) fn distance_code(d: Distance) -> u32 {
     match d {
         Distance::Cosine => 0,
         Distance::Euclid => 1,
@@ -107,13 +107,13 @@ pub(crate) fn encode(ix: &HnswIndex) -> Vec<u8> {
     out
 }
 
-struct Reader<'a> {
-    b: &'a [u8],
-    pos: usize,
+pub(crate) struct Reader<'a> {
+    pub(crate) b: &'a [u8],
+    pub(crate) pos: usize,
 }
 
 impl Reader<'_> {
-    fn bytes(&mut self, len: usize) -> Result<&[u8], String> {
+    pub(crate) fn bytes(&mut self, len: usize) -> Result<&[u8], String> {
         let end = self
             .pos
             .checked_add(len)
@@ -124,16 +124,16 @@ impl Reader<'_> {
         Ok(s)
     }
 
-    fn u32(&mut self) -> Result<u32, String> {
+    pub(crate) fn u32(&mut self) -> Result<u32, String> {
         let s = self.bytes(4)?;
         Ok(u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
     }
 
-    fn usize(&mut self) -> Result<usize, String> {
+    pub(crate) fn usize(&mut self) -> Result<usize, String> {
         Ok(self.u32()? as usize)
     }
 
-    fn u32s(&mut self, count: usize) -> Result<Vec<u32>, String> {
+    pub(crate) fn u32s(&mut self, count: usize) -> Result<Vec<u32>, String> {
         let s = self.bytes(
             count
                 .checked_mul(4)

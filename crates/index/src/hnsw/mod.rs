@@ -22,6 +22,7 @@ mod graph;
 mod kernels;
 mod search;
 mod sq;
+mod sq_codec;
 #[cfg(test)]
 mod tests;
 

@@ -38,10 +38,10 @@ use crate::topk::{Scored, TopK};
 /// An [`HnswIndex`]'s graph walked on int8 codes, with rescoring from the original vectors.
 #[derive(Clone, Debug)]
 pub struct QuantizedHnsw {
-    distance: Distance,
+    pub(super) distance: Distance,
     m: usize,
-    codec: Codec,
-    graph: Graph,
+    pub(super) codec: Codec,
+    pub(super) graph: Graph,
     group_off: Vec<u32>,
     group_links: Vec<u32>,
 }
@@ -80,7 +80,7 @@ pub enum BinaryQuery {
 
 impl BinaryQuery {
     /// The query's bit planes (0 for a code like the stored ones).
-    fn planes(self) -> usize {
+    pub(super) fn planes(self) -> usize {
         match self {
             BinaryQuery::SameAsStorage => 0,
             BinaryQuery::Scalar4Bits => 4,
@@ -90,7 +90,7 @@ impl BinaryQuery {
 }
 
 #[derive(Clone, Debug, PartialEq)]
-enum Codec {
+pub(super) enum Codec {
     Scalar(ScalarQuantizer),
     Binary(BinaryQuantizer, BinaryQuery),
     Product(Box<ProductQuantizer>),
@@ -638,21 +638,21 @@ impl QuantizedHnsw {
         };
         drop(sample);
         let lay = Layout::for_codes(code_bytes, tail, src.lay.cap0, src.lay.cap_up);
-        let mut blocks = vec![Line([0; 16]); lay.lines(src.n)];
-        {
-            let from = as_words(&src.blocks);
-            let to = as_words_mut(&mut blocks);
-            for start in (0..src.n).step_by(CHUNK) {
-                let end = (start + CHUNK).min(src.n);
-                let vectors = gather(&mut (start..end));
-                // the chunk's codes and correction terms
-                let (codes, corrections) = match &codec {
+        // the current chunk's codes and correction terms
+        let (mut first, mut codes, mut corrections) = (usize::MAX, Vec::new(), Vec::new());
+        Self::assemble(index, codec, lay, |codec, i, region| {
+            let start = i / CHUNK * CHUNK;
+            if start != first {
+                first = start;
+                let vectors = gather(&mut (start..(start + CHUNK).min(src.n)));
+                (codes, corrections) = match codec {
                     Codec::Scalar(q) => {
                         let encoded = q.encode(&vectors);
-                        let mut codes = Vec::with_capacity((end - start) * dim);
-                        let mut corrections = Vec::with_capacity(end - start);
-                        for i in 0..end - start {
-                            let (c, corr) = encoded.row_parts(i);
+                        let rows = vectors.len() / dim.max(1);
+                        let mut codes = Vec::with_capacity(rows * dim);
+                        let mut corrections = Vec::with_capacity(rows);
+                        for r in 0..rows {
+                            let (c, corr) = encoded.row_parts(r);
                             codes.extend_from_slice(c);
                             corrections.push(corr);
                         }
@@ -665,27 +665,42 @@ impl QuantizedHnsw {
                         (codes, terms.into_iter().flat_map(|(a, n)| [a, n]).collect())
                     }
                 };
-                for i in start..end {
-                    let (s, d) = (i * src.lay.stride, i * lay.stride);
-                    to[d..d + lay.link_words].copy_from_slice(&from[s..s + src.lay.link_words]);
-                    let region = &mut to[d + lay.link_words..d + lay.stride];
-                    // SAFETY: plain words viewed as bytes
-                    let bytes: &mut [u8] = unsafe {
-                        std::slice::from_raw_parts_mut(
-                            region.as_mut_ptr() as *mut u8,
-                            region.len() * 4,
-                        )
-                    };
-                    let r = i - start;
-                    bytes[..code_bytes]
-                        .copy_from_slice(&codes[r * code_bytes..(r + 1) * code_bytes]);
-                    if matches!(codec, Codec::Turbo(_)) {
-                        region[lay.words - 2] = corrections[2 * r].to_bits();
-                        region[lay.words - 1] = corrections[2 * r + 1].to_bits();
-                    } else if let Some(corr) = corrections.get(r) {
-                        region[lay.words - 1] = corr.to_bits();
-                    }
+            }
+            let r = i - start;
+            // SAFETY: plain words viewed as bytes
+            let bytes: &mut [u8] = unsafe {
+                std::slice::from_raw_parts_mut(region.as_mut_ptr() as *mut u8, region.len() * 4)
+            };
+            bytes[..code_bytes].copy_from_slice(&codes[r * code_bytes..(r + 1) * code_bytes]);
+            let words = region.len();
+            match codec {
+                Codec::Scalar(_) => region[words - 1] = corrections[r].to_bits(),
+                Codec::Turbo(_) => {
+                    region[words - 2] = corrections[2 * r].to_bits();
+                    region[words - 1] = corrections[2 * r + 1].to_bits();
                 }
+                Codec::Binary(..) | Codec::Product(_) => {}
+            }
+        })
+    }
+
+    /// The graph of `index` with node regions of `lay` filled by `fill(codec, node, region)`,
+    /// in node order (the links, levels and groups are `index`'s).
+    pub(super) fn assemble(
+        index: &HnswIndex,
+        codec: Codec,
+        lay: Layout,
+        mut fill: impl FnMut(&Codec, usize, &mut [u32]),
+    ) -> QuantizedHnsw {
+        let src = &index.graph;
+        let mut blocks = vec![Line([0; 16]); lay.lines(src.n)];
+        {
+            let from = as_words(&src.blocks);
+            let to = as_words_mut(&mut blocks);
+            for i in 0..src.n {
+                let (s, d) = (i * src.lay.stride, i * lay.stride);
+                to[d..d + lay.link_words].copy_from_slice(&from[s..s + src.lay.link_words]);
+                fill(&codec, i, &mut to[d + lay.link_words..d + lay.stride]);
             }
         }
         let graph = Graph {
@@ -706,6 +721,19 @@ impl QuantizedHnsw {
             group_off: index.group_off.clone(),
             group_links: index.group_links.clone(),
         }
+    }
+
+    /// The codes as bytes (the quantizer and each node's code region; not the links): what
+    /// [`QuantizedHnsw::from_bytes`] reads back over the same graph.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        super::sq_codec::encode(self)
+    }
+
+    /// Codes written by [`QuantizedHnsw::to_bytes`], over `index` (the graph they were built
+    /// from): no training and no encoding. Refused (with the reason) when the bytes are damaged
+    /// or were written for another graph.
+    pub fn from_bytes(index: &HnswIndex, bytes: &[u8]) -> Result<QuantizedHnsw, String> {
+        super::sq_codec::decode(index, bytes)
     }
 
     pub fn len(&self) -> usize {
@@ -1135,6 +1163,53 @@ mod tests {
                 }
                 assert!(err < 0.1 * spread.max(1e-3), "{d}: error {err} of {spread}");
             }
+        }
+    }
+
+    #[test]
+    fn codes_round_trip_through_their_bytes_and_refuse_damage() {
+        let (n, dim) = (1500, 32);
+        let d = Distance::Euclid;
+        let base = embeddings(n, dim, d, 41);
+        let index = HnswIndex::build(d, &base, dim, &HnswParams::default());
+        let other = HnswIndex::build(d, &base[..dim * 1000], dim, &HnswParams::default());
+        for q in [
+            Quantization::Scalar {
+                quantile: Some(0.99),
+            },
+            Quantization::Binary {
+                encoding: BinaryEncoding::TwoBits,
+                query: BinaryQuery::Scalar4Bits,
+            },
+            Quantization::Binary {
+                encoding: BinaryEncoding::OneBit,
+                query: BinaryQuery::SameAsStorage,
+            },
+            Quantization::Product { compression: 8 },
+            Quantization::Turbo {
+                bits: TurboBits::Bits1_5,
+            },
+            Quantization::Turbo {
+                bits: TurboBits::Bits4,
+            },
+        ] {
+            let codes = QuantizedHnsw::new(&index, q);
+            let bytes = codes.to_bytes();
+            let back = QuantizedHnsw::from_bytes(&index, &bytes).unwrap();
+            assert_eq!(back.codec, codes.codec, "{q:?}");
+            for v in base.chunks_exact(dim).step_by(97) {
+                assert_eq!(
+                    back.candidates(v, 20, 64, None),
+                    codes.candidates(v, 20, 64, None),
+                    "{q:?}"
+                );
+            }
+            let mut bad = bytes.clone();
+            bad[bytes.len() / 2] ^= 1;
+            assert!(QuantizedHnsw::from_bytes(&index, &bad).is_err());
+            assert!(QuantizedHnsw::from_bytes(&index, &bytes[..bytes.len() - 9]).is_err());
+            let e = QuantizedHnsw::from_bytes(&other, &bytes).unwrap_err();
+            assert!(e.contains("another graph"), "{e}");
         }
     }
 

@@ -41,6 +41,48 @@ pub struct ProductQuery {
 }
 
 impl ProductQuantizer {
+    /// `(distance, dim, sub-space bounds, centroids per sub-space, codebooks)`: what
+    /// [`ProductQuantizer::from_parts`] takes back.
+    pub fn parts(&self) -> (Distance, usize, &[usize], usize, &[Vec<f32>]) {
+        (
+            self.distance,
+            self.dim,
+            &self.bounds,
+            self.k,
+            &self.centroids,
+        )
+    }
+
+    /// A quantizer from its parts, checked: bounds rising from 0 to `dim`, `k` in 1..=256, one
+    /// codebook of `k` centroids per sub-space.
+    pub fn from_parts(
+        distance: Distance,
+        dim: usize,
+        bounds: Vec<usize>,
+        k: usize,
+        centroids: Vec<Vec<f32>>,
+    ) -> Result<ProductQuantizer, String> {
+        let ok = bounds.first() == Some(&0)
+            && bounds.last() == Some(&dim)
+            && bounds.windows(2).all(|w| w[0] < w[1])
+            && (1..=256).contains(&k)
+            && centroids.len() + 1 == bounds.len()
+            && centroids
+                .iter()
+                .zip(bounds.windows(2))
+                .all(|(c, w)| c.len() == k * (w[1] - w[0]));
+        if !ok {
+            return Err("product quantizer parts do not fit together".into());
+        }
+        Ok(ProductQuantizer {
+            distance,
+            dim,
+            bounds,
+            k,
+            centroids,
+        })
+    }
+
     /// Trains codebooks on `vectors` (`n · dim` prepared values) for `compression` (4 to 64,
     /// Qdrant's x4 … x64): `⌈4 · dim / compression⌉` sub-spaces of nearly equal width.
     /// Deterministic for a given `seed`.

@@ -54,6 +54,20 @@ pub struct ScalarCodes {
 }
 
 impl ScalarQuantizer {
+    /// `(distance, dim, lo, step)`: what [`ScalarQuantizer::from_parts`] takes back.
+    pub fn parts(&self) -> (Distance, usize, f32, f32) {
+        (self.distance, self.dim, self.lo, self.step)
+    }
+
+    pub fn from_parts(distance: Distance, dim: usize, lo: f32, step: f32) -> ScalarQuantizer {
+        ScalarQuantizer {
+            distance,
+            dim,
+            lo,
+            step,
+        }
+    }
+
     /// Fits the byte range to `vectors` (`n · dim` prepared values): their full range, or with
     /// `quantile` in `[0.5, 1)` the range between the `(1 − q)/2` and `(1 + q)/2` quantiles
     /// (values outside are clamped), over a strided sample of at most a million values.
