@@ -121,6 +121,10 @@ enum SqSpace {
     Tables,
     TurboIp,
     TurboL2,
+    #[cfg(target_arch = "x86_64")]
+    TurboIpAvx512,
+    #[cfg(target_arch = "x86_64")]
+    TurboL2Avx512,
 }
 
 impl SqSpace {
@@ -216,6 +220,16 @@ macro_rules! with_sq_metric {
             }
             SqSpace::TurboL2 => {
                 type $M = portable::TurboL2;
+                $body
+            }
+            #[cfg(target_arch = "x86_64")]
+            SqSpace::TurboIpAvx512 => {
+                type $M = x86::TurboIpAvx512;
+                $body
+            }
+            #[cfg(target_arch = "x86_64")]
+            SqSpace::TurboL2Avx512 => {
+                type $M = x86::TurboL2Avx512;
                 $body
             }
             SqSpace::Ip => {
@@ -373,31 +387,35 @@ mod portable {
         }
     }
 
-    /// Turbo codes scored from the query's lookup tables: the query buffer starts with a line
-    /// holding the code byte count `m` (u32) and the query's squared norm (f32, word 2), then
-    /// `m · 256` table entries; the node region holds `m` code bytes and ends with the code's
-    /// scale `α` and squared norm. Returns `α ·` the table sum, an estimate of `⟨q, v⟩`.
+    /// Turbo codes against a prepared query: the query buffer starts with a line holding the
+    /// block count, the coordinates per code byte, the bits per coordinate (u32 words 0, 1, 3)
+    /// and the query's squared norm (f32, word 2); a line of the 16 levels; then the query's
+    /// values block by block (`TurboQuery`). The node region holds the code blocks and ends
+    /// with the code's scale `α` and squared norm. Returns `α · Σ value · level(field)`, an
+    /// estimate of `⟨q, v⟩`.
     ///
     /// # Safety
     /// `a` and `b` as described, `b` a region of `words` words.
     #[inline(always)]
-    unsafe fn turbo_dot(a: *const f32, b: *const f32, words: usize) -> f32 {
+    pub(super) unsafe fn turbo_dot(a: *const f32, b: *const f32, words: usize) -> f32 {
         // SAFETY: forwarded contract
         unsafe {
-            let m = *(a as *const u32) as usize;
-            let table = a.add(16);
+            let head = a as *const u32;
+            let (blocks, per, w) = (*head as usize, *head.add(1) as usize, *head.add(3));
+            let levels = a.add(16);
+            let values = a.add(32);
             let code = b as *const u8;
+            let mask = (1u32 << w) - 1;
             let mut s = [0.0f32; 4];
-            let mut i = 0;
-            while i + 4 <= m {
-                for (l, acc) in s.iter_mut().enumerate() {
-                    *acc += *table.add((i + l) * 256 + *code.add(i + l) as usize);
+            for blk in 0..blocks {
+                let v = values.add(blk * 16 * per);
+                for k in 0..per {
+                    let shift = k as u32 * w;
+                    for i in 0..16 {
+                        let l = (u32::from(*code.add(blk * 16 + i)) >> shift) & mask;
+                        s[i % 4] += *v.add(k * 16 + i) * *levels.add(l as usize);
+                    }
                 }
-                i += 4;
-            }
-            while i < m {
-                s[0] += *table.add(i * 256 + *code.add(i) as usize);
-                i += 1;
             }
             *b.add(words - 2) * ((s[0] + s[1]) + (s[2] + s[3]))
         }
@@ -568,6 +586,73 @@ mod x86 {
         }
     }
 
+    /// `portable::turbo_dot`, 16 code bytes at a time: each bit field of the 16 bytes
+    /// widened to 16 lanes selects its level (`vpermps` of the 16 levels) and is multiplied
+    /// by the query values beside it.
+    ///
+    /// # Safety
+    /// As `portable::turbo_dot`, the query buffer 64-byte aligned; AVX-512 F.
+    #[inline(always)]
+    pub(super) unsafe fn turbo_dot(a: *const f32, b: *const f32, words: usize) -> f32 {
+        // SAFETY: forwarded contract
+        unsafe {
+            let head = a as *const u32;
+            let (blocks, per, w) = (*head as usize, *head.add(1) as usize, *head.add(3));
+            let levels = _mm512_load_ps(a.add(16));
+            let mut v = a.add(32);
+            let code = b as *const u8;
+            let mask = _mm512_set1_epi32((1i32 << w) - 1);
+            let mut acc0 = _mm512_setzero_ps();
+            let mut acc1 = _mm512_setzero_ps();
+            for blk in 0..blocks {
+                let x = _mm512_cvtepu8_epi32(_mm_loadu_si128(code.add(blk * 16).cast()));
+                let mut k = 0;
+                while k + 2 <= per {
+                    let i0 = _mm512_and_si512(
+                        _mm512_srl_epi32(x, _mm_cvtsi32_si128((k as u32 * w) as i32)),
+                        mask,
+                    );
+                    let i1 = _mm512_and_si512(
+                        _mm512_srl_epi32(x, _mm_cvtsi32_si128(((k + 1) as u32 * w) as i32)),
+                        mask,
+                    );
+                    acc0 =
+                        _mm512_fmadd_ps(_mm512_permutexvar_ps(i0, levels), _mm512_load_ps(v), acc0);
+                    acc1 = _mm512_fmadd_ps(
+                        _mm512_permutexvar_ps(i1, levels),
+                        _mm512_load_ps(v.add(16)),
+                        acc1,
+                    );
+                    v = v.add(32);
+                    k += 2;
+                }
+            }
+            *b.add(words - 2) * _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1))
+        }
+    }
+
+    #[derive(Clone, Copy, Debug)]
+    pub(super) struct TurboIpAvx512;
+    impl Metric for TurboIpAvx512 {
+        const ISA: Isa = Isa::Avx512;
+        #[inline(always)]
+        unsafe fn dist(a: *const f32, b: *const f32, words: usize) -> f32 {
+            // SAFETY: the query buffer and node region of `turbo_dot`, in the AVX-512 root
+            unsafe { -turbo_dot(a, b, words) }
+        }
+    }
+
+    #[derive(Clone, Copy, Debug)]
+    pub(super) struct TurboL2Avx512;
+    impl Metric for TurboL2Avx512 {
+        const ISA: Isa = Isa::Avx512;
+        #[inline(always)]
+        unsafe fn dist(a: *const f32, b: *const f32, words: usize) -> f32 {
+            // SAFETY: as above
+            unsafe { *a.add(2) + *b.add(words - 1) - 2.0 * turbo_dot(a, b, words) }
+        }
+    }
+
     #[derive(Clone, Copy, Debug)]
     pub(super) struct L1Avx512;
     impl Metric for L1Avx512 {
@@ -593,6 +678,25 @@ mod x86 {
             }
         }
     }
+}
+
+/// A turbo query buffer (`portable::turbo_dot`): a header line (blocks, coordinates per byte,
+/// `‖q‖²`, bits per coordinate), a line of the levels, then the prepared query's values.
+fn turbo_query_buffer(tq: &TurboQuantizer, query: &[f32]) -> Vec<u8> {
+    let q = tq.query(query);
+    let mut buf = vec![0u8; 128 + q.values.len() * 4];
+    let blocks = (tq.padded_code_bytes() / 16) as u32;
+    buf[..4].copy_from_slice(&blocks.to_ne_bytes());
+    buf[4..8].copy_from_slice(&(tq.per_byte() as u32).to_ne_bytes());
+    buf[8..12].copy_from_slice(&q.norm2.to_ne_bytes());
+    buf[12..16].copy_from_slice(&(tq.width() as u32).to_ne_bytes());
+    for (dst, x) in buf[64..128].chunks_exact_mut(4).zip(tq.levels16()) {
+        dst.copy_from_slice(&x.to_ne_bytes());
+    }
+    for (dst, x) in buf[128..].chunks_exact_mut(4).zip(&q.values) {
+        dst.copy_from_slice(&x.to_ne_bytes());
+    }
+    buf
 }
 
 impl QuantizedHnsw {
@@ -632,7 +736,8 @@ impl QuantizedHnsw {
             }
             Quantization::Turbo { bits } => {
                 let q = TurboQuantizer::new(dim, bits, 42);
-                let m = q.code_bytes();
+                // whole blocks of codes, then the scale and norm
+                let m = q.padded_code_bytes();
                 (Codec::Turbo(Box::new(q)), m, 8)
             }
         };
@@ -671,7 +776,12 @@ impl QuantizedHnsw {
             let bytes: &mut [u8] = unsafe {
                 std::slice::from_raw_parts_mut(region.as_mut_ptr() as *mut u8, region.len() * 4)
             };
-            bytes[..code_bytes].copy_from_slice(&codes[r * code_bytes..(r + 1) * code_bytes]);
+            // a row's code (turbo regions reserve whole blocks: the rest stays zero)
+            let row = match codec {
+                Codec::Turbo(q) => q.code_bytes(),
+                _ => code_bytes,
+            };
+            bytes[..row].copy_from_slice(&codes[r * row..(r + 1) * row]);
             let words = region.len();
             match codec {
                 Codec::Scalar(_) => region[words - 1] = corrections[r].to_bits(),
@@ -861,17 +971,20 @@ impl QuantizedHnsw {
                 (SqSpace::Tables, buf, [0.0; 4])
             }
             Codec::Turbo(tq) => {
-                let q = tq.query(query);
-                // a header line (m, ·, ‖q‖²), then the tables
-                let mut buf = vec![0u8; 64 + q.tables.len() * 4];
-                buf[..4].copy_from_slice(&(tq.code_bytes() as u32).to_ne_bytes());
-                buf[8..12].copy_from_slice(&q.norm2.to_ne_bytes());
-                for (dst, x) in buf[64..].chunks_exact_mut(4).zip(&q.tables) {
-                    dst.copy_from_slice(&x.to_ne_bytes());
-                }
-                let space = match self.distance {
-                    Distance::Cosine | Distance::Dot => SqSpace::TurboIp,
-                    Distance::Euclid | Distance::Manhattan => SqSpace::TurboL2,
+                let buf = turbo_query_buffer(tq, query);
+                let inner = matches!(self.distance, Distance::Cosine | Distance::Dot);
+                #[cfg(target_arch = "x86_64")]
+                let space = match (rvdb_vector::active_kernel() == "avx512", inner) {
+                    (true, true) => SqSpace::TurboIpAvx512,
+                    (true, false) => SqSpace::TurboL2Avx512,
+                    (false, true) => SqSpace::TurboIp,
+                    (false, false) => SqSpace::TurboL2,
+                };
+                #[cfg(not(target_arch = "x86_64"))]
+                let space = if inner {
+                    SqSpace::TurboIp
+                } else {
+                    SqSpace::TurboL2
                 };
                 (space, buf, [0.0; 4])
             }
@@ -1210,6 +1323,59 @@ mod tests {
             assert!(QuantizedHnsw::from_bytes(&index, &bytes[..bytes.len() - 9]).is_err());
             let e = QuantizedHnsw::from_bytes(&other, &bytes).unwrap_err();
             assert!(e.contains("another graph"), "{e}");
+        }
+    }
+
+    #[test]
+    fn turbo_kernels_agree_with_the_reference() {
+        use super::super::graph::Line;
+        fn lines(bytes: &[u8], words: usize) -> Vec<Line> {
+            let mut out = vec![Line([0; 16]); words.div_ceil(16).max(bytes.len().div_ceil(64))];
+            let w = as_words_mut(&mut out);
+            for (i, c) in bytes.chunks(4).enumerate() {
+                let mut b = [0u8; 4];
+                b[..c.len()].copy_from_slice(c);
+                w[i] = u32::from_ne_bytes(b);
+            }
+            out
+        }
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx512f")]
+        unsafe fn avx512(a: *const f32, b: *const f32, words: usize) -> f32 {
+            // SAFETY: forwarded
+            unsafe { x86::turbo_dot(a, b, words) }
+        }
+        for bits in [
+            TurboBits::Bits1,
+            TurboBits::Bits1_5,
+            TurboBits::Bits2,
+            TurboBits::Bits4,
+        ] {
+            for dim in [1, 7, 96, 200] {
+                let tq = TurboQuantizer::new(dim, bits, 9);
+                let v: Vec<f32> = (0..dim).map(|i| (i as f32 * 0.7).sin()).collect();
+                let q: Vec<f32> = (0..dim).map(|i| (i as f32 * 0.3).cos()).collect();
+                let mut code = Vec::new();
+                let (alpha, norm2) = tq.encode_into(&v, &mut code);
+                let want = alpha * tq.dot(&tq.query(&q), &code);
+                let lay = Layout::for_codes(tq.padded_code_bytes(), 8, 32, 16);
+                let mut region = lines(&code, lay.words);
+                let words = lay.words;
+                as_words_mut(&mut region)[words - 2] = alpha.to_bits();
+                as_words_mut(&mut region)[words - 1] = norm2.to_bits();
+                let buf = lines(&turbo_query_buffer(&tq, &q), 0);
+                let (a, b) = (buf.as_ptr() as *const f32, region.as_ptr() as *const f32);
+                // SAFETY: a query buffer and a node region as the kernels take them
+                let got = unsafe { portable::turbo_dot(a, b, words) };
+                let tol = 1e-4 * (1.0 + want.abs());
+                assert!((got - want).abs() < tol, "{bits:?} {dim}: {got} vs {want}");
+                #[cfg(target_arch = "x86_64")]
+                if is_x86_feature_detected!("avx512f") {
+                    // SAFETY: as above, on a CPU with AVX-512 F
+                    let got = unsafe { avx512(a, b, words) };
+                    assert!((got - want).abs() < tol, "{bits:?} {dim}: {got} vs {want}");
+                }
+            }
         }
     }
 

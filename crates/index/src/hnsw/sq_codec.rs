@@ -202,7 +202,7 @@ pub(crate) fn decode(index: &HnswIndex, b: &[u8]) -> Result<QuantizedHnsw, Strin
             let s = r.bytes(8)?;
             let seed = u64::from_le_bytes(s.try_into().expect("8 bytes"));
             let q = TurboQuantizer::new(dim, bits, seed);
-            let m = q.code_bytes();
+            let m = q.padded_code_bytes();
             (Codec::Turbo(Box::new(q)), m, 8)
         }
         k => return Err(format!("unknown quantization kind {k}")),

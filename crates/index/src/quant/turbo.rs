@@ -51,13 +51,18 @@ pub struct TurboQuantizer {
     bounds: Vec<f32>,
 }
 
-/// A query prepared for scoring codes: per code byte, the 256 partial sums of its
-/// coordinates' levels against the rotated query; and its squared norm.
+/// A query prepared for scoring codes: the rotated query laid out as the codes are read, a
+/// block of [`BLOCK`] code bytes at a time: for each bit field `k` of a byte, the 16 values of
+/// the coordinates that field `k` of the block's 16 bytes holds (so a SIMD lane per byte
+/// multiplies the level its field selects by the value beside it); and its squared norm.
 #[derive(Debug, Clone)]
 pub struct TurboQuery {
-    pub tables: Vec<f32>,
+    pub values: Vec<f32>,
     pub norm2: f32,
 }
+
+/// Code bytes scored together (a 128-bit load; codes are zero-padded to whole blocks).
+pub const BLOCK: usize = 16;
 
 impl TurboQuantizer {
     /// A quantizer for `dim` values at `bits`; the rotation follows from `seed`.
@@ -121,8 +126,43 @@ impl TurboQuantizer {
     }
 
     /// Rotated coordinates of each code byte.
-    fn per_byte(&self) -> usize {
+    pub fn per_byte(&self) -> usize {
         8 / self.bits.width()
+    }
+
+    /// Bits per rotated coordinate (1, 2 or 4).
+    pub fn width(&self) -> usize {
+        self.bits.width()
+    }
+
+    /// Code bytes rounded up to whole [`BLOCK`]s (the bytes a node region reserves).
+    pub fn padded_code_bytes(&self) -> usize {
+        self.code_bytes().div_ceil(BLOCK) * BLOCK
+    }
+
+    /// The levels, zero-padded to 16 (a level index is at most 15).
+    pub fn levels16(&self) -> [f32; 16] {
+        let mut out = [0.0; 16];
+        out[..self.levels.len()].copy_from_slice(&self.levels);
+        out
+    }
+
+    /// `⟨rotated query, levels(code)⟩` (the estimate of `⟨q, v⟩` is `α ·` this): the
+    /// reference of the kernels in `hnsw/sq.rs`.
+    pub fn dot(&self, query: &TurboQuery, code: &[u8]) -> f32 {
+        let (w, per) = (self.width(), self.per_byte());
+        let mask = (1u8 << w) - 1;
+        let mut s = 0.0;
+        for (blk, values) in query.values.chunks_exact(BLOCK * per).enumerate() {
+            for k in 0..per {
+                for i in 0..BLOCK {
+                    let c = code.get(blk * BLOCK + i).copied().unwrap_or(0);
+                    let l = (c >> (k * w)) & mask;
+                    s += values[k * BLOCK + i] * self.levels[l as usize];
+                }
+            }
+        }
+        s
     }
 
     /// `v` padded with zeros to [`TurboQuantizer::coords`] values and rotated (the
@@ -179,29 +219,19 @@ impl TurboQuantizer {
         (alpha, norm2)
     }
 
-    /// A query's lookup tables: for each code byte, entry `b` is the sum over the byte's
-    /// coordinates of the rotated query times the level that `b` encodes there (so that `α ·`
-    /// the sum over a code's bytes estimates `⟨q, v⟩`).
+    /// A query prepared for [`TurboQuantizer::dot`] and the kernels: rotated and laid out
+    /// block by block (see [`TurboQuery`]).
     pub fn query(&self, q: &[f32]) -> TurboQuery {
         let y = self.rotate(q);
         let norm2 = q.iter().take(self.dim).map(|x| x * x).sum();
-        let width = self.bits.width();
         let per = self.per_byte();
-        let mask = (1usize << width) - 1;
-        let bytes = self.code_bytes();
-        let mut tables = vec![0f32; bytes * 256];
-        for (i, table) in tables.chunks_exact_mut(256).enumerate() {
-            for (b, t) in table.iter_mut().enumerate() {
-                let mut s = 0.0;
-                for k in 0..per {
-                    if let Some(x) = y.get(i * per + k) {
-                        s += x * self.levels[(b >> (k * width)) & mask];
-                    }
-                }
-                *t = s;
-            }
+        let mut values = vec![0f32; self.padded_code_bytes() * per];
+        for (j, &x) in y.iter().enumerate() {
+            let (byte, k) = (j / per, j % per);
+            let (blk, i) = (byte / BLOCK, byte % BLOCK);
+            values[blk * BLOCK * per + k * BLOCK + i] = x;
         }
-        TurboQuery { tables, norm2 }
+        TurboQuery { values, norm2 }
     }
 
     /// The codes of `n · dim` values, row-major, and each row's `(α, ‖v‖²)`.
@@ -350,11 +380,7 @@ mod tests {
                 let exact: f32 = q.iter().zip(v).map(|(a, b)| a * b).sum();
                 let qn: f32 = q.iter().map(|x| x * x).sum();
                 assert!((norm2 - v.iter().map(|x| x * x).sum::<f32>()).abs() < 1e-3);
-                let s: f32 = code
-                    .iter()
-                    .enumerate()
-                    .map(|(i, &b)| query.tables[i * 256 + b as usize])
-                    .sum();
+                let s = tq.dot(&query, &code);
                 err += f64::from((alpha * s - exact).powi(2));
                 scale += f64::from(qn * norm2);
             }
