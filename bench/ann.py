@@ -167,7 +167,51 @@ def run_hnswlib(base, queries, truth, m, efc, threads, efs):
     return build, rows
 
 
-def run_ours(binary, data, m, efc, threads, efs):
+def run_faiss(base, queries, truth, m, efc, efs, threads):
+    """faiss's graph on 8-bit scalar codes (IndexHNSWSQ) and IVF-PQ with exact re-ranking
+    (IVF1024,PQ32 = 16x compression at 128-d, RFlat with k_factor 4: the candidates re-ranked
+    from the original vectors, as our quantized searches do), QPS on one search thread, all
+    queries in one call (median of 3 passes)."""
+    import faiss
+
+    d = base.shape[1]
+    faiss.omp_set_num_threads(threads)
+    out = {}
+    t = time.perf_counter()
+    hsq = faiss.IndexHNSWSQ(d, faiss.ScalarQuantizer.QT_8bit, m)
+    hsq.hnsw.efConstruction = efc
+    hsq.train(base)
+    hsq.add(base)
+    build = time.perf_counter() - t
+    ivf = faiss.index_factory(d, "IVF1024,PQ32,RFlat")
+    t = time.perf_counter()
+    ivf.train(base[:: max(1, len(base) // 100_000)])
+    ivf.add(base)
+    ivf_build = time.perf_counter() - t
+    faiss.omp_set_num_threads(1)
+
+    def measure(index, label, settings):
+        rows = []
+        for value, apply in settings:
+            apply(value)
+            _, got = index.search(queries, K)  # warm-up and recall
+            rec = recall(got, truth)
+            times = []
+            for _ in range(3):
+                t = time.perf_counter()
+                index.search(queries, K)
+                times.append(time.perf_counter() - t)
+            rows.append({"param": value, "recall_at_10": rec, "qps": len(queries) / sorted(times)[1]})
+        out[label] = rows
+
+    measure(hsq, "faiss IndexHNSWSQ 8-bit", [(ef, lambda v: setattr(hsq.hnsw, "efSearch", v)) for ef in efs])
+    ivf_inner = faiss.downcast_index(ivf.base_index)
+    ivf.k_factor = 4
+    measure(ivf, "faiss IVF1024,PQ32 + re-rank x4", [(p, lambda v: setattr(ivf_inner, "nprobe", v)) for p in (4, 8, 16, 32, 64, 128)])
+    return {"builds": {"faiss IndexHNSWSQ 8-bit": build, "faiss IVF1024,PQ32 + re-rank x4": ivf_build}, "rows": out}
+
+
+def run_ours(binary, data, m, efc, threads, efs, extra=()):
     cmd = [
         str(binary), "bench", "ann",
         "--base", str(data / "base.fvecs"),
@@ -179,6 +223,7 @@ def run_ours(binary, data, m, efc, threads, efs):
         "--k", str(K), "--threads", str(threads),
         "--filtered-labels", str(data / "labels.ivecs"),
         "--filtered-truth", str(data / "filtered_truth.ivecs"),
+        *extra,
     ]
     print("# " + " ".join(cmd), file=sys.stderr)
     out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=CHILD_ENV).stdout
@@ -213,6 +258,11 @@ def main():
     ap.add_argument("--ef", default="16,24,32,48,64,96,128,256")
     ap.add_argument("--binary", type=Path, default=ROOT / "target/release/rustvecdb")
     ap.add_argument("--skip-hnswlib", action="store_true")
+    ap.add_argument("--quantization", default=None,
+                    help="also walk our graph on codes (int8, product, turbo, ...; passed to bench ann)")
+    ap.add_argument("--oversampling", default="2", help="with --quantization (comma-separated)")
+    ap.add_argument("--faiss", action="store_true",
+                    help="also faiss IndexHNSWSQ 8-bit and IVF-PQ with re-ranking (pip install faiss-cpu)")
     a = ap.parse_args()
     data = a.data or ROOT / "bench/data" / f"clustered-{a.n // 1000}k"
     efs = [int(x) for x in a.ef.split(",")]
@@ -234,7 +284,10 @@ def main():
             h_build, h_rows = None, []
         else:
             h_build, h_rows = run_hnswlib(base, queries, truth, a.m, a.ef_construct, threads, efs)
-        ours = run_ours(a.binary, data, a.m, a.ef_construct, threads, efs)
+        extra = ["--quantization", a.quantization, "--oversampling", a.oversampling] if a.quantization else []
+        ours = run_ours(a.binary, data, a.m, a.ef_construct, threads, efs, extra)
+        coded = [r for r in ours if r["mode"] == "plain" and r.get("quantization")]
+        ours = [r for r in ours if not r.get("quantization")]
         plain = [r for r in ours if r["mode"] == "plain"]
         filtered = [r for r in ours if r["mode"] == "filtered"]
         o_build = plain[0]["build_seconds"]
@@ -264,7 +317,23 @@ def main():
               f"hnswlib 1/call {fmt(hs95, '.0f')}; ratio vs batch "
               f"{fmt(o95 / hb95 if o95 and hb95 else None, '.2f')}, vs 1/call "
               f"{fmt(o95 / hs95 if o95 and hs95 else None, '.2f')}; filtered QPS {fmt(f95, '.0f')}")
-        results.append({"threads": threads, "ours": ours, "hnswlib": {"build_seconds": h_build, "rows": h_rows}})
+        for o in sorted({r["oversampling"] for r in coded}):
+            rows = [r for r in coded if r["oversampling"] == o]
+            q95 = at_recall(rows, "qps")
+            print(f"ours on {a.quantization} codes, oversampling {o}: " + ", ".join(
+                f"ef {r['ef']} recall {r['recall_at_10']:.4f} QPS {r['qps']:.0f}" for r in rows)
+                + f"; at recall 0.95: QPS {fmt(q95, '.0f')}, ratio to hnswlib batch "
+                f"{fmt(q95 / hb95 if q95 and hb95 else None, '.2f')}, to our f32 {fmt(q95 / o95 if q95 and o95 else None, '.2f')}")
+        fa = run_faiss(base, queries, truth, a.m, a.ef_construct, efs, threads) if a.faiss else None
+        if fa:
+            for label, rows in fa["rows"].items():
+                q95 = at_recall(rows, "qps")
+                print(f"{label} (build {fa['builds'][label]:.1f} s): " + ", ".join(
+                    f"{r['param']} recall {r['recall_at_10']:.4f} QPS {r['qps']:.0f}" for r in rows)
+                    + f"; at recall 0.95: QPS {fmt(q95, '.0f')}, ours f32 / it "
+                    f"{fmt(o95 / q95 if q95 and o95 else None, '.2f')}")
+        results.append({"threads": threads, "ours": ours, "coded": coded, "faiss": fa,
+                        "hnswlib": {"build_seconds": h_build, "rows": h_rows}})
     out = data / "results.json"
     out.write_text(json.dumps(results, indent=1))
     print(f"\n# raw results: {out}", file=sys.stderr)

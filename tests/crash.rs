@@ -7,7 +7,8 @@
 //! Each round, 4 writer threads send Qdrant-dialect upserts (batches of 1..=20 points, often
 //! overwriting), deletes and set-payloads, and a few seed-dialect upserts and deletes, to two
 //! collections: `plain` (default optimizer settings) and `indexed` (a 1 KB indexing threshold, so
-//! the background optimizer seals, indexes, vacuums and merges segments all the time). Every
+//! the background optimizer seals, indexes, quantizes, vacuums and merges segments all the
+//! time, its int8 codes written to and read back from the segment files). Every
 //! writer owns its ids, so each thread's model is exact until the kill. After the restart the
 //! points read back by scroll must each be in one of their allowed states, with the exact
 //! vector and payload; what survived becomes the model of the next round. After the last round
@@ -49,7 +50,9 @@ fn create_bodies() -> [Value; 2] {
                 "deleted_threshold": 0.1,
                 "default_segment_number": 2
             },
-            "hnsw_config": {"m": 4, "ef_construct": 8}
+            "hnsw_config": {"m": 4, "ef_construct": 8},
+            // codes built, written and read back (or rebuilt) across the kills
+            "quantization_config": {"scalar": {"type": "int8", "always_ram": true}}
         }),
     ]
 }
@@ -343,6 +346,10 @@ fn check(s: &Server, allowed: &[BTreeMap<u64, Vec<State>>; 2], seed: u64, when: 
                 "seed {seed}, {when}: {coll}: vectors.{k}: {info}"
             );
         }
+        assert_eq!(
+            info["config"]["quantization_config"], bodies[c]["quantization_config"],
+            "seed {seed}, {when}: {coll}: quantization_config: {info}"
+        );
         if let Some(o) = bodies[c].get("optimizers_config") {
             for (k, v) in o.as_object().unwrap() {
                 assert_eq!(
