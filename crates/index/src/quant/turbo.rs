@@ -250,11 +250,13 @@ fn hadamard(x: &mut [f32]) {
     let n = x.len();
     let mut h = 1;
     while h < n {
-        for i in (0..n).step_by(2 * h) {
-            for j in i..i + h {
-                let (a, b) = (x[j], x[j + h]);
-                x[j] = a + b;
-                x[j + h] = a - b;
+        for pair in x.chunks_exact_mut(2 * h) {
+            // two disjoint halves: the butterflies vectorise
+            let (lo, hi) = pair.split_at_mut(h);
+            for (p, q) in lo.iter_mut().zip(hi.iter_mut()) {
+                let (a, b) = (*p, *q);
+                *p = a + b;
+                *q = a - b;
             }
         }
         h *= 2;
