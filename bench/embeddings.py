@@ -29,17 +29,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ann import write_vecs  # bench/ann.py, beside this script
+
 ROOT = Path(__file__).resolve().parent.parent
 NQ, K = 1000, 10
-
-
-def write_vecs(path: Path, arr: np.ndarray) -> None:
-    arr = np.ascontiguousarray(arr)
-    n, d = arr.shape
-    out = np.empty((n, d + 1), dtype=np.int32)
-    out[:, 0] = d
-    out[:, 1:] = arr.view(np.int32) if arr.dtype == np.float32 else arr.astype(np.int32)
-    out.tofile(path)
 
 
 def main() -> None:

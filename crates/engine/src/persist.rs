@@ -291,9 +291,10 @@ fn quant_file(k: usize) -> String {
     format!("quant-{k}.bin")
 }
 
-/// A space's column position in a segment (its files are numbered by it).
-fn column_of(seg: &Segment, name: &str) -> Option<usize> {
-    seg.columns().position(|(n, _)| n == name)
+/// The codes file of a space of a segment (files are numbered by the space's column).
+fn codes_path(collection_dir: &Path, id: u64, seg: &Segment, name: &str) -> Option<PathBuf> {
+    let k = seg.columns().position(|(n, _)| n == name)?;
+    Some(segment_dir(collection_dir, id).join(quant_file(k)))
 }
 
 /// Writes one space's codes (`quant-<k>.bin`, replaced atomically): the configuration they
@@ -307,7 +308,7 @@ pub(crate) fn write_codes(
     config: &QuantizationConfig,
     codes: &QuantizedHnsw,
 ) -> Result<()> {
-    let Some(k) = column_of(seg, name) else {
+    let Some(path) = codes_path(collection_dir, id, seg, name) else {
         return Ok(());
     };
     let json = serde_json::to_vec(config).expect("a configuration serializes");
@@ -315,7 +316,6 @@ pub(crate) fn write_codes(
     bytes.extend_from_slice(&(json.len() as u32).to_le_bytes());
     bytes.extend_from_slice(&json);
     bytes.extend_from_slice(&codes.to_bytes());
-    let path = segment_dir(collection_dir, id).join(quant_file(k));
     rvdb_storage::atomic_write_in(vfs, &path, &bytes)?;
     Ok(())
 }
@@ -328,10 +328,9 @@ pub(crate) fn remove_codes(
     seg: &Segment,
     name: &str,
 ) -> Result<()> {
-    let Some(k) = column_of(seg, name) else {
+    let Some(path) = codes_path(collection_dir, id, seg, name) else {
         return Ok(());
     };
-    let path = segment_dir(collection_dir, id).join(quant_file(k));
     match vfs.remove_file(&path) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
@@ -350,8 +349,7 @@ pub(crate) fn read_codes(
     config: &QuantizationConfig,
     graph: &HnswIndex,
 ) -> Option<QuantizedHnsw> {
-    let k = column_of(seg, name)?;
-    let path = segment_dir(collection_dir, id).join(quant_file(k));
+    let path = codes_path(collection_dir, id, seg, name)?;
     let bytes = vfs.read(&path).ok()?;
     let len = u32::from_le_bytes(bytes.get(..4)?.try_into().ok()?) as usize;
     let json = bytes.get(4..4 + len)?;
