@@ -598,9 +598,39 @@ mod x86 {
         unsafe {
             let head = a as *const u32;
             let (blocks, per, w) = (*head as usize, *head.add(1) as usize, *head.add(3));
+            let code = b as *const u8;
+            if w == 1 {
+                // one bit per coordinate, levels ±c: add the values whose bit is set (a mask
+                // per bit position of the 16 bytes), then c · (2 · that − Σ values)
+                let mut v = a.add(32);
+                let mut acc0 = _mm512_setzero_ps();
+                let mut acc1 = _mm512_setzero_ps();
+                for blk in 0..blocks {
+                    let x = _mm_loadu_si128(code.add(blk * 16).cast());
+                    // bit k of every byte moved to its top bit, gathered as a lane mask
+                    macro_rules! field {
+                        ($k:literal, $acc:ident) => {
+                            let m = _mm_movemask_epi8(_mm_slli_epi64::<{ 7 - $k }>(x)) as u16;
+                            $acc =
+                                _mm512_mask_add_ps($acc, m, $acc, _mm512_load_ps(v.add($k * 16)));
+                        };
+                    }
+                    field!(0, acc0);
+                    field!(1, acc1);
+                    field!(2, acc0);
+                    field!(3, acc1);
+                    field!(4, acc0);
+                    field!(5, acc1);
+                    field!(6, acc0);
+                    field!(7, acc1);
+                    v = v.add(128);
+                }
+                let set = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+                let (sum, c) = (*a.add(4), *a.add(5));
+                return *b.add(words - 2) * c * (2.0 * set - sum);
+            }
             let levels = _mm512_load_ps(a.add(16));
             let mut v = a.add(32);
-            let code = b as *const u8;
             let mask = _mm512_set1_epi32((1i32 << w) - 1);
             let mut acc0 = _mm512_setzero_ps();
             let mut acc1 = _mm512_setzero_ps();
@@ -681,7 +711,8 @@ mod x86 {
 }
 
 /// A turbo query buffer (`portable::turbo_dot`): a header line (blocks, coordinates per byte,
-/// `‖q‖²`, bits per coordinate), a line of the levels, then the prepared query's values.
+/// `‖q‖²`, bits per coordinate, `Σ values`, the second level), a line of the levels, then the
+/// prepared query's values.
 fn turbo_query_buffer(tq: &TurboQuantizer, query: &[f32]) -> Vec<u8> {
     let q = tq.query(query);
     let mut buf = vec![0u8; 128 + q.values.len() * 4];
@@ -690,6 +721,10 @@ fn turbo_query_buffer(tq: &TurboQuantizer, query: &[f32]) -> Vec<u8> {
     buf[4..8].copy_from_slice(&(tq.per_byte() as u32).to_ne_bytes());
     buf[8..12].copy_from_slice(&q.norm2.to_ne_bytes());
     buf[12..16].copy_from_slice(&(tq.width() as u32).to_ne_bytes());
+    // for one bit per coordinate: Σ values and the upper level (`Σ v·(±c) = c·(2·Σ₁ v − Σ v)`)
+    let sum: f32 = q.values.iter().sum();
+    buf[16..20].copy_from_slice(&sum.to_ne_bytes());
+    buf[20..24].copy_from_slice(&tq.levels16()[1].to_ne_bytes());
     for (dst, x) in buf[64..128].chunks_exact_mut(4).zip(tq.levels16()) {
         dst.copy_from_slice(&x.to_ne_bytes());
     }
