@@ -52,7 +52,7 @@ pub struct TurboQuantizer {
 }
 
 /// A query prepared for scoring codes: the rotated query laid out as the codes are read, a
-/// block of [`BLOCK`] code bytes at a time: for each bit field `k` of a byte, the 16 values of
+/// block of 16 code bytes at a time: for each bit field `k` of a byte, the 16 values of
 /// the coordinates that field `k` of the block's 16 bytes holds (so a SIMD lane per byte
 /// multiplies the level its field selects by the value beside it); and its squared norm.
 #[derive(Debug, Clone)]
@@ -135,7 +135,7 @@ impl TurboQuantizer {
         self.bits.width()
     }
 
-    /// Code bytes rounded up to whole [`BLOCK`]s (the bytes a node region reserves).
+    /// Code bytes rounded up to whole blocks of 16 (the bytes a node region reserves).
     pub fn padded_code_bytes(&self) -> usize {
         self.code_bytes().div_ceil(BLOCK) * BLOCK
     }
