@@ -10,12 +10,13 @@ use crate::segments::Sealed;
 use crate::Result;
 
 impl Collection {
-    /// Whether the log has outgrown its limit or segments changed since the last flush.
+    /// Whether the log has outgrown its limit, segments changed since the last flush, or codes
+    /// were built that no file holds yet.
     pub(crate) fn wants_flush(&self) -> bool {
         if self.dir.is_none() {
             return false;
         }
-        if self.segments_changed.load(Ordering::Relaxed) {
+        if self.segments_changed.load(Ordering::Relaxed) || self.codes_unwritten() {
             return true;
         }
         let w = self.writer.lock();
@@ -156,6 +157,20 @@ impl Collection {
             }
         }
         self.persist_codes(dir, s)
+    }
+
+    /// Whether a written segment holds codes its files do not (built since the last flush, or
+    /// for another configuration), or lost codes a file still holds.
+    fn codes_unwritten(&self) -> bool {
+        self.points.read().sealed.iter().any(|s| {
+            if !s.persisted.load(Ordering::Relaxed) {
+                return false;
+            }
+            let held = s.quantized.read();
+            let written = s.codes_written.lock();
+            held.len() != written.len()
+                || held.iter().any(|(n, q)| written.get(n) != Some(&q.config))
+        })
     }
 
     /// Writes the codes a sealed segment holds that its files do not (built since, or for
