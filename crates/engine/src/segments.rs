@@ -77,6 +77,14 @@ impl Sealed {
         s
     }
 
+    /// Whether the codes held differ from those its files hold (built since the last flush,
+    /// for another configuration, or dropped).
+    pub(crate) fn codes_unwritten(&self) -> bool {
+        let held = self.quantized.read();
+        let written = self.codes_written.lock();
+        held.len() != written.len() || held.iter().any(|(n, q)| written.get(n) != Some(&q.config))
+    }
+
     pub(crate) fn is_deleted(&self, row: usize) -> bool {
         self.deleted[row].load(Ordering::Relaxed)
     }

@@ -162,20 +162,19 @@ impl Collection {
     /// Whether a written segment holds codes its files do not (built since the last flush, or
     /// for another configuration), or lost codes a file still holds.
     fn codes_unwritten(&self) -> bool {
-        self.points.read().sealed.iter().any(|s| {
-            if !s.persisted.load(Ordering::Relaxed) {
-                return false;
-            }
-            let held = s.quantized.read();
-            let written = s.codes_written.lock();
-            held.len() != written.len()
-                || held.iter().any(|(n, q)| written.get(n) != Some(&q.config))
-        })
+        self.points
+            .read()
+            .sealed
+            .iter()
+            .any(|s| s.persisted.load(Ordering::Relaxed) && s.codes_unwritten())
     }
 
     /// Writes the codes a sealed segment holds that its files do not (built since, or for
     /// another configuration), and removes the files of codes it dropped.
     fn persist_codes(&self, dir: &std::path::Path, s: &Sealed) -> Result<()> {
+        if !s.codes_unwritten() {
+            return Ok(());
+        }
         let held: Vec<(String, Arc<Quantized>)> = s
             .quantized
             .read()
