@@ -930,7 +930,7 @@ fn optimizer_loop(weak: Weak<Collection>) {
 /// (several a second under a steady write load) cost about a tenth of the indexing pace.
 /// `force`: trim now whatever the time since the last one. Returns whether it trimmed (on
 /// other platforms, where there is nothing to trim: always).
-fn release_freed_memory(force: bool) -> bool {
+pub(crate) fn release_freed_memory(force: bool) -> bool {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
         use std::sync::atomic::AtomicU64;

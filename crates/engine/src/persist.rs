@@ -312,10 +312,10 @@ pub(crate) fn write_codes(
         return Ok(());
     };
     let json = serde_json::to_vec(config).expect("a configuration serializes");
-    let mut bytes = Vec::with_capacity(4 + json.len());
+    let mut bytes = Vec::new();
     bytes.extend_from_slice(&(json.len() as u32).to_le_bytes());
     bytes.extend_from_slice(&json);
-    bytes.extend_from_slice(&codes.to_bytes());
+    codes.write_bytes(&mut bytes);
     rvdb_storage::atomic_write_in(vfs, &path, &bytes)?;
     Ok(())
 }

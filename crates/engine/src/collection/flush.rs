@@ -197,6 +197,8 @@ impl Collection {
             persist::remove_codes(&*self.vfs, dir, s.id, &s.data, &name)?;
             written.remove(&name);
         }
+        // the file's buffer (as large as the codes) goes back to the system
+        crate::optimizer::release_freed_memory(true);
         Ok(())
     }
 }

@@ -871,7 +871,15 @@ impl QuantizedHnsw {
     /// The codes as bytes (the quantizer and each node's code region; not the links): what
     /// [`QuantizedHnsw::from_bytes`] reads back over the same graph.
     pub fn to_bytes(&self) -> Vec<u8> {
-        super::sq_codec::encode(self)
+        let mut out = Vec::new();
+        self.write_bytes(&mut out);
+        out
+    }
+
+    /// [`QuantizedHnsw::to_bytes`] appended to `out` (after a header of the caller's, say,
+    /// without a second copy).
+    pub fn write_bytes(&self, out: &mut Vec<u8>) {
+        super::sq_codec::encode_into(self, out)
     }
 
     /// Codes written by [`QuantizedHnsw::to_bytes`], over `index` (the graph they were built

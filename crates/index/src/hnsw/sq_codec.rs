@@ -37,59 +37,62 @@ fn put_f32(out: &mut Vec<u8>, x: f32) {
     put(out, x.to_bits());
 }
 
-pub(crate) fn encode(q: &QuantizedHnsw) -> Vec<u8> {
+/// Appends the codes' bytes to `buf` (the checksum covers those alone).
+pub(crate) fn encode_into(q: &QuantizedHnsw, buf: &mut Vec<u8>) {
     let g = &q.graph;
-    let mut out = Vec::with_capacity(64 + g.n * g.lay.words * 4);
+    let start = buf.len();
+    buf.reserve(64 + g.n * g.lay.words * 4);
+    let out = buf;
     out.extend_from_slice(MAGIC);
-    put(&mut out, VERSION);
+    put(out, VERSION);
     let kind = match &q.codec {
         Codec::Scalar(_) => 0,
         Codec::Binary(..) => 1,
         Codec::Product(_) => 2,
         Codec::Turbo(_) => 3,
     };
-    put(&mut out, kind);
-    put(&mut out, distance_code(q.distance));
-    put(&mut out, q.dim() as u32);
-    put(&mut out, g.n as u32);
+    put(out, kind);
+    put(out, distance_code(q.distance));
+    put(out, q.dim() as u32);
+    put(out, g.n as u32);
     match &q.codec {
         Codec::Scalar(s) => {
             let (_, _, lo, step) = s.parts();
-            put_f32(&mut out, lo);
-            put_f32(&mut out, step);
+            put_f32(out, lo);
+            put_f32(out, step);
         }
         Codec::Binary(b, query) => {
             put(
-                &mut out,
+                out,
                 match b.encoding() {
                     BinaryEncoding::OneBit => 0,
                     BinaryEncoding::TwoBits => 1,
                     BinaryEncoding::OneAndHalfBits => 2,
                 },
             );
-            put(&mut out, query.planes() as u32);
-            put(&mut out, b.stats().len() as u32);
+            put(out, query.planes() as u32);
+            put(out, b.stats().len() as u32);
             for &(mean, sd) in b.stats() {
-                put_f32(&mut out, mean);
-                put_f32(&mut out, sd);
+                put_f32(out, mean);
+                put_f32(out, sd);
             }
         }
         Codec::Product(p) => {
             let (_, _, bounds, k, centroids) = p.parts();
-            put(&mut out, k as u32);
-            put(&mut out, bounds.len() as u32);
+            put(out, k as u32);
+            put(out, bounds.len() as u32);
             for &b in bounds {
-                put(&mut out, b as u32);
+                put(out, b as u32);
             }
             for c in centroids {
                 for &x in c {
-                    put_f32(&mut out, x);
+                    put_f32(out, x);
                 }
             }
         }
         Codec::Turbo(t) => {
             put(
-                &mut out,
+                out,
                 match t.bits() {
                     TurboBits::Bits1 => 1,
                     TurboBits::Bits1_5 => 15,
@@ -101,17 +104,16 @@ pub(crate) fn encode(q: &QuantizedHnsw) -> Vec<u8> {
         }
     }
     let lay = &g.lay;
-    put(&mut out, lay.words as u32);
+    put(out, lay.words as u32);
     let words = as_words(&g.blocks);
     for i in 0..g.n {
         let region = &words[i * lay.stride + lay.link_words..(i + 1) * lay.stride];
         for &w in region {
-            put(&mut out, w);
+            put(out, w);
         }
     }
-    let crc = crc32c::crc32c(&out);
-    put(&mut out, crc);
-    out
+    let crc = crc32c::crc32c(&out[start..]);
+    put(out, crc);
 }
 
 fn f32s(r: &mut Reader, count: usize) -> Result<Vec<f32>, String> {
